@@ -1,0 +1,112 @@
+# shmguard - top-level build.  Plain GNU make; see README.md.
+#
+#   make            library (build/libshmguard.so) and tool (build/shmguard)
+#   make check      the test suite, in private IPC namespaces
+#   make demo       a short run that shows what the library records
+#   make bench      benchmarks: ratios to the bare calls, same run
+#   make asan       the test suite built with ASan+UBSan
+#   make tsan       the threaded tests built with TSan
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+CC       ?= cc
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS   ?= -O2 -g
+SANFLAGS ?=
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -fvisibility=hidden \
+              -pthread -DSG_VERSION=\"$(VERSION)\" -Ishim
+LDLIBS_LIB := -ldl -pthread
+
+# The shared analysis core: ledger, kernel facts, identity, config, log.
+CORE_SRC := shim/sg_config.c shim/sg_log.c shim/sg_real.c shim/sg_proc.c \
+            shim/sg_kernel.c shim/sg_ledger.c
+# The interposition logic (library only, also linked by unit tests).
+SHIM_SRC := shim/sg_core.c shim/sg_defer.c shim/sg_locks.c shim/sg_callsite.c
+HOOK_SRC := shim/sg_hooks.c
+TOOL_SRC := shim/tool_main.c shim/tool_ledger.c
+
+CORE_OBJ := $(CORE_SRC:shim/%.c=$(BUILD)/%.o)
+SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(BUILD)/%.o)
+HOOK_OBJ := $(HOOK_SRC:shim/%.c=$(BUILD)/%.o)
+TOOL_OBJ := $(TOOL_SRC:shim/%.c=$(BUILD)/%.o)
+
+LIB   := $(BUILD)/libshmguard.so
+TOOL  := $(BUILD)/shmguard
+CORE_A := $(BUILD)/libsgcore.a
+SHIM_A := $(BUILD)/libsgshim.a
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+# Tests: cmocka programs (tests/test_*.c) and helper programs
+# (tests/helper_*.c) that the tests run as separate processes.
+TEST_SRC   := $(wildcard tests/test_*.c)
+HELPER_SRC := $(wildcard tests/helper_*.c)
+TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+HELPERS    := $(HELPER_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/empty_preload.so $(BUILD)/bench/noshm
+
+.PHONY: all check demo bench asan tsan install clean deps
+all: $(LIB) $(TOOL)
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@scripts/deps.sh
+	@touch $@
+
+$(BUILD)/%.o: shim/%.c $(wildcard shim/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(CORE_A): $(CORE_OBJ)
+	ar rcs $@ $^
+$(SHIM_A): $(SHIM_OBJ)
+	ar rcs $@ $^
+
+$(LIB): $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) shim/libshmguard.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=shim/libshmguard.map \
+	    -Wl,-z,defs -o $@ $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) $(LDLIBS_LIB)
+
+$(TOOL): $(TOOL_OBJ) $(CORE_A)
+	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $(TOOL_OBJ) $(CORE_A) -ldl -pthread
+
+$(BUILD)/tests/%: tests/%.c tests/sgtest.h $(SHIM_A) $(CORE_A) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(SHIM_A) $(CORE_A) -lcmocka -ldl -pthread
+
+check: all $(TESTS) $(HELPERS)
+	@scripts/run-tests.sh $(BUILD)
+
+demo: all $(HELPERS)
+	@scripts/demo.sh $(BUILD)
+
+$(BUILD)/bench/%: bench/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -ldl -pthread
+$(BUILD)/bench/empty_preload.so: bench/empty_preload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
+
+bench: all $(BENCH)
+	@scripts/bench.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+
+tsan:
+	$(MAKE) BUILD=build-tsan SANFLAGS="-fsanitize=thread" SG_TESTS_FILTER=thread check
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/shmguard
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libshmguard.so
+	install -m 0644 man/shmguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/shmguard.1
+	install -m 0644 man/libshmguard.7 $(DESTDIR)$(PREFIX)/share/man/man7/libshmguard.7
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,26 @@
+#!/bin/sh
+# deps.sh - make sure the build's Debian packages are present.
+# As root, missing packages are installed with apt-get; otherwise one line
+# names the command to run, and the build stops.
+set -eu
+
+missing=""
+need() { # header package
+    [ -e "/usr/include/$1" ] || missing="$missing $2"
+}
+need cmocka.h libcmocka-dev
+need uthash.h uthash-dev
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "deps: installing$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q $missing >/dev/null 2>&1 || {
+        apt-get update -q >/dev/null 2>&1
+        apt-get install -y -q $missing >/dev/null
+    }
+    exit 0
+fi
+echo "shmguard: missing build dependencies; run: sudo apt-get install$missing" >&2
+exit 1

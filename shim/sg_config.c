@@ -1,0 +1,89 @@
+/*
+ * sg_config.c - parse SHMGUARD_* once per process (see sg_config.h).
+ */
+#define _GNU_SOURCE
+#include "sg_config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *env_getter(const char *name) { return secure_getenv(name); }
+
+static void note(struct sg_config *c, const char *what)
+{
+    size_t n = strlen(c->problems);
+    snprintf(c->problems + n, sizeof c->problems - n, "%s%s", n ? "; " : "", what);
+}
+
+void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
+{
+    memset(c, 0, sizeof *c);
+    c->mode = SG_MODE_DEFER;
+    c->sink = SG_SINK_STDERR;
+    snprintf(c->ledger_dir, sizeof c->ledger_dir, "%s", SG_LEDGER_DIR_DEFAULT);
+    if (!get)
+        return;
+
+    const char *v = get("SHMGUARD_MODE");
+    if (v && *v) {
+        if (!strcmp(v, "off"))
+            c->mode = SG_MODE_OFF;
+        else if (!strcmp(v, "observe"))
+            c->mode = SG_MODE_OBSERVE;
+        else if (!strcmp(v, "defer"))
+            c->mode = SG_MODE_DEFER;
+        else
+            note(c, "SHMGUARD_MODE must be off, observe or defer; using defer");
+    }
+
+    v = get("SHMGUARD_LOG");
+    if (v && *v) {
+        if (!strcmp(v, "stderr"))
+            c->sink = SG_SINK_STDERR;
+        else if (!strcmp(v, "syslog"))
+            c->sink = SG_SINK_SYSLOG;
+        else if (v[0] == '/' && strlen(v) < sizeof c->log_path) {
+            c->sink = SG_SINK_FILE;
+            snprintf(c->log_path, sizeof c->log_path, "%s", v);
+        } else
+            note(c, "SHMGUARD_LOG must be stderr, syslog or an absolute path; using stderr");
+    }
+
+    v = get("SHMGUARD_DEBUG");
+    if (v && *v) {
+        if (v[0] >= '0' && v[0] <= '3' && v[1] == '\0')
+            c->debug = v[0] - '0';
+        else
+            note(c, "SHMGUARD_DEBUG must be 0, 1, 2 or 3; using 0");
+    }
+
+    v = get("SHMGUARD_LEDGER");
+    if (v && *v) {
+        if (v[0] == '/' && strlen(v) < sizeof c->ledger_dir - 64)
+            snprintf(c->ledger_dir, sizeof c->ledger_dir, "%s", v);
+        else
+            note(c, "SHMGUARD_LEDGER must be an absolute directory path; using " SG_LEDGER_DIR_DEFAULT);
+    }
+}
+
+static struct sg_config the_config;
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+
+static void config_init(void) { sg_config_parse(&the_config, env_getter); }
+
+const struct sg_config *sg_config_get(void)
+{
+    pthread_once(&config_once, config_init);
+    return &the_config;
+}
+
+const char *sg_mode_name(enum sg_mode m)
+{
+    switch (m) {
+    case SG_MODE_OFF: return "off";
+    case SG_MODE_OBSERVE: return "observe";
+    default: return "defer";
+    }
+}

@@ -1,0 +1,386 @@
+/*
+ * sg_core.c - what the hooks do: record ownership, forward to libc.
+ *
+ * Every function here preserves the exact result of the real call: the
+ * return value and, on failure, errno come from libc; on success errno is
+ * restored to what the caller had.  Ledger work happens only while
+ * sg_st.active, and any failure to take the ledger lock turns the call
+ * into a plain pass-through.
+ */
+#define _GNU_SOURCE
+#include "sg_core.h"
+#include "sg_callsite.h"
+#include "sg_defer.h"
+#include "sg_kernel.h"
+#include "sg_locks.h"
+#include "sg_log.h"
+#include "sg_real.h"
+#include "sg_state.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct sg_state sg_st;
+
+static pthread_once_t sg_init_once = PTHREAD_ONCE_INIT;
+static int said_unusable, said_config;
+
+#define LOCK_BACKOFF_NS (5ull * 1000000000ull)
+
+static void do_init(void)
+{
+    sg_real_bind();
+    sg_st.cfg = sg_config_get();
+    sg_log_use(sg_st.cfg);
+    if (sg_st.cfg->problems[0])
+        sg_log_once(&said_config, "configuration: %s", sg_st.cfg->problems);
+    if (sg_st.cfg->mode == SG_MODE_OFF)
+        return;
+    sg_proc_self(&sg_st.self);
+    char err[PATH_MAX + 200];
+    uint64_t ns = sg_ipcns_ino();
+    if (sg_ledger_open_own(&sg_st.L, sg_st.cfg->ledger_dir, ns, NULL, err, sizeof err) != 0) {
+        sg_log_once(&said_unusable, "%s; passing every call through unchanged", err);
+        return;
+    }
+    sg_locks_register_atfork();
+    sg_st.defer = sg_st.cfg->mode == SG_MODE_DEFER;
+    __atomic_store_n(&sg_st.active, 1, __ATOMIC_RELEASE);
+    sg_log(2, "ledger %s, mode %s", sg_st.L.path, sg_mode_name(sg_st.cfg->mode));
+}
+
+void sg_core_init(void)
+{
+    int saved = errno;
+    pthread_once(&sg_init_once, do_init);
+    errno = saved;
+}
+
+/* Take the ledger lock for this call; 0 means pass the call through. */
+static int take(void)
+{
+    if (!sg_st.active)
+        return 0;
+    if (sg_st.degraded_until) {
+        if (sg_mono_ns() < sg_st.degraded_until)
+            return 0;
+        sg_st.degraded_until = 0;
+    }
+    if (sg_ledger_lock(&sg_st.L) == 0)
+        return 1;
+    sg_st.degraded_until = sg_mono_ns() + LOCK_BACKOFF_NS;
+    sg_log_once(&sg_st.said_lock,
+                "ledger lock of %s not available within 2 s (holder stopped or ledger "
+                "damaged); passing calls through for 5 s at a time",
+                sg_st.L.path);
+    return 0;
+}
+
+static void give(void) { sg_ledger_unlock(&sg_st.L); }
+
+/* ---- local attachment list ------------------------------------------- */
+
+static void local_add(uint64_t addr, int shmid, uint32_t flags)
+{
+    struct sg_local *e = malloc(sizeof *e);
+    if (!e)
+        return;
+    e->addr = addr;
+    e->shmid = shmid;
+    e->flags = flags;
+    pthread_mutex_lock(&sg_local_lock);
+    struct sg_local *old;
+    HASH_FIND(hh, sg_st.local, &addr, sizeof addr, old);
+    if (old) {
+        HASH_DEL(sg_st.local, old);
+        free(old);
+    }
+    HASH_ADD(hh, sg_st.local, addr, sizeof e->addr, e);
+    pthread_mutex_unlock(&sg_local_lock);
+}
+
+/* Remove addr from the local list; returns its shmid or -1. */
+static int local_del(uint64_t addr)
+{
+    int shmid = -1;
+    pthread_mutex_lock(&sg_local_lock);
+    struct sg_local *e;
+    HASH_FIND(hh, sg_st.local, &addr, sizeof addr, e);
+    if (e) {
+        shmid = e->shmid;
+        HASH_DEL(sg_st.local, e);
+        free(e);
+    }
+    pthread_mutex_unlock(&sg_local_lock);
+    return shmid;
+}
+
+static int local_count(int shmid)
+{
+    int n = 0;
+    pthread_mutex_lock(&sg_local_lock);
+    for (struct sg_local *e = sg_st.local; e; e = e->hh.next)
+        n += e->shmid == shmid;
+    pthread_mutex_unlock(&sg_local_lock);
+    return n;
+}
+
+/* ---- shmget ------------------------------------------------------------ */
+
+static void fill_creator(struct sg_seg *r)
+{
+    r->flags |= SG_SEG_CREATOR;
+    r->cr_pid = sg_st.self.pid;
+    r->cr_uid = sg_st.self.euid;
+    r->cr_start = sg_st.self.start;
+    r->cr_time_ns = sg_now_ns();
+    memcpy(r->cr_comm, sg_st.self.comm, sizeof r->cr_comm);
+    memcpy(r->cr_exe, sg_st.self.exe, sizeof r->cr_exe);
+}
+
+/* Record the outcome of a successful shmget (lock held).  Returns 1 when
+ * this call created the segment. */
+static int record_get(key_t key, size_t size, int flg, int id)
+{
+    struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
+    if (key != IPC_PRIVATE && r && r->key == key)
+        return 0; /* known segment: the hot path writes nothing */
+    struct sg_seg n;
+    memset(&n, 0, sizeof n);
+    n.kind = SG_KIND_SHM;
+    n.id = id;
+    n.key = key;
+    int created;
+    if (key == IPC_PRIVATE) {
+        created = 1;
+        n.size = size;
+        n.mode = (uint32_t)flg & 0777;
+        n.kcpid = sg_st.self.pid;
+        n.kcuid = sg_st.self.euid;
+        n.flags |= SG_SEG_PRIVATE;
+    } else {
+        struct shmid_ds ds;
+        if (sg_kernel_stat(id, &ds) != 0)
+            return 0;
+        /* The lock is held around every carrier's shmget, so a segment
+         * that we did not know, whose creator is this process and that
+         * nobody attached yet, was created by this call. */
+        created = (flg & IPC_CREAT) && ds.shm_cpid == sg_st.self.pid && ds.shm_nattch == 0;
+        n.size = ds.shm_segsz;
+        n.mode = ds.shm_perm.mode & 0777;
+        n.kcpid = ds.shm_cpid;
+        n.kcuid = ds.shm_perm.cuid;
+        if (!created) {
+            n.cr_pid = ds.shm_cpid;
+            n.cr_uid = ds.shm_perm.cuid;
+        }
+    }
+    if (created)
+        fill_creator(&n);
+    sg_seg_put(&sg_st.L, &n);
+    return created;
+}
+
+int sg_shmget(key_t key, size_t size, int flg, const void *caller)
+{
+    sg_core_init();
+    if (!sg_st.active)
+        return real_shmget(key, size, flg);
+    int e0 = errno;
+    int held = take();
+    if (held && sg_st.defer)
+        sg_defer_sweep_maybe();
+    int id = real_shmget(key, size, flg);
+    int e = errno, created = 0;
+    if (held) {
+        if (id >= 0) {
+            created = record_get(key, size, flg, id);
+            if (sg_st.defer && key != IPC_PRIVATE)
+                sg_intent_set(&sg_st.L, sg_st.self.pid, sg_st.self.start, id);
+        }
+        give();
+    }
+    if (created) {
+        /* dladdr takes the loader's lock: never under the ledger lock. */
+        struct sg_callsite cs;
+        sg_callsite_resolve(caller, &cs);
+        if (take()) {
+            struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
+            if (r && r->cr_pid == sg_st.self.pid)
+                sg_callsite_store(&cs, r);
+            give();
+        }
+    }
+    errno = id >= 0 ? e0 : e;
+    return id;
+}
+
+/* ---- shmat / shmdt ---------------------------------------------------- */
+
+void *sg_shmat(int id, const void *addr, int flg)
+{
+    sg_core_init();
+    if (!sg_st.active)
+        return real_shmat(id, addr, flg);
+    int e0 = errno;
+    void *p = real_shmat(id, addr, flg);
+    int e = errno;
+    if (p != (void *)-1 && take()) {
+        struct sg_att a;
+        memset(&a, 0, sizeof a);
+        a.shmid = id;
+        a.pid = sg_st.self.pid;
+        a.start = sg_st.self.start;
+        a.addr = (uint64_t)(uintptr_t)p;
+        a.time_ns = sg_now_ns();
+        a.flags = (flg & SHM_RDONLY) ? SG_ATT_RDONLY : 0;
+        sg_att_put(&sg_st.L, &a);
+        if (sg_st.L.hdr->intents)
+            sg_intent_clear(&sg_st.L, a.pid, id);
+        if (sg_st.defer)
+            sg_defer_sweep_maybe();
+        give();
+        local_add(a.addr, id, a.flags);
+    }
+    errno = p != (void *)-1 ? e0 : e;
+    return p;
+}
+
+int sg_shmdt(const void *addr)
+{
+    sg_core_init();
+    if (!sg_st.active)
+        return real_shmdt(addr);
+    int e0 = errno;
+    int r = real_shmdt(addr);
+    int e = errno;
+    if (r == 0) {
+        uint64_t a = (uint64_t)(uintptr_t)addr;
+        int shmid = local_del(a);
+        if (take()) {
+            struct sg_att *rec = sg_att_find(&sg_st.L, sg_st.self.pid, a);
+            if (rec) {
+                if (shmid < 0)
+                    shmid = rec->shmid;
+                sg_att_del(&sg_st.L, rec);
+            }
+            if (sg_st.defer && sg_st.L.hdr->pending && shmid >= 0) {
+                struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, shmid);
+                if (s && (s->flags & SG_SEG_PENDING))
+                    sg_defer_try(s, 0);
+                sg_defer_sweep_maybe();
+            }
+            give();
+        }
+    }
+    errno = r == 0 ? e0 : e;
+    return r;
+}
+
+/* ---- shmctl ----------------------------------------------------------- */
+
+/* After a real IPC_RMID succeeded: forget the record once the kernel has
+ * destroyed the segment (it stays while attached, as SHM_DEST). */
+static void forget_if_gone(int id)
+{
+    struct shmid_ds ds;
+    if (sg_kernel_stat(id, &ds) == 0)
+        return;
+    if (take()) {
+        struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
+        if (s)
+            sg_seg_del(&sg_st.L, s);
+        give();
+    }
+}
+
+int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
+{
+    sg_core_init();
+    if (!sg_st.active)
+        return real_shmctl(id, cmd, buf);
+    int e0 = errno;
+    if (cmd == IPC_RMID) {
+        if (sg_st.defer)
+            return sg_defer_rmid(id, buf);
+        int r = real_shmctl(id, cmd, buf);
+        int e = errno;
+        if (r == 0)
+            forget_if_gone(id);
+        errno = r == 0 ? e0 : e;
+        return r;
+    }
+    if (sg_st.defer && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_ACQUIRE) && take()) {
+        sg_defer_sweep_maybe();
+        give();
+    }
+    int r = real_shmctl(id, cmd, buf);
+    int e = errno;
+    if (r >= 0 && sg_st.defer && buf &&
+        (cmd == IPC_STAT || cmd == SHM_STAT || cmd == SHM_STAT_ANY) &&
+        __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_ACQUIRE)) {
+        /* SHM_STAT(_ANY) take an index and return the id. */
+        int sid = cmd == IPC_STAT ? id : r;
+        if (sg_defer_is_pending(sid))
+            buf->shm_perm.mode |= SHM_DEST;
+    }
+    errno = r >= 0 ? e0 : e;
+    return r;
+}
+
+/* ---- exit and fork ---------------------------------------------------- */
+
+void sg_core_exit(void)
+{
+    if (!sg_st.active)
+        return;
+    int saved = errno;
+    if (take()) {
+        if (sg_st.L.hdr->intents)
+            sg_intent_clear_pid(&sg_st.L, sg_st.self.pid);
+        if (sg_st.defer && sg_st.L.hdr->pending)
+            sg_defer_sweep(local_count);
+        pthread_mutex_lock(&sg_local_lock);
+        for (struct sg_local *e = sg_st.local; e; e = e->hh.next) {
+            struct sg_att *rec = sg_att_find(&sg_st.L, sg_st.self.pid, e->addr);
+            if (rec)
+                sg_att_del(&sg_st.L, rec);
+        }
+        pthread_mutex_unlock(&sg_local_lock);
+        give();
+    }
+    errno = saved;
+}
+
+void sg_core_after_fork_child(void)
+{
+    int saved = errno;
+    if (!sg_st.active) {
+        errno = saved;
+        return;
+    }
+    sg_st.self.pid = getpid();
+    sg_st.self.start = sg_proc_start_time(sg_st.self.pid);
+    sg_st.degraded_until = 0;
+    sg_st.next_sweep = 0;
+    if (sg_st.local && take()) {
+        uint64_t now = sg_now_ns();
+        for (struct sg_local *e = sg_st.local; e; e = e->hh.next) {
+            struct sg_att a;
+            memset(&a, 0, sizeof a);
+            a.shmid = e->shmid;
+            a.pid = sg_st.self.pid;
+            a.start = sg_st.self.start;
+            a.addr = e->addr;
+            a.time_ns = now;
+            a.flags = e->flags | SG_ATT_INHERITED;
+            e->flags = a.flags;
+            sg_att_put(&sg_st.L, &a);
+        }
+        give();
+    }
+    errno = saved;
+}

@@ -1,0 +1,33 @@
+/*
+ * sg_core.h - the logic behind the four shared-memory hooks.
+ *
+ * sg_shmget/sg_shmat/sg_shmdt/sg_shmctl behave exactly like the libc
+ * functions (same value, same errno, same kernel effect) except for the
+ * deliberate changes of defer mode (see sg_defer.h).  They record
+ * ownership in the ledger when it is usable and pass every call through
+ * unchanged when it is not.
+ */
+#ifndef SG_CORE_H
+#define SG_CORE_H
+
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+
+/* Set up the process state once: real symbols, configuration, ledger. */
+void sg_core_init(void);
+
+int sg_shmget(key_t key, size_t size, int flg, const void *caller);
+void *sg_shmat(int id, const void *addr, int flg);
+int sg_shmdt(const void *addr);
+int sg_shmctl(int id, int cmd, struct shmid_ds *buf);
+
+/* At exit: drop this process's attachments and intents, and carry out
+ * pending removals that only this process still held back. */
+void sg_core_exit(void);
+
+/* In a forked child (from the atfork handler): refresh identity and
+ * credit the inherited attachments to the child. */
+void sg_core_after_fork_child(void);
+
+#endif

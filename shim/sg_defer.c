@@ -1,0 +1,194 @@
+/*
+ * sg_defer.c - deferred IPC_RMID (see sg_defer.h).
+ *
+ * Why it is safe: every carrier holds the ledger lock across its real
+ * shmget of a keyed segment and records an intent there; the real
+ * IPC_RMID is issued under the same lock only when the kernel's nattch is
+ * 0 and no intent is live.  So a carrier either looked the key up before
+ * the decision (its intent holds the removal back until its shmat raises
+ * nattch) or after it (the key is gone, as with a bare removal of an
+ * unused segment).  An intent expires after SG_INTENT_TTL_NS, or when its
+ * process is gone, so a process that looks a key up and never attaches
+ * cannot hold a removal back for longer than that.
+ */
+#define _GNU_SOURCE
+#include "sg_defer.h"
+#include "sg_kernel.h"
+#include "sg_log.h"
+#include "sg_real.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SWEEP_INTERVAL_NS (10ull * 1000000ull)
+
+/* 1 if rec still describes the kernel's segment (ids are reused). */
+static int same_segment(const struct sg_seg *rec, const struct shmid_ds *ds)
+{
+    return rec->kcpid == ds->shm_cpid && rec->kcuid == ds->shm_perm.cuid;
+}
+
+/* 1 if uid may remove a segment with these permissions: the check applied
+ * to the trust domain (the ledger file's owner) that recorded a removal. */
+static int uid_may_remove(uid_t uid, const struct ipc_perm *p)
+{
+    return uid == 0 || uid == p->uid || uid == p->cuid;
+}
+
+static void clear_pending(struct sg_seg *rec)
+{
+    sg_pend_del(&sg_st.L, rec->kind, rec->id);
+    rec->flags &= ~SG_SEG_PENDING;
+}
+
+int sg_defer_rmid(int id, struct shmid_ds *buf)
+{
+    int e0 = errno;
+    struct shmid_ds ds;
+    /* Anything we would not defer goes to the kernel, which then gives
+     * exactly its own answer (EINVAL, EIDRM, EPERM, ...). */
+    if (sg_kernel_stat(id, &ds) != 0 || ds.shm_perm.__key == IPC_PRIVATE ||
+        (ds.shm_perm.mode & SHM_DEST) || !sg_kernel_may_remove(&ds.shm_perm))
+        goto passthrough;
+    if (sg_ledger_lock(&sg_st.L) != 0)
+        goto passthrough;
+    struct sg_seg *rec = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
+    if (rec && !same_segment(rec, &ds)) {
+        sg_seg_del(&sg_st.L, rec); /* an older segment that had this id */
+        rec = NULL;
+    }
+    if (rec && (rec->flags & SG_SEG_PENDING)) {
+        /* A second IPC_RMID: the kernel accepts it on a SHM_DEST segment. */
+        sg_ledger_unlock(&sg_st.L);
+        errno = e0;
+        return 0;
+    }
+    /* Decide on fresh facts, under the lock that orders us against every
+     * carrier's lookup. */
+    if (sg_kernel_stat(id, &ds) != 0 ||
+        (ds.shm_nattch == 0 && !sg_intent_holding(&sg_st.L, id, sg_mono_ns()))) {
+        int r = real_shmctl(id, IPC_RMID, buf);
+        int e = errno;
+        if (r == 0 && rec)
+            sg_seg_del(&sg_st.L, rec);
+        sg_ledger_unlock(&sg_st.L);
+        errno = r == 0 ? e0 : e;
+        return r;
+    }
+    if (!rec) {
+        struct sg_seg n;
+        memset(&n, 0, sizeof n);
+        n.kind = SG_KIND_SHM;
+        n.id = id;
+        n.key = ds.shm_perm.__key;
+        n.size = ds.shm_segsz;
+        n.mode = ds.shm_perm.mode & 0777;
+        n.kcpid = ds.shm_cpid;
+        n.kcuid = ds.shm_perm.cuid;
+        n.cr_pid = ds.shm_cpid;
+        n.cr_uid = ds.shm_perm.cuid;
+        rec = sg_seg_put(&sg_st.L, &n);
+    }
+    if (!rec || sg_pend_add(&sg_st.L, SG_KIND_SHM, id) != 0) {
+        /* No room to remember it: behave as bare. */
+        sg_ledger_unlock(&sg_st.L);
+        sg_log(0, "cannot record the deferred removal of shmid %d (ledger full); "
+                  "removing it now as the kernel would",
+               id);
+        goto passthrough;
+    }
+    rec->rm_pid = sg_st.self.pid;
+    rec->rm_uid = geteuid();
+    rec->rm_start = sg_st.self.start;
+    rec->rm_time_ns = sg_now_ns();
+    __atomic_or_fetch(&rec->flags, SG_SEG_PENDING, __ATOMIC_RELEASE);
+    sg_ledger_unlock(&sg_st.L);
+    sg_log(2, "IPC_RMID of shmid %d (key 0x%08x, nattch %lu) deferred until the last detach",
+           id, (unsigned)ds.shm_perm.__key, (unsigned long)ds.shm_nattch);
+    errno = e0;
+    return 0;
+
+passthrough:;
+    int r = real_shmctl(id, IPC_RMID, buf);
+    int e = errno;
+    errno = r == 0 ? e0 : e;
+    return r;
+}
+
+void sg_defer_try(struct sg_seg *rec, int own)
+{
+    if (!(rec->flags & SG_SEG_PENDING))
+        return;
+    int saved = errno;
+    struct shmid_ds ds;
+    if (sg_kernel_stat(rec->id, &ds) != 0) {
+        if (errno == EINVAL || errno == EIDRM)
+            sg_seg_del(&sg_st.L, rec); /* removed behind our back */
+        goto out;
+    }
+    if (!same_segment(rec, &ds)) {
+        sg_seg_del(&sg_st.L, rec);
+        goto out;
+    }
+    if (ds.shm_perm.mode & SHM_DEST) {
+        clear_pending(rec); /* someone issued the real IPC_RMID */
+        goto out;
+    }
+    if (ds.shm_nattch > (unsigned long)own ||
+        sg_intent_holding(&sg_st.L, rec->id, sg_mono_ns()))
+        goto out;
+    if (!uid_may_remove(sg_st.L.owner, &ds.shm_perm)) {
+        clear_pending(rec); /* not this domain's to remove */
+        goto out;
+    }
+    if (real_shmctl(rec->id, IPC_RMID, NULL) != 0) {
+        sg_log(1, "pending removal of shmid %d not done here: %s", rec->id, strerror(errno));
+        goto out;
+    }
+    sg_log(2, "deferred IPC_RMID of shmid %d done", rec->id);
+    if (ds.shm_nattch == 0)
+        sg_seg_del(&sg_st.L, rec);
+    else
+        clear_pending(rec); /* SHM_DEST until this exiting process is gone */
+out:
+    errno = saved;
+}
+
+void sg_defer_sweep(int (*own_count)(int shmid))
+{
+    struct sg_ledger *L = &sg_st.L;
+    for (uint32_t i = 0; i < L->hdr->pend_cap && L->hdr->pending; i++) {
+        struct sg_pend p = L->pend[i];
+        if (p.id < 0)
+            continue;
+        struct sg_seg *rec = sg_seg_find(L, p.kind, p.id);
+        if (!rec || !(rec->flags & SG_SEG_PENDING)) {
+            sg_pend_del(L, p.kind, p.id); /* index out of step: mend */
+            continue;
+        }
+        sg_defer_try(rec, own_count ? own_count(p.id) : 0);
+    }
+}
+
+void sg_defer_sweep_maybe(void)
+{
+    if (!sg_st.L.hdr->pending)
+        return;
+    uint64_t now = sg_mono_ns();
+    if (now < sg_st.next_sweep)
+        return;
+    sg_st.next_sweep = now + SWEEP_INTERVAL_NS;
+    sg_defer_sweep(NULL);
+}
+
+int sg_defer_is_pending(int id)
+{
+    int pending = 0;
+    if (sg_ledger_lock(&sg_st.L) != 0)
+        return 0;
+    struct sg_seg *rec = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
+    pending = rec && (rec->flags & SG_SEG_PENDING);
+    sg_ledger_unlock(&sg_st.L);
+    return pending;
+}

@@ -1,0 +1,39 @@
+/*
+ * sg_defer.h - deferred IPC_RMID that keeps a segment's key resolvable.
+ *
+ * In defer mode an IPC_RMID on a keyed segment that is still attached, or
+ * that a carrier is between shmget and shmat of, is recorded as pending and
+ * returns 0; the kernel sees nothing yet, so shmget(key) keeps finding the
+ * segment.  The real IPC_RMID is issued by the first carrier that sees
+ * kernel nattch == 0 and no live intent, under the ledger lock, which also
+ * covers every carrier's shmget: so no carrier can look the key up and then
+ * lose the segment before its shmat.
+ */
+#ifndef SG_DEFER_H
+#define SG_DEFER_H
+
+#include <sys/shm.h>
+
+#include "sg_state.h"
+
+/* shmctl(id, IPC_RMID, buf) in defer mode.  Same result as the kernel's
+ * for every refused call; 0 when deferred. */
+int sg_defer_rmid(int id, struct shmid_ds *buf);
+
+/* Issue the real IPC_RMID for a pending record if it is due.  own is the
+ * number of this process's attachments to it that are about to go away
+ * (at exit), 0 otherwise.  Ledger lock held. */
+void sg_defer_try(struct sg_seg *rec, int own);
+
+/* Try every pending removal (ledger lock held); own_count gives, per
+ * shmid, the attachments of this process about to go away (may be NULL). */
+void sg_defer_sweep(int (*own_count)(int shmid));
+
+/* Sweep if pending removals exist and the last sweep is old enough: cheap
+ * (one load) when there are none.  Ledger lock held. */
+void sg_defer_sweep_maybe(void);
+
+/* 1 if the record is pending: for IPC_STAT's SHM_DEST bit. */
+int sg_defer_is_pending(int id);
+
+#endif

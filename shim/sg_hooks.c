@@ -1,0 +1,62 @@
+/*
+ * sg_hooks.c - the only symbols libshmguard.so exports.
+ *
+ * Each hook guards against re-entry (a call made from inside the library
+ * goes straight to libc) and forwards to its sg_* function in sg_core.c,
+ * passing the caller's address for the call-site record.  Nothing else
+ * lives here.
+ */
+#define _GNU_SOURCE
+#include "sg_core.h"
+#include "sg_real.h"
+
+#define SG_EXPORT __attribute__((visibility("default")))
+
+static __thread int in_hook __attribute__((tls_model("initial-exec")));
+
+SG_EXPORT int shmget(key_t key, size_t size, int flg)
+{
+    if (in_hook)
+        return real_shmget(key, size, flg);
+    in_hook = 1;
+    int r = sg_shmget(key, size, flg, __builtin_return_address(0));
+    in_hook = 0;
+    return r;
+}
+
+SG_EXPORT void *shmat(int id, const void *addr, int flg)
+{
+    if (in_hook)
+        return real_shmat(id, addr, flg);
+    in_hook = 1;
+    void *r = sg_shmat(id, addr, flg);
+    in_hook = 0;
+    return r;
+}
+
+SG_EXPORT int shmdt(const void *addr)
+{
+    if (in_hook)
+        return real_shmdt(addr);
+    in_hook = 1;
+    int r = sg_shmdt(addr);
+    in_hook = 0;
+    return r;
+}
+
+SG_EXPORT int shmctl(int id, int cmd, struct shmid_ds *buf)
+{
+    if (in_hook)
+        return real_shmctl(id, cmd, buf);
+    in_hook = 1;
+    int r = sg_shmctl(id, cmd, buf);
+    in_hook = 0;
+    return r;
+}
+
+__attribute__((destructor)) static void sg_hooks_fini(void)
+{
+    in_hook = 1;
+    sg_core_exit();
+    in_hook = 0;
+}

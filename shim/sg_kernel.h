@@ -1,0 +1,53 @@
+/*
+ * sg_kernel.h - what the kernel says about System V shared memory.
+ *
+ * The kernel is the truth; the ledger adds only what the kernel forgets.
+ * Everything here calls real_* functions (never the hooks) or reads
+ * /proc/sysvipc/shm and /proc/sys/kernel.
+ */
+#ifndef SG_KERNEL_H
+#define SG_KERNEL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+
+/* One line of /proc/sysvipc/shm. */
+struct sg_kseg {
+    int32_t key;
+    int32_t id;
+    uint32_t mode;          /* perms incl. SHM_DEST (01000), SHM_LOCKED */
+    uint64_t size;
+    int32_t cpid, lpid;
+    uint64_t nattch;
+    uint32_t uid, gid, cuid, cgid;
+    int64_t atime, dtime, ctime;
+    uint64_t rss, swap;
+};
+
+struct sg_ksnap {
+    struct sg_kseg *v;      /* sorted by id */
+    size_t n;
+};
+
+/* Read /proc/sysvipc/shm.  0 on success, -1 with errno on failure.
+ * Free with sg_ksnap_free(). */
+int sg_ksnap_read(struct sg_ksnap *s);
+void sg_ksnap_free(struct sg_ksnap *s);
+/* The entry for id, or NULL. */
+const struct sg_kseg *sg_ksnap_find(const struct sg_ksnap *s, int id);
+
+/* IPC_STAT of id, falling back to SHM_STAT_ANY when the caller lacks read
+ * permission.  0 on success; -1 with errno EINVAL/EIDRM when the id does
+ * not name a segment (any more). */
+int sg_kernel_stat(int id, struct shmid_ds *ds);
+
+/* 1 if the calling process would be allowed IPC_RMID/IPC_SET on a segment
+ * with these permissions (euid is uid or cuid, or CAP_SYS_ADMIN), else 0. */
+int sg_kernel_may_remove(const struct ipc_perm *perm);
+
+/* Inode number of this process's IPC namespace, 0 if unknown. */
+uint64_t sg_ipcns_ino(void);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * sg_layout.h - the on-disk (on-tmpfs) layout of a shmguard ledger file.
+ *
+ * A ledger is one memory-mapped file per IPC namespace and trust domain
+ * (file owner uid).  Every process carrying the library in that namespace
+ * and domain maps it MAP_SHARED and updates it under the process-shared
+ * robust mutex stored in the header.  The layout is fixed-width, holds no
+ * pointers, and is versioned: any change to a size or an offset below must
+ * bump SG_LEDGER_VERSION, and tests/test_layout.c pins every offset so that
+ * an accidental change fails the build's tests.
+ *
+ * File shape:  [header 256 B][segment table][attachment table][intent table]
+ *              [pending index]
+ * Table offsets and capacities are stored in the header and validated
+ * against the file size before anything is dereferenced.
+ */
+#ifndef SG_LAYOUT_H
+#define SG_LAYOUT_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
+#define SG_LEDGER_VERSION 1u
+
+/* Default capacities (powers of two).  The kernel's hard ceiling on
+ * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */
+#define SG_SEG_CAP_DEFAULT    65536u
+#define SG_ATT_CAP_DEFAULT    65536u
+#define SG_INTENT_CAP_DEFAULT 256u
+#define SG_PEND_CAP_DEFAULT   1024u
+
+/* Record states: a record becomes visible only when state is stored last. */
+#define SG_REC_EMPTY 0u
+#define SG_REC_LIVE  1u
+
+/* Kinds of System V object a segment record can describe. */
+#define SG_KIND_SHM 1u
+#define SG_KIND_SEM 2u
+
+/* sg_seg.flags */
+#define SG_SEG_PENDING   0x1u  /* IPC_RMID deferred, not yet issued */
+#define SG_SEG_CREATOR   0x2u  /* creator fields were filled by the creating call */
+#define SG_SEG_PRIVATE   0x4u  /* created with IPC_PRIVATE */
+
+/* sg_att.flags */
+#define SG_ATT_INHERITED 0x1u  /* credited to a child through fork */
+#define SG_ATT_RDONLY    0x2u  /* attached with SHM_RDONLY */
+
+#define SG_COMM_LEN 16
+#define SG_PATH_LEN 128
+#define SG_SYM_LEN  64
+
+struct sg_hdr {
+    char     magic[8];       /*   0 SG_LEDGER_MAGIC */
+    uint32_t version;        /*   8 SG_LEDGER_VERSION */
+    uint32_t hdr_size;       /*  12 sizeof(struct sg_hdr) */
+    uint64_t file_size;      /*  16 total bytes of the file */
+    uint64_t ipcns_ino;      /*  24 inode of /proc/self/ns/ipc at creation */
+    uint32_t owner_uid;      /*  32 informational; trust comes from st_uid */
+    uint32_t seg_cap;        /*  36 power of two */
+    uint32_t att_cap;        /*  40 power of two */
+    uint32_t intent_cap;     /*  44 */
+    uint64_t seg_off;        /*  48 */
+    uint64_t att_off;        /*  56 */
+    uint64_t intent_off;     /*  64 */
+    uint64_t created_ns;     /*  72 CLOCK_REALTIME at creation */
+    uint32_t static_sum;     /*  80 checksum of bytes [0, 80) and [88, 100) */
+    uint32_t ready;          /*  84 1 once initialised; stored last */
+    uint64_t pend_off;       /*  88 */
+    uint32_t pend_cap;       /*  96 */
+    uint8_t  pad0[28];       /* 100 */
+    uint8_t  lock[64];       /* 128 pthread_mutex_t, robust, pshared */
+    uint32_t seg_live;       /* 192 live segment records */
+    uint32_t att_live;       /* 196 live attachment records */
+    uint32_t pending;        /* 200 live records with SG_SEG_PENDING */
+    uint32_t intents;        /* 204 live intent records */
+    uint64_t generation;     /* 208 odd while a writer is mid-update */
+    uint64_t repairs;        /* 216 recoveries after a dead lock holder */
+    uint64_t dropped;        /* 224 records not stored: table full */
+    uint64_t intent_overflow_until_ns; /* 232 removals wait until then */
+    uint8_t  pad1[16];       /* 240 */
+};                            /* 256 */
+
+/* One System V object (a shared memory segment; later also a sem set). */
+struct sg_seg {
+    uint32_t state;            /*   0 SG_REC_* */
+    uint32_t kind;             /*   4 SG_KIND_* */
+    int32_t  id;               /*   8 shmid */
+    int32_t  key;              /*  12 key given at creation */
+    uint32_t flags;            /*  16 SG_SEG_* */
+    uint32_t mode;             /*  20 permission bits at creation */
+    uint64_t size;             /*  24 bytes */
+    int32_t  kcpid;            /*  32 kernel's cpid, identity check */
+    uint32_t kcuid;            /*  36 kernel's cuid, identity check */
+    int32_t  cr_pid;           /*  40 creator */
+    uint32_t cr_uid;           /*  44 creator's euid */
+    uint64_t cr_start;         /*  48 creator's start time (clock ticks) */
+    uint64_t cr_time_ns;       /*  56 creation, CLOCK_REALTIME */
+    char     cr_comm[SG_COMM_LEN]; /* 64 */
+    char     cr_exe[SG_PATH_LEN];  /* 80 */
+    uint64_t site_off;         /* 208 call site: offset in its object */
+    char     site_obj[SG_PATH_LEN];/* 216 call site: object path */
+    char     site_sym[SG_SYM_LEN]; /* 344 call site: symbol, "" if unknown */
+    int32_t  rm_pid;           /* 408 who asked for the deferred IPC_RMID */
+    uint32_t rm_uid;           /* 412 their euid */
+    uint64_t rm_start;         /* 416 */
+    uint64_t rm_time_ns;       /* 424 */
+    uint32_t nsems;            /* 432 semaphore sets only */
+    uint8_t  pad[76];          /* 436 */
+};                              /* 512 */
+
+/* One attachment: a mapping made by shmat (or inherited through fork). */
+struct sg_att {
+    uint32_t state;            /*  0 */
+    int32_t  shmid;            /*  4 */
+    int32_t  pid;              /*  8 */
+    uint32_t flags;            /* 12 SG_ATT_* */
+    uint64_t start;            /* 16 attacher's start time (clock ticks) */
+    uint64_t addr;             /* 24 address of the mapping */
+    uint64_t time_ns;          /* 32 when attached (or inherited) */
+    uint8_t  pad[24];          /* 40 */
+};                              /* 64 */
+
+/* A carrier process between its shmget of a keyed segment and its shmat. */
+struct sg_intent {
+    uint32_t state;            /*  0 */
+    int32_t  shmid;            /*  4 */
+    int32_t  pid;              /*  8 */
+    uint32_t pad0;             /* 12 */
+    uint64_t start;            /* 16 */
+    uint64_t time_ns;          /* 24 CLOCK_MONOTONIC when looked up */
+};                              /* 32 */
+
+_Static_assert(sizeof(struct sg_hdr) == 256, "sg_hdr is 256 bytes");
+_Static_assert(sizeof(struct sg_seg) == 512, "sg_seg is 512 bytes");
+_Static_assert(sizeof(struct sg_att) == 64, "sg_att is 64 bytes");
+_Static_assert(sizeof(struct sg_intent) == 32, "sg_intent is 32 bytes");
+_Static_assert(offsetof(struct sg_hdr, lock) == 128, "lock at 128");
+
+/* Index of the segments with a pending removal, so that a sweep reads a
+ * few KiB instead of the whole segment table.  id < 0 means empty. */
+struct sg_pend {
+    int32_t  id;               /*  0 */
+    uint32_t kind;             /*  4 */
+};                              /*  8 */
+
+_Static_assert(sizeof(struct sg_pend) == 8, "sg_pend is 8 bytes");
+
+/* Bytes needed for a ledger with the given capacities. */
+static inline uint64_t sg_layout_file_size(uint32_t seg_cap, uint32_t att_cap,
+                                           uint32_t intent_cap, uint32_t pend_cap)
+{
+    return sizeof(struct sg_hdr) + (uint64_t)seg_cap * sizeof(struct sg_seg) +
+           (uint64_t)att_cap * sizeof(struct sg_att) +
+           (uint64_t)intent_cap * sizeof(struct sg_intent) +
+           (uint64_t)pend_cap * sizeof(struct sg_pend);
+}
+
+#endif

@@ -1,0 +1,898 @@
+/*
+ * sg_ledger.c - the ledger file: creation, validation, lock, tables.
+ *
+ * Tables are open-addressing hash tables with linear probing and
+ * backward-shift deletion (no tombstones, so probe lengths stay short under
+ * churn).  See sg_ledger.h for the crash-consistency contract.
+ */
+#define _GNU_SOURCE
+#include "sg_ledger.h"
+#include "sg_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096u
+#define MAX_CAP (1u << 24)
+#define LOCK_WAIT_S 2
+
+#define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -1)
+
+struct sg_caps sg_caps_default(void)
+{
+    struct sg_caps c = { SG_SEG_CAP_DEFAULT, SG_ATT_CAP_DEFAULT,
+                         SG_INTENT_CAP_DEFAULT, SG_PEND_CAP_DEFAULT };
+    return c;
+}
+
+void sg_ledger_name(char *buf, size_t n, uint64_t ns, uid_t uid, int alt)
+{
+    if (alt > 0)
+        snprintf(buf, n, "ipc-%" PRIu64 ".uid-%u.%d.ledger", ns, (unsigned)uid, alt);
+    else
+        snprintf(buf, n, "ipc-%" PRIu64 ".uid-%u.ledger", ns, (unsigned)uid);
+}
+
+int sg_ledger_name_matches(const char *name, uint64_t ns)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "ipc-%" PRIu64 ".uid-", ns);
+    size_t pl = strlen(prefix), nl = strlen(name);
+    return strncmp(name, prefix, pl) == 0 && nl > pl + 7 &&
+           strcmp(name + nl - 7, ".ledger") == 0;
+}
+
+/* ---- layout ------------------------------------------------------------ */
+
+static uint32_t static_sum(const struct sg_hdr *h)
+{
+    /* FNV-1a over the fields fixed at creation. */
+    const unsigned char *p = (const unsigned char *)h;
+    uint32_t x = 2166136261u;
+    for (size_t i = 0; i < offsetof(struct sg_hdr, static_sum); i++)
+        x = (x ^ p[i]) * 16777619u;
+    for (size_t i = offsetof(struct sg_hdr, pend_off); i < offsetof(struct sg_hdr, pad0); i++)
+        x = (x ^ p[i]) * 16777619u;
+    return x;
+}
+
+static void layout_offsets(const struct sg_caps *c, uint64_t *seg, uint64_t *att,
+                           uint64_t *intent, uint64_t *pend)
+{
+    *seg = sizeof(struct sg_hdr);
+    *att = *seg + (uint64_t)c->seg * sizeof(struct sg_seg);
+    *intent = *att + (uint64_t)c->att * sizeof(struct sg_att);
+    *pend = *intent + (uint64_t)c->intent * sizeof(struct sg_intent);
+}
+
+static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
+
+int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
+                          size_t errlen)
+{
+    const struct sg_hdr *h = img;
+    if (len < sizeof *h)
+        return ERR("truncated (%zu bytes, header needs %zu)", len, sizeof *h);
+    if (memcmp(h->magic, SG_LEDGER_MAGIC, 8) != 0)
+        return ERR("not a shmguard ledger (bad magic)");
+    if (h->version != SG_LEDGER_VERSION)
+        return ERR("format version %u, this build reads version %u", h->version,
+                   SG_LEDGER_VERSION);
+    if (h->hdr_size != sizeof *h)
+        return ERR("corrupt header (header size %u)", h->hdr_size);
+    if (h->static_sum != static_sum(h))
+        return ERR("corrupt header (checksum)");
+    if (h->ready != 1)
+        return ERR("not initialised (its creator died while creating it)");
+    if (ns && h->ipcns_ino != ns)
+        return ERR("belongs to IPC namespace %" PRIu64 ", not %" PRIu64, h->ipcns_ino, ns);
+    struct sg_caps c = { h->seg_cap, h->att_cap, h->intent_cap, h->pend_cap };
+    if (!pow2(c.seg) || !pow2(c.att) || c.seg > MAX_CAP || c.att > MAX_CAP ||
+        c.intent == 0 || c.intent > 65536 || c.pend == 0 || c.pend > 65536)
+        return ERR("corrupt header (capacities)");
+    uint64_t so, ao, io, po;
+    layout_offsets(&c, &so, &ao, &io, &po);
+    if (h->seg_off != so || h->att_off != ao || h->intent_off != io || h->pend_off != po)
+        return ERR("corrupt header (table offsets)");
+    uint64_t want = sg_layout_file_size(c.seg, c.att, c.intent, c.pend);
+    if (h->file_size != want)
+        return ERR("corrupt header (file size field)");
+    if (len != want)
+        return ERR("truncated or extended (%zu bytes, expected %" PRIu64 ")", len, want);
+    /* Records: only their states need to be in range for the code that
+     * walks them; other fields are data, bounded by their widths, and every
+     * string is read with its fixed length. */
+    const unsigned char *b = img;
+    for (uint32_t i = 0; i < c.seg; i++) {
+        const struct sg_seg *s = (const void *)(b + so + (uint64_t)i * sizeof *s);
+        if (s->state > SG_REC_LIVE)
+            return ERR("corrupt segment record %u", i);
+    }
+    for (uint32_t i = 0; i < c.att; i++) {
+        const struct sg_att *a = (const void *)(b + ao + (uint64_t)i * sizeof *a);
+        if (a->state > SG_REC_LIVE)
+            return ERR("corrupt attachment record %u", i);
+    }
+    return 0;
+}
+
+static void bind_tables(struct sg_ledger *L)
+{
+    struct sg_hdr *h = (struct sg_hdr *)L->base;
+    L->hdr = h;
+    L->seg = (struct sg_seg *)(L->base + h->seg_off);
+    L->att = (struct sg_att *)(L->base + h->att_off);
+    L->intent = (struct sg_intent *)(L->base + h->intent_off);
+    L->pend = (struct sg_pend *)(L->base + h->pend_off);
+}
+
+/* ---- page allocation: never let a store into the mapping hit SIGBUS ----- */
+
+static int ensure_pages(struct sg_ledger *L, const void *p, size_t n)
+{
+    if (!L->pagemap)
+        return 0;
+    size_t off = (size_t)((const unsigned char *)p - L->base);
+    for (size_t pg = off / PAGE; pg <= (off + n - 1) / PAGE; pg++) {
+        if (L->pagemap[pg / 8] & (1u << (pg % 8)))
+            continue;
+        if (fallocate(L->fd, 0, (off_t)pg * PAGE, PAGE) != 0)
+            return -1;
+        L->pagemap[pg / 8] |= (unsigned char)(1u << (pg % 8));
+    }
+    return 0;
+}
+
+/* ---- open / create ---------------------------------------------------- */
+
+static int open_dir(const char *dir, char *err, size_t errlen)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        mode_t old = umask(0);
+        int r = mkdir(dir, 01777);
+        umask(old);
+        if (r != 0 && errno != EEXIST)
+            return ERR("cannot create ledger directory %s: %s", dir, strerror(errno));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return ERR("cannot open ledger directory %s: %s", dir,
+                   errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return ERR("cannot stat ledger directory %s: %s", dir, strerror(errno));
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        close(fd);
+        return ERR("ledger directory %s is owned by uid %u, not by root or uid %u", dir,
+                   (unsigned)st.st_uid, (unsigned)geteuid());
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+        close(fd);
+        return ERR("ledger directory %s is writable by others without the sticky bit", dir);
+    }
+    return fd;
+}
+
+static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, size_t errlen)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return ERR("cannot map ledger %s: %s", L->path, strerror(errno));
+    L->base = p;
+    L->len = len;
+    L->fd = fd;
+    L->mapped = 1;
+    L->pagemap = calloc((len + PAGE - 1) / PAGE / 8 + 1, 1);
+    if (!L->pagemap) {
+        munmap(p, len);
+        L->base = NULL;
+        return ERR("out of memory");
+    }
+    return 0;
+}
+
+/* Initialise a new (all-zero) ledger file of the right size.  The caller
+ * holds flock(LOCK_EX) on fd. */
+static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_caps *c,
+                     char *err, size_t errlen)
+{
+    uint64_t size = sg_layout_file_size(c->seg, c->att, c->intent, c->pend);
+    uint64_t so, ao, io, po;
+    layout_offsets(c, &so, &ao, &io, &po);
+    if (ftruncate(fd, (off_t)size) != 0)
+        return ERR("cannot size ledger %s: %s", L->path, strerror(errno));
+    /* Header page and the small tables are allocated now; the big tables
+     * page by page as records land in them (ensure_pages). */
+    if (fallocate(fd, 0, 0, PAGE) != 0 || fallocate(fd, 0, (off_t)io, (off_t)(size - io)) != 0)
+        return ERR("cannot allocate ledger %s: %s", L->path, strerror(errno));
+    if (map_file(L, fd, size, err, errlen) != 0)
+        return -1;
+    struct sg_hdr *h = (struct sg_hdr *)L->base;
+    memset(h, 0, sizeof *h);
+    memcpy(h->magic, SG_LEDGER_MAGIC, 8);
+    h->version = SG_LEDGER_VERSION;
+    h->hdr_size = sizeof *h;
+    h->file_size = size;
+    h->ipcns_ino = ns;
+    h->owner_uid = geteuid();
+    h->seg_cap = c->seg;
+    h->att_cap = c->att;
+    h->intent_cap = c->intent;
+    h->pend_cap = c->pend;
+    h->seg_off = so;
+    h->att_off = ao;
+    h->intent_off = io;
+    h->pend_off = po;
+    h->created_ns = sg_now_ns();
+    h->static_sum = static_sum(h);
+    bind_tables(L);
+    for (uint32_t i = 0; i < c->pend; i++)
+        L->pend[i].id = -1;
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutex_init((pthread_mutex_t *)h->lock, &a);
+    pthread_mutexattr_destroy(&a);
+    __atomic_store_n(&h->ready, 1u, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* flock with a bounded wait: 0 when held. */
+static int flock_wait(int fd, int op)
+{
+    for (int i = 0; i < 200; i++) {
+        if (flock(fd, op | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK)
+            return -1;
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+static int all_zero(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return 0;
+    return 1;
+}
+
+/* 1 if the header shows a creation that never finished: all zero (the
+ * creator died before writing it) or not yet marked ready. */
+static int unfinished(const struct sg_hdr *h, ssize_t r)
+{
+    if (r == 0)
+        return 1;
+    if (r != (ssize_t)sizeof *h)
+        return 0;
+    return all_zero(h, sizeof *h) ||
+           (memcmp(h->magic, SG_LEDGER_MAGIC, 8) == 0 && h->ready == 0);
+}
+
+/* Open an existing file we own and map it after checking it. */
+static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_caps *c,
+                           char *err, size_t errlen)
+{
+    struct sg_hdr h;
+    /* The creator holds LOCK_EX until the file is ready. */
+    if (flock_wait(fd, LOCK_SH) != 0)
+        return ERR("ledger %s is locked by its creator for too long", L->path);
+    ssize_t r = pread(fd, &h, sizeof h, 0);
+    if (unfinished(&h, r)) {
+        /* We got the lock, so its creator died mid-creation: nothing was
+         * ever recorded in it.  Create it again. */
+        flock(fd, LOCK_UN);
+        if (flock_wait(fd, LOCK_EX) != 0)
+            return ERR("ledger %s is locked by its creator for too long", L->path);
+        r = pread(fd, &h, sizeof h, 0);
+        int rc = 0;
+        if (unfinished(&h, r)) {
+            rc = init_file(L, fd, ns, c, err, errlen);
+            if (rc == 0)
+                L->hdr = (struct sg_hdr *)L->base;
+        }
+        flock(fd, LOCK_UN);
+        if (rc != 0 || L->base)
+            return rc;
+        flock_wait(fd, LOCK_SH);
+        r = pread(fd, &h, sizeof h, 0);
+    }
+    struct stat st;
+    char why[160];
+    if (fstat(fd, &st) != 0) {
+        flock(fd, LOCK_UN);
+        return ERR("cannot stat ledger %s: %s", L->path, strerror(errno));
+    }
+    /* Check the header before mapping, so that a short file is refused
+     * instead of faulting later. */
+    if (r != (ssize_t)sizeof h) {
+        flock(fd, LOCK_UN);
+        return ERR("ledger %s is unusable: truncated (%jd bytes)", L->path, (intmax_t)st.st_size);
+    }
+    if (h.file_size != (uint64_t)st.st_size) {
+        if (sg_ledger_check_image(&h, sizeof h, ns, why, sizeof why) == 0 ||
+            strstr(why, "truncated or extended"))
+            snprintf(why, sizeof why, "its size (%jd bytes) does not match its header",
+                     (intmax_t)st.st_size);
+        flock(fd, LOCK_UN);
+        return ERR("ledger %s is unusable: %s", L->path, why);
+    }
+    if (map_file(L, fd, (size_t)st.st_size, err, errlen) != 0) {
+        flock(fd, LOCK_UN);
+        return -1;
+    }
+    flock(fd, LOCK_UN);
+    if (sg_ledger_check_image(L->base, L->len, ns, why, sizeof why) != 0) {
+        munmap(L->base, L->len);
+        free(L->pagemap);
+        L->base = NULL;
+        L->pagemap = NULL;
+        return ERR("ledger %s is unusable: %s", L->path, why);
+    }
+    bind_tables(L);
+    return 0;
+}
+
+int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
+                       const struct sg_caps *caps, char *err, size_t errlen)
+{
+    memset(L, 0, sizeof *L);
+    L->fd = -1;
+    struct sg_caps c = caps ? *caps : sg_caps_default();
+    int dfd = open_dir(dir, err, errlen);
+    if (dfd < 0)
+        return -1;
+    uid_t me = geteuid();
+    char name[128];
+    int rc = -1;
+    snprintf(err, errlen, "no usable ledger file name in %s", dir);
+    for (int alt = 0; alt < 4 && rc != 0; alt++) {
+        sg_ledger_name(name, sizeof name, ns, me, alt);
+        snprintf(L->path, sizeof L->path, "%s/%s", dir, name);
+        int fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            fchmod(fd, 0644);
+            if (flock(fd, LOCK_EX) != 0 || init_file(L, fd, ns, &c, err, errlen) != 0) {
+                int e = errno;
+                if (L->base)
+                    munmap(L->base, L->len);
+                free(L->pagemap);
+                L->base = NULL;
+                L->pagemap = NULL;
+                unlinkat(dfd, name, 0);
+                close(fd);
+                errno = e;
+                break;
+            }
+            flock(fd, LOCK_UN);
+            rc = 0;
+            break;
+        }
+        if (errno != EEXIST) {
+            snprintf(err, errlen, "cannot create ledger %s: %s", L->path, strerror(errno));
+            break;
+        }
+        fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0) {
+            if (errno == ELOOP || errno == EACCES || errno == EPERM)
+                continue; /* a symlink or someone else's file: next name */
+            snprintf(err, errlen, "cannot open ledger %s: %s", L->path, strerror(errno));
+            break;
+        }
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != me || st.st_nlink != 1) {
+            close(fd);
+            continue; /* not ours, or not a plain file: next name */
+        }
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+            fchmod(fd, st.st_mode & 0644);
+        if (attach_existing(L, fd, ns, &c, err, errlen) != 0) {
+            close(fd);
+            break;
+        }
+        rc = 0;
+    }
+    close(dfd);
+    if (rc == 0)
+        L->owner = me;
+    return rc;
+}
+
+int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err,
+                   size_t errlen)
+{
+    memset(L, 0, sizeof *L);
+    L->fd = -1;
+    snprintf(L->path, sizeof L->path, "%s", path);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return ERR("cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ERR("%s is not a regular file", path);
+    }
+    if (st.st_size > (off_t)sg_layout_file_size(MAX_CAP, MAX_CAP, 65536, 65536)) {
+        close(fd);
+        return ERR("%s is too large to be a ledger", path);
+    }
+    L->owner = st.st_uid;
+    size_t len = (size_t)st.st_size;
+    unsigned char *buf = malloc(len ? len : 1);
+    if (!buf) {
+        close(fd);
+        return ERR("out of memory reading %s", path);
+    }
+    int rc = -1;
+    for (int attempt = 0; attempt < 50; attempt++) {
+        uint64_t g0 = 0, g1 = 1;
+        size_t got = 0;
+        if (len >= sizeof(struct sg_hdr) &&
+            pread(fd, &g0, sizeof g0, offsetof(struct sg_hdr, generation)) != sizeof g0)
+            break;
+        while (got < len) {
+            ssize_t r = pread(fd, buf + got, len - got, (off_t)got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if (got != len) {
+            len = got; /* shrank under us: check what is there */
+        }
+        if (len >= sizeof(struct sg_hdr))
+            memcpy(&g1, buf + offsetof(struct sg_hdr, generation), sizeof g1);
+        else
+            g1 = g0;
+        if (g0 == g1 && !(g0 & 1)) {
+            rc = 0;
+            break;
+        }
+        struct timespec ts = { 0, 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    close(fd);
+    if (rc != 0) {
+        free(buf);
+        return ERR("%s kept changing while being read", path);
+    }
+    L->base = buf;
+    L->len = len;
+    char why[160];
+    if (sg_ledger_check_image(buf, len, ns, why, sizeof why) != 0) {
+        free(buf);
+        L->base = NULL;
+        return ERR("%s is unusable: %s", path, why);
+    }
+    bind_tables(L);
+    return 0;
+}
+
+void sg_ledger_close(struct sg_ledger *L)
+{
+    if (L->base) {
+        if (L->mapped)
+            munmap(L->base, L->len);
+        else
+            free(L->base);
+    }
+    if (L->fd >= 0)
+        close(L->fd);
+    free(L->pagemap);
+    memset(L, 0, sizeof *L);
+    L->fd = -1;
+}
+
+/* ---- lock ------------------------------------------------------------- */
+
+int sg_ledger_lock(struct sg_ledger *L)
+{
+    pthread_mutex_t *m = (pthread_mutex_t *)L->hdr->lock;
+    int r = pthread_mutex_trylock(m);
+    if (r == EBUSY) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += LOCK_WAIT_S;
+        r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+    }
+    if (r == EOWNERDEAD) {
+        pthread_mutex_consistent(m);
+        L->hdr->repairs++;
+        sg_ledger_repair(L);
+        r = 0;
+    }
+    if (r != 0)
+        return -1;
+    __atomic_store_n(&L->hdr->generation, L->hdr->generation | 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+void sg_ledger_unlock(struct sg_ledger *L)
+{
+    __atomic_store_n(&L->hdr->generation, (L->hdr->generation | 1) + 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock((pthread_mutex_t *)L->hdr->lock);
+}
+
+/* ---- generic open-addressing table ------------------------------------ */
+
+struct table {
+    unsigned char *base;
+    size_t recsz;
+    uint32_t mask;
+    uint32_t *live;
+    uint32_t (*home)(const void *rec);
+    int (*same)(const void *a, const void *b);
+};
+
+static inline uint32_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (uint32_t)x;
+}
+
+static uint32_t seg_home(const void *r)
+{
+    const struct sg_seg *s = r;
+    return mix(((uint64_t)s->kind << 32) | (uint32_t)s->id);
+}
+static int seg_same(const void *a, const void *b)
+{
+    const struct sg_seg *x = a, *y = b;
+    return x->kind == y->kind && x->id == y->id;
+}
+static uint32_t att_home(const void *r)
+{
+    const struct sg_att *a = r;
+    return mix(((uint64_t)(uint32_t)a->pid << 40) ^ a->addr ^ ((uint64_t)a->addr >> 40));
+}
+static int att_same(const void *a, const void *b)
+{
+    const struct sg_att *x = a, *y = b;
+    return x->pid == y->pid && x->addr == y->addr;
+}
+
+static struct table seg_table(struct sg_ledger *L)
+{
+    struct table t = { (unsigned char *)L->seg, sizeof(struct sg_seg), L->hdr->seg_cap - 1,
+                       &L->hdr->seg_live, seg_home, seg_same };
+    return t;
+}
+static struct table att_table(struct sg_ledger *L)
+{
+    struct table t = { (unsigned char *)L->att, sizeof(struct sg_att), L->hdr->att_cap - 1,
+                       &L->hdr->att_live, att_home, att_same };
+    return t;
+}
+
+static inline void *slot(const struct table *t, uint32_t i) { return t->base + (size_t)i * t->recsz; }
+static inline uint32_t state_of(const void *rec) { return *(const uint32_t *)rec; }
+static inline void set_state(void *rec, uint32_t s) { __atomic_store_n((uint32_t *)rec, s, __ATOMIC_RELEASE); }
+
+static void *t_find(const struct table *t, const void *key)
+{
+    uint32_t i = t->home(key) & t->mask;
+    for (uint32_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
+        void *r = slot(t, i);
+        if (state_of(r) != SG_REC_LIVE)
+            return NULL;
+        if (t->same(r, key))
+            return r;
+    }
+    return NULL;
+}
+
+/* Write rec's fields into the empty slot s, then publish it. */
+static int t_fill(struct sg_ledger *L, const struct table *t, void *s, const void *rec)
+{
+    if (ensure_pages(L, s, t->recsz) != 0)
+        return -1;
+    memcpy((unsigned char *)s + 4, (const unsigned char *)rec + 4, t->recsz - 4);
+    set_state(s, SG_REC_LIVE);
+    return 0;
+}
+
+static void *t_put(struct sg_ledger *L, const struct table *t, const void *rec)
+{
+    uint32_t i = t->home(rec) & t->mask;
+    for (uint32_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
+        void *r = slot(t, i);
+        if (state_of(r) == SG_REC_LIVE) {
+            if (t->same(r, rec)) {
+                memcpy((unsigned char *)r + 4, (const unsigned char *)rec + 4, t->recsz - 4);
+                return r;
+            }
+            continue;
+        }
+        /* Keep at least 1/8 of the table empty so probes stay short. */
+        if (*t->live >= (t->mask + 1) - (t->mask + 1) / 8 || t_fill(L, t, r, rec) != 0) {
+            L->hdr->dropped++;
+            return NULL;
+        }
+        (*t->live)++;
+        return r;
+    }
+    L->hdr->dropped++;
+    return NULL;
+}
+
+/* Backward-shift deletion.  Order of stores: the hole is emptied, then a
+ * later record is copied into it and published, then its old slot is
+ * emptied; a crash in between leaves a duplicate or an unreachable record,
+ * both fixed by repair. */
+static void t_del(const struct table *t, void *rec)
+{
+    uint32_t i = (uint32_t)(((unsigned char *)rec - t->base) / t->recsz);
+    set_state(slot(t, i), SG_REC_EMPTY);
+    if (*t->live)
+        (*t->live)--;
+    uint32_t j = i;
+    for (uint32_t n = 0; n <= t->mask; n++) {
+        j = (j + 1) & t->mask;
+        void *r = slot(t, j);
+        if (state_of(r) != SG_REC_LIVE)
+            return;
+        uint32_t h = t->home(r) & t->mask;
+        /* r may move to hole i unless its home lies cyclically in (i, j]. */
+        int stays = (i <= j) ? (h > i && h <= j) : (h > i || h <= j);
+        if (stays)
+            continue;
+        void *hole = slot(t, i);
+        memcpy((unsigned char *)hole + 4, (unsigned char *)r + 4, t->recsz - 4);
+        set_state(hole, SG_REC_LIVE);
+        set_state(r, SG_REC_EMPTY);
+        i = j;
+    }
+}
+
+/* Repair one table: drop duplicates, re-place unreachable records,
+ * recount.  Returns problems fixed. */
+static int t_repair(struct sg_ledger *L, const struct table *t)
+{
+    int fixed = 0;
+    uint32_t live = 0;
+    unsigned char *tmp = malloc(t->recsz);
+    if (!tmp)
+        return 0;
+    for (uint32_t i = 0; i <= t->mask; i++) {
+        void *r = slot(t, i);
+        if (state_of(r) != SG_REC_LIVE)
+            continue;
+        void *f = t_find(t, r);
+        if (f == r) {
+            live++;
+            continue;
+        }
+        /* A duplicate (f is another copy) or unreachable (f == NULL). */
+        memcpy(tmp, r, t->recsz);
+        set_state(r, SG_REC_EMPTY);
+        fixed++;
+        if (!f) {
+            uint32_t saved = *t->live;
+            *t->live = 0; /* room is certain: we just freed a slot */
+            t_put(L, t, tmp);
+            *t->live = saved;
+        }
+        i = (uint32_t)-1; /* placements moved: start over */
+        live = 0;
+        if (fixed > 100000)
+            break;
+    }
+    free(tmp);
+    if (*t->live != live)
+        fixed++;
+    *t->live = live;
+    return fixed;
+}
+
+int sg_ledger_repair(struct sg_ledger *L)
+{
+    struct table s = seg_table(L), a = att_table(L);
+    int fixed = t_repair(L, &s) + t_repair(L, &a);
+    /* Rebuild the pending index and the counters from the records. */
+    uint32_t pending = 0, intents = 0;
+    for (uint32_t i = 0; i < L->hdr->pend_cap; i++)
+        L->pend[i].id = -1;
+    for (uint32_t i = 0; i < L->hdr->seg_cap; i++) {
+        struct sg_seg *r = &L->seg[i];
+        if (r->state == SG_REC_LIVE && (r->flags & SG_SEG_PENDING)) {
+            if (pending < L->hdr->pend_cap) {
+                L->pend[pending].kind = r->kind;
+                L->pend[pending].id = r->id;
+                pending++;
+            } else
+                r->flags &= ~SG_SEG_PENDING;
+        }
+    }
+    for (uint32_t i = 0; i < L->hdr->intent_cap; i++)
+        intents += L->intent[i].state == SG_REC_LIVE;
+    fixed += (L->hdr->pending != pending) + (L->hdr->intents != intents);
+    L->hdr->pending = pending;
+    L->hdr->intents = intents;
+    return fixed;
+}
+
+/* ---- typed wrappers --------------------------------------------------- */
+
+struct sg_seg *sg_seg_find(struct sg_ledger *L, uint32_t kind, int32_t id)
+{
+    struct sg_seg key = { .kind = kind, .id = id };
+    struct table t = seg_table(L);
+    return t_find(&t, &key);
+}
+
+struct sg_seg *sg_seg_put(struct sg_ledger *L, const struct sg_seg *rec)
+{
+    struct table t = seg_table(L);
+    return t_put(L, &t, rec);
+}
+
+void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec)
+{
+    if (rec->flags & SG_SEG_PENDING)
+        sg_pend_del(L, rec->kind, rec->id);
+    struct table t = seg_table(L);
+    t_del(&t, rec);
+}
+
+struct sg_att *sg_att_find(struct sg_ledger *L, int32_t pid, uint64_t addr)
+{
+    struct sg_att key = { .pid = pid, .addr = addr };
+    struct table t = att_table(L);
+    return t_find(&t, &key);
+}
+
+struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec)
+{
+    struct table t = att_table(L);
+    return t_put(L, &t, rec);
+}
+
+void sg_att_del(struct sg_ledger *L, struct sg_att *rec)
+{
+    struct table t = att_table(L);
+    t_del(&t, rec);
+}
+
+/* ---- intents ---------------------------------------------------------- */
+
+/* Intents live in a small table probed over a window of INTENT_WINDOW
+ * slots from a hash of (pid, shmid): setting and clearing one (the
+ * shmget/shmat hot path) touch at most that many slots. */
+#define INTENT_WINDOW 16u
+
+static uint32_t intent_home(int32_t pid, int32_t shmid)
+{
+    return mix(((uint64_t)(uint32_t)pid << 32) | (uint32_t)shmid);
+}
+
+int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid)
+{
+    uint64_t now = sg_mono_ns();
+    uint32_t cap = L->hdr->intent_cap, h = intent_home(pid, shmid);
+    struct sg_intent *free_slot = NULL;
+    for (uint32_t k = 0; k < INTENT_WINDOW && k < cap; k++) {
+        struct sg_intent *x = &L->intent[(h + k) % cap];
+        if (x->state == SG_REC_LIVE) {
+            if (x->pid == pid && x->shmid == shmid) {
+                x->start = start;
+                x->time_ns = now;
+                return 0;
+            }
+            if (!free_slot && now - x->time_ns > SG_INTENT_TTL_NS)
+                free_slot = x; /* expired: reusable */
+        } else if (!free_slot)
+            free_slot = x;
+    }
+    if (!free_slot) {
+        /* No room: every removal waits out the TTL instead. */
+        L->hdr->intent_overflow_until_ns = now + SG_INTENT_TTL_NS;
+        return -1;
+    }
+    if (free_slot->state != SG_REC_LIVE)
+        L->hdr->intents++;
+    set_state(free_slot, SG_REC_EMPTY);
+    free_slot->shmid = shmid;
+    free_slot->pid = pid;
+    free_slot->start = start;
+    free_slot->time_ns = now;
+    set_state(free_slot, SG_REC_LIVE);
+    return 0;
+}
+
+void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid)
+{
+    uint32_t cap = L->hdr->intent_cap, h = intent_home(pid, shmid);
+    for (uint32_t k = 0; k < INTENT_WINDOW && k < cap; k++) {
+        struct sg_intent *x = &L->intent[(h + k) % cap];
+        if (x->state == SG_REC_LIVE && x->pid == pid && x->shmid == shmid) {
+            set_state(x, SG_REC_EMPTY);
+            if (L->hdr->intents)
+                L->hdr->intents--;
+        }
+    }
+}
+
+void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid)
+{
+    for (uint32_t i = 0; i < L->hdr->intent_cap && L->hdr->intents; i++) {
+        struct sg_intent *x = &L->intent[i];
+        if (x->state == SG_REC_LIVE && x->pid == pid) {
+            set_state(x, SG_REC_EMPTY);
+            L->hdr->intents--;
+        }
+    }
+}
+
+int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now)
+{
+    int n = 0;
+    if (now < L->hdr->intent_overflow_until_ns)
+        n++;
+    for (uint32_t i = 0; i < L->hdr->intent_cap && L->hdr->intents; i++) {
+        struct sg_intent *x = &L->intent[i];
+        if (x->state != SG_REC_LIVE || x->shmid != shmid)
+            continue;
+        if (now - x->time_ns > SG_INTENT_TTL_NS || sg_proc_alive(x->pid, x->start) == 0) {
+            set_state(x, SG_REC_EMPTY);
+            if (L->hdr->intents)
+                L->hdr->intents--;
+            continue;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* ---- pending index ---------------------------------------------------- */
+
+int sg_pend_add(struct sg_ledger *L, uint32_t kind, int32_t id)
+{
+    struct sg_pend *free_slot = NULL;
+    for (uint32_t i = 0; i < L->hdr->pend_cap; i++) {
+        struct sg_pend *p = &L->pend[i];
+        if (p->id == id && p->kind == kind)
+            return 0;
+        if (p->id < 0 && !free_slot)
+            free_slot = p;
+    }
+    if (!free_slot)
+        return -1;
+    free_slot->kind = kind;
+    __atomic_store_n(&free_slot->id, id, __ATOMIC_RELEASE);
+    L->hdr->pending++;
+    return 0;
+}
+
+void sg_pend_del(struct sg_ledger *L, uint32_t kind, int32_t id)
+{
+    for (uint32_t i = 0; i < L->hdr->pend_cap; i++) {
+        struct sg_pend *p = &L->pend[i];
+        if (p->id == id && p->kind == kind) {
+            __atomic_store_n(&p->id, -1, __ATOMIC_RELEASE);
+            if (L->hdr->pending)
+                L->hdr->pending--;
+        }
+    }
+}

@@ -1,0 +1,116 @@
+/*
+ * sg_ledger.h - open, validate, lock and edit a ledger file.
+ *
+ * A ledger (layout in sg_layout.h) is one file per IPC namespace and trust
+ * domain, in a sticky directory (default /dev/shm/shmguard).  A process
+ * maps its own domain's file read-write; files of other domains are only
+ * ever copied into private memory (sg_ledger_load), never mapped, so their
+ * owner cannot crash a reader by truncating them.
+ *
+ * Editing functions require the lock (sg_ledger_lock).  Every edit is
+ * crash-consistent at the granularity of one store: a record becomes
+ * visible when its state word is written, after its fields.  A holder
+ * killed mid-edit leaves at worst a duplicate or an unreachable record,
+ * which sg_ledger_repair() (run by the next locker) fixes.
+ */
+#ifndef SG_LEDGER_H
+#define SG_LEDGER_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sg_layout.h"
+
+struct sg_ledger {
+    unsigned char *base;        /* mapping, or private copy */
+    size_t len;
+    int fd;                     /* -1 for a private copy */
+    int mapped;                 /* 1 if base is a shared mapping */
+    uid_t owner;                /* st_uid of the file: the trust domain */
+    struct sg_hdr *hdr;
+    struct sg_seg *seg;
+    struct sg_att *att;
+    struct sg_intent *intent;
+    struct sg_pend *pend;
+    unsigned char *pagemap;     /* pages known allocated (own mapping) */
+    char path[PATH_MAX];
+};
+
+struct sg_caps {
+    uint32_t seg, att, intent, pend;
+};
+
+/* Default capacities (SG_*_CAP_DEFAULT). */
+struct sg_caps sg_caps_default(void);
+
+/* File name (no directory) of the ledger of namespace ns and uid; alt > 0
+ * names the fallbacks used when an earlier name is taken by a file that
+ * the uid does not own. */
+void sg_ledger_name(char *buf, size_t n, uint64_t ns, uid_t uid, int alt);
+
+/* 1 if name looks like a ledger of namespace ns (any uid). */
+int sg_ledger_name_matches(const char *name, uint64_t ns);
+
+/* Open this process's own ledger for namespace ns in dir, creating the
+ * directory (sticky, 01777) and the file (0644, owned by the euid) when
+ * missing.  Symlinks are never followed; files owned by another uid are
+ * skipped.  0 on success; -1 with a one-line reason in err otherwise (the
+ * caller then passes calls through). */
+int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
+                       const struct sg_caps *caps, char *err, size_t errlen);
+
+/* Check a ledger image: header, layout, capacities, and that every live
+ * record's fields are in range.  Pure function of the bytes (fuzzable).
+ * 0 if usable; -1 with a reason in err. */
+int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
+                          size_t errlen);
+
+/* Copy the ledger file at path into private memory, consistently (retries
+ * while a writer is mid-update), and check it.  0 ok; -1 with reason. */
+int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err,
+                   size_t errlen);
+
+void sg_ledger_close(struct sg_ledger *L);
+
+/* Take the ledger's lock.  Waits at most ~2 s; recovers (and repairs the
+ * tables) when the previous holder died.  0 when held, -1 otherwise (the
+ * caller must then leave the ledger alone for this call). */
+int sg_ledger_lock(struct sg_ledger *L);
+void sg_ledger_unlock(struct sg_ledger *L);
+
+/* Recount, deduplicate and re-place records after a holder died.  Lock
+ * held.  Returns the number of problems fixed. */
+int sg_ledger_repair(struct sg_ledger *L);
+
+/* Segment records.  find: the live record or NULL.  put: copy *rec into
+ * the table, replacing a live record with the same (kind, id); returns the
+ * slot or NULL when the table is full or the page cannot be allocated
+ * (hdr->dropped counts those). */
+struct sg_seg *sg_seg_find(struct sg_ledger *L, uint32_t kind, int32_t id);
+struct sg_seg *sg_seg_put(struct sg_ledger *L, const struct sg_seg *rec);
+void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec);
+
+/* Attachment records, keyed by (pid, addr). */
+struct sg_att *sg_att_find(struct sg_ledger *L, int32_t pid, uint64_t addr);
+struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec);
+void sg_att_del(struct sg_ledger *L, struct sg_att *rec);
+
+/* Intents: a carrier between shmget and shmat of a keyed segment.  An
+ * intent older than SG_INTENT_TTL_NS no longer holds anything back. */
+#define SG_INTENT_TTL_NS (5ull * 1000000000ull)
+int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid);
+void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid);
+void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid);
+/* Number of intents for shmid that still hold a removal back at mono time
+ * now (expired ones and those of dead processes are dropped). */
+int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now);
+
+/* Pending-removal index. add: 0 ok, -1 full. */
+int sg_pend_add(struct sg_ledger *L, uint32_t kind, int32_t id);
+void sg_pend_del(struct sg_ledger *L, uint32_t kind, int32_t id);
+
+/* Iterate live records: for (i = 0; i < cap; i++) if (state == LIVE) ... */
+
+#endif

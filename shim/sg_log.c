@@ -1,0 +1,121 @@
+/*
+ * sg_log.c - one write per message, rate-limited (see sg_log.h).
+ *
+ * Rate limit: a token bucket of SG_LOG_BURST messages refilled at one per
+ * second.  Suppressed messages are counted and the count is reported in
+ * the next message that does go out.
+ */
+#define _GNU_SOURCE
+#include "sg_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SG_LOG_BURST 10
+#define SG_LOG_MAX 4096
+
+static const struct sg_config *log_cfg;
+static atomic_long bucket_sec;      /* second of the last refill */
+static atomic_int bucket_tokens = SG_LOG_BURST;
+static atomic_long suppressed;
+
+void sg_log_use(const struct sg_config *c) { log_cfg = c; }
+
+static const struct sg_config *cfg(void)
+{
+    return log_cfg ? log_cfg : sg_config_get();
+}
+
+/* 1 if a message may go out now, 0 if it must be suppressed. */
+static int take_token(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    long now = ts.tv_sec, last = atomic_load(&bucket_sec);
+    if (now > last && atomic_compare_exchange_strong(&bucket_sec, &last, now)) {
+        int add = (int)(now - last);
+        int cur = atomic_load(&bucket_tokens);
+        int next = cur + add > SG_LOG_BURST ? SG_LOG_BURST : cur + add;
+        atomic_store(&bucket_tokens, next);
+    }
+    int t = atomic_load(&bucket_tokens);
+    while (t > 0)
+        if (atomic_compare_exchange_weak(&bucket_tokens, &t, t - 1))
+            return 1;
+    atomic_fetch_add(&suppressed, 1);
+    return 0;
+}
+
+static void emit(const char *msg, size_t len)
+{
+    const struct sg_config *c = cfg();
+    if (c->sink == SG_SINK_SYSLOG) {
+        syslog(LOG_USER | LOG_WARNING, "%.*s", (int)len, msg);
+        return;
+    }
+    int fd = 2, own = 0;
+    if (c->sink == SG_SINK_FILE) {
+        fd = open(c->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        if (fd < 0)
+            fd = 2;
+        else
+            own = 1;
+    }
+    ssize_t w = write(fd, msg, len);
+    (void)w;
+    if (own)
+        close(fd);
+}
+
+static void vlog(const char *fmt, va_list ap)
+{
+    char buf[SG_LOG_MAX];
+    int n = snprintf(buf, sizeof buf, "shmguard[%d]: ", (int)getpid());
+    long sup = atomic_exchange(&suppressed, 0);
+    if (sup > 0)
+        n += snprintf(buf + n, sizeof buf - (size_t)n,
+                      "(%ld earlier message%s suppressed by rate limit) ", sup,
+                      sup == 1 ? "" : "s");
+    if (n < (int)sizeof buf)
+        n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    if (n > (int)sizeof buf - 2)
+        n = (int)sizeof buf - 2;
+    if (n > 0 && buf[n - 1] != '\n')
+        buf[n++] = '\n';
+    emit(buf, (size_t)n);
+}
+
+void sg_log(int level, const char *fmt, ...)
+{
+    int saved = errno;
+    if (level > cfg()->debug || !take_token()) {
+        errno = saved;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+    errno = saved;
+}
+
+void sg_log_once(int *once, const char *fmt, ...)
+{
+    int saved = errno;
+    if (__atomic_exchange_n(once, 1, __ATOMIC_ACQ_REL)) {
+        errno = saved;
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+    errno = saved;
+}

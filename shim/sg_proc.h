@@ -1,0 +1,46 @@
+/*
+ * sg_proc.h - process identity: pid plus start time, command, executable.
+ *
+ * A pid alone can be reused; (pid, start time in clock ticks since boot,
+ * field 22 of /proc/<pid>/stat) names one process for its whole life, and
+ * is what every ledger record stores.  All functions preserve nothing of
+ * errno unless stated: callers save and restore it.
+ */
+#ifndef SG_PROC_H
+#define SG_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sg_layout.h"
+
+struct sg_self {
+    pid_t pid;
+    uint64_t start;             /* clock ticks since boot */
+    uid_t euid;
+    char comm[SG_COMM_LEN];
+    char exe[SG_PATH_LEN];
+};
+
+/* Start time of pid, 0 if the process does not exist or is unreadable. */
+uint64_t sg_proc_start_time(pid_t pid);
+
+/* Command name (comm) of pid into buf (size SG_COMM_LEN); "" if unknown. */
+void sg_proc_comm(pid_t pid, char *buf);
+
+/* Liveness of the process (pid, start): 1 alive, 0 dead (or the pid now
+ * names another process), -1 unknown (no /proc). */
+int sg_proc_alive(pid_t pid, uint64_t start);
+
+/* Fill *s with this process's identity (reads /proc/self). */
+void sg_proc_self(struct sg_self *s);
+
+/* Copy src into a fixed field of n bytes, NUL-terminated; when too long,
+ * keep the tail (the informative end of a path) behind "...". */
+void sg_copy_tail(char *dst, size_t n, const char *src);
+
+/* CLOCK_REALTIME and CLOCK_MONOTONIC in nanoseconds. */
+uint64_t sg_now_ns(void);
+uint64_t sg_mono_ns(void);
+
+#endif

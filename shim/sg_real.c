@@ -1,0 +1,48 @@
+/*
+ * sg_real.c - bind the real libc functions once (see sg_real.h).
+ */
+#define _GNU_SOURCE
+#include "sg_real.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int sys_shmget(key_t k, size_t s, int f) { return (int)syscall(SYS_shmget, k, s, f); }
+static void *sys_shmat(int id, const void *a, int f) { return (void *)syscall(SYS_shmat, id, a, f); }
+static int sys_shmdt(const void *a) { return (int)syscall(SYS_shmdt, a); }
+static int sys_shmctl(int id, int cmd, struct shmid_ds *b) { return (int)syscall(SYS_shmctl, id, cmd, b); }
+
+struct sg_real sg_real_tab = { sys_shmget, sys_shmat, sys_shmdt, sys_shmctl };
+
+static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
+
+/* The function named `name` from the objects after ours, or NULL when the
+ * lookup finds nothing or finds a symbol inside our own object. */
+static void *next_symbol(const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    if (!p)
+        return NULL;
+    Dl_info mine, theirs;
+    if (dladdr((void *)next_symbol, &mine) && dladdr(p, &theirs) &&
+        mine.dli_fbase == theirs.dli_fbase)
+        return NULL;
+    return p;
+}
+
+static void do_bind(void)
+{
+    void *p;
+    if ((p = next_symbol("shmget")))
+        sg_real_tab.shmget = (int (*)(key_t, size_t, int))p;
+    if ((p = next_symbol("shmat")))
+        sg_real_tab.shmat = (void *(*)(int, const void *, int))p;
+    if ((p = next_symbol("shmdt")))
+        sg_real_tab.shmdt = (int (*)(const void *))p;
+    if ((p = next_symbol("shmctl")))
+        sg_real_tab.shmctl = (int (*)(int, int, struct shmid_ds *))p;
+}
+
+void sg_real_bind(void) { pthread_once(&bind_once, do_bind); }

@@ -1,0 +1,321 @@
+/*
+ * tool_ledger.c - `shmguard ledger`: print what the ledgers recorded,
+ * reconciled with the kernel.
+ *
+ * A segment record is shown when the kernel still has a segment with that
+ * id and the same creator pid and uid (ids are reused); an attachment when
+ * its process is alive (pid and start time) and /proc/<pid>/maps still
+ * shows that segment at that address (exec and exit drop mappings without
+ * telling anyone).  Everything else is stale and only counted, unless
+ * --all asks for it.
+ */
+#define _GNU_SOURCE
+#include "tool.h"
+#include "sg_proc.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct att_view {
+    const struct sg_att *a;
+    int alive;      /* process alive and mapping present */
+};
+
+struct seg_view {
+    const struct sg_seg *s;
+    uid_t ledger_uid;
+    int in_kernel;
+    int creator_alive;          /* 1, 0, -1 unknown */
+    struct att_view *att;
+    size_t n_att;
+};
+
+static void fmt_time(char *buf, size_t n, uint64_t ns)
+{
+    time_t t = (time_t)(ns / 1000000000u);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void ledger_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage:\n"
+            " %s ledger [options]\n"
+            "\n"
+            "Print what the shmguard ledgers of this IPC namespace recorded: each\n"
+            "segment's creator and call site, its attachers and pending removals,\n"
+            "checked against the kernel and /proc.\n"
+            "\n"
+            "Options:\n"
+            " -J, --json       JSON output\n"
+            " -a, --all        also show stale records (segment or process gone)\n"
+            "     --dir DIR    ledger directory (default: $SHMGUARD_LEDGER or /dev/shm/shmguard)\n"
+            " -h, --help       display this help\n",
+            sg_prog);
+}
+
+/* Cache of /proc/<pid>/maps for the pids seen. */
+struct maps_cache {
+    struct pid_maps *v;
+    size_t n;
+};
+
+static const struct pid_maps *maps_for(struct maps_cache *c, int pid)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].pid == pid)
+            return &c->v[i];
+    struct pid_maps *nv = realloc(c->v, (c->n + 1) * sizeof *nv);
+    if (!nv)
+        return NULL;
+    c->v = nv;
+    pid_maps_read(&c->v[c->n], pid);
+    return &c->v[c->n++];
+}
+
+static void print_json(const struct ledger_set *ls, struct seg_view *sv, size_t n, int all,
+                       size_t stale_seg, size_t stale_att)
+{
+    FILE *f = stdout;
+    fprintf(f, "{\n  \"namespace\": %" PRIu64 ",\n  \"dir\": ", ls->ns);
+    json_str(f, ls->dir, sizeof ls->dir);
+    fprintf(f, ",\n  \"ledgers\": [");
+    for (size_t i = 0; i < ls->n; i++) {
+        const struct sg_hdr *h = ls->v[i].hdr;
+        fprintf(f, "%s\n    {\"path\": ", i ? "," : "");
+        json_str(f, ls->v[i].path, sizeof ls->v[i].path);
+        fprintf(f, ", \"uid\": %u, \"version\": %u, \"segments\": %u, \"attachments\": %u, "
+                   "\"pending\": %u, \"intents\": %u, \"repairs\": %" PRIu64 ", \"dropped\": %" PRIu64 "}",
+                (unsigned)ls->v[i].owner, h->version, h->seg_live, h->att_live, h->pending,
+                h->intents, h->repairs, h->dropped);
+    }
+    fprintf(f, "\n  ],\n  \"unreadable\": [");
+    for (size_t i = 0; i < ls->n_unreadable; i++) {
+        fprintf(f, "%s", i ? ", " : "");
+        json_str(f, ls->unreadable[i], sizeof ls->unreadable[i]);
+    }
+    fprintf(f, "],\n  \"segments\": [");
+    int first = 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct sg_seg *s = sv[i].s;
+        if (!sv[i].in_kernel && !all)
+            continue;
+        fprintf(f, "%s\n    {\"kind\": \"%s\", \"id\": %d, \"key\": \"0x%08x\", \"size\": %" PRIu64
+                   ", \"mode\": \"%03o\", \"in_kernel\": %s, \"ledger_uid\": %u,\n",
+                first ? "" : ",", s->kind == SG_KIND_SEM ? "sem" : "shm", s->id, (unsigned)s->key,
+                s->size, s->mode, sv[i].in_kernel ? "true" : "false", (unsigned)sv[i].ledger_uid);
+        first = 0;
+        fprintf(f, "     \"creator\": {\"known\": %s, \"pid\": %d, \"uid\": %u",
+                (s->flags & SG_SEG_CREATOR) ? "true" : "false", s->cr_pid, s->cr_uid);
+        if (s->flags & SG_SEG_CREATOR) {
+            fprintf(f, ", \"start\": %" PRIu64 ", \"alive\": %s, \"comm\": ", s->cr_start,
+                    sv[i].creator_alive == 1 ? "true" : sv[i].creator_alive == 0 ? "false" : "null");
+            json_str(f, s->cr_comm, sizeof s->cr_comm);
+            fprintf(f, ", \"exe\": ");
+            json_str(f, s->cr_exe, sizeof s->cr_exe);
+            fprintf(f, ", \"time_ns\": %" PRIu64, s->cr_time_ns);
+        }
+        fprintf(f, "},\n     \"site\": ");
+        if (s->site_obj[0]) {
+            fprintf(f, "{\"object\": ");
+            json_str(f, s->site_obj, sizeof s->site_obj);
+            fprintf(f, ", \"offset\": \"0x%" PRIx64 "\", \"symbol\": ", s->site_off);
+            json_str(f, s->site_sym, sizeof s->site_sym);
+            fprintf(f, "}");
+        } else
+            fprintf(f, "null");
+        fprintf(f, ",\n     \"pending\": ");
+        if (s->flags & SG_SEG_PENDING)
+            fprintf(f, "{\"pid\": %d, \"uid\": %u, \"time_ns\": %" PRIu64 "}", s->rm_pid, s->rm_uid,
+                    s->rm_time_ns);
+        else
+            fprintf(f, "null");
+        fprintf(f, ",\n     \"attachments\": [");
+        int af = 1;
+        for (size_t k = 0; k < sv[i].n_att; k++) {
+            const struct sg_att *a = sv[i].att[k].a;
+            if (!sv[i].att[k].alive && !all)
+                continue;
+            fprintf(f, "%s{\"pid\": %d, \"start\": %" PRIu64 ", \"addr\": \"0x%" PRIx64
+                       "\", \"time_ns\": %" PRIu64 ", \"inherited\": %s, \"rdonly\": %s, \"live\": %s}",
+                    af ? "" : ", ", a->pid, a->start, a->addr, a->time_ns,
+                    (a->flags & SG_ATT_INHERITED) ? "true" : "false",
+                    (a->flags & SG_ATT_RDONLY) ? "true" : "false", sv[i].att[k].alive ? "true" : "false");
+            af = 0;
+        }
+        fprintf(f, "]}");
+    }
+    fprintf(f, "\n  ],\n  \"stale\": {\"segments\": %zu, \"attachments\": %zu}\n}\n", stale_seg,
+            stale_att);
+}
+
+static void print_text(const struct ledger_set *ls, struct seg_view *sv, size_t n, int all,
+                       size_t stale_seg, size_t stale_att)
+{
+    size_t shown = 0, pend = 0, atts = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!sv[i].in_kernel && !all)
+            continue;
+        shown++;
+        pend += !!(sv[i].s->flags & SG_SEG_PENDING);
+        for (size_t k = 0; k < sv[i].n_att; k++)
+            atts += sv[i].att[k].alive || all;
+    }
+    printf("Ledger of IPC namespace %" PRIu64 " in %s: %zu file%s, %zu segment%s, %zu attachment%s, "
+           "%zu pending removal%s\n",
+           ls->ns, ls->dir, ls->n, ls->n == 1 ? "" : "s", shown, shown == 1 ? "" : "s", atts,
+           atts == 1 ? "" : "s", pend, pend == 1 ? "" : "s");
+    for (size_t i = 0; i < ls->n_unreadable; i++)
+        printf("  not readable: %s\n", ls->unreadable[i]);
+    for (size_t i = 0; i < n; i++) {
+        const struct sg_seg *s = sv[i].s;
+        if (!sv[i].in_kernel && !all)
+            continue;
+        char t[64];
+        printf("\nshmid %d  key 0x%08x  %" PRIu64 " bytes  mode %03o%s\n", s->id, (unsigned)s->key,
+               s->size, s->mode, sv[i].in_kernel ? "" : "  [gone from the kernel]");
+        if (s->flags & SG_SEG_CREATOR) {
+            fmt_time(t, sizeof t, s->cr_time_ns);
+            printf("  created   %s by pid %d (%.*s, uid %u, %s)\n", t, s->cr_pid, SG_COMM_LEN,
+                   s->cr_comm, s->cr_uid,
+                   sv[i].creator_alive == 1 ? "alive" : sv[i].creator_alive == 0 ? "dead" : "unknown");
+            printf("  program   %.*s\n", SG_PATH_LEN, s->cr_exe);
+            if (s->site_obj[0])
+                printf("  call site %s%s%.*s+0x%" PRIx64 "\n", s->site_sym[0] ? s->site_sym : "",
+                       s->site_sym[0] ? " in " : "", SG_PATH_LEN, s->site_obj, s->site_off);
+        } else
+            printf("  created   by pid %d (uid %u), not through shmguard: kernel facts only\n",
+                   s->cr_pid, s->cr_uid);
+        for (size_t k = 0; k < sv[i].n_att; k++) {
+            const struct sg_att *a = sv[i].att[k].a;
+            if (!sv[i].att[k].alive && !all)
+                continue;
+            char comm[SG_COMM_LEN];
+            sg_proc_comm(a->pid, comm);
+            fmt_time(t, sizeof t, a->time_ns);
+            printf("  attached  pid %d (%s) at 0x%" PRIx64 " since %s%s%s%s\n", a->pid,
+                   comm[0] ? comm : "?", a->addr, t, (a->flags & SG_ATT_INHERITED) ? ", inherited" : "",
+                   (a->flags & SG_ATT_RDONLY) ? ", read-only" : "",
+                   sv[i].att[k].alive ? "" : "  [stale]");
+        }
+        if (s->flags & SG_SEG_PENDING) {
+            fmt_time(t, sizeof t, s->rm_time_ns);
+            printf("  pending   IPC_RMID asked by pid %d (uid %u) at %s; done at the last detach\n",
+                   s->rm_pid, s->rm_uid, t);
+        }
+    }
+    if ((stale_seg || stale_att) && !all)
+        printf("\n(%zu stale segment record%s and %zu stale attachment%s hidden: --all shows them)\n",
+               stale_seg, stale_seg == 1 ? "" : "s", stale_att, stale_att == 1 ? "" : "s");
+}
+
+int cmd_ledger(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'J' }, { "all", no_argument, NULL, 'a' },
+        { "dir", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int json = 0, all = 0, c;
+    const char *dir = NULL;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "Jah", opts, NULL)) != -1) {
+        switch (c) {
+        case 'J': json = 1; break;
+        case 'a': all = 1; break;
+        case 'd': dir = optarg; break;
+        case 'h': ledger_usage(stdout); return SG_EXIT_OK;
+        default:
+            tool_usage_error("ledger: unrecognized option '%s'", argv[optind - 1]);
+            return SG_EXIT_FAILURE;
+        }
+    }
+    if (optind < argc) {
+        tool_usage_error("ledger: unexpected argument '%s'", argv[optind]);
+        return SG_EXIT_FAILURE;
+    }
+    struct ledger_set ls;
+    if (ledger_set_load(&ls, dir) != 0) {
+        fprintf(stderr, "%s: cannot read ledger directory %s: %m\n", sg_prog, ls.dir);
+        return SG_EXIT_FAILURE;
+    }
+    struct sg_ksnap ks;
+    if (sg_ksnap_read(&ks) != 0) {
+        fprintf(stderr, "%s: cannot read /proc/sysvipc/shm: %m\n", sg_prog);
+        ledger_set_free(&ls);
+        return SG_EXIT_FAILURE;
+    }
+    size_t n = 0, cap = 0, stale_seg = 0, stale_att = 0;
+    struct seg_view *sv = NULL;
+    for (size_t l = 0; l < ls.n; l++) {
+        struct sg_ledger *L = &ls.v[l];
+        for (uint32_t i = 0; i < L->hdr->seg_cap; i++) {
+            const struct sg_seg *s = &L->seg[i];
+            if (s->state != SG_REC_LIVE || s->kind != SG_KIND_SHM)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                sv = realloc(sv, cap * sizeof *sv);
+                if (!sv)
+                    abort();
+            }
+            struct seg_view *v = &sv[n++];
+            memset(v, 0, sizeof *v);
+            v->s = s;
+            v->ledger_uid = L->owner;
+            const struct sg_kseg *k = sg_ksnap_find(&ks, s->id);
+            v->in_kernel = k && k->cpid == s->kcpid && k->cuid == s->kcuid;
+            v->creator_alive = (s->flags & SG_SEG_CREATOR) ? sg_proc_alive(s->cr_pid, s->cr_start) : -1;
+            stale_seg += !v->in_kernel;
+        }
+    }
+    struct maps_cache mc = { NULL, 0 };
+    for (size_t l = 0; l < ls.n; l++) {
+        struct sg_ledger *L = &ls.v[l];
+        for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
+            const struct sg_att *a = &L->att[i];
+            if (a->state != SG_REC_LIVE)
+                continue;
+            int alive = sg_proc_alive(a->pid, a->start) == 1;
+            if (alive) {
+                const struct pid_maps *m = maps_for(&mc, a->pid);
+                alive = m && (!m->readable || pid_maps_has(m, a->addr, a->shmid));
+            }
+            struct seg_view *owner = NULL;
+            for (size_t k = 0; k < n; k++)
+                if (sv[k].s->id == a->shmid && sv[k].in_kernel) {
+                    owner = &sv[k];
+                    break;
+                }
+            if (!alive || !owner)
+                stale_att++;
+            if (!owner)
+                continue;
+            owner->att = realloc(owner->att, (owner->n_att + 1) * sizeof *owner->att);
+            if (!owner->att)
+                abort();
+            owner->att[owner->n_att].a = a;
+            owner->att[owner->n_att].alive = alive;
+            owner->n_att++;
+        }
+    }
+    if (json)
+        print_json(&ls, sv, n, all, stale_seg, stale_att);
+    else
+        print_text(&ls, sv, n, all, stale_seg, stale_att);
+    for (size_t i = 0; i < n; i++)
+        free(sv[i].att);
+    free(sv);
+    for (size_t i = 0; i < mc.n; i++)
+        pid_maps_free(&mc.v[i]);
+    free(mc.v);
+    sg_ksnap_free(&ks);
+    ledger_set_free(&ls);
+    return SG_EXIT_OK;
+}

@@ -1,0 +1,180 @@
+/*
+ * tool_main.c - the shmguard command: subcommand dispatch, --help,
+ * --version, and helpers shared by the subcommands.
+ */
+#define _GNU_SOURCE
+#include "tool.h"
+#include "sg_config.h"
+#include "sg_real.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SG_VERSION
+#define SG_VERSION "unknown"
+#endif
+
+const char *sg_prog = "shmguard";
+
+void tool_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", sg_prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", sg_prog);
+    va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage:\n"
+            " %s <command> [options]\n"
+            "\n"
+            "See and manage System V shared memory with its owners.\n"
+            "\n"
+            "Commands:\n"
+            " ledger      print what the ledger recorded (creators, attachers, pending removals)\n"
+            "\n"
+            "Options:\n"
+            " -h, --help     display this help\n"
+            " -V, --version  display version\n"
+            "\n"
+            "Run '%s <command> --help' for the options of a command.\n"
+            "For more details see shmguard(1).\n",
+            sg_prog, sg_prog);
+}
+
+int main(int argc, char **argv)
+{
+    sg_real_bind();
+    if (argc < 2) {
+        tool_usage_error("no command given");
+        return SG_EXIT_FAILURE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        usage(stdout);
+        return SG_EXIT_OK;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+        printf("%s from shmguard %s\n", sg_prog, SG_VERSION);
+        return SG_EXIT_OK;
+    }
+    if (!strcmp(cmd, "ledger"))
+        return cmd_ledger(argc - 1, argv + 1);
+    tool_usage_error("unknown command '%s'", cmd);
+    return SG_EXIT_FAILURE;
+}
+
+/* ---- ledger set -------------------------------------------------------- */
+
+int ledger_set_load(struct ledger_set *s, const char *dir)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "%s", dir ? dir : sg_config_get()->ledger_dir);
+    s->ns = sg_ipcns_ino();
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1; /* no directory: nothing recorded */
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!sg_ledger_name_matches(de->d_name, s->ns))
+            continue;
+        char path[8192], err[512];
+        snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name);
+        struct sg_ledger L;
+        if (sg_ledger_load(&L, path, s->ns, err, sizeof err) != 0) {
+            if (s->n_unreadable < 8)
+                snprintf(s->unreadable[s->n_unreadable++], sizeof s->unreadable[0], "%s", err);
+            continue;
+        }
+        struct sg_ledger *nv = realloc(s->v, (s->n + 1) * sizeof *nv);
+        if (!nv) {
+            sg_ledger_close(&L);
+            break;
+        }
+        s->v = nv;
+        s->v[s->n++] = L;
+    }
+    closedir(d);
+    return 0;
+}
+
+void ledger_set_free(struct ledger_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        sg_ledger_close(&s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- /proc/<pid>/maps -------------------------------------------------- */
+
+int pid_maps_read(struct pid_maps *m, int pid)
+{
+    memset(m, 0, sizeof *m);
+    m->pid = pid;
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    m->readable = 1;
+    size_t cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long start, end, off, ino;
+        char perms[8], dev[32];
+        int pos = 0;
+        if (sscanf(line, "%llx-%llx %7s %llx %31s %llu %n", &start, &end, perms, &off, dev, &ino,
+                   &pos) < 6)
+            continue;
+        if (strncmp(line + pos, "/SYSV", 5) != 0)
+            continue;
+        if (m->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            void *nv = realloc(m->v, cap * sizeof *m->v);
+            if (!nv)
+                break;
+            m->v = nv;
+        }
+        m->v[m->n].addr = start;
+        m->v[m->n].shmid = (long)ino;
+        m->n++;
+    }
+    fclose(f);
+    return 0;
+}
+
+void pid_maps_free(struct pid_maps *m)
+{
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+int pid_maps_has(const struct pid_maps *m, unsigned long long addr, long shmid)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].addr == addr && m->v[i].shmid == shmid)
+            return 1;
+    return 0;
+}
+
+void json_str(FILE *f, const char *s, size_t maxlen)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < maxlen && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}

@@ -1,0 +1,189 @@
+/*
+ * sgtest.h - helpers shared by the test programs.
+ *
+ * Tests run inside a private IPC namespace made by scripts/run-tests.sh
+ * (unshare --ipc, or unshare -r --ipc when not root), with SG_BUILD naming
+ * the build directory.  Each test gets its own ledger directory from
+ * sgt_ledger_dir().  Child programs are started with sgt_run(), which
+ * captures their output and never waits longer than its timeout.
+ */
+#ifndef SGTEST_H
+#define SGTEST_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "sg_kernel.h"
+#include "sg_ledger.h"
+
+/* Path of a file in the build directory ($SG_BUILD, default "build"). */
+static inline const char *sgt_build_path(const char *rel)
+{
+    static __thread char buf[4][PATH_MAX];
+    static __thread int k;
+    const char *b = getenv("SG_BUILD");
+    char *out = buf[k++ % 4];
+    char dir[PATH_MAX];
+    if (!realpath(b && *b ? b : "build", dir))
+        snprintf(dir, sizeof dir, "%s", b && *b ? b : "build");
+    snprintf(out, PATH_MAX, "%s/%s", dir, rel);
+    return out;
+}
+#define SGT_LIB sgt_build_path("libshmguard.so")
+#define SGT_TOOL sgt_build_path("shmguard")
+#define SGT_HELPER(name) sgt_build_path("tests/" name)
+
+/* A fresh, empty ledger directory for one test (under /tmp). */
+static inline const char *sgt_ledger_dir(void)
+{
+    static char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "/tmp/sgtest.XXXXXX");
+    if (!mkdtemp(dir))
+        abort();
+    chmod(dir, 01777);
+    return dir;
+}
+
+/* Remove a directory made by sgt_ledger_dir and what is in it. */
+static inline void sgt_rmdir(const char *dir)
+{
+    char cmd[PATH_MAX + 32];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+struct sgt_result {
+    int status;         /* as from waitpid; -1 if it timed out (killed) */
+    char out[65536];    /* stdout */
+    char err[65536];    /* stderr */
+};
+
+static inline int sgt_exited(const struct sgt_result *r, int code)
+{
+    return r->status != -1 && WIFEXITED(r->status) && WEXITSTATUS(r->status) == code;
+}
+
+/* Run argv with extra environment entries (NAME=value, NULL-terminated;
+ * "LD_PRELOAD=" with an empty value removes it), capturing output.
+ * Kills it (and its process group) after timeout_s seconds. */
+static inline void sgt_run(struct sgt_result *r, char *const argv[], char *const env[], int timeout_s)
+{
+    int po[2], pe[2];
+    memset(r, 0, sizeof *r);
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC))
+        abort();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        for (int i = 0; env && env[i]; i++) {
+            char *eq = strchr(env[i], '=');
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
+            if (eq[1] == '\0')
+                unsetenv(name);
+            else
+                setenv(name, eq + 1, 1);
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    size_t no = 0, ne = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int open_o = 1, open_e = 1, killed = 0;
+    while (open_o || open_e) {
+        struct pollfd p[2] = { { open_o ? po[0] : -1, POLLIN, 0 }, { open_e ? pe[0] : -1, POLLIN, 0 } };
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long left = timeout_s * 1000L - ((t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            killed = 1;
+            break;
+        }
+        if (poll(p, 2, (int)left) <= 0)
+            continue;
+        if (p[0].revents) {
+            ssize_t n = read(po[0], r->out + no, sizeof r->out - 1 - no);
+            if (n <= 0) open_o = 0; else no += (size_t)n;
+        }
+        if (p[1].revents) {
+            ssize_t n = read(pe[0], r->err + ne, sizeof r->err - 1 - ne);
+            if (n <= 0) open_e = 0; else ne += (size_t)n;
+        }
+    }
+    close(po[0]);
+    close(pe[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    r->status = killed ? -1 : st;
+}
+
+/* Load this namespace's ledger of the current euid from dir. */
+static inline int sgt_load_ledger(const char *dir, struct sg_ledger *L)
+{
+    char name[128], path[PATH_MAX + 200], err[512];
+    sg_ledger_name(name, sizeof name, sg_ipcns_ino(), geteuid(), 0);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = sg_ledger_load(L, path, sg_ipcns_ino(), err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "sgt_load_ledger: %s\n", err);
+    return rc;
+}
+
+/* Count live attachment records for (pid, shmid); pid or shmid -1 = any. */
+static inline int sgt_count_att(const struct sg_ledger *L, int pid, int shmid)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
+        const struct sg_att *a = &L->att[i];
+        if (a->state == SG_REC_LIVE && (pid < 0 || a->pid == pid) && (shmid < 0 || a->shmid == shmid))
+            n++;
+    }
+    return n;
+}
+
+/* 1 if the kernel still has a segment with this id. */
+static inline int sgt_shm_exists(int id)
+{
+    struct shmid_ds ds;
+    return shmctl(id, IPC_STAT, &ds) == 0;
+}
+
+/* Remove every segment in this (private) namespace. */
+static inline void sgt_clear_ipc(void)
+{
+    struct sg_ksnap s;
+    if (sg_ksnap_read(&s) == 0) {
+        for (size_t i = 0; i < s.n; i++)
+            shmctl(s.v[i].id, IPC_RMID, NULL);
+        sg_ksnap_free(&s);
+    }
+}
+
+#endif
