@@ -74,7 +74,7 @@ $(LIB): $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) shim/libshmguard.map
 $(TOOL): $(TOOL_OBJ) $(CORE_A)
 	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $(TOOL_OBJ) $(CORE_A) -ldl -pthread
 
-$(BUILD)/tests/%: tests/%.c tests/sgtest.h $(SHIM_A) $(CORE_A) | $(DEPS_STAMP)
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SHIM_A) $(CORE_A) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(SHIM_A) $(CORE_A) -lcmocka -ldl -pthread
 

@@ -37,14 +37,14 @@
 /* Path of a file in the build directory ($SG_BUILD, default "build"). */
 static inline const char *sgt_build_path(const char *rel)
 {
-    static __thread char buf[4][PATH_MAX];
+    static __thread char buf[4][PATH_MAX + 256];
     static __thread int k;
     const char *b = getenv("SG_BUILD");
     char *out = buf[k++ % 4];
     char dir[PATH_MAX];
     if (!realpath(b && *b ? b : "build", dir))
         snprintf(dir, sizeof dir, "%s", b && *b ? b : "build");
-    snprintf(out, PATH_MAX, "%s/%s", dir, rel);
+    snprintf(out, PATH_MAX + 256, "%s/%.200s", dir, rel);
     return out;
 }
 #define SGT_LIB sgt_build_path("libshmguard.so")

@@ -1,0 +1,159 @@
+/*
+ * helper_step.c - a process that performs System V shm calls one command
+ * at a time, so a test can force an exact interleaving across processes.
+ *
+ * Reads one command per line on stdin, answers one line on stdout:
+ *   get KEY [create] [excl] [size N]  -> "id N" | "err ERRNO"
+ *   at ID            -> "ok" | "err E"   (remembers the address for ID)
+ *   dt ID            -> "ok" | "err E"
+ *   write ID V       -> "ok"             (int at offset 0)
+ *   read ID          -> "val V"
+ *   rmid ID          -> "ok" | "err E"
+ *   stat ID          -> "mode OCT nattch N key HEX" | "err E"
+ *   setuid U         -> "ok" | "err E"   (setresuid; drops root)
+ *   fork FIFO        -> "child PID": the child keeps the inherited
+ *                       attachments and obeys lines read from FIFO:
+ *                       "dt" (detach all), "exit"
+ *   pid              -> "pid P"
+ *   exit             -> exits 0 (normal exit: destructors run)
+ *   _exit            -> _exit(0)
+ * Keys are hex (0x...) or decimal.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#define MAXATT 64
+static struct { int id; void *addr; } att[MAXATT];
+
+static void **slot_for(int id, int create)
+{
+    for (int i = 0; i < MAXATT; i++)
+        if (att[i].addr && att[i].id == id)
+            return &att[i].addr;
+    if (!create)
+        return NULL;
+    for (int i = 0; i < MAXATT; i++)
+        if (!att[i].addr) {
+            att[i].id = id;
+            return &att[i].addr;
+        }
+    return NULL;
+}
+
+static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reply(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+static void child_loop(const char *fifo)
+{
+    FILE *f = fopen(fifo, "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "dt", 2)) {
+            for (int i = 0; i < MAXATT; i++)
+                if (att[i].addr) {
+                    shmdt(att[i].addr);
+                    att[i].addr = NULL;
+                }
+        } else if (!strncmp(line, "exit", 4))
+            exit(0);
+    }
+    exit(0);
+}
+
+int main(void)
+{
+    char line[512];
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    while (fgets(line, sizeof line, stdin)) {
+        char cmd[32] = "";
+        char a1[256] = "", a2[64] = "", a3[64] = "", a4[64] = "";
+        sscanf(line, "%31s %255s %63s %63s %63s", cmd, a1, a2, a3, a4);
+        int id = (int)strtol(a1, NULL, 0);
+        if (!strcmp(cmd, "get")) {
+            key_t key = (key_t)strtoul(a1, NULL, 0);
+            int flg = 0600;
+            size_t size = 4096;
+            const char *opt[] = { a2, a3, a4 };
+            for (int i = 0; i < 3; i++) {
+                if (!strcmp(opt[i], "create"))
+                    flg |= IPC_CREAT;
+                else if (!strcmp(opt[i], "excl"))
+                    flg |= IPC_EXCL;
+                else if (!strcmp(opt[i], "size") && i < 2)
+                    size = strtoul(opt[i + 1], NULL, 0);
+            }
+            int r = shmget(key, size, flg);
+            r >= 0 ? reply("id %d", r) : reply("err %d", errno);
+        } else if (!strcmp(cmd, "at")) {
+            void **s = slot_for(id, 1);
+            void *p = shmat(id, NULL, 0);
+            if (p == (void *)-1)
+                reply("err %d", errno);
+            else {
+                *s = p;
+                reply("ok");
+            }
+        } else if (!strcmp(cmd, "dt")) {
+            void **s = slot_for(id, 0);
+            if (!s) {
+                reply("err %d", EINVAL);
+                continue;
+            }
+            int r = shmdt(*s);
+            *s = NULL;
+            r == 0 ? reply("ok") : reply("err %d", errno);
+        } else if (!strcmp(cmd, "write") || !strcmp(cmd, "read")) {
+            void **s = slot_for(id, 0);
+            if (!s) {
+                reply("err %d", EINVAL);
+                continue;
+            }
+            if (cmd[0] == 'w') {
+                *(volatile int *)*s = atoi(a2);
+                reply("ok");
+            } else
+                reply("val %d", *(volatile int *)*s);
+        } else if (!strcmp(cmd, "rmid")) {
+            int r = shmctl(id, IPC_RMID, NULL);
+            r == 0 ? reply("ok") : reply("err %d", errno);
+        } else if (!strcmp(cmd, "stat")) {
+            struct shmid_ds ds;
+            if (shmctl(id, IPC_STAT, &ds) != 0)
+                reply("err %d", errno);
+            else
+                reply("mode %o nattch %lu key 0x%x", ds.shm_perm.mode, (unsigned long)ds.shm_nattch,
+                      (unsigned)ds.shm_perm.__key);
+        } else if (!strcmp(cmd, "setuid")) {
+            uid_t u = (uid_t)atoi(a1);
+            setresuid(u, u, u) == 0 ? reply("ok") : reply("err %d", errno);
+        } else if (!strcmp(cmd, "fork")) {
+            pid_t c = fork();
+            if (c == 0)
+                child_loop(a1);
+            reply("child %d", (int)c);
+        } else if (!strcmp(cmd, "pid")) {
+            reply("pid %d", (int)getpid());
+        } else if (!strcmp(cmd, "exit")) {
+            exit(0);
+        } else if (!strcmp(cmd, "_exit")) {
+            _exit(0);
+        } else
+            reply("err unknown-command");
+    }
+    return 0;
+}
