@@ -47,7 +47,7 @@ TEST_SRC   := $(wildcard tests/test_*.c)
 HELPER_SRC := $(wildcard tests/helper_*.c)
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS    := $(HELPER_SRC:tests/%.c=$(BUILD)/tests/%)
-BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/empty_preload.so $(BUILD)/bench/noshm
+BENCH      := $(BUILD)/bench/bench_calls
 
 .PHONY: all check demo bench asan tsan install clean deps
 all: $(LIB) $(TOOL)
@@ -84,12 +84,9 @@ check: all $(TESTS) $(HELPERS)
 demo: all $(HELPERS)
 	@scripts/demo.sh $(BUILD)
 
-$(BUILD)/bench/%: bench/%.c | $(DEPS_STAMP)
+$(BUILD)/bench/%: tests/bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< -ldl -pthread
-$(BUILD)/bench/empty_preload.so: bench/empty_preload.c
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
 
 bench: all $(BENCH)
 	@scripts/bench.sh $(BUILD)

@@ -10,6 +10,10 @@ set -u
 BUILD=${1:-build}
 export SG_BUILD=$(cd "$BUILD" && pwd)
 TIMEOUT=${SG_TEST_TIMEOUT:-600}
+# Sanitizer builds: the preloaded library comes before the executable's
+# own ASan runtime in the link order, which ASan otherwise refuses.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-verify_asan_link_order=0:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 if [ "$(id -u)" = 0 ]; then NS="unshare --ipc"; else NS="unshare -r --ipc"; fi
 if ! $NS true 2>/dev/null; then

@@ -83,22 +83,33 @@ static void give(void) { sg_ledger_unlock(&sg_st.L); }
 
 /* ---- local attachment list ------------------------------------------- */
 
+/* uthash frees its bucket table when the last item leaves, which would
+ * make every attach/detach pair allocate and free it: a permanent sentinel
+ * (address 0, never an attach address) keeps the table, and removed
+ * entries are recycled, so the steady state never calls malloc. */
+static struct sg_local sentinel;
+static struct sg_local *spare; /* free entries, linked through hh.next */
+
 static void local_add(uint64_t addr, int shmid, uint32_t flags)
 {
-    struct sg_local *e = malloc(sizeof *e);
-    if (!e)
-        return;
-    e->addr = addr;
+    pthread_mutex_lock(&sg_local_lock);
+    if (!sg_st.local)
+        HASH_ADD(hh, sg_st.local, addr, sizeof sentinel.addr, &sentinel);
+    struct sg_local *e;
+    HASH_FIND(hh, sg_st.local, &addr, sizeof addr, e);
+    if (!e) {
+        if (spare) {
+            e = spare;
+            spare = spare->hh.next;
+        } else if (!(e = malloc(sizeof *e))) {
+            pthread_mutex_unlock(&sg_local_lock);
+            return;
+        }
+        e->addr = addr;
+        HASH_ADD(hh, sg_st.local, addr, sizeof e->addr, e);
+    }
     e->shmid = shmid;
     e->flags = flags;
-    pthread_mutex_lock(&sg_local_lock);
-    struct sg_local *old;
-    HASH_FIND(hh, sg_st.local, &addr, sizeof addr, old);
-    if (old) {
-        HASH_DEL(sg_st.local, old);
-        free(old);
-    }
-    HASH_ADD(hh, sg_st.local, addr, sizeof e->addr, e);
     pthread_mutex_unlock(&sg_local_lock);
 }
 
@@ -107,23 +118,30 @@ static int local_del(uint64_t addr)
 {
     int shmid = -1;
     pthread_mutex_lock(&sg_local_lock);
-    struct sg_local *e;
-    HASH_FIND(hh, sg_st.local, &addr, sizeof addr, e);
+    struct sg_local *e = NULL;
+    if (addr && sg_st.local)
+        HASH_FIND(hh, sg_st.local, &addr, sizeof addr, e);
     if (e) {
         shmid = e->shmid;
         HASH_DEL(sg_st.local, e);
-        free(e);
+        e->hh.next = spare;
+        spare = e;
     }
     pthread_mutex_unlock(&sg_local_lock);
     return shmid;
 }
 
+/* Visit this process's attachments (sentinel excluded).  Caller holds
+ * sg_local_lock or is single-threaded (fork child). */
+#define LOCAL_FOREACH(e)                                                       \
+    for (struct sg_local *e = sg_st.local; e; e = e->hh.next)                  \
+        if (e != &sentinel)
+
 static int local_count(int shmid)
 {
     int n = 0;
     pthread_mutex_lock(&sg_local_lock);
-    for (struct sg_local *e = sg_st.local; e; e = e->hh.next)
-        n += e->shmid == shmid;
+    LOCAL_FOREACH(e) n += e->shmid == shmid;
     pthread_mutex_unlock(&sg_local_lock);
     return n;
 }
@@ -235,7 +253,7 @@ void *sg_shmat(int id, const void *addr, int flg)
         a.pid = sg_st.self.pid;
         a.start = sg_st.self.start;
         a.addr = (uint64_t)(uintptr_t)p;
-        a.time_ns = sg_now_ns();
+        a.time_ns = sg_coarse_now_ns();
         a.flags = (flg & SHM_RDONLY) ? SG_ATT_RDONLY : 0;
         sg_att_put(&sg_st.L, &a);
         if (sg_st.L.hdr->intents)
@@ -344,7 +362,7 @@ void sg_core_exit(void)
         if (sg_st.defer && sg_st.L.hdr->pending)
             sg_defer_sweep(local_count);
         pthread_mutex_lock(&sg_local_lock);
-        for (struct sg_local *e = sg_st.local; e; e = e->hh.next) {
+        LOCAL_FOREACH(e) {
             struct sg_att *rec = sg_att_find(&sg_st.L, sg_st.self.pid, e->addr);
             if (rec)
                 sg_att_del(&sg_st.L, rec);
@@ -368,7 +386,7 @@ void sg_core_after_fork_child(void)
     sg_st.next_sweep = 0;
     if (sg_st.local && take()) {
         uint64_t now = sg_now_ns();
-        for (struct sg_local *e = sg_st.local; e; e = e->hh.next) {
+        LOCAL_FOREACH(e) {
             struct sg_att a;
             memset(&a, 0, sizeof a);
             a.shmid = e->shmid;

@@ -67,7 +67,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     /* Decide on fresh facts, under the lock that orders us against every
      * carrier's lookup. */
     if (sg_kernel_stat(id, &ds) != 0 ||
-        (ds.shm_nattch == 0 && !sg_intent_holding(&sg_st.L, id, sg_mono_ns()))) {
+        (ds.shm_nattch == 0 && !sg_intent_holding(&sg_st.L, id, sg_coarse_mono_ns()))) {
         int r = real_shmctl(id, IPC_RMID, buf);
         int e = errno;
         if (r == 0 && rec)
@@ -136,7 +136,7 @@ void sg_defer_try(struct sg_seg *rec, int own)
         goto out;
     }
     if (ds.shm_nattch > (unsigned long)own ||
-        sg_intent_holding(&sg_st.L, rec->id, sg_mono_ns()))
+        sg_intent_holding(&sg_st.L, rec->id, sg_coarse_mono_ns()))
         goto out;
     if (!uid_may_remove(sg_st.L.owner, &ds.shm_perm)) {
         clear_pending(rec); /* not this domain's to remove */
@@ -175,7 +175,7 @@ void sg_defer_sweep_maybe(void)
 {
     if (!sg_st.L.hdr->pending)
         return;
-    uint64_t now = sg_mono_ns();
+    uint64_t now = sg_coarse_mono_ns();
     if (now < sg_st.next_sweep)
         return;
     sg_st.next_sweep = now + SWEEP_INTERVAL_NS;

@@ -70,7 +70,8 @@ int sg_ksnap_read(struct sg_ksnap *s)
         s->v[s->n++] = k;
     }
     fclose(f);
-    qsort(s->v, s->n, sizeof *s->v, cmp_id);
+    if (s->n)
+        qsort(s->v, s->n, sizeof *s->v, cmp_id);
     return 0;
 }
 

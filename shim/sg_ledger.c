@@ -789,7 +789,7 @@ static uint32_t intent_home(int32_t pid, int32_t shmid)
 
 int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid)
 {
-    uint64_t now = sg_mono_ns();
+    uint64_t now = sg_coarse_mono_ns();
     uint32_t cap = L->hdr->intent_cap, h = intent_home(pid, shmid);
     struct sg_intent *free_slot = NULL;
     for (uint32_t k = 0; k < INTENT_WINDOW && k < cap; k++) {

@@ -42,5 +42,9 @@ void sg_copy_tail(char *dst, size_t n, const char *src);
 /* CLOCK_REALTIME and CLOCK_MONOTONIC in nanoseconds. */
 uint64_t sg_now_ns(void);
 uint64_t sg_mono_ns(void);
+/* The same at the clock tick's resolution (a few ms), much cheaper: for
+ * timestamps that people read and timeouts of seconds. */
+uint64_t sg_coarse_now_ns(void);
+uint64_t sg_coarse_mono_ns(void);
 
 #endif
