@@ -21,6 +21,13 @@ if ! $NS true 2>/dev/null; then
     exit 1
 fi
 
+# A private ledger directory for the whole run, so that no test can reach
+# the machine's real one even by mistake.
+SHMGUARD_LEDGER=$(mktemp -d /tmp/shmguard-tests.XXXXXX)
+chmod 1777 "$SHMGUARD_LEDGER"
+export SHMGUARD_LEDGER
+trap 'rm -rf "$SHMGUARD_LEDGER"' EXIT
+
 before=$(ipcs -a 2>&1)
 pass=0; fail=0; failed=""
 for t in "$SG_BUILD"/tests/test_*; do

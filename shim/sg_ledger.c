@@ -331,8 +331,9 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
     if (h.file_size != (uint64_t)st.st_size) {
         if (sg_ledger_check_image(&h, sizeof h, ns, why, sizeof why) == 0 ||
             strstr(why, "truncated or extended"))
-            snprintf(why, sizeof why, "its size (%jd bytes) does not match its header",
-                     (intmax_t)st.st_size);
+            snprintf(why, sizeof why, "%s (%jd bytes, its header says %" PRIu64 ")",
+                     (uint64_t)st.st_size < h.file_size ? "truncated" : "longer than its header says",
+                     (intmax_t)st.st_size, h.file_size);
         flock(fd, LOCK_UN);
         return ERR("ledger %s is unusable: %s", L->path, why);
     }

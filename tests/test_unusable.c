@@ -1,0 +1,198 @@
+/*
+ * test_unusable.c - when the ledger cannot be used, the library passes
+ * every call through unchanged and says so once.
+ *
+ * helper_calls (a fixed sequence, including calls defer mode would change)
+ * runs bare and under the library with a broken ledger, each in a fresh
+ * IPC namespace; stdout must be identical and stderr must hold exactly one
+ * message naming the problem.  Cases: directory missing, read-only file
+ * system, full tmpfs, truncated file, corrupt header, corrupt record, other
+ * format version, directory owned by another user, and a file of the
+ * ledger's name owned by another user (which is skipped, not used).
+ */
+#include "sgtest.h"
+
+#include <sys/mount.h>
+
+static struct sgt_result bare, lib;
+
+/* Run helper_calls in a fresh namespace; ledger dir d (NULL: bare). */
+static void run_calls(struct sgt_result *r, const char *d, const char *prefix)
+{
+    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", d ? SGT_LIB : "");
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", d ? d : "");
+    char *env[] = { preload, ledger, "SHMGUARD_MODE=", "SHMGUARD_LOG=", NULL };
+    char cmd[16384 + PATH_MAX];
+    /* A mount namespace too, so that tmpfs mounts stay private. */
+    snprintf(cmd, sizeof cmd, "%.16000s%.900s", prefix ? prefix : "", SGT_HELPER("helper_calls"));
+    char *argv[] = { "unshare", geteuid() == 0 ? "--ipc" : "-r", "--ipc", "--mount", "sh", "-c", cmd, NULL };
+    if (geteuid() == 0) {
+        argv[2] = "--mount";
+        argv[3] = "sh";
+        argv[4] = "-c";
+        argv[5] = cmd;
+        argv[6] = NULL;
+    }
+    sgt_run(r, argv, env, 60);
+    assert_true(sgt_exited(r, 0));
+}
+
+/* Lines of stderr that mention shmguard. */
+static int shmguard_lines(const char *err)
+{
+    int n = 0;
+    for (const char *p = err; (p = strstr(p, "shmguard[")); p++)
+        n++;
+    return n;
+}
+
+static void expect_passthrough(const char *d, const char *prefix, const char *why)
+{
+    run_calls(&bare, NULL, NULL);
+    run_calls(&lib, d, prefix);
+    if (strcmp(bare.out, lib.out) != 0)
+        fprintf(stderr, "bare:\n%s\nlibrary:\n%s\n", bare.out, lib.out);
+    assert_string_equal(bare.out, lib.out);
+    if (shmguard_lines(lib.err) != 1 || !strstr(lib.err, why) ||
+        !strstr(lib.err, "passing every call through"))
+        fprintf(stderr, "stderr was: %s\n", lib.err);
+    assert_int_equal(shmguard_lines(lib.err), 1);
+    assert_non_null(strstr(lib.err, why));
+    assert_non_null(strstr(lib.err, "passing every call through"));
+}
+
+/* The path of this uid's ledger for the namespace helper_calls will run
+ * in: it runs in a fresh one, whose inode we cannot know in advance, so
+ * the damaged-file cases use SHMGUARD_LEDGER pointing at a directory that
+ * a shell prefix fills with a damaged file under the right name first. */
+static const char *damage_prefix(const char *d, const char *how)
+{
+    static char buf[16384];
+    /* The first, good run creates the ledger; the damage is applied to
+     * it; the second run must then refuse it. */
+    snprintf(buf, sizeof buf,
+             "f=$(ls %.900s/ipc-*.ledger 2>/dev/null); "
+             "[ -z \"$f\" ] && { SHMGUARD_MODE=observe LD_PRELOAD=%.900s %.900s touch >/dev/null 2>&1; "
+             "f=$(ls %.900s/ipc-*.ledger); }; %.900s; ",
+             d, SGT_LIB, SGT_HELPER("helper_calls"), d, how);
+    return buf;
+}
+
+static void test_dir_missing(void **state)
+{
+    (void)state;
+    expect_passthrough("/nonexistent-shmguard-dir/sub", NULL, "cannot create ledger directory");
+}
+
+static void test_read_only(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    const char *d = sgt_ledger_dir();
+    char pre[PATH_MAX + 64];
+    snprintf(pre, sizeof pre, "mount -t tmpfs -o ro none %.900s && ", d);
+    expect_passthrough(d, pre, "Read-only file system");
+    sgt_rmdir(d);
+}
+
+static void test_full_tmpfs(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    const char *d = sgt_ledger_dir();
+    char pre[PATH_MAX + 128];
+    snprintf(pre, sizeof pre, "mount -t tmpfs -o size=8k,mode=1777 none %.900s && ", d);
+    expect_passthrough(d, pre, "No space left on device");
+    sgt_rmdir(d);
+}
+
+static void damaged(const char *how, const char *why)
+{
+    const char *d = sgt_ledger_dir();
+    char pre[16384];
+    snprintf(pre, sizeof pre, "%s", damage_prefix(d, how));
+    expect_passthrough(d, pre, why);
+    sgt_rmdir(d);
+}
+
+static void test_truncated(void **state)
+{
+    (void)state;
+    damaged("truncate -s 1000 \"$f\"", "truncated");
+}
+
+static void test_bad_magic(void **state)
+{
+    (void)state;
+    damaged("printf 'GARBAGE!' | dd of=\"$f\" conv=notrunc status=none", "not a shmguard ledger");
+}
+
+static void test_other_version(void **state)
+{
+    (void)state;
+    /* version is the little-endian u32 at offset 8 */
+    damaged("printf '\\002' | dd of=\"$f\" bs=1 seek=8 conv=notrunc status=none", "format version 2");
+}
+
+static void test_corrupt_record(void **state)
+{
+    (void)state;
+    /* the state word of segment record 3 (table at 256, 512 bytes each) */
+    damaged("printf '\\007' | dd of=\"$f\" bs=1 seek=1792 conv=notrunc status=none",
+            "corrupt segment record");
+}
+
+static void test_foreign_dir(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    const char *d = sgt_ledger_dir();
+    assert_int_equal(chown(d, 65534, 65534), 0);
+    expect_passthrough(d, NULL, "owned by uid 65534");
+    sgt_rmdir(d);
+}
+
+/* A file with the ledger's name owned by someone else is not a reason to
+ * stop: it is left alone and the next name is used. */
+static void test_foreign_file_is_skipped(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    const char *d = sgt_ledger_dir();
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "ns=$(stat -L -c %%i /proc/self/ns/ipc); f=%.900s/ipc-$ns.uid-0.ledger; "
+             "echo planted > $f; chown 65534 $f; "
+             "SHMGUARD_LEDGER=%.900s SHMGUARD_MODE=observe LD_PRELOAD=%.900s %.900s >/dev/null || exit 3; "
+             "[ \"$(cat $f)\" = planted ] || exit 4; "
+             "[ -s %.900s/ipc-$ns.uid-0.1.ledger ] || exit 5; exit 0",
+             d, d, SGT_LIB, SGT_HELPER("helper_calls"), d);
+    char *argv[] = { "unshare", "--ipc", "sh", "-c", cmd, NULL };
+    sgt_run(&lib, argv, NULL, 60);
+    if (!sgt_exited(&lib, 0))
+        fprintf(stderr, "status %d, stderr: %s\n", lib.status, lib.err);
+    assert_true(sgt_exited(&lib, 0));
+    assert_null(strstr(lib.err, "shmguard["));
+    sgt_rmdir(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dir_missing),
+        cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_full_tmpfs),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_bad_magic),
+        cmocka_unit_test(test_other_version),
+        cmocka_unit_test(test_corrupt_record),
+        cmocka_unit_test(test_foreign_dir),
+        cmocka_unit_test(test_foreign_file_is_skipped),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
