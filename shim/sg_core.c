@@ -64,14 +64,15 @@ static int take(void)
 {
     if (!sg_st.active)
         return 0;
-    if (sg_st.degraded_until) {
-        if (sg_mono_ns() < sg_st.degraded_until)
+    uint64_t until = __atomic_load_n(&sg_st.degraded_until, __ATOMIC_RELAXED);
+    if (until) {
+        if (sg_mono_ns() < until)
             return 0;
-        sg_st.degraded_until = 0;
+        __atomic_store_n(&sg_st.degraded_until, 0, __ATOMIC_RELAXED);
     }
     if (sg_ledger_lock(&sg_st.L) == 0)
         return 1;
-    sg_st.degraded_until = sg_mono_ns() + LOCK_BACKOFF_NS;
+    __atomic_store_n(&sg_st.degraded_until, sg_mono_ns() + LOCK_BACKOFF_NS, __ATOMIC_RELAXED);
     sg_log_once(&sg_st.said_lock,
                 "ledger lock of %s not available within 2 s (holder stopped or ledger "
                 "damaged); passing calls through for 5 s at a time",
