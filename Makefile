@@ -24,7 +24,7 @@ LDLIBS_LIB := -ldl -pthread
 
 # The shared analysis core: ledger, kernel facts, identity, config, log.
 CORE_SRC := shim/sg_config.c shim/sg_log.c shim/sg_real.c shim/sg_proc.c \
-            shim/sg_kernel.c shim/sg_ledger.c
+            shim/sg_kernel.c shim/sg_ledger.c shim/sg_reconcile.c
 # The interposition logic (library only, also linked by unit tests).
 SHIM_SRC := shim/sg_core.c shim/sg_defer.c shim/sg_locks.c shim/sg_callsite.c
 HOOK_SRC := shim/sg_hooks.c

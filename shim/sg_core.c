@@ -15,6 +15,7 @@
 #include "sg_locks.h"
 #include "sg_log.h"
 #include "sg_real.h"
+#include "sg_reconcile.h"
 #include "sg_state.h"
 
 #include <errno.h>
@@ -91,9 +92,9 @@ static void give(void) { sg_ledger_unlock(&sg_st.L); }
 static struct sg_local sentinel;
 static struct sg_local *spare; /* free entries, linked through hh.next */
 
+/* The local list functions below require sg_local_lock. */
 static void local_add(uint64_t addr, int shmid, uint32_t flags)
 {
-    pthread_mutex_lock(&sg_local_lock);
     if (!sg_st.local)
         HASH_ADD(hh, sg_st.local, addr, sizeof sentinel.addr, &sentinel);
     struct sg_local *e;
@@ -102,38 +103,31 @@ static void local_add(uint64_t addr, int shmid, uint32_t flags)
         if (spare) {
             e = spare;
             spare = spare->hh.next;
-        } else if (!(e = malloc(sizeof *e))) {
-            pthread_mutex_unlock(&sg_local_lock);
+        } else if (!(e = malloc(sizeof *e)))
             return;
-        }
         e->addr = addr;
         HASH_ADD(hh, sg_st.local, addr, sizeof e->addr, e);
     }
     e->shmid = shmid;
     e->flags = flags;
-    pthread_mutex_unlock(&sg_local_lock);
 }
 
-/* Remove addr from the local list; returns its shmid or -1. */
-static int local_del(uint64_t addr)
+static struct sg_local *local_find(uint64_t addr)
 {
-    int shmid = -1;
-    pthread_mutex_lock(&sg_local_lock);
     struct sg_local *e = NULL;
     if (addr && sg_st.local)
         HASH_FIND(hh, sg_st.local, &addr, sizeof addr, e);
-    if (e) {
-        shmid = e->shmid;
-        HASH_DEL(sg_st.local, e);
-        e->hh.next = spare;
-        spare = e;
-    }
-    pthread_mutex_unlock(&sg_local_lock);
-    return shmid;
+    return e;
 }
 
-/* Visit this process's attachments (sentinel excluded).  Caller holds
- * sg_local_lock or is single-threaded (fork child). */
+static void local_del(struct sg_local *e)
+{
+    HASH_DEL(sg_st.local, e);
+    e->hh.next = spare;
+    spare = e;
+}
+
+/* Visit this process's attachments (sentinel excluded). */
 #define LOCAL_FOREACH(e)                                                       \
     for (struct sg_local *e = sg_st.local; e; e = e->hh.next)                  \
         if (e != &sentinel)
@@ -141,10 +135,46 @@ static int local_del(uint64_t addr)
 static int local_count(int shmid)
 {
     int n = 0;
-    pthread_mutex_lock(&sg_local_lock);
     LOCAL_FOREACH(e) n += e->shmid == shmid;
-    pthread_mutex_unlock(&sg_local_lock);
     return n;
+}
+
+/* ---- records, with reconciliation when a table is full ----------------- */
+
+#define RECONCILE_INTERVAL_NS (10ull * 1000000000ull)
+
+/* A full table is most often full of records the kernel has forgotten
+ * (exec, SIGKILL, ipcrm): drop those, at most every 10 s per process.
+ * Ledger lock held. */
+static int reconcile_for_room(void)
+{
+    static uint64_t next;
+    uint64_t now = sg_coarse_mono_ns();
+    if (now < next)
+        return 0;
+    next = now + RECONCILE_INTERVAL_NS;
+    struct sg_reconcile_stats st;
+    if (sg_reconcile(&sg_st.L, &st) != 0)
+        return 0;
+    sg_log(1, "ledger full: dropped %u stale segment and %u stale attachment records",
+           st.segs_dropped, st.atts_dropped);
+    return st.segs_dropped + st.atts_dropped > 0;
+}
+
+static struct sg_seg *put_seg(const struct sg_seg *rec)
+{
+    struct sg_seg *r = sg_seg_put(&sg_st.L, rec);
+    if (!r && reconcile_for_room())
+        r = sg_seg_put(&sg_st.L, rec);
+    return r;
+}
+
+static struct sg_att *put_att(const struct sg_att *rec)
+{
+    struct sg_att *r = sg_att_put(&sg_st.L, rec);
+    if (!r && reconcile_for_room())
+        r = sg_att_put(&sg_st.L, rec);
+    return r;
 }
 
 /* ---- shmget ------------------------------------------------------------ */
@@ -199,7 +229,7 @@ static int record_get(key_t key, size_t size, int flg, int id)
     }
     if (created)
         fill_creator(&n);
-    sg_seg_put(&sg_st.L, &n);
+    put_seg(&n);
     return created;
 }
 
@@ -245,25 +275,34 @@ void *sg_shmat(int id, const void *addr, int flg)
     if (!sg_st.active)
         return real_shmat(id, addr, flg);
     int e0 = errno;
+    /* sg_local_lock spans the attach and its records, so that a fork
+     * (whose prepare handler takes it) never sees a mapping that the
+     * local list does not have yet.  The kernel serialises a process's
+     * shmat/shmdt on its mmap lock anyway. */
+    pthread_mutex_lock(&sg_local_lock);
     void *p = real_shmat(id, addr, flg);
     int e = errno;
-    if (p != (void *)-1 && take()) {
-        struct sg_att a;
-        memset(&a, 0, sizeof a);
-        a.shmid = id;
-        a.pid = sg_st.self.pid;
-        a.start = sg_st.self.start;
-        a.addr = (uint64_t)(uintptr_t)p;
-        a.time_ns = sg_coarse_now_ns();
-        a.flags = (flg & SHM_RDONLY) ? SG_ATT_RDONLY : 0;
-        sg_att_put(&sg_st.L, &a);
-        if (sg_st.L.hdr->intents)
-            sg_intent_clear(&sg_st.L, a.pid, id);
-        if (sg_st.defer)
-            sg_defer_sweep_maybe();
-        give();
-        local_add(a.addr, id, a.flags);
+    if (p != (void *)-1) {
+        uint32_t flags = (flg & SHM_RDONLY) ? SG_ATT_RDONLY : 0;
+        local_add((uint64_t)(uintptr_t)p, id, flags);
+        if (take()) {
+            struct sg_att a;
+            memset(&a, 0, sizeof a);
+            a.shmid = id;
+            a.pid = sg_st.self.pid;
+            a.start = sg_st.self.start;
+            a.addr = (uint64_t)(uintptr_t)p;
+            a.time_ns = sg_coarse_now_ns();
+            a.flags = flags;
+            put_att(&a);
+            if (sg_st.L.hdr->intents)
+                sg_intent_clear(&sg_st.L, a.pid, id);
+            if (sg_st.defer)
+                sg_defer_sweep_maybe();
+            give();
+        }
     }
+    pthread_mutex_unlock(&sg_local_lock);
     errno = p != (void *)-1 ? e0 : e;
     return p;
 }
@@ -274,11 +313,17 @@ int sg_shmdt(const void *addr)
     if (!sg_st.active)
         return real_shmdt(addr);
     int e0 = errno;
+    uint64_t a = (uint64_t)(uintptr_t)addr;
+    /* Held until the record is gone: otherwise another thread could map a
+     * segment at the freed address and lose its record to our delete. */
+    pthread_mutex_lock(&sg_local_lock);
     int r = real_shmdt(addr);
     int e = errno;
     if (r == 0) {
-        uint64_t a = (uint64_t)(uintptr_t)addr;
-        int shmid = local_del(a);
+        struct sg_local *loc = local_find(a);
+        int shmid = loc ? loc->shmid : -1;
+        if (loc)
+            local_del(loc);
         if (take()) {
             struct sg_att *rec = sg_att_find(&sg_st.L, sg_st.self.pid, a);
             if (rec) {
@@ -295,6 +340,7 @@ int sg_shmdt(const void *addr)
             give();
         }
     }
+    pthread_mutex_unlock(&sg_local_lock);
     errno = r == 0 ? e0 : e;
     return r;
 }
@@ -357,20 +403,20 @@ void sg_core_exit(void)
     if (!sg_st.active)
         return;
     int saved = errno;
+    pthread_mutex_lock(&sg_local_lock);
     if (take()) {
         if (sg_st.L.hdr->intents)
             sg_intent_clear_pid(&sg_st.L, sg_st.self.pid);
         if (sg_st.defer && sg_st.L.hdr->pending)
             sg_defer_sweep(local_count);
-        pthread_mutex_lock(&sg_local_lock);
         LOCAL_FOREACH(e) {
             struct sg_att *rec = sg_att_find(&sg_st.L, sg_st.self.pid, e->addr);
             if (rec)
                 sg_att_del(&sg_st.L, rec);
         }
-        pthread_mutex_unlock(&sg_local_lock);
         give();
     }
+    pthread_mutex_unlock(&sg_local_lock);
     errno = saved;
 }
 
@@ -397,7 +443,7 @@ void sg_core_after_fork_child(void)
             a.time_ns = now;
             a.flags = e->flags | SG_ATT_INHERITED;
             e->flags = a.flags;
-            sg_att_put(&sg_st.L, &a);
+            put_att(&a);
         }
         give();
     }

@@ -126,3 +126,55 @@ uint64_t sg_coarse_mono_ns(void)
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+/* ---- /proc/<pid>/maps: who maps which segment ---------------------------- */
+
+int sg_maps_read(struct sg_maps *m, int pid)
+{
+    memset(m, 0, sizeof *m);
+    m->pid = pid;
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    m->readable = 1;
+    size_t cap = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long start, end, off, ino;
+        char perms[8], dev[32];
+        int pos = 0;
+        if (sscanf(line, "%llx-%llx %7s %llx %31s %llu %n", &start, &end, perms, &off, dev, &ino,
+                   &pos) < 6)
+            continue;
+        if (strncmp(line + pos, "/SYSV", 5) != 0)
+            continue;
+        if (m->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            void *nv = realloc(m->v, cap * sizeof *m->v);
+            if (!nv)
+                break;
+            m->v = nv;
+        }
+        m->v[m->n].addr = start;
+        m->v[m->n].shmid = (long)ino;
+        m->n++;
+    }
+    fclose(f);
+    return 0;
+}
+
+void sg_maps_free(struct sg_maps *m)
+{
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+int sg_maps_has(const struct sg_maps *m, uint64_t addr, long shmid)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].addr == addr && m->v[i].shmid == shmid)
+            return 1;
+    return 0;
+}
+

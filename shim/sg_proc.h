@@ -39,6 +39,20 @@ void sg_proc_self(struct sg_self *s);
  * keep the tail (the informative end of a path) behind "...". */
 void sg_copy_tail(char *dst, size_t n, const char *src);
 
+/* The System V mappings of one process, from /proc/<pid>/maps: a SysV
+ * mapping is named /SYSV<key> and its inode field is the shmid. */
+struct sg_maps {
+    int pid;
+    size_t n;
+    struct { uint64_t addr; long shmid; } *v;
+    int readable;               /* 0: maps could not be read (gone, hidepid) */
+};
+/* 0 on success; -1 (readable = 0) when the file cannot be read. */
+int sg_maps_read(struct sg_maps *m, int pid);
+void sg_maps_free(struct sg_maps *m);
+/* 1 if the process maps shmid at addr. */
+int sg_maps_has(const struct sg_maps *m, uint64_t addr, long shmid);
+
 /* CLOCK_REALTIME and CLOCK_MONOTONIC in nanoseconds. */
 uint64_t sg_now_ns(void);
 uint64_t sg_mono_ns(void);

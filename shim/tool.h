@@ -33,18 +33,6 @@ struct ledger_set {
 int ledger_set_load(struct ledger_set *s, const char *dir);
 void ledger_set_free(struct ledger_set *s);
 
-/* Mappings of SysV segments in one process, from /proc/<pid>/maps. */
-struct pid_maps {
-    int pid;
-    size_t n;
-    struct { unsigned long long addr; long shmid; } *v;
-    int readable;
-};
-int pid_maps_read(struct pid_maps *m, int pid);
-void pid_maps_free(struct pid_maps *m);
-/* 1 if pid has shmid mapped at addr. */
-int pid_maps_has(const struct pid_maps *m, unsigned long long addr, long shmid);
-
 /* JSON string output with escaping. */
 void json_str(FILE *f, const char *s, size_t maxlen);
 

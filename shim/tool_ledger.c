@@ -61,20 +61,20 @@ static void ledger_usage(FILE *f)
 
 /* Cache of /proc/<pid>/maps for the pids seen. */
 struct maps_cache {
-    struct pid_maps *v;
+    struct sg_maps *v;
     size_t n;
 };
 
-static const struct pid_maps *maps_for(struct maps_cache *c, int pid)
+static const struct sg_maps *maps_for(struct maps_cache *c, int pid)
 {
     for (size_t i = 0; i < c->n; i++)
         if (c->v[i].pid == pid)
             return &c->v[i];
-    struct pid_maps *nv = realloc(c->v, (c->n + 1) * sizeof *nv);
+    struct sg_maps *nv = realloc(c->v, (c->n + 1) * sizeof *nv);
     if (!nv)
         return NULL;
     c->v = nv;
-    pid_maps_read(&c->v[c->n], pid);
+    sg_maps_read(&c->v[c->n], pid);
     return &c->v[c->n++];
 }
 
@@ -284,8 +284,8 @@ int cmd_ledger(int argc, char **argv)
                 continue;
             int alive = sg_proc_alive(a->pid, a->start) == 1;
             if (alive) {
-                const struct pid_maps *m = maps_for(&mc, a->pid);
-                alive = m && (!m->readable || pid_maps_has(m, a->addr, a->shmid));
+                const struct sg_maps *m = maps_for(&mc, a->pid);
+                alive = m && (!m->readable || sg_maps_has(m, a->addr, a->shmid));
             }
             struct seg_view *owner = NULL;
             for (size_t k = 0; k < n; k++)
@@ -313,7 +313,7 @@ int cmd_ledger(int argc, char **argv)
         free(sv[i].att);
     free(sv);
     for (size_t i = 0; i < mc.n; i++)
-        pid_maps_free(&mc.v[i]);
+        sg_maps_free(&mc.v[i]);
     free(mc.v);
     sg_ksnap_free(&ks);
     ledger_set_free(&ls);

@@ -71,10 +71,12 @@ static inline void sgt_rmdir(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* Large: declare it static or allocate it, never on the stack. */
 struct sgt_result {
     int status;         /* as from waitpid; -1 if it timed out (killed) */
-    char out[65536];    /* stdout */
-    char err[65536];    /* stderr */
+    int truncated;      /* output beyond the buffers was read and dropped */
+    char out[4 << 20];  /* stdout */
+    char err[256 << 10]; /* stderr */
 };
 
 static inline int sgt_exited(const struct sgt_result *r, int code)
@@ -88,7 +90,9 @@ static inline int sgt_exited(const struct sgt_result *r, int code)
 static inline void sgt_run(struct sgt_result *r, char *const argv[], char *const env[], int timeout_s)
 {
     int po[2], pe[2];
-    memset(r, 0, sizeof *r);
+    r->status = 0;
+    r->truncated = 0;
+    r->out[0] = r->err[0] = '\0';
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC))
         abort();
     pid_t pid = fork();
@@ -128,15 +132,21 @@ static inline void sgt_run(struct sgt_result *r, char *const argv[], char *const
         }
         if (poll(p, 2, (int)left) <= 0)
             continue;
+        /* Keep draining when a buffer is full, so the child never blocks. */
+        char sink[4096];
         if (p[0].revents) {
-            ssize_t n = read(po[0], r->out + no, sizeof r->out - 1 - no);
-            if (n <= 0) open_o = 0; else no += (size_t)n;
+            int full = no == sizeof r->out - 1;
+            ssize_t n = full ? read(po[0], sink, sizeof sink) : read(po[0], r->out + no, sizeof r->out - 1 - no);
+            if (n <= 0) open_o = 0; else if (full) r->truncated = 1; else no += (size_t)n;
         }
         if (p[1].revents) {
-            ssize_t n = read(pe[0], r->err + ne, sizeof r->err - 1 - ne);
-            if (n <= 0) open_e = 0; else ne += (size_t)n;
+            int full = ne == sizeof r->err - 1;
+            ssize_t n = full ? read(pe[0], sink, sizeof sink) : read(pe[0], r->err + ne, sizeof r->err - 1 - ne);
+            if (n <= 0) open_e = 0; else if (full) r->truncated = 1; else ne += (size_t)n;
         }
     }
+    r->out[no] = '\0';
+    r->err[ne] = '\0';
     close(po[0]);
     close(pe[0]);
     int st;
