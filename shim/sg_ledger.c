@@ -146,7 +146,7 @@ static int ensure_pages(struct sg_ledger *L, const void *p, size_t n)
     for (size_t pg = off / PAGE; pg <= (off + n - 1) / PAGE; pg++) {
         if (L->pagemap[pg / 8] & (1u << (pg % 8)))
             continue;
-        if (fallocate(L->fd, 0, (off_t)pg * PAGE, PAGE) != 0)
+        if (fallocate(L->fd, FALLOC_FL_KEEP_SIZE, (off_t)pg * PAGE, PAGE) != 0)
             return -1;
         L->pagemap[pg / 8] |= (unsigned char)(1u << (pg % 8));
     }
@@ -166,9 +166,14 @@ static int open_dir(const char *dir, char *err, size_t errlen)
             return ERR("cannot create ledger directory %s: %s", dir, strerror(errno));
         fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
-    if (fd < 0)
+    if (fd < 0) {
+        int e = errno;
+        struct stat lst;
+        /* O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR (or ELOOP). */
+        int link = e == ELOOP || (e == ENOTDIR && lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode));
         return ERR("cannot open ledger directory %s: %s", dir,
-                   errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+                   link ? "it is a symbolic link, which is never followed" : strerror(e));
+    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         close(fd);
@@ -199,6 +204,7 @@ static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, size_t e
     if (!L->pagemap) {
         munmap(p, len);
         L->base = NULL;
+        L->fd = -1;
         return ERR("out of memory");
     }
     return 0;
@@ -212,11 +218,15 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     uint64_t size = sg_layout_file_size(c->seg, c->att, c->intent, c->pend);
     uint64_t so, ao, io, po;
     layout_offsets(c, &so, &ao, &io, &po);
-    if (ftruncate(fd, (off_t)size) != 0)
+    /* Truncating to 0 first makes every byte zero, also when re-creating a
+     * file whose creator died half-way. */
+    if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0)
         return ERR("cannot size ledger %s: %s", L->path, strerror(errno));
     /* Header page and the small tables are allocated now; the big tables
-     * page by page as records land in them (ensure_pages). */
-    if (fallocate(fd, 0, 0, PAGE) != 0 || fallocate(fd, 0, (off_t)io, (off_t)(size - io)) != 0)
+     * page by page as records land in them (ensure_pages).  KEEP_SIZE: a
+     * page may reach past the end of a small file. */
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, PAGE) != 0 ||
+        fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)io, (off_t)(size - io)) != 0)
         return ERR("cannot allocate ledger %s: %s", L->path, strerror(errno));
     if (map_file(L, fd, size, err, errlen) != 0)
         return -1;
@@ -381,6 +391,7 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
                 L->pagemap = NULL;
                 unlinkat(dfd, name, 0);
                 close(fd);
+                L->fd = -1;
                 errno = e;
                 break;
             }
@@ -394,8 +405,10 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
         }
         fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) {
-            if (errno == ELOOP || errno == EACCES || errno == EPERM)
-                continue; /* a symlink or someone else's file: next name */
+            if (errno == ELOOP || errno == EACCES || errno == EPERM || errno == EISDIR ||
+                errno == ENXIO || errno == ENOENT || errno == ETXTBSY)
+                continue; /* a symlink, directory, socket or someone else's
+                             file planted at the name: next name */
             snprintf(err, errlen, "cannot open ledger %s: %s", L->path, strerror(errno));
             break;
         }
@@ -408,6 +421,7 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
             fchmod(fd, st.st_mode & 0644);
         if (attach_existing(L, fd, ns, &c, err, errlen) != 0) {
             close(fd);
+            L->fd = -1;
             break;
         }
         rc = 0;
