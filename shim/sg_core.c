@@ -241,7 +241,7 @@ int sg_shmget(key_t key, size_t size, int flg, const void *caller)
     int e0 = errno;
     int held = take();
     if (held && sg_st.defer)
-        sg_defer_sweep_maybe();
+        sg_defer_sweep_maybe(0);
     int id = real_shmget(key, size, flg);
     int e = errno, created = 0;
     if (held) {
@@ -298,7 +298,7 @@ void *sg_shmat(int id, const void *addr, int flg)
             if (sg_st.L.hdr->intents)
                 sg_intent_clear(&sg_st.L, a.pid, id);
             if (sg_st.defer)
-                sg_defer_sweep_maybe();
+                sg_defer_sweep_maybe(1);
             give();
         }
     }
@@ -335,7 +335,7 @@ int sg_shmdt(const void *addr)
                 struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, shmid);
                 if (s && (s->flags & SG_SEG_PENDING))
                     sg_defer_try(s, 0);
-                sg_defer_sweep_maybe();
+                sg_defer_sweep_maybe(1);
             }
             give();
         }
@@ -379,7 +379,7 @@ int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
         return r;
     }
     if (sg_st.defer && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_ACQUIRE) && take()) {
-        sg_defer_sweep_maybe();
+        sg_defer_sweep_maybe(0);
         give();
     }
     int r = real_shmctl(id, cmd, buf);

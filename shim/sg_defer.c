@@ -64,6 +64,10 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
         errno = e0;
         return 0;
     }
+    /* A process that removes a segment is not about to attach it: its own
+     * lookup must not hold its own removal back. */
+    if (sg_st.L.hdr->intents)
+        sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
     /* Decide on fresh facts, under the lock that orders us against every
      * carrier's lookup. */
     if (sg_kernel_stat(id, &ds) != 0 ||
@@ -171,14 +175,16 @@ void sg_defer_sweep(int (*own_count)(int shmid))
     }
 }
 
-void sg_defer_sweep_maybe(void)
+void sg_defer_sweep_maybe(int throttled)
 {
     if (!sg_st.L.hdr->pending)
         return;
-    uint64_t now = sg_coarse_mono_ns();
-    if (now < sg_st.next_sweep)
-        return;
-    sg_st.next_sweep = now + SWEEP_INTERVAL_NS;
+    if (throttled) {
+        uint64_t now = sg_coarse_mono_ns();
+        if (now < sg_st.next_sweep)
+            return;
+        sg_st.next_sweep = now + SWEEP_INTERVAL_NS;
+    }
     sg_defer_sweep(NULL);
 }
 

@@ -29,9 +29,12 @@ void sg_defer_try(struct sg_seg *rec, int own);
  * shmid, the attachments of this process about to go away (may be NULL). */
 void sg_defer_sweep(int (*own_count)(int shmid));
 
-/* Sweep if pending removals exist and the last sweep is old enough: cheap
- * (one load) when there are none.  Ledger lock held. */
-void sg_defer_sweep_maybe(void);
+/* Sweep if pending removals exist: one load when there are none.  With
+ * throttled, at most every 10 ms per process (shmat/shmdt, whose own
+ * segment is handled directly); shmget and shmctl sweep every time, so a
+ * carrier never observes a removal that is already due.  Ledger lock
+ * held. */
+void sg_defer_sweep_maybe(int throttled);
 
 /* 1 if the record is pending: for IPC_STAT's SHM_DEST bit. */
 int sg_defer_is_pending(int id);

@@ -27,7 +27,7 @@
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */
 #define SG_SEG_CAP_DEFAULT    65536u
 #define SG_ATT_CAP_DEFAULT    65536u
-#define SG_INTENT_CAP_DEFAULT 256u
+#define SG_INTENT_CAP_DEFAULT 4096u
 #define SG_PEND_CAP_DEFAULT   1024u
 
 /* Record states: a record becomes visible only when state is stored last. */

@@ -803,7 +803,7 @@ void sg_att_del(struct sg_ledger *L, struct sg_att *rec)
 /* Intents live in a small table probed over a window of INTENT_WINDOW
  * slots from a hash of (pid, shmid): setting and clearing one (the
  * shmget/shmat hot path) touch at most that many slots. */
-#define INTENT_WINDOW 16u
+#define INTENT_WINDOW 32u
 
 static uint32_t intent_home(int32_t pid, int32_t shmid)
 {
@@ -814,7 +814,7 @@ int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmi
 {
     uint64_t now = sg_coarse_mono_ns();
     uint32_t cap = L->hdr->intent_cap, h = intent_home(pid, shmid);
-    struct sg_intent *free_slot = NULL;
+    struct sg_intent *free_slot = NULL, *own_oldest = NULL;
     for (uint32_t k = 0; k < INTENT_WINDOW && k < cap; k++) {
         struct sg_intent *x = &L->intent[(h + k) % cap];
         if (x->state == SG_REC_LIVE) {
@@ -825,11 +825,17 @@ int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmi
             }
             if (!free_slot && now - x->time_ns > SG_INTENT_TTL_NS)
                 free_slot = x; /* expired: reusable */
+            if (x->pid == pid && (!own_oldest || x->time_ns < own_oldest->time_ns))
+                own_oldest = x;
         } else if (!free_slot)
             free_slot = x;
     }
+    /* No room: give up this process's own oldest lookup before anyone
+     * else's (a process that looks many keys up without attaching). */
+    if (!free_slot)
+        free_slot = own_oldest;
     if (!free_slot) {
-        /* No room: every removal waits out the TTL instead. */
+        /* Still none: every removal waits out the TTL instead. */
         L->hdr->intent_overflow_until_ns = now + SG_INTENT_TTL_NS;
         return -1;
     }

@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #include "tool.h"
 #include "sg_proc.h"
+#include "sg_reconcile.h"
+#include "sg_config.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -54,6 +56,7 @@ static void ledger_usage(FILE *f)
             "Options:\n"
             " -J, --json       JSON output\n"
             " -a, --all        also show stale records (segment or process gone)\n"
+            "     --prune      first remove stale records from this user's own ledger\n"
             "     --dir DIR    ledger directory (default: $SHMGUARD_LEDGER or /dev/shm/shmguard)\n"
             " -h, --help       display this help\n",
             sg_prog);
@@ -214,14 +217,43 @@ static void print_text(const struct ledger_set *ls, struct seg_view *sv, size_t 
                stale_seg, stale_seg == 1 ? "" : "s", stale_att, stale_att == 1 ? "" : "s");
 }
 
+/* Reconcile this euid's own ledger with the kernel, under its lock.
+ * Says what it dropped on stderr.  0 on success. */
+static int prune_own(const char *dir)
+{
+    char err[8192];
+    struct sg_ledger L;
+    const char *d = dir ? dir : sg_config_get()->ledger_dir;
+    if (sg_ledger_open_own(&L, d, sg_ipcns_ino(), NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: cannot prune: %s\n", sg_prog, err);
+        return -1;
+    }
+    struct sg_reconcile_stats st;
+    int rc = -1;
+    if (sg_ledger_lock(&L) != 0)
+        fprintf(stderr, "%s: cannot prune %s: its lock is not available\n", sg_prog, L.path);
+    else {
+        rc = sg_reconcile(&L, &st);
+        sg_ledger_unlock(&L);
+        if (rc != 0)
+            fprintf(stderr, "%s: cannot prune: cannot read /proc/sysvipc/shm: %m\n", sg_prog);
+        else
+            fprintf(stderr, "%s: pruned %u stale segment and %u stale attachment records from %s\n",
+                    sg_prog, st.segs_dropped, st.atts_dropped, L.path);
+    }
+    sg_ledger_close(&L);
+    return rc;
+}
+
 int cmd_ledger(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "json", no_argument, NULL, 'J' }, { "all", no_argument, NULL, 'a' },
         { "dir", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' },
+        { "prune", no_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
-    int json = 0, all = 0, c;
+    int json = 0, all = 0, prune = 0, c;
     const char *dir = NULL;
     optind = 1;
     opterr = 0;
@@ -230,6 +262,7 @@ int cmd_ledger(int argc, char **argv)
         case 'J': json = 1; break;
         case 'a': all = 1; break;
         case 'd': dir = optarg; break;
+        case 'p': prune = 1; break;
         case 'h': ledger_usage(stdout); return SG_EXIT_OK;
         default:
             tool_usage_error("ledger: unrecognized option '%s'", argv[optind - 1]);
@@ -240,6 +273,8 @@ int cmd_ledger(int argc, char **argv)
         tool_usage_error("ledger: unexpected argument '%s'", argv[optind]);
         return SG_EXIT_FAILURE;
     }
+    if (prune && prune_own(dir) != 0)
+        return SG_EXIT_FAILURE;
     struct ledger_set ls;
     if (ledger_set_load(&ls, dir) != 0) {
         fprintf(stderr, "%s: cannot read ledger directory %s: %m\n", sg_prog, ls.dir);

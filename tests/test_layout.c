@@ -198,12 +198,12 @@ static void test_file_size(void **state)
     (void)state;
     assert_int_equal(SG_SEG_CAP_DEFAULT, 65536);
     assert_int_equal(SG_ATT_CAP_DEFAULT, 65536);
-    assert_int_equal(SG_INTENT_CAP_DEFAULT, 256);
+    assert_int_equal(SG_INTENT_CAP_DEFAULT, 4096);
     assert_int_equal(SG_PEND_CAP_DEFAULT, 1024);
     /* 256 + 65536*512 + 65536*64 + 256*32 + 1024*8 */
     assert_int_equal(sg_layout_file_size(SG_SEG_CAP_DEFAULT, SG_ATT_CAP_DEFAULT,
                                          SG_INTENT_CAP_DEFAULT, SG_PEND_CAP_DEFAULT),
-                     37765376ull);
+                     37888256ull);
     assert_int_equal(sg_layout_file_size(64, 64, 32, 16), 38272ull);
     assert_int_equal(sg_layout_file_size(0, 0, 0, 0), 256);
     assert_int_equal(sg_layout_file_size(1, 0, 0, 0), 256 + 512);

@@ -887,6 +887,14 @@ static void test_repair_counters_pending(void **state)
 
 /* ---- intents and the pending index -------------------------------------- */
 
+static int count_pid_intents(const struct sg_ledger *L, int32_t pid)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < L->hdr->intent_cap; i++)
+        n += L->intent[i].state == SG_REC_LIVE && L->intent[i].pid == pid;
+    return n;
+}
+
 static void test_intents(void **state)
 {
     struct sg_ledger L;
@@ -961,11 +969,21 @@ static void test_intents(void **state)
     assert_int_equal(L.hdr->intents, 0);
     assert_ledger_ok(&L);
 
-    /* Overflow: when no slot is free, set fails and every removal waits
-     * out the TTL. */
+    /* One process looking up more keys than there is room for gives up
+     * its own oldest lookups: it never overflows the table for others. */
+    for (int i = 0; i <= 2 * (int)L.hdr->intent_cap; i++)
+        assert_int_equal(sg_intent_set(&L, me, my_start, 5000 + i), 0);
+    assert_true(L.hdr->intents <= L.hdr->intent_cap);
+    assert_true(L.hdr->intent_overflow_until_ns == 0);
+    assert_int_equal(count_pid_intents(&L, me), (int)L.hdr->intents);
+    sg_intent_clear_pid(&L, me);
+    assert_int_equal(L.hdr->intents, 0);
+
+    /* Overflow: lookups of many processes fill the table; when no slot is
+     * free, set fails and every removal waits out the TTL. */
     int failed_at = -1;
     for (int i = 0; i <= (int)L.hdr->intent_cap; i++)
-        if (sg_intent_set(&L, me, my_start, 1000 + i) != 0) {
+        if (sg_intent_set(&L, 200000 + i, 1, 1000 + i) != 0) {
             failed_at = i;
             break;
         }
@@ -977,7 +995,8 @@ static void test_intents(void **state)
     assert_true(L.hdr->intent_overflow_until_ns <= now + SG_INTENT_TTL_NS);
     assert_int_equal(sg_intent_holding(&L, 999, now), 1); /* nobody's, but held */
     assert_int_equal(sg_intent_holding(&L, 999, now + 2 * SG_INTENT_TTL_NS), 0);
-    sg_intent_clear_pid(&L, me);
+    for (int i = 0; i < failed_at; i++)
+        sg_intent_clear_pid(&L, 200000 + i);
     assert_int_equal(L.hdr->intents, 0);
     assert_ledger_ok(&L);
     sg_ledger_unlock(&L);
