@@ -38,7 +38,16 @@ say() {
     printf '  %-8s %-28s -> %s\n' "$1" "$2" "$REPLY"
 }
 
-section "1. Who created and who uses a segment: the ledger remembers"
+section "1. The problem: staggered processes sharing one key, 200 rounds of 8 processes"
+echo "  Each process: get -> attach -> read-or-write a number -> detach -> IPC_RMID."
+echo "  A round diverges when two processes are attached at the same time to"
+echo "  different segments for the same key."
+printf '  bare:           '; LD_PRELOAD= unshare --ipc "$BUILD/tests/helper_stagger" 200 8
+printf '  with shmguard:  '; LD_PRELOAD="$LIB" "$BUILD/tests/helper_stagger" 200 8
+echo "  Bare, IPC_RMID while others are attached makes the key private at once,"
+echo "  so a process starting a moment later creates a second segment."
+
+section "2. Who created and who uses a segment: the ledger remembers"
 echo "  A 'master' creates key 0x5eed0100 and forks a worker (which inherits the"
 echo "  attachment); a separate 'reader' process looks the key up and attaches."
 actor master
@@ -59,7 +68,7 @@ echo
 echo "  shmguard ledger knows the creator's command, call site and every attacher:"
 "$TOOL" ledger | sed 's/^/    /'
 
-section "2. IPC_RMID while others are attached: deferred, key stays resolvable"
+section "3. IPC_RMID while others are attached: deferred, key stays resolvable"
 say master "dt $ID"
 say master "rmid $ID"
 echo "  The master asked for removal; the worker and the reader are still attached."
@@ -78,11 +87,5 @@ sleep 0.2
 say reader "stat $ID"
 ipcs -m | sed 's/^/    /'
 
-section "3. The staggered-processes scenario, 200 rounds of 8 processes"
-echo "  Each process: get -> attach -> read-or-write a number -> detach -> IPC_RMID."
-echo "  A round diverges when two processes are attached at the same time to"
-echo "  different segments for the same key."
-printf '  bare:           '; LD_PRELOAD= unshare --ipc "$BUILD/tests/helper_stagger" 200 8
-printf '  with shmguard:  '; LD_PRELOAD="$LIB" "$BUILD/tests/helper_stagger" 200 8
 echo
 echo "Done. Nothing was left behind: the demo ran in a private IPC namespace."

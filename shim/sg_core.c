@@ -61,7 +61,7 @@ void sg_core_init(void)
 }
 
 /* Take the ledger lock for this call; 0 means pass the call through. */
-static int take(void)
+int sg_core_take(void)
 {
     if (!sg_st.active)
         return 0;
@@ -81,7 +81,7 @@ static int take(void)
     return 0;
 }
 
-static void give(void) { sg_ledger_unlock(&sg_st.L); }
+void sg_core_give(void) { sg_ledger_unlock(&sg_st.L); }
 
 /* ---- local attachment list ------------------------------------------- */
 
@@ -239,7 +239,7 @@ int sg_shmget(key_t key, size_t size, int flg, const void *caller)
     if (!sg_st.active)
         return real_shmget(key, size, flg);
     int e0 = errno;
-    int held = take();
+    int held = sg_core_take();
     if (held && sg_st.defer)
         sg_defer_sweep_maybe(0);
     int id = real_shmget(key, size, flg);
@@ -250,17 +250,17 @@ int sg_shmget(key_t key, size_t size, int flg, const void *caller)
             if (sg_st.defer && key != IPC_PRIVATE)
                 sg_intent_set(&sg_st.L, sg_st.self.pid, sg_st.self.start, id);
         }
-        give();
+        sg_core_give();
     }
     if (created) {
         /* dladdr takes the loader's lock: never under the ledger lock. */
         struct sg_callsite cs;
         sg_callsite_resolve(caller, &cs);
-        if (take()) {
+        if (sg_core_take()) {
             struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
             if (r && r->cr_pid == sg_st.self.pid)
                 sg_callsite_store(&cs, r);
-            give();
+            sg_core_give();
         }
     }
     errno = id >= 0 ? e0 : e;
@@ -285,7 +285,7 @@ void *sg_shmat(int id, const void *addr, int flg)
     if (p != (void *)-1) {
         uint32_t flags = (flg & SHM_RDONLY) ? SG_ATT_RDONLY : 0;
         local_add((uint64_t)(uintptr_t)p, id, flags);
-        if (take()) {
+        if (sg_core_take()) {
             struct sg_att a;
             memset(&a, 0, sizeof a);
             a.shmid = id;
@@ -299,7 +299,7 @@ void *sg_shmat(int id, const void *addr, int flg)
                 sg_intent_clear(&sg_st.L, a.pid, id);
             if (sg_st.defer)
                 sg_defer_sweep_maybe(1);
-            give();
+            sg_core_give();
         }
     }
     pthread_mutex_unlock(&sg_local_lock);
@@ -324,7 +324,7 @@ int sg_shmdt(const void *addr)
         int shmid = loc ? loc->shmid : -1;
         if (loc)
             local_del(loc);
-        if (take()) {
+        if (sg_core_take()) {
             struct sg_att *rec = sg_att_find(&sg_st.L, sg_st.self.pid, a);
             if (rec) {
                 if (shmid < 0)
@@ -337,7 +337,7 @@ int sg_shmdt(const void *addr)
                     sg_defer_try(s, 0);
                 sg_defer_sweep_maybe(1);
             }
-            give();
+            sg_core_give();
         }
     }
     pthread_mutex_unlock(&sg_local_lock);
@@ -354,11 +354,11 @@ static void forget_if_gone(int id)
     struct shmid_ds ds;
     if (sg_kernel_stat(id, &ds) == 0)
         return;
-    if (take()) {
+    if (sg_core_take()) {
         struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
         if (s)
             sg_seg_del(&sg_st.L, s);
-        give();
+        sg_core_give();
     }
 }
 
@@ -378,9 +378,9 @@ int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
         errno = r == 0 ? e0 : e;
         return r;
     }
-    if (sg_st.defer && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_ACQUIRE) && take()) {
+    if (sg_st.defer && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_ACQUIRE) && sg_core_take()) {
         sg_defer_sweep_maybe(0);
-        give();
+        sg_core_give();
     }
     int r = real_shmctl(id, cmd, buf);
     int e = errno;
@@ -404,7 +404,7 @@ void sg_core_exit(void)
         return;
     int saved = errno;
     pthread_mutex_lock(&sg_local_lock);
-    if (take()) {
+    if (sg_core_take()) {
         if (sg_st.L.hdr->intents)
             sg_intent_clear_pid(&sg_st.L, sg_st.self.pid);
         if (sg_st.defer && sg_st.L.hdr->pending)
@@ -414,7 +414,7 @@ void sg_core_exit(void)
             if (rec)
                 sg_att_del(&sg_st.L, rec);
         }
-        give();
+        sg_core_give();
     }
     pthread_mutex_unlock(&sg_local_lock);
     errno = saved;
@@ -431,7 +431,7 @@ void sg_core_after_fork_child(void)
     sg_st.self.start = sg_proc_start_time(sg_st.self.pid);
     sg_st.degraded_until = 0;
     sg_st.next_sweep = 0;
-    if (sg_st.local && take()) {
+    if (sg_st.local && sg_core_take()) {
         uint64_t now = sg_now_ns();
         LOCAL_FOREACH(e) {
             struct sg_att a;
@@ -445,7 +445,7 @@ void sg_core_after_fork_child(void)
             e->flags = a.flags;
             put_att(&a);
         }
-        give();
+        sg_core_give();
     }
     errno = saved;
 }

@@ -51,7 +51,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     if (sg_kernel_stat(id, &ds) != 0 || ds.shm_perm.__key == IPC_PRIVATE ||
         (ds.shm_perm.mode & SHM_DEST) || !sg_kernel_may_remove(&ds.shm_perm))
         goto passthrough;
-    if (sg_ledger_lock(&sg_st.L) != 0)
+    if (!sg_core_take())
         goto passthrough;
     struct sg_seg *rec = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
     if (rec && !same_segment(rec, &ds)) {
@@ -60,7 +60,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     }
     if (rec && (rec->flags & SG_SEG_PENDING)) {
         /* A second IPC_RMID: the kernel accepts it on a SHM_DEST segment. */
-        sg_ledger_unlock(&sg_st.L);
+        sg_core_give();
         errno = e0;
         return 0;
     }
@@ -76,7 +76,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
         int e = errno;
         if (r == 0 && rec)
             sg_seg_del(&sg_st.L, rec);
-        sg_ledger_unlock(&sg_st.L);
+        sg_core_give();
         errno = r == 0 ? e0 : e;
         return r;
     }
@@ -96,7 +96,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     }
     if (!rec || sg_pend_add(&sg_st.L, SG_KIND_SHM, id) != 0) {
         /* No room to remember it: behave as bare. */
-        sg_ledger_unlock(&sg_st.L);
+        sg_core_give();
         sg_log(0, "cannot record the deferred removal of shmid %d (ledger full); "
                   "removing it now as the kernel would",
                id);
@@ -107,7 +107,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     rec->rm_start = sg_st.self.start;
     rec->rm_time_ns = sg_now_ns();
     __atomic_or_fetch(&rec->flags, SG_SEG_PENDING, __ATOMIC_RELEASE);
-    sg_ledger_unlock(&sg_st.L);
+    sg_core_give();
     sg_log(2, "IPC_RMID of shmid %d (key 0x%08x, nattch %lu) deferred until the last detach",
            id, (unsigned)ds.shm_perm.__key, (unsigned long)ds.shm_nattch);
     errno = e0;
@@ -191,10 +191,10 @@ void sg_defer_sweep_maybe(int throttled)
 int sg_defer_is_pending(int id)
 {
     int pending = 0;
-    if (sg_ledger_lock(&sg_st.L) != 0)
+    if (!sg_core_take())
         return 0;
     struct sg_seg *rec = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
     pending = rec && (rec->flags & SG_SEG_PENDING);
-    sg_ledger_unlock(&sg_st.L);
+    sg_core_give();
     return pending;
 }

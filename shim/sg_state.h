@@ -36,4 +36,10 @@ struct sg_state {
 
 extern struct sg_state sg_st;
 
+/* Take the ledger lock for one call (waits at most ~2 s; after a timeout
+ * the process passes calls through for 5 s without waiting again).
+ * 1 when held; 0 means: leave the ledger alone for this call. */
+int sg_core_take(void);
+void sg_core_give(void);
+
 #endif
