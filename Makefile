@@ -24,11 +24,12 @@ LDLIBS_LIB := -ldl -pthread
 
 # The shared analysis core: ledger, kernel facts, identity, config, log.
 CORE_SRC := shim/sg_config.c shim/sg_log.c shim/sg_real.c shim/sg_proc.c \
-            shim/sg_kernel.c shim/sg_ledger.c shim/sg_reconcile.c
+            shim/sg_kernel.c shim/sg_ledger.c shim/sg_reconcile.c shim/sg_analysis.c
 # The interposition logic (library only, also linked by unit tests).
 SHIM_SRC := shim/sg_core.c shim/sg_defer.c shim/sg_locks.c shim/sg_callsite.c
 HOOK_SRC := shim/sg_hooks.c
-TOOL_SRC := shim/tool_main.c shim/tool_ledger.c
+TOOL_SRC := shim/tool_main.c shim/tool_ledger.c shim/tool_ls.c shim/tool_doctor.c \
+            shim/tool_gc.c shim/tool_run.c
 
 CORE_OBJ := $(CORE_SRC:shim/%.c=$(BUILD)/%.o)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(BUILD)/%.o)
@@ -72,7 +73,7 @@ $(LIB): $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) shim/libshmguard.map
 	    -Wl,-z,defs -o $@ $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) $(LDLIBS_LIB)
 
 $(TOOL): $(TOOL_OBJ) $(CORE_A)
-	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $(TOOL_OBJ) $(CORE_A) -ldl -pthread
+	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $(TOOL_OBJ) $(CORE_A) -lsmartcols -ldl -pthread
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SHIM_A) $(CORE_A) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -10,6 +10,7 @@ need() { # header package
 }
 need cmocka.h libcmocka-dev
 need uthash.h uthash-dev
+need libsmartcols/libsmartcols.h libsmartcols-dev
 
 [ -z "$missing" ] && exit 0
 

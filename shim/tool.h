@@ -36,6 +36,11 @@ void ledger_set_free(struct ledger_set *s);
 /* JSON string output with escaping. */
 void json_str(FILE *f, const char *s, size_t maxlen);
 
+/* Subcommands: argv[0] is the subcommand's name; return the exit status. */
 int cmd_ledger(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

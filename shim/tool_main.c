@@ -38,6 +38,10 @@ static void usage(FILE *f)
             "See and manage System V shared memory with its owners.\n"
             "\n"
             "Commands:\n"
+            " ls          list every segment with its owner, attachers and state\n"
+            " doctor      usage against every limit, what fails next, orphans\n"
+            " gc          remove segments that are provably unused\n"
+            " run         run a command with the library preloaded\n"
             " ledger      print what the ledger recorded (creators, attachers, pending removals)\n"
             "\n"
             "Options:\n"
@@ -65,8 +69,16 @@ int main(int argc, char **argv)
         printf("%s from shmguard %s\n", sg_prog, SG_VERSION);
         return SG_EXIT_OK;
     }
-    if (!strcmp(cmd, "ledger"))
-        return cmd_ledger(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {
+        { "ls", cmd_ls }, { "doctor", cmd_doctor }, { "gc", cmd_gc },
+        { "run", cmd_run }, { "ledger", cmd_ledger },
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
     tool_usage_error("unknown command '%s'", cmd);
     return SG_EXIT_FAILURE;
 }

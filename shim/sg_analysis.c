@@ -1,0 +1,264 @@
+/*
+ * sg_analysis.c - join kernel facts, limits and ledgers into one view
+ * (see sg_analysis.h).  Runs only when a call has failed or when the tool
+ * asks: nothing here is on a hot path, but it must stay fast with
+ * thousands of segments (one pass, liveness cached per pid).
+ */
+#define _GNU_SOURCE
+#include "sg_analysis.h"
+#include "sg_proc.h"
+#include "sg_real.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *sg_segstate_name(enum sg_segstate s)
+{
+    switch (s) {
+    case SG_ST_IN_USE: return "in-use";
+    case SG_ST_IDLE: return "idle";
+    case SG_ST_ORPHANED: return "orphaned";
+    case SG_ST_PENDING: return "pending";
+    default: return "marked";
+    }
+}
+
+int sg_limits_read(struct sg_limits *l)
+{
+    memset(l, 0, sizeof *l);
+    struct shminfo info;
+    struct shm_info use;
+    if (real_shmctl(0, IPC_INFO, (struct shmid_ds *)&info) < 0)
+        return -1;
+    if (real_shmctl(0, SHM_INFO, (struct shmid_ds *)&use) < 0)
+        return -1;
+    l->shmmax = info.shmmax;
+    l->shmmin = info.shmmin;
+    l->shmmni = info.shmmni;
+    l->shmall = info.shmall;
+    l->used_ids = (uint64_t)use.used_ids;
+    l->shm_tot = use.shm_tot;
+    long ps = sysconf(_SC_PAGESIZE);
+    l->page_size = ps > 0 ? (uint64_t)ps : 4096;
+    return 0;
+}
+
+/* Liveness of pids, cached for one view. */
+struct live_cache {
+    struct { int pid; uint64_t start; int alive; } *v;
+    size_t n, cap;
+};
+
+static int alive_cached(struct live_cache *c, int pid, uint64_t start)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].pid == pid && c->v[i].start == start)
+            return c->v[i].alive;
+    int a = sg_proc_alive(pid, start);
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 32;
+        void *nv = realloc(c->v, nc * sizeof *c->v);
+        if (!nv)
+            return a;
+        c->v = nv;
+        c->cap = nc;
+    }
+    c->v[c->n].pid = pid;
+    c->v[c->n].start = start;
+    c->v[c->n].alive = a;
+    c->n++;
+    return a;
+}
+
+/* The ledger record describing kernel segment k, from any consulted
+ * ledger, or NULL.  A record describes k only if its creator identity
+ * matches (ids are reused). */
+static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k, uid_t *domain)
+{
+    const struct sg_ledger *all[65];
+    size_t n = 0;
+    if (v->own)
+        all[n++] = v->own;
+    for (size_t i = 0; i < v->n_ledgers && n < 65; i++)
+        all[n++] = &v->ledgers[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)all[i], SG_KIND_SHM, k->id);
+        if (r && r->kcpid == k->cpid && r->kcuid == k->cuid) {
+            *domain = all[i]->owner;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static void load_ledgers(struct sg_view *v, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    uint64_t ns = sg_ipcns_ino();
+    struct dirent *de;
+    while ((de = readdir(d)) && v->n_ledgers < 64) {
+        if (!sg_ledger_name_matches(de->d_name, ns))
+            continue;
+        char path[8192], err[512];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (v->own && !strcmp(path, v->own->path))
+            continue; /* already mapped */
+        struct sg_ledger L;
+        if (sg_ledger_load(&L, path, ns, err, sizeof err) != 0) {
+            if (v->n_unreadable < 8)
+                snprintf(v->unreadable[v->n_unreadable++], sizeof v->unreadable[0], "%s", err);
+            continue;
+        }
+        struct sg_ledger *nv = realloc(v->ledgers, (v->n_ledgers + 1) * sizeof *nv);
+        if (!nv) {
+            sg_ledger_close(&L);
+            break;
+        }
+        v->ledgers = nv;
+        v->ledgers[v->n_ledgers++] = L;
+    }
+    closedir(d);
+}
+
+int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_ledger *own)
+{
+    memset(v, 0, sizeof *v);
+    v->own = own;
+    v->have_limits = sg_limits_read(&v->lim) == 0;
+    uint64_t ps = v->have_limits ? v->lim.page_size : 4096;
+    struct sg_ksnap ks;
+    if (sg_ksnap_read(&ks) != 0)
+        return -1;
+    if (ledger_dir)
+        load_ledgers(v, ledger_dir);
+    v->seg = calloc(ks.n ? ks.n : 1, sizeof *v->seg);
+    if (!v->seg) {
+        sg_ksnap_free(&ks);
+        errno = ENOMEM;
+        return -1;
+    }
+    struct live_cache lc = { NULL, 0, 0 };
+    for (size_t i = 0; i < ks.n; i++) {
+        struct sg_seginfo *s = &v->seg[v->n++];
+        s->k = ks.v[i];
+        s->pages = (s->k.size + ps - 1) / ps;
+        s->rec = find_rec(v, &s->k, &s->rec_domain);
+        s->creator_alive = -1;
+        if (s->rec && (s->rec->flags & SG_SEG_CREATOR)) {
+            s->creator_alive = alive_cached(&lc, s->rec->cr_pid, s->rec->cr_start);
+            memcpy(s->comm, s->rec->cr_comm, sizeof s->comm);
+            s->comm[sizeof s->comm - 1] = '\0';
+        } else if (s->k.cpid > 0) {
+            /* No start time: only "no such process" proves death. */
+            s->creator_alive = sg_proc_start_time(s->k.cpid) ? -1 : 0;
+            if (s->creator_alive)
+                sg_proc_comm(s->k.cpid, s->comm);
+        }
+        if (s->rec && (s->rec->flags & SG_SEG_PENDING))
+            s->state = SG_ST_PENDING;
+        else if (s->k.mode & SHM_DEST)
+            s->state = SG_ST_MARKED;
+        else if (s->k.nattch > 0)
+            s->state = SG_ST_IN_USE;
+        else if (s->creator_alive == 0)
+            s->state = SG_ST_ORPHANED;
+        else
+            s->state = SG_ST_IDLE;
+    }
+    free(lc.v);
+    sg_ksnap_free(&ks);
+    return 0;
+}
+
+void sg_view_free(struct sg_view *v)
+{
+    for (size_t i = 0; i < v->n_ledgers; i++)
+        sg_ledger_close(&v->ledgers[i]);
+    free(v->ledgers);
+    free(v->seg);
+    memset(v, 0, sizeof *v);
+}
+
+const struct sg_seginfo *sg_view_find(const struct sg_view *v, int id)
+{
+    size_t lo = 0, hi = v->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v->seg[mid].k.id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->n && v->seg[lo].k.id == id ? &v->seg[lo] : NULL;
+}
+
+static void add(struct sg_tally *t, const struct sg_seginfo *s)
+{
+    t->count++;
+    t->bytes += s->k.size;
+    t->pages += s->pages;
+}
+
+static int cmp_holder(const void *a, const void *b)
+{
+    const struct sg_holder *x = a, *y = b;
+    if (x->t.pages != y->t.pages)
+        return x->t.pages < y->t.pages ? 1 : -1;
+    if (x->t.count != y->t.count)
+        return x->t.count < y->t.count ? 1 : -1;
+    return strcmp(x->comm, y->comm);
+}
+
+size_t sg_view_holders(const struct sg_view *v, struct sg_holder *out, size_t max)
+{
+    struct sg_holder *all = calloc(v->n ? v->n : 1, sizeof *all);
+    if (!all)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct sg_seginfo *s = &v->seg[i];
+        size_t j;
+        for (j = 0; j < n; j++)
+            if (all[j].uid == s->k.cuid && !strcmp(all[j].comm, s->comm))
+                break;
+        if (j == n) {
+            memcpy(all[n].comm, s->comm, sizeof all[n].comm);
+            all[n].uid = s->k.cuid;
+            n++;
+        }
+        add(&all[j].t, s);
+    }
+    qsort(all, n, sizeof *all, cmp_holder);
+    size_t k = n < max ? n : max;
+    memcpy(out, all, k * sizeof *out);
+    free(all);
+    return k;
+}
+
+void sg_view_tally(const struct sg_view *v, struct sg_tally out[5])
+{
+    memset(out, 0, 5 * sizeof *out);
+    for (size_t i = 0; i < v->n; i++)
+        add(&out[v->seg[i].state], &v->seg[i]);
+}
+
+void sg_fmt_bytes(char *buf, size_t n, uint64_t b)
+{
+    static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+    double x = (double)b;
+    int u = 0;
+    while (x >= 1024 && u < 6) {
+        x /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, n, "%llu B", (unsigned long long)b);
+    else
+        snprintf(buf, n, "%.1f %s", x, unit[u]);
+}
