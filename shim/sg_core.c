@@ -11,6 +11,7 @@
 #include "sg_core.h"
 #include "sg_callsite.h"
 #include "sg_defer.h"
+#include "sg_diag.h"
 #include "sg_kernel.h"
 #include "sg_locks.h"
 #include "sg_log.h"
@@ -236,8 +237,12 @@ static int record_get(key_t key, size_t size, int flg, int id)
 int sg_shmget(key_t key, size_t size, int flg, const void *caller)
 {
     sg_core_init();
-    if (!sg_st.active)
-        return real_shmget(key, size, flg);
+    if (!sg_st.active) {
+        int r = real_shmget(key, size, flg);
+        if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF)
+            sg_diag_shmget(key, size, flg, errno); /* kernel facts only */
+        return r;
+    }
     int e0 = errno;
     int held = sg_core_take();
     if (held && sg_st.defer)
@@ -263,6 +268,8 @@ int sg_shmget(key_t key, size_t size, int flg, const void *caller)
             sg_core_give();
         }
     }
+    if (id < 0)
+        sg_diag_shmget(key, size, flg, e);
     errno = id >= 0 ? e0 : e;
     return id;
 }

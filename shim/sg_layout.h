@@ -79,7 +79,9 @@ struct sg_hdr {
     uint64_t repairs;        /* 216 recoveries after a dead lock holder */
     uint64_t dropped;        /* 224 records not stored: table full */
     uint64_t intent_overflow_until_ns; /* 232 removals wait until then */
-    uint8_t  pad1[16];       /* 240 */
+    uint64_t diag_refill_s;  /* 240 limit messages: last refill (mono s) */
+    uint32_t diag_tokens;    /* 248 messages that may still go out now */
+    uint32_t diag_suppressed;/* 252 messages not written since the last */
 };                            /* 256 */
 
 /* One System V object (a shared memory segment; later also a sem set). */

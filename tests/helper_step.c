@@ -4,6 +4,7 @@
  *
  * Reads one command per line on stdin, answers one line on stdout:
  *   get KEY [create] [excl] [size N]  -> "id N" | "err ERRNO"
+ *   getn COUNT KEY [create] [excl] [size N] -> the last answer of COUNT gets
  *   at ID            -> "ok" | "err E"   (remembers the address for ID)
  *   dt ID            -> "ok" | "err E"
  *   write ID V       -> "ok"             (int at offset 0)
@@ -84,6 +85,13 @@ int main(void)
         char a1[256] = "", a2[64] = "", a3[64] = "", a4[64] = "";
         sscanf(line, "%31s %255s %63s %63s %63s", cmd, a1, a2, a3, a4);
         int id = (int)strtol(a1, NULL, 0);
+        int count = 1;
+        if (!strcmp(cmd, "getn")) {
+            /* shift: getn COUNT KEY opts... */
+            count = atoi(a1);
+            sscanf(line, "%31s %*s %255s %63s %63s %63s", cmd, a1, a2, a3, a4);
+            strcpy(cmd, "get");
+        }
         if (!strcmp(cmd, "get")) {
             key_t key = (key_t)strtoul(a1, NULL, 0);
             int flg = 0600;
@@ -97,8 +105,12 @@ int main(void)
                 else if (!strcmp(opt[i], "size") && i < 2)
                     size = strtoul(opt[i + 1], NULL, 0);
             }
-            int r = shmget(key, size, flg);
-            r >= 0 ? reply("id %d", r) : reply("err %d", errno);
+            int r = -1, e = 0;
+            for (int i = 0; i < count; i++) {
+                r = shmget(key, size, flg);
+                e = errno;
+            }
+            r >= 0 ? reply("id %d", r) : reply("err %d", e);
         } else if (!strcmp(cmd, "at")) {
             void **s = slot_for(id, 1);
             void *p = shmat(id, NULL, 0);

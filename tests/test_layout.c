@@ -92,7 +92,9 @@ static void test_hdr(void **state)
         F(sg_hdr, repairs, 216, 8, 'u'),
         F(sg_hdr, dropped, 224, 8, 'u'),
         F(sg_hdr, intent_overflow_until_ns, 232, 8, 'u'),
-        F(sg_hdr, pad1, 240, 16, 'a'),
+        F(sg_hdr, diag_refill_s, 240, 8, 'u'),
+        F(sg_hdr, diag_tokens, 248, 4, 'u'),
+        F(sg_hdr, diag_suppressed, 252, 4, 'u'),
     };
     check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_hdr), 256);
     /* The robust mutex lives in the 64 lock bytes, suitably aligned. */

@@ -213,8 +213,9 @@ static void describe_status(const struct sgt_result *r, char *buf, size_t n)
 /* 1 if every line of s is a library log line. */
 static int only_log_lines(const char *s)
 {
+    /* A message is a "shmguard[PID]: " line and its indented lines. */
     for (const char *p = s; *p;) {
-        if (strncmp(p, "shmguard[", 9) != 0)
+        if (strncmp(p, "shmguard[", 9) != 0 && (p == s || strncmp(p, "  ", 2) != 0))
             return 0;
         const char *nl = strchr(p, '\n');
         if (!nl)

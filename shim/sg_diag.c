@@ -1,0 +1,340 @@
+/*
+ * sg_diag.c - the diagnosis of a shmget that failed on an IPC limit
+ * (see sg_diag.h).
+ */
+#define _GNU_SOURCE
+#include "sg_diag.h"
+#include "sg_analysis.h"
+#include "sg_kernel.h"
+#include "sg_log.h"
+#include "sg_real.h"
+#include "sg_state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <time.h>
+
+#define DIAG_BURST 5            /* messages at once, across processes */
+#define DIAG_REFILL_S 10        /* one more message every 10 s */
+#define MAX_HOLDERS 3
+
+struct out {
+    char *buf;
+    size_t n, len;
+};
+
+static void say(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct out *o, const char *fmt, ...)
+{
+    if (o->len >= o->n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(o->buf + o->len, o->n - o->len, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        o->len += (size_t)w < o->n - o->len ? (size_t)w : o->n - o->len - 1;
+}
+
+static void describe_call(struct out *o, key_t key, size_t size, int flg, int err)
+{
+    char flags[128] = "";
+    size_t f = 0;
+    static const struct { int bit; const char *name; } names[] = {
+        { IPC_CREAT, "IPC_CREAT" }, { IPC_EXCL, "IPC_EXCL" },
+        { SHM_HUGETLB, "SHM_HUGETLB" }, { SHM_NORESERVE, "SHM_NORESERVE" },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (flg & names[i].bit)
+            f += (size_t)snprintf(flags + f, sizeof flags - f, "%s|", names[i].name);
+    snprintf(flags + f, sizeof flags - f, "0%o", flg & 0777);
+    char k[32];
+    if (key == IPC_PRIVATE)
+        snprintf(k, sizeof k, "IPC_PRIVATE");
+    else
+        snprintf(k, sizeof k, "0x%08x", (unsigned)key);
+    say(o, "shmget(key=%s, size=%zu, flags=%s) failed with %s (\"%s\")", k, size, flags,
+        err == ENOSPC ? "ENOSPC" : err == EINVAL ? "EINVAL" : err == EEXIST ? "EEXIST"
+        : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == ENOMEM ? "ENOMEM" : "error",
+        strerror(err));
+}
+
+static void holders(struct out *o, const struct sg_view *v)
+{
+    struct sg_holder h[MAX_HOLDERS];
+    size_t n = sg_view_holders(v, h, MAX_HOLDERS);
+    if (!n)
+        return;
+    say(o, "\n  Largest holders:");
+    for (size_t i = 0; i < n; i++) {
+        char b[32];
+        sg_fmt_bytes(b, sizeof b, h[i].t.bytes);
+        say(o, "%s %s (uid %u%s) %zu segment%s, %s", i ? ";" : "", h[i].comm[0] ? h[i].comm : "?",
+            (unsigned)h[i].uid, h[i].comm[0] ? "" : ", creator unknown", h[i].t.count,
+            h[i].t.count == 1 ? "" : "s", b);
+    }
+    say(o, ".");
+}
+
+static void orphans(struct out *o, const struct sg_view *v)
+{
+    struct sg_tally t[5];
+    sg_view_tally(v, t);
+    const struct sg_tally *orph = &t[SG_ST_ORPHANED];
+    if (orph->count) {
+        char b[32];
+        sg_fmt_bytes(b, sizeof b, orph->bytes);
+        say(o, "\n  Orphaned: %zu segment%s, %s (nobody attached, creator dead).", orph->count,
+            orph->count == 1 ? "" : "s", b);
+        say(o, "\n  Free them safely: shmguard gc --dry-run, then shmguard gc");
+    } else
+        say(o, "\n  No orphans: every segment is attached or its creator may be alive.");
+    if (t[SG_ST_PENDING].count)
+        say(o, "\n  Pending removals (done at their last detach): %zu.", t[SG_ST_PENDING].count);
+}
+
+static void enospc(struct out *o, const struct sg_view *v, size_t size)
+{
+    const struct sg_limits *l = &v->lim;
+    uint64_t need = (size + l->page_size - 1) / l->page_size;
+    char used[32], lim[32], needb[32];
+    if (l->shm_tot + need > l->shmall) {
+        sg_fmt_bytes(used, sizeof used, l->shm_tot * l->page_size);
+        sg_fmt_bytes(lim, sizeof lim, l->shmall * l->page_size);
+        sg_fmt_bytes(needb, sizeof needb, need * l->page_size);
+        say(o, "\n  This is not a full disk: the System V shared memory limit kernel.shmall is "
+               "exhausted: %" PRIu64 " of %" PRIu64 " pages in use (%s of %s); this call needs %" PRIu64
+               " more (%s).",
+            l->shm_tot, l->shmall, used, lim, need, needb);
+        holders(o, v);
+        orphans(o, v);
+        say(o, "\n  Or raise the limit: sysctl -w kernel.shmall=%" PRIu64, l->shm_tot + need > l->shmall * 2
+                                                                              ? l->shm_tot + need
+                                                                              : l->shmall * 2);
+    } else if (l->used_ids >= l->shmmni) {
+        say(o, "\n  This is not a full disk: the System V shared memory limit kernel.shmmni is "
+               "exhausted: %" PRIu64 " of %" PRIu64 " segments in use.",
+            l->used_ids, l->shmmni);
+        holders(o, v);
+        orphans(o, v);
+        say(o, "\n  Or raise the limit: sysctl -w kernel.shmmni=%" PRIu64, l->shmmni * 2);
+    } else {
+        say(o, "\n  This is not a full disk: a System V shared memory limit was exhausted at the "
+               "time of the call (now kernel.shmmni %" PRIu64 "/%" PRIu64 " segments, kernel.shmall %" PRIu64
+               "/%" PRIu64 " pages).",
+            l->used_ids, l->shmmni, l->shm_tot, l->shmall);
+        holders(o, v);
+        orphans(o, v);
+    }
+}
+
+/* Segment s's creator: "pid 1234 (cmd, uid 0, created 2026-11-23
+ * 13:40:01, 5 min ago)". */
+static void creator(struct out *o, const struct sg_seginfo *s)
+{
+    int known = s->rec && (s->rec->flags & SG_SEG_CREATOR);
+    int pid = known ? s->rec->cr_pid : s->k.cpid;
+    time_t t = known ? (time_t)(s->rec->cr_time_ns / 1000000000u) : (time_t)s->k.ctime;
+    struct tm tm;
+    char when[64];
+    localtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    long age = (long)(time(NULL) - t);
+    char ago[32];
+    if (age < 120)
+        snprintf(ago, sizeof ago, "%ld s ago", age < 0 ? 0 : age);
+    else if (age < 7200)
+        snprintf(ago, sizeof ago, "%ld min ago", age / 60);
+    else
+        snprintf(ago, sizeof ago, "%ld h ago", age / 3600);
+    say(o, "pid %d (%s, uid %u, created %s, %s)", pid, s->comm[0] ? s->comm : "?",
+        (unsigned)s->k.cuid, when, ago);
+}
+
+static const char *alive_word(const struct sg_seginfo *s)
+{
+    return s->creator_alive == 1 ? "alive" : s->creator_alive == 0 ? "dead" : "maybe alive";
+}
+
+int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int err,
+                    const struct sg_ledger *own, int debug)
+{
+    struct out o = { buf, n, 0 };
+    buf[0] = '\0';
+    if (err != ENOSPC && err != EINVAL && err != EEXIST) {
+        if (debug < 1)
+            return 0;
+        describe_call(&o, key, size, flg, err);
+        return 1;
+    }
+    struct sg_view v;
+    if (sg_view_build(&v, NULL, own) != 0 || !v.have_limits) {
+        if (v.seg)
+            sg_view_free(&v);
+        if (err != ENOSPC && debug < 1)
+            return 0;
+        describe_call(&o, key, size, flg, err);
+        if (err == ENOSPC)
+            say(&o, "\n  This is not a full disk: a System V IPC limit (kernel.shmmni or "
+                    "kernel.shmall) is exhausted; see: shmguard doctor");
+        return 1;
+    }
+    int said = 1;
+    const struct sg_limits *l = &v.lim;
+    /* The existing segment of the key, if any (a lookup has no effect). */
+    const struct sg_seginfo *held = NULL;
+    if (key != IPC_PRIVATE && (err == EINVAL || err == EEXIST)) {
+        int id = real_shmget(key, 0, 0);
+        if (id >= 0)
+            held = sg_view_find(&v, id);
+    }
+    describe_call(&o, key, size, flg, err);
+    if (err == ENOSPC) {
+        enospc(&o, &v, size);
+    } else if (err == EINVAL && held && held->k.size < size) {
+        char have[32], want[32];
+        sg_fmt_bytes(have, sizeof have, held->k.size);
+        sg_fmt_bytes(want, sizeof want, size);
+        say(&o, "\n  Key 0x%08x already names segment %d of %" PRIu64 " bytes (%s), smaller than "
+                "the %zu bytes (%s) asked; its creator: ",
+            (unsigned)key, held->k.id, held->k.size, have, size, want);
+        creator(&o, held);
+        say(&o, ", %s. Ask for at most %" PRIu64 " bytes, or remove the old segment first%s.",
+            alive_word(held), held->k.size, held->state == SG_ST_ORPHANED ? " (it is an orphan: shmguard gc --dry-run)" : "");
+    } else if (err == EINVAL && !held && (size > l->shmmax || size < l->shmmin)) {
+        char want[32], lim[32];
+        sg_fmt_bytes(want, sizeof want, size);
+        if (size > l->shmmax) {
+            sg_fmt_bytes(lim, sizeof lim, l->shmmax);
+            say(&o, "\n  The size asked, %zu bytes (%s), is above the System V shared memory limit "
+                    "kernel.shmmax, %" PRIu64 " bytes (%s).",
+                size, want, l->shmmax, lim);
+            say(&o, "\n  Raise the limit: sysctl -w kernel.shmmax=%zu", size);
+        } else
+            say(&o, "\n  The size asked, %zu bytes, is below the smallest segment the kernel makes "
+                    "(SHMMIN, %" PRIu64 " byte%s).",
+                size, l->shmmin, l->shmmin == 1 ? "" : "s");
+    } else if (err == EEXIST && held && held->state == SG_ST_ORPHANED) {
+        char b[32];
+        sg_fmt_bytes(b, sizeof b, held->k.size);
+        say(&o, "\n  Key 0x%08x is held by segment %d (%s), an orphan: nobody is attached and its "
+                "creator, ",
+            (unsigned)key, held->k.id, b);
+        creator(&o, held);
+        say(&o, ", is dead.\n  Free it safely: shmguard gc --dry-run, then shmguard gc");
+    } else if (debug >= 1) {
+        if (held) {
+            say(&o, "\n  Key 0x%08x names segment %d (%s, nattch %" PRIu64 "); its creator: ",
+                (unsigned)key, held->k.id, sg_segstate_name(held->state), held->k.nattch);
+            creator(&o, held);
+            say(&o, ", %s.", alive_word(held));
+        }
+    } else
+        said = 0;
+    sg_view_free(&v);
+    return said;
+}
+
+/* The shared token bucket in the ledger header (lock held).  Returns 1 if
+ * a message may go out, storing the count of those suppressed since. */
+static int diag_token(struct sg_hdr *h, uint32_t *suppressed)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec;
+    if (h->diag_refill_s == 0 || now < h->diag_refill_s) {
+        h->diag_refill_s = now;
+        h->diag_tokens = DIAG_BURST;
+    } else if (now - h->diag_refill_s >= DIAG_REFILL_S) {
+        uint64_t add = (now - h->diag_refill_s) / DIAG_REFILL_S;
+        h->diag_tokens = (uint32_t)(h->diag_tokens + add > DIAG_BURST ? DIAG_BURST : h->diag_tokens + add);
+        h->diag_refill_s += add * DIAG_REFILL_S;
+    }
+    if (h->diag_tokens == 0) {
+        h->diag_suppressed++;
+        return 0;
+    }
+    h->diag_tokens--;
+    *suppressed = h->diag_suppressed;
+    h->diag_suppressed = 0;
+    return 1;
+}
+
+/* Without a usable ledger: the same bucket, per process. */
+static int local_token(uint32_t *suppressed)
+{
+    static struct sg_hdr h;
+    static int lock;
+    while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
+        ;
+    int ok = diag_token(&h, suppressed);
+    __atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+    return ok;
+}
+
+/* Whether a failure may deserve a message at debug 0, decided with a
+ * syscall or two, so that routine failures (EEXIST from a create-or-open
+ * pattern with a live holder) cost no analysis and no rate-limit token. */
+static int worth_analysis(key_t key, size_t size, int err)
+{
+    if (err == ENOSPC)
+        return 1;
+    if (err != EINVAL && err != EEXIST)
+        return 0;
+    struct shmid_ds ds;
+    int id = key == IPC_PRIVATE ? -1 : real_shmget(key, 0, 0);
+    if (id < 0 || sg_kernel_stat(id, &ds) != 0) {
+        if (err != EINVAL)
+            return 0;
+        struct shminfo info;
+        if (real_shmctl(0, IPC_INFO, (struct shmid_ds *)&info) < 0)
+            return 0;
+        return size > info.shmmax || size < info.shmmin;
+    }
+    if (err == EINVAL)
+        return ds.shm_segsz < size;
+    /* EEXIST: only an unattached holder can be an orphan; whether its
+     * creator is dead is for the analysis to prove. */
+    return ds.shm_nattch == 0;
+}
+
+void sg_diag_shmget(key_t key, size_t size, int flg, int err)
+{
+    int saved = errno;
+    int debug = sg_st.cfg ? sg_st.cfg->debug : 0;
+    if (debug < 1 && !worth_analysis(key, size, err))
+        goto out;
+    uint32_t suppressed = 0;
+    int ok;
+    if (sg_st.active && sg_core_take()) {
+        ok = diag_token(sg_st.L.hdr, &suppressed);
+        sg_core_give();
+    } else
+        ok = local_token(&suppressed);
+    if (!ok)
+        goto out;
+    static char buf[8192];
+    static int busy;
+    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
+        goto out; /* another thread is composing: skip, rather than wait */
+    /* The analysis reads the own ledger under its lock: records are then
+     * consistent, and /proc reads take no other lock. */
+    int held = sg_st.active && sg_core_take();
+    int worth = sg_diag_compose(buf, sizeof buf, key, size, flg, err, held ? &sg_st.L : NULL, debug);
+    if (held)
+        sg_core_give();
+    if (worth) {
+        if (suppressed)
+            sg_log(0, "%s\n  (%u similar message%s suppressed before this one.)", buf, suppressed,
+                   suppressed == 1 ? "" : "s");
+        else
+            sg_log(0, "%s", buf);
+    }
+    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+out:
+    errno = saved;
+}

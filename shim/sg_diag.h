@@ -1,0 +1,36 @@
+/*
+ * sg_diag.h - say why a shmget failed when the cause is an IPC limit.
+ *
+ * "No space left on device" from shmget is never a full disk: it is
+ * kernel.shmmni (segments) or kernel.shmall (pages) exhausted.  The
+ * message names the call, the limit and its usage, the largest holders,
+ * the orphans and the commands that free them or raise the limit.  The
+ * same for EINVAL from kernel.shmmax/shmmin or a key whose segment is
+ * smaller than asked, and for EEXIST when the key's holder is an orphan.
+ * Other errors are only mentioned at SHMGUARD_DEBUG >= 1.
+ *
+ * Runs only after a call has failed, never under the ledger lock while it
+ * reads /proc, and never changes errno.  Messages are rate-limited across
+ * all processes sharing the ledger (a crash loop is many processes).
+ */
+#ifndef SG_DIAG_H
+#define SG_DIAG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct sg_ledger;
+
+/* Compose the diagnosis of a failed shmget(key, size, flg) with errno
+ * err into buf (one message, lines separated by '\n', no trailing
+ * newline).  own: this process's ledger (NULL: kernel facts only).
+ * Returns 1 if there is something to say at debug level `debug`, 0 if
+ * the failure is not worth a message. */
+int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int err,
+                    const struct sg_ledger *own, int debug);
+
+/* Called by the library after shmget failed with err: log the diagnosis
+ * if it is worth one and the rate limit allows.  errno is preserved. */
+void sg_diag_shmget(key_t key, size_t size, int flg, int err);
+
+#endif
