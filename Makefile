@@ -48,7 +48,7 @@ TEST_SRC   := $(wildcard tests/test_*.c)
 HELPER_SRC := $(wildcard tests/helper_*.c)
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS    := $(HELPER_SRC:tests/%.c=$(BUILD)/tests/%)
-BENCH      := $(BUILD)/bench/bench_calls
+BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag
 
 .PHONY: all check demo bench asan tsan install clean deps
 all: $(LIB) $(TOOL)
@@ -84,6 +84,10 @@ check: all $(TESTS) $(HELPERS)
 
 demo: all $(HELPERS)
 	@scripts/demo.sh $(BUILD)
+
+$(BUILD)/bench/bench_diag: tests/bench/bench_diag.c $(SHIM_A) $(CORE_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(SHIM_A) $(CORE_A) -ldl -pthread
 
 $(BUILD)/bench/%: tests/bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -23,10 +23,77 @@ static int cmp_id(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-int sg_ksnap_read(struct sg_ksnap *s)
+static int ksnap_push(struct sg_ksnap *s, size_t *cap, const struct sg_kseg *k)
 {
-    s->v = NULL;
-    s->n = 0;
+    if (s->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        struct sg_kseg *nv = realloc(s->v, nc * sizeof *nv);
+        if (!nv) {
+            errno = ENOMEM;
+            return -1;
+        }
+        s->v = nv;
+        *cap = nc;
+    }
+    s->v[s->n++] = *k;
+    return 0;
+}
+
+/* The kernel's table through SHM_STAT_ANY, one call per used index (Linux
+ * 4.17 and later): much cheaper than having the kernel format
+ * /proc/sysvipc/shm as text.  1 on success, 0 when unsupported. */
+static int ksnap_stat_any(struct sg_ksnap *s)
+{
+    struct shm_info info;
+    int max = real_shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
+    if (max < 0)
+        return 0;
+    size_t cap = 0;
+    for (int idx = 0; idx <= max; idx++) {
+        struct shmid_ds ds;
+        int id = real_shmctl(idx, SHM_STAT_ANY, &ds);
+        if (id < 0) {
+            if (errno == EINVAL || errno == EIDRM)
+                continue; /* unused index (or removed meanwhile) */
+            sg_ksnap_free(s);
+            return 0; /* EFAULT, EPERM from an LSM, no SHM_STAT_ANY... */
+        }
+        struct sg_kseg k = {
+            .key = ds.shm_perm.__key, .id = id, .mode = ds.shm_perm.mode,
+            .size = ds.shm_segsz, .cpid = ds.shm_cpid, .lpid = ds.shm_lpid,
+            .nattch = ds.shm_nattch, .uid = ds.shm_perm.uid, .gid = ds.shm_perm.gid,
+            .cuid = ds.shm_perm.cuid, .cgid = ds.shm_perm.cgid, .atime = ds.shm_atime,
+            .dtime = ds.shm_dtime, .ctime = ds.shm_ctime,
+        };
+        if (ksnap_push(s, &cap, &k) != 0) {
+            sg_ksnap_free(s);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Parse one field of a /proc/sysvipc line: a decimal (or, base 8, octal)
+ * integer, optionally negative.  Advances *p; 0 when there is none. */
+static int field(const char **p, int base, long long *out)
+{
+    const char *q = *p;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    int neg = *q == '-';
+    q += neg;
+    if (*q < '0' || *q > '9')
+        return 0;
+    unsigned long long v = 0;
+    for (; *q >= '0' && *q < '0' + base && *q <= '9'; q++)
+        v = v * (unsigned)base + (unsigned)(*q - '0');
+    *out = neg ? -(long long)v : (long long)v;
+    *p = q;
+    return 1;
+}
+
+static int ksnap_proc(struct sg_ksnap *s)
+{
     FILE *f = fopen("/proc/sysvipc/shm", "re");
     if (!f)
         return -1;
@@ -37,39 +104,36 @@ int sg_ksnap_read(struct sg_ksnap *s)
         return 0;
     }
     while (fgets(line, sizeof line, f)) {
-        struct sg_kseg k;
-        memset(&k, 0, sizeof k);
-        long long key;
-        unsigned long long size, nattch, rss = 0, swap = 0;
-        long long at, dt, ct;
-        int n = sscanf(line, "%lld %d %o %llu %d %d %llu %u %u %u %u %lld %lld %lld %llu %llu",
-                       &key, &k.id, &k.mode, &size, &k.cpid, &k.lpid, &nattch, &k.uid,
-                       &k.gid, &k.cuid, &k.cgid, &at, &dt, &ct, &rss, &swap);
+        long long v[16] = { 0 };
+        const char *p = line;
+        int n = 0;
+        while (n < 16 && field(&p, n == 2 ? 8 : 10, &v[n]))
+            n++;
         if (n < 14)
             continue;
-        k.key = (int32_t)key;
-        k.size = size;
-        k.nattch = nattch;
-        k.atime = at;
-        k.dtime = dt;
-        k.ctime = ct;
-        k.rss = rss;
-        k.swap = swap;
-        if (s->n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            struct sg_kseg *nv = realloc(s->v, nc * sizeof *nv);
-            if (!nv) {
-                fclose(f);
-                sg_ksnap_free(s);
-                errno = ENOMEM;
-                return -1;
-            }
-            s->v = nv;
-            cap = nc;
+        struct sg_kseg k = {
+            .key = (int32_t)v[0], .id = (int32_t)v[1], .mode = (uint32_t)v[2],
+            .size = (uint64_t)v[3], .cpid = (int32_t)v[4], .lpid = (int32_t)v[5],
+            .nattch = (uint64_t)v[6], .uid = (uint32_t)v[7], .gid = (uint32_t)v[8],
+            .cuid = (uint32_t)v[9], .cgid = (uint32_t)v[10], .atime = v[11],
+            .dtime = v[12], .ctime = v[13], .rss = (uint64_t)v[14], .swap = (uint64_t)v[15],
+        };
+        if (ksnap_push(s, &cap, &k) != 0) {
+            fclose(f);
+            sg_ksnap_free(s);
+            return -1;
         }
-        s->v[s->n++] = k;
     }
     fclose(f);
+    return 0;
+}
+
+int sg_ksnap_read(struct sg_ksnap *s)
+{
+    s->v = NULL;
+    s->n = 0;
+    if (!ksnap_stat_any(s) && ksnap_proc(s) != 0)
+        return -1;
     if (s->n)
         qsort(s->v, s->n, sizeof *s->v, cmp_id);
     return 0;

@@ -31,8 +31,10 @@ struct sg_ksnap {
     size_t n;
 };
 
-/* Read /proc/sysvipc/shm.  0 on success, -1 with errno on failure.
- * Free with sg_ksnap_free(). */
+/* Read the kernel's list of segments: through SHM_STAT_ANY where the
+ * kernel has it (no read permission needed, like /proc), else from
+ * /proc/sysvipc/shm (rss and swap are only filled from /proc).  0 on
+ * success, -1 with errno on failure.  Free with sg_ksnap_free(). */
 int sg_ksnap_read(struct sg_ksnap *s);
 void sg_ksnap_free(struct sg_ksnap *s);
 /* The entry for id, or NULL. */

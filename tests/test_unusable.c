@@ -38,11 +38,13 @@ static void run_calls(struct sgt_result *r, const char *d, const char *prefix)
     assert_true(sgt_exited(r, 0));
 }
 
-/* Lines of stderr that mention shmguard. */
+/* Messages about the ledger being unusable.  (The sequence also earns a
+ * diagnosis of its own, EINVAL for a key whose segment is too small,
+ * which the library gives with or without a ledger.) */
 static int shmguard_lines(const char *err)
 {
     int n = 0;
-    for (const char *p = err; (p = strstr(p, "shmguard[")); p++)
+    for (const char *p = err; (p = strstr(p, "passing every call through")); p++)
         n++;
     return n;
 }
@@ -177,7 +179,8 @@ static void test_foreign_file_is_skipped(void **state)
     if (!sgt_exited(&lib, 0))
         fprintf(stderr, "status %d, stderr: %s\n", lib.status, lib.err);
     assert_true(sgt_exited(&lib, 0));
-    assert_null(strstr(lib.err, "shmguard["));
+    assert_null(strstr(lib.err, "passing every call through"));
+    assert_null(strstr(lib.err, "unusable"));
     sgt_rmdir(d);
 }
 
