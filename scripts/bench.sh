@@ -14,4 +14,4 @@ export SHMGUARD_LEDGER="$W"
 echo "shmguard benchmark on $(uname -srm), $(nproc) CPUs, $(date -u +%Y-%m-%d)"
 echo
 "$BUILD/bench/bench_calls" "$BUILD/libshmguard.so" "${SG_BENCH_REPS:-15}"
-"$BUILD/bench/bench_diag" "${SG_BENCH_REPS:-21}"
+SHMGUARD_LOG=/dev/null "$BUILD/bench/bench_diag" "${SG_BENCH_REPS:-21}"
