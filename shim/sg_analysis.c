@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uthash.h>
 
 const char *sg_segstate_name(enum sg_segstate s)
 {
@@ -47,31 +48,63 @@ int sg_limits_read(struct sg_limits *l)
     return 0;
 }
 
-/* Liveness of pids, cached for one view. */
-struct live_cache {
-    struct { int pid; uint64_t start; int alive; } *v;
-    size_t n, cap;
+/* What /proc says about each pid met while building one view: its start
+ * time (0: no such process, or exited) and, once asked, its command. */
+struct pid_fact {
+    int pid;
+    uint64_t start;
+    int have_comm;
+    char comm[SG_COMM_LEN];
+    UT_hash_handle hh;
 };
 
-static int alive_cached(struct live_cache *c, int pid, uint64_t start)
+static struct pid_fact *fact(struct pid_fact **cache, int pid)
 {
-    for (size_t i = 0; i < c->n; i++)
-        if (c->v[i].pid == pid && c->v[i].start == start)
-            return c->v[i].alive;
-    int a = sg_proc_alive(pid, start);
-    if (c->n == c->cap) {
-        size_t nc = c->cap ? c->cap * 2 : 32;
-        void *nv = realloc(c->v, nc * sizeof *c->v);
-        if (!nv)
-            return a;
-        c->v = nv;
-        c->cap = nc;
+    struct pid_fact *f;
+    HASH_FIND_INT(*cache, &pid, f);
+    if (f)
+        return f;
+    f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->pid = pid;
+    f->start = sg_proc_start_time(pid);
+    HASH_ADD_INT(*cache, pid, f);
+    return f;
+}
+
+/* 1 if (pid, start) is alive, 0 if not, -1 if unknown. */
+static int alive_cached(struct pid_fact **cache, int pid, uint64_t start)
+{
+    struct pid_fact *f = fact(cache, pid);
+    if (!f)
+        return sg_proc_alive(pid, start);
+    if (f->start == 0)
+        return access("/proc/self/stat", R_OK) == 0 ? 0 : -1;
+    return start == 0 || f->start == start;
+}
+
+static void comm_cached(struct pid_fact **cache, int pid, char *out)
+{
+    struct pid_fact *f = fact(cache, pid);
+    if (!f) {
+        sg_proc_comm(pid, out);
+        return;
     }
-    c->v[c->n].pid = pid;
-    c->v[c->n].start = start;
-    c->v[c->n].alive = a;
-    c->n++;
-    return a;
+    if (!f->have_comm) {
+        sg_proc_comm(pid, f->comm);
+        f->have_comm = 1;
+    }
+    memcpy(out, f->comm, SG_COMM_LEN);
+}
+
+static void facts_free(struct pid_fact **cache)
+{
+    struct pid_fact *f, *tmp;
+    HASH_ITER(hh, *cache, f, tmp) {
+        HASH_DEL(*cache, f);
+        free(f);
+    }
 }
 
 /* The ledger record describing kernel segment k, from any consulted
@@ -143,7 +176,7 @@ int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_led
         errno = ENOMEM;
         return -1;
     }
-    struct live_cache lc = { NULL, 0, 0 };
+    struct pid_fact *facts = NULL;
     for (size_t i = 0; i < ks.n; i++) {
         struct sg_seginfo *s = &v->seg[v->n++];
         s->k = ks.v[i];
@@ -151,14 +184,14 @@ int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_led
         s->rec = find_rec(v, &s->k, &s->rec_domain);
         s->creator_alive = -1;
         if (s->rec && (s->rec->flags & SG_SEG_CREATOR)) {
-            s->creator_alive = alive_cached(&lc, s->rec->cr_pid, s->rec->cr_start);
+            s->creator_alive = alive_cached(&facts, s->rec->cr_pid, s->rec->cr_start);
             memcpy(s->comm, s->rec->cr_comm, sizeof s->comm);
             s->comm[sizeof s->comm - 1] = '\0';
         } else if (s->k.cpid > 0) {
             /* No start time: only "no such process" proves death. */
-            s->creator_alive = sg_proc_start_time(s->k.cpid) ? -1 : 0;
+            s->creator_alive = alive_cached(&facts, s->k.cpid, 0) ? -1 : 0;
             if (s->creator_alive)
-                sg_proc_comm(s->k.cpid, s->comm);
+                comm_cached(&facts, s->k.cpid, s->comm);
         }
         if (s->rec && (s->rec->flags & SG_SEG_PENDING))
             s->state = SG_ST_PENDING;
@@ -171,7 +204,7 @@ int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_led
         else
             s->state = SG_ST_IDLE;
     }
-    free(lc.v);
+    facts_free(&facts);
     sg_ksnap_free(&ks);
     return 0;
 }

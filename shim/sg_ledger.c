@@ -432,6 +432,44 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
     return rc;
 }
 
+/* Read the data extents of fd's first len bytes into buf (which holds
+ * zeros, or an earlier read when again is set: then holes are zeroed).
+ * Bytes past a shorter file stay zero.  0 on success. */
+static int read_data(int fd, unsigned char *buf, size_t len, int again)
+{
+    off_t pos = 0;
+    while ((size_t)pos < len) {
+        off_t data = lseek(fd, pos, SEEK_DATA);
+        if (data < 0) {
+            if (errno != ENXIO)
+                data = pos; /* no SEEK_DATA here: read everything */
+            else
+                data = (off_t)len; /* only a hole is left */
+        }
+        if ((size_t)data > len)
+            data = (off_t)len;
+        if (again)
+            memset(buf + pos, 0, (size_t)(data - pos));
+        if ((size_t)data >= len)
+            break;
+        off_t hole = lseek(fd, data, SEEK_HOLE);
+        if (hole < 0 || (size_t)hole > len)
+            hole = (off_t)len;
+        while (data < hole) {
+            ssize_t r = pread(fd, buf + data, (size_t)(hole - data), data);
+            if (r < 0)
+                return -1;
+            if (r == 0) { /* shrank under us: the rest reads as zeros */
+                memset(buf + data, 0, len - (size_t)data);
+                return 0;
+            }
+            data += r;
+        }
+        pos = hole;
+    }
+    return 0;
+}
+
 int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err,
                    size_t errlen)
 {
@@ -452,7 +490,9 @@ int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err
     }
     L->owner = st.st_uid;
     size_t len = (size_t)st.st_size;
-    unsigned char *buf = malloc(len ? len : 1);
+    /* calloc of a large size maps fresh zero pages, so the file's holes
+     * (most of a sparse ledger) cost nothing: only its data is read. */
+    unsigned char *buf = calloc(len ? len : 1, 1);
     if (!buf) {
         close(fd);
         return ERR("out of memory reading %s", path);
@@ -460,19 +500,11 @@ int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err
     int rc = -1;
     for (int attempt = 0; attempt < 50; attempt++) {
         uint64_t g0 = 0, g1 = 1;
-        size_t got = 0;
         if (len >= sizeof(struct sg_hdr) &&
             pread(fd, &g0, sizeof g0, offsetof(struct sg_hdr, generation)) != sizeof g0)
             break;
-        while (got < len) {
-            ssize_t r = pread(fd, buf + got, len - got, (off_t)got);
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        if (got != len) {
-            len = got; /* shrank under us: check what is there */
-        }
+        if (read_data(fd, buf, len, attempt > 0) != 0)
+            break;
         if (len >= sizeof(struct sg_hdr))
             memcpy(&g1, buf + offsetof(struct sg_hdr, generation), sizeof g1);
         else

@@ -37,6 +37,10 @@ uint64_t sg_proc_start_time(pid_t pid)
     if (!p)
         return 0;
     p++;
+    /* Field 3, the state: a zombie (or dead) process has exited and
+     * detached everything; its pid cannot be reused until it is reaped. */
+    if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X'))
+        return 0;
     /* After ')' come fields 3.. ; starttime is field 22, i.e. the 20th. */
     for (int field = 3; field < 22; field++) {
         p = strchr(p + 1, ' ');

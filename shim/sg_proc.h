@@ -22,7 +22,9 @@ struct sg_self {
     char exe[SG_PATH_LEN];
 };
 
-/* Start time of pid, 0 if the process does not exist or is unreadable. */
+/* Start time of pid; 0 if the process does not exist, is unreadable, or
+ * has exited and waits to be reaped (a zombie: for every purpose here it
+ * is dead, and its pid cannot be reused until it is reaped). */
 uint64_t sg_proc_start_time(pid_t pid);
 
 /* Command name (comm) of pid into buf (size SG_COMM_LEN); "" if unknown. */

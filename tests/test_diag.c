@@ -289,6 +289,38 @@ static void test_pid_reuse_is_not_life(void **state)
     step_end(&other, "exit");
 }
 
+/* A creator that died but was never reaped (a zombie, as under a PID 1
+ * that does not reap) is dead: its segment is an orphan. */
+static void test_zombie_creator_is_dead(void **state)
+{
+    (void)state;
+    set_limit("shmmni", 2);
+    struct step z, other;
+    step_start(&z, lib_env);
+    assert_true(step_id(step(&z, "get 0x5eed1600 create size 8192")) >= 0);
+    kill(z.pid, SIGKILL); /* not reaped yet */
+    char path[64], st[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)z.pid);
+    for (int i = 0; i < 500 && !strstr(st, ") Z "); i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(st, sizeof st, f))
+                st[0] = '\0';
+            fclose(f);
+        }
+        usleep(2000);
+    }
+    assert_non_null(strstr(st, ") Z ")); /* it is a zombie now */
+    step_start(&other, lib_env);
+    assert_true(step_id(step(&other, "get 0x5eed16ff create")) >= 0);
+    assert_string_equal(step(&other, "get 0x5eed1699 create"), "err 28");
+    ASSERT_HAS(read_log(), "Orphaned: 1 segment, 8.0 KiB");
+    step_end(&other, "exit");
+    waitpid(z.pid, NULL, 0);
+    fclose(z.in);
+    close(z.out);
+}
+
 /* A crash loop: 1,000 failures in one process, then 20 processes failing
  * once each: at most 5 messages in all; the count of what was suppressed
  * comes with the next message that goes out. */
@@ -462,7 +494,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_shmmni_exhausted), T(test_shmall_exhausted), T(test_both_near),
         T(test_shmmax), T(test_smaller_existing), T(test_eexist_live_holder),
-        T(test_eexist_dead_holder), T(test_pid_reuse_is_not_life), T(test_rate_limit),
+        T(test_eexist_dead_holder), T(test_pid_reuse_is_not_life), T(test_zombie_creator_is_dead),
+        T(test_rate_limit),
         T(test_file_messages_whole), T(test_stderr_sink), T(test_syslog_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
