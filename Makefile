@@ -29,7 +29,7 @@ CORE_SRC := shim/sg_config.c shim/sg_log.c shim/sg_real.c shim/sg_proc.c \
 SHIM_SRC := shim/sg_core.c shim/sg_defer.c shim/sg_locks.c shim/sg_callsite.c shim/sg_diag.c
 HOOK_SRC := shim/sg_hooks.c
 TOOL_SRC := shim/tool_main.c shim/tool_ledger.c shim/tool_ls.c shim/tool_doctor.c \
-            shim/tool_gc.c shim/tool_run.c
+            shim/tool_gc.c shim/tool_run.c shim/tool_util.c shim/tool_scan.c
 
 CORE_OBJ := $(CORE_SRC:shim/%.c=$(BUILD)/%.o)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(BUILD)/%.o)

@@ -79,8 +79,12 @@ static int alive_cached(struct pid_fact **cache, int pid, uint64_t start)
     struct pid_fact *f = fact(cache, pid);
     if (!f)
         return sg_proc_alive(pid, start);
-    if (f->start == 0)
-        return access("/proc/self/stat", R_OK) == 0 ? 0 : -1;
+    if (f->start == 0) {
+        static int proc_ok = -1; /* is /proc there at all? asked once */
+        if (proc_ok < 0)
+            proc_ok = access("/proc/self/stat", R_OK) == 0;
+        return proc_ok ? 0 : -1;
+    }
     return start == 0 || f->start == start;
 }
 
@@ -119,6 +123,12 @@ static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k,
     for (size_t i = 0; i < v->n_ledgers && n < 65; i++)
         all[n++] = &v->ledgers[i];
     for (size_t i = 0; i < n; i++) {
+        /* A ledger speaks only for segments its owner could act on (the
+         * file's owner, not a field inside it): otherwise any user could
+         * make another's segment look pending or orphaned. */
+        uid_t owner = all[i]->owner;
+        if (owner != 0 && owner != k->uid && owner != k->cuid)
+            continue;
         const struct sg_seg *r = sg_seg_find((struct sg_ledger *)all[i], SG_KIND_SHM, k->id);
         if (r && r->kcpid == k->cpid && r->kcuid == k->cuid) {
             *domain = all[i]->owner;

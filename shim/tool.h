@@ -4,13 +4,17 @@
 #ifndef SG_TOOL_H
 #define SG_TOOL_H
 
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "sg_kernel.h"
 #include "sg_ledger.h"
 
 #define SG_EXIT_OK 0
 #define SG_EXIT_FAILURE 1   /* error, or bad usage */
+#define SG_EXIT_NOT_REMOVED 2 /* gc: some segments it should remove were left
+                               * in place (not permitted, or removal failed) */
 
 extern const char *sg_prog;
 
@@ -35,6 +39,125 @@ void ledger_set_free(struct ledger_set *s);
 
 /* JSON string output with escaping. */
 void json_str(FILE *f, const char *s, size_t maxlen);
+
+/* ---- helpers for the subcommands (tool_util.c) -------------------------- */
+
+/* "shmguard: CMD: msg" on stderr, then "Try 'shmguard CMD --help' for more
+ * information.": the one way a subcommand reports bad usage. */
+void tool_cmd_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Report what getopt_long() returned for a bad option (c is ':' for a
+ * missing value, '?' otherwise; optstring must start with ':' or "+:"),
+ * through tool_cmd_usage_error. */
+void tool_getopt_error(const char *cmd, int c, char **argv);
+
+/* "shmguard from shmguard VERSION" on stdout. */
+void tool_print_version(void);
+
+/* Strict parsers: the whole string must be used.  0 on success, -1 when
+ * malformed or out of range (nothing is printed). */
+int tool_parse_long(const char *s, long min, long max, long *out);  /* decimal */
+int tool_parse_key(const char *s, int32_t *out);     /* 0xHEX, or decimal (may be
+                                                        negative, as /proc prints it) */
+int tool_parse_duration(const char *s, uint64_t *secs); /* 90, 30s, 10m, 2h, 1d, 1h30m */
+int tool_parse_user(const char *s, uid_t *out);      /* user name or numeric uid */
+
+/* A user's name, or its number when it has none.  The string lives until
+ * the next call with 32 other uids (a small cache). */
+const char *tool_user_name(uid_t uid);
+
+/* Sizes and durations as util-linux prints them: "512B", "4K", "1.5M";
+ * "45s", "12m05s", "3h05m", "2d03h". */
+void tool_fmt_size(char *buf, size_t n, uint64_t bytes);
+void tool_fmt_age(char *buf, size_t n, int64_t secs);
+
+/* The call site a ledger record holds, "" when it holds none:
+ * "SYMBOL in OBJECT+0xOFF" or "OBJECT+0xOFF". */
+void tool_fmt_site(char *buf, size_t n, const struct sg_seg *rec);
+
+/* ---- who maps which segment now: one pass over /proc (tool_scan.c) ---- */
+
+struct scan_map {
+    long shmid;             /* inode field of the mapping */
+    int pid;
+    uint64_t addr;          /* start of the mapping */
+    uint32_t key;           /* from the name /SYSV%08x (the key at creation) */
+};
+
+struct scan_proc {
+    int pid;
+    char comm[SG_COMM_LEN];
+};
+
+struct proc_scan {
+    struct scan_map *map;   /* SysV mappings of this IPC namespace's processes,
+                             * sorted by shmid, pid, addr */
+    size_t n_map;
+    struct scan_proc *proc; /* the processes that have one, sorted by pid */
+    size_t n_proc;
+    size_t seen;            /* processes looked at */
+    size_t unreadable;      /* whose namespace or maps could not be read
+                             * (another user's, without privilege) */
+};
+
+/* Scan /proc once: every process of this IPC namespace (same inode and
+ * device of /proc/PID/ns/ipc as ours) and its System V mappings.
+ * Processes that vanish meanwhile are skipped.  0 on success; -1 with
+ * errno when /proc cannot be listed or memory runs out (ps is then empty). */
+int proc_scan_build(struct proc_scan *ps);
+void proc_scan_free(struct proc_scan *ps);
+
+/* The mappings of shmid: returns how many, *first points at the first. */
+size_t proc_scan_find(const struct proc_scan *ps, long shmid, const struct scan_map **first);
+
+/* The command name of a scanned process with a mapping, or "". */
+const char *proc_scan_comm(const struct proc_scan *ps, int pid);
+
+/* ---- gc's decisions (tool_gc.c) ----------------------------------------- */
+
+struct sg_view;
+
+/* Why gc removes a segment; GC_KEEP when it does not. */
+enum gc_kind { GC_KEEP, GC_ORPHAN, GC_PENDING, GC_FORCED };
+
+struct gc_opts {
+    int dry_run;
+    int force;                  /* with ids: also idle segments, creator alive */
+    uint64_t min_age;           /* seconds; keep segments younger than this */
+    const long *ids;            /* consider only these (NULL: all) */
+    size_t n_ids;
+};
+
+/* One decision, and what the re-check before the removal needs. */
+struct gc_item {
+    struct sg_kseg k;           /* the kernel's facts when decided */
+    enum gc_kind kind;
+    int has_rec;                /* a trusted ledger record describes it */
+    uid_t rec_domain;           /* the ledger's owner uid, when has_rec */
+    int32_t cr_pid;             /* GC_ORPHAN: the creator pid proven dead */
+    uint64_t cr_start;          /* its start time from the ledger, 0 without */
+    int not_permitted;          /* the caller may not remove it (predicted) */
+    char why[512];              /* the decision, in words */
+};
+
+/* Decide about every segment of the view (or only those opts names),
+ * using the maps scan for attachers and now (seconds since the epoch) for
+ * ages.  Fills out (room for v->n items) in id order; returns how many. */
+size_t gc_decide(const struct sg_view *v, const struct proc_scan *ps, const struct gc_opts *o,
+                 int64_t now, struct gc_item *out);
+
+/* Check a removal decision again on fresh facts, immediately before the
+ * removal: the segment still exists with the same identity (cpid, cuid,
+ * size), is not attached (fresh IPC_STAT) nor marked, its creator is still
+ * dead (GC_ORPHAN: pid and start time), its pending record is still there
+ * (GC_PENDING, when own holds it), and no carrier process has just looked
+ * it up (intents in own, whose lock the caller holds, and in the other
+ * ledgers of dir).  own and dir may be NULL.  Returns 1 when it may still
+ * be removed; 0 when not, with the reason in why; -1 when the segment is
+ * gone (why says so). */
+int gc_recheck(const struct gc_item *it, struct sg_ledger *own, const char *dir, char *why,
+               size_t n);
 
 /* Subcommands: argv[0] is the subcommand's name; return the exit status. */
 int cmd_ledger(int argc, char **argv);

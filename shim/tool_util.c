@@ -1,0 +1,216 @@
+/*
+ * tool_util.c - small pieces shared by the shmguard subcommands: usage
+ * errors in util-linux's form, strict parsers for option values (numbers,
+ * keys, durations, users), and the formats of sizes, ages, user names and
+ * call sites.  Nothing here touches System V objects.
+ */
+#define _GNU_SOURCE
+#include "tool.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SG_VERSION
+#define SG_VERSION "unknown"
+#endif
+
+void tool_cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: %s: ", sg_prog, cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry '%s %s --help' for more information.\n", sg_prog, cmd);
+    va_end(ap);
+}
+
+void tool_getopt_error(const char *cmd, int c, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (c == ':') {
+        if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+            tool_cmd_usage_error(cmd, "option requires an argument -- '%c'", optopt);
+        else
+            tool_cmd_usage_error(cmd, "option '%s' requires an argument", arg);
+    } else if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+        tool_cmd_usage_error(cmd, "invalid option -- '%c'", optopt);
+    else
+        tool_cmd_usage_error(cmd, "unrecognized option '%s'", arg);
+}
+
+void tool_print_version(void)
+{
+    printf("%s from shmguard %s\n", sg_prog, SG_VERSION);
+}
+
+int tool_parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s || isspace((unsigned char)*s))
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int tool_parse_key(const char *s, int32_t *out)
+{
+    if (!s || !*s || isspace((unsigned char)*s))
+        return -1;
+    char *end;
+    errno = 0;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        if (!isxdigit((unsigned char)s[2]))
+            return -1;
+        unsigned long long v = strtoull(s + 2, &end, 16);
+        if (errno || *end || v > UINT32_MAX)
+            return -1;
+        *out = (int32_t)(uint32_t)v;
+        return 0;
+    }
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < INT32_MIN || v > (long long)UINT32_MAX)
+        return -1;
+    *out = (int32_t)(uint32_t)v; /* -1 and 0xffffffff are the same key */
+    return 0;
+}
+
+int tool_parse_duration(const char *s, uint64_t *secs)
+{
+    if (!s || !*s)
+        return -1;
+    uint64_t total = 0;
+    const char *p = s;
+    int last_unit = 5; /* units must come largest first: 1h30m, not 30m1h */
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (errno)
+            return -1;
+        uint64_t mult;
+        int unit;
+        switch (*end) {
+        case '\0': mult = 1; unit = 0; break; /* a bare number: seconds */
+        case 's': mult = 1; unit = 1; break;
+        case 'm': mult = 60; unit = 2; break;
+        case 'h': mult = 3600; unit = 3; break;
+        case 'd': mult = 86400; unit = 4; break;
+        default: return -1;
+        }
+        if (unit >= last_unit || (unit == 0 && p != s))
+            return -1; /* "30s10" or "10m1h" */
+        last_unit = unit;
+        if (v > (UINT64_MAX - total) / mult)
+            return -1;
+        total += v * mult;
+        p = *end ? end + 1 : end;
+    }
+    if (total > (uint64_t)INT64_MAX)
+        return -1;
+    *secs = total;
+    return 0;
+}
+
+int tool_parse_user(const char *s, uid_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    long v;
+    if (tool_parse_long(s, 0, (long)UINT32_MAX - 1, &v) == 0) {
+        *out = (uid_t)v;
+        return 0;
+    }
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwnam_r(s, &pw, buf, sizeof buf, &res) != 0 || !res)
+        return -1;
+    *out = res->pw_uid;
+    return 0;
+}
+
+const char *tool_user_name(uid_t uid)
+{
+    static struct {
+        uid_t uid;
+        int used;
+        char name[64];
+    } cache[32];
+    static unsigned next;
+    for (size_t i = 0; i < sizeof cache / sizeof cache[0]; i++)
+        if (cache[i].used && cache[i].uid == uid)
+            return cache[i].name;
+    unsigned slot = next++ % (sizeof cache / sizeof cache[0]);
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) == 0 && res && strlen(res->pw_name) < 64)
+        snprintf(cache[slot].name, sizeof cache[slot].name, "%s", res->pw_name);
+    else
+        snprintf(cache[slot].name, sizeof cache[slot].name, "%u", (unsigned)uid);
+    cache[slot].uid = uid;
+    cache[slot].used = 1;
+    return cache[slot].name;
+}
+
+void tool_fmt_size(char *buf, size_t n, uint64_t bytes)
+{
+    static const char unit[] = "BKMGTPE";
+    int u = 0;
+    uint64_t whole = bytes, rem = 0;
+    while (whole >= 1024 && u < 6) {
+        rem = whole % 1024;
+        whole /= 1024;
+        u++;
+    }
+    /* One decimal, rounded, as util-linux prints it ("1.5M"), none when
+     * it is zero ("4K"). */
+    unsigned tenth = (unsigned)((rem * 10 + 512) / 1024);
+    if (tenth == 10) {
+        whole++;
+        tenth = 0;
+    }
+    if (u == 0 || tenth == 0)
+        snprintf(buf, n, "%" PRIu64 "%c", whole, unit[u]);
+    else
+        snprintf(buf, n, "%" PRIu64 ".%u%c", whole, tenth, unit[u]);
+}
+
+void tool_fmt_age(char *buf, size_t n, int64_t s)
+{
+    if (s < 0)
+        s = 0;
+    if (s < 60)
+        snprintf(buf, n, "%" PRId64 "s", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, n, "%" PRId64 "h%02" PRId64 "m", s / 3600, s % 3600 / 60);
+    else
+        snprintf(buf, n, "%" PRId64 "d%02" PRId64 "h", s / 86400, s % 86400 / 3600);
+}
+
+void tool_fmt_site(char *buf, size_t n, const struct sg_seg *rec)
+{
+    if (!rec || !rec->site_obj[0]) {
+        if (n)
+            buf[0] = '\0';
+        return;
+    }
+    if (rec->site_sym[0])
+        snprintf(buf, n, "%.*s in %.*s+0x%" PRIx64, SG_SYM_LEN, rec->site_sym, SG_PATH_LEN,
+                 rec->site_obj, rec->site_off);
+    else
+        snprintf(buf, n, "%.*s+0x%" PRIx64, SG_PATH_LEN, rec->site_obj, rec->site_off);
+}
