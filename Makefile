@@ -48,7 +48,7 @@ TEST_SRC   := $(wildcard tests/test_*.c)
 HELPER_SRC := $(wildcard tests/helper_*.c)
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS    := $(HELPER_SRC:tests/%.c=$(BUILD)/tests/%)
-BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag
+BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/bench/bench_mkseg
 
 .PHONY: all check demo bench asan tsan install clean deps
 all: $(LIB) $(TOOL)

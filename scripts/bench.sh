@@ -15,3 +15,7 @@ echo "shmguard benchmark on $(uname -srm), $(nproc) CPUs, $(date -u +%Y-%m-%d)"
 echo
 "$BUILD/bench/bench_calls" "$BUILD/libshmguard.so" "${SG_BENCH_REPS:-15}"
 SHMGUARD_LOG=/dev/null "$BUILD/bench/bench_diag" "${SG_BENCH_REPS:-21}"
+
+# shmguard ls over 32,000 segments against ipcs -m -p, in a namespace of
+# its own so that nothing else is in it.
+unshare --ipc "$(dirname "$0")/bench-ls.sh" "$BUILD"
