@@ -120,13 +120,6 @@ static int gc_dead(int32_t pid, uint64_t start, const char **how)
     return 0;
 }
 
-/* 1 if the owner of a ledger (its trust domain) may itself remove the
- * segment: only such a ledger may vouch for what gc does with it. */
-static int gc_domain_trusted(uid_t domain, const struct sg_kseg *k)
-{
-    return domain == 0 || domain == k->uid || domain == k->cuid;
-}
-
 /* A live intent for shmid in a ledger image (read-only: nothing is
  * dropped): the pid of a carrier that looked it up and has not attached
  * yet, -1 when the intent table overflowed (every removal waits), 0 when
@@ -230,12 +223,10 @@ static void gc_judge(const struct sg_view *v, const struct sg_seginfo *s,
     it->kind = GC_KEEP;
     const struct sg_kseg *k = &s->k;
     const struct sg_seg *rec = s->rec;
-    int trusted = rec && gc_domain_trusted(s->rec_domain, k);
+    /* The analysis gives s a ledger record only from a ledger whose owner
+     * may remove the segment itself (sg_analysis.c, find_rec). */
+    int trusted = rec != NULL;
     int pending = rec && (rec->flags & SG_SEG_PENDING);
-    char note[160] = "";
-    if (rec && !trusted)
-        snprintf(note, sizeof note, " (its record in uid %u's ledger was ignored: that uid may not remove it)",
-                 (unsigned)s->rec_domain);
     if (trusted) {
         it->has_rec = 1;
         it->rec_domain = s->rec_domain;
@@ -316,28 +307,26 @@ static void gc_judge(const struct sg_view *v, const struct sg_seginfo *s,
                          "orphaned: nobody attached, its creator pid %d%s is dead: %s", pid, comm, how);
             else
                 snprintf(it->why, sizeof it->why,
-                         "orphaned: nobody attached, its creator pid %d is dead: %s (%s)%s", pid, how,
+                         "orphaned: nobody attached, its creator pid %d is dead: %s (%s)", pid, how,
                          trusted && (rec->flags & SG_SEG_CREATOR) ? "its ledger record has no start time"
-                                                                  : "no ledger record: kernel facts only",
-                         note);
+                                                                  : "no ledger record: kernel facts only");
         } else {
             if (pid <= 0)
                 snprintf(it->why, sizeof it->why,
-                         "idle: nobody attached, its creator is not visible from this pid namespace%s",
-                         note);
+                         "idle: nobody attached, its creator is not visible from this pid namespace");
             else if (dead < 0)
                 snprintf(it->why, sizeof it->why,
                          "idle: nobody attached, cannot tell whether its creator pid %d is alive "
-                         "(/proc/%d is not readable)%s",
-                         pid, pid, note);
+                         "(/proc/%d is not readable)",
+                         pid, pid);
             else if (have_start)
                 snprintf(it->why, sizeof it->why, "idle: nobody attached, its creator pid %d%s is alive",
                          pid, comm);
             else
                 snprintf(it->why, sizeof it->why,
                          "idle: nobody attached, pid %d%s is in use and without a ledger record "
-                         "it may be the creator%s",
-                         pid, comm, note);
+                         "it may be the creator",
+                         pid, comm);
             if (o->force && gc_named(o, k->id)) {
                 if (holder) {
                     size_t l = strlen(it->why);
