@@ -71,6 +71,22 @@ static inline void sgt_rmdir(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* Apply NAME=value entries (NULL-terminated) to this process's
+ * environment; "NAME=" with an empty value removes NAME.  For children,
+ * between fork and exec. */
+static inline void sgt_apply_env(char *const env[])
+{
+    for (int i = 0; env && env[i]; i++) {
+        const char *eq = strchr(env[i], '=');
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
+        if (eq[1] == '\0')
+            unsetenv(name);
+        else
+            setenv(name, eq + 1, 1);
+    }
+}
+
 /* Large: declare it static or allocate it, never on the stack. */
 struct sgt_result {
     int status;         /* as from waitpid; -1 if it timed out (killed) */
@@ -100,15 +116,7 @@ static inline void sgt_run(struct sgt_result *r, char *const argv[], char *const
         setpgid(0, 0);
         dup2(po[1], 1);
         dup2(pe[1], 2);
-        for (int i = 0; env && env[i]; i++) {
-            char *eq = strchr(env[i], '=');
-            char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
-            if (eq[1] == '\0')
-                unsetenv(name);
-            else
-                setenv(name, eq + 1, 1);
-        }
+        sgt_apply_env(env);
         execvp(argv[0], argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);

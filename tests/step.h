@@ -27,15 +27,7 @@ static inline void step_start(struct step *s, char *const env[])
     if (s->pid == 0) {
         dup2(pin[0], 0);
         dup2(pout[1], 1);
-        for (int i = 0; env && env[i]; i++) {
-            char *eq = strchr(env[i], '=');
-            char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
-            if (eq[1] == '\0')
-                unsetenv(name);
-            else
-                setenv(name, eq + 1, 1);
-        }
+        sgt_apply_env(env);
         const char *h = SGT_HELPER("helper_step");
         execl(h, h, (char *)NULL);
         _exit(127);

@@ -9,36 +9,10 @@
  */
 #include "step.h"
 
-static char dir[PATH_MAX];
-static char env_ledger[PATH_MAX + 32];
-static char env_preload[PATH_MAX + 32];
-static char *lib_env[] = { env_preload, env_ledger, "SHMGUARD_MODE=", NULL };
+#include "fixture.h"
+
 static char *obs_env[] = { env_preload, env_ledger, "SHMGUARD_MODE=observe", NULL };
-static char *bare_env[] = { "LD_PRELOAD=", NULL };
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "%s", sgt_ledger_dir());
-    snprintf(env_ledger, sizeof env_ledger, "SHMGUARD_LEDGER=%s", dir);
-    snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s", SGT_LIB);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sgt_clear_ipc();
-    sgt_rmdir(dir);
-    return 0;
-}
-
-static int after_each(void **state)
-{
-    (void)state;
-    sgt_clear_ipc();
-    return 0;
-}
 
 /* Number of pending removals recorded in the ledger. */
 static int pending_in_ledger(void)

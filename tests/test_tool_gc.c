@@ -38,36 +38,10 @@ const char *sg_prog = "shmguard";
 #include "tool_scan.c"
 #include "tool_gc.c"
 
-static char dir[PATH_MAX];
-static char env_ledger[PATH_MAX + 32];
-static char env_preload[PATH_MAX + 32];
-static char *lib_env[] = { env_preload, env_ledger, "SHMGUARD_MODE=", NULL };
-static char *bare_env[] = { "LD_PRELOAD=", env_ledger, NULL };
+#include "fixture.h"
+
 static struct sgt_result res;
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "%s", sgt_ledger_dir());
-    snprintf(env_ledger, sizeof env_ledger, "SHMGUARD_LEDGER=%s", dir);
-    snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s", SGT_LIB);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sgt_clear_ipc();
-    sgt_rmdir(dir);
-    return 0;
-}
-
-static int after_each(void **state)
-{
-    (void)state;
-    sgt_clear_ipc();
-    return 0;
-}
 
 /* ---- pid reuse ----------------------------------------------------------- */
 

@@ -21,36 +21,10 @@
 
 #include "sg_proc.h"
 
-static char dir[PATH_MAX];
-static char env_ledger[PATH_MAX + 32];
-static char env_preload[PATH_MAX + 32];
-static char *lib_env[] = { env_preload, env_ledger, "SHMGUARD_MODE=", NULL };
-static char *bare_env[] = { "LD_PRELOAD=", env_ledger, NULL };
+#include "fixture.h"
+
 static struct sgt_result res;
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "%s", sgt_ledger_dir());
-    snprintf(env_ledger, sizeof env_ledger, "SHMGUARD_LEDGER=%s", dir);
-    snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s", SGT_LIB);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sgt_clear_ipc();
-    sgt_rmdir(dir);
-    return 0;
-}
-
-static int after_each(void **state)
-{
-    (void)state;
-    sgt_clear_ipc();
-    return 0;
-}
 
 /* ---- a small JSON reader (enough for libsmartcols' output) ------------- */
 
@@ -347,15 +321,7 @@ static void actor_start(struct actor *a, char *const env[])
     if (a->pid == 0) {
         dup2(pin[0], 0);
         dup2(pout[1], 1);
-        for (int i = 0; env && env[i]; i++) {
-            char *eq = strchr(env[i], '=');
-            char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
-            if (eq[1] == '\0')
-                unsetenv(name);
-            else
-                setenv(name, eq + 1, 1);
-        }
+        sgt_apply_env(env);
         const char *h = SGT_HELPER("helper_actor");
         execl(h, h, (char *)NULL);
         _exit(127);
