@@ -240,7 +240,7 @@ int sg_shmget(key_t key, size_t size, int flg, const void *caller)
     if (!sg_st.active) {
         int r = real_shmget(key, size, flg);
         if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF)
-            sg_diag_shmget(key, size, flg, errno); /* kernel facts only */
+            sg_diag_shmget(key, size, flg, errno, caller); /* kernel facts only */
         return r;
     }
     int e0 = errno;
@@ -269,7 +269,7 @@ int sg_shmget(key_t key, size_t size, int flg, const void *caller)
         }
     }
     if (id < 0)
-        sg_diag_shmget(key, size, flg, e);
+        sg_diag_shmget(key, size, flg, e, caller);
     errno = id >= 0 ? e0 : e;
     return id;
 }

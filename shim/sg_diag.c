@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "sg_diag.h"
 #include "sg_analysis.h"
+#include "sg_callsite.h"
 #include "sg_kernel.h"
 #include "sg_log.h"
 #include "sg_real.h"
@@ -276,37 +277,110 @@ static int local_token(uint32_t *suppressed)
     return ok;
 }
 
-/* Whether a failure may deserve a message at debug 0, decided with a
- * syscall or two, so that routine failures (EEXIST from a create-or-open
- * pattern with a live holder) cost no analysis and no rate-limit token. */
-static int worth_analysis(key_t key, size_t size, int err)
+int sg_diag_classify(key_t key, size_t size, int err, uint64_t *used, uint64_t *max)
 {
-    if (err == ENOSPC)
-        return 1;
-    if (err != EINVAL && err != EEXIST)
-        return 0;
+    *used = *max = 0;
+    if (err == ENOSPC) {
+        struct sg_limits l;
+        if (sg_limits_read(&l) != 0)
+            return SG_LIM_OTHER;
+        uint64_t need = (size + l.page_size - 1) / l.page_size;
+        if (l.shm_tot + need > l.shmall) {
+            *used = l.shm_tot;
+            *max = l.shmall;
+            return SG_LIM_SHMALL;
+        }
+        if (l.used_ids >= l.shmmni) {
+            *used = l.used_ids;
+            *max = l.shmmni;
+            return SG_LIM_SHMMNI;
+        }
+        return SG_LIM_OTHER;
+    }
+    if (err != EINVAL)
+        return -1;
     struct shmid_ds ds;
     int id = key == IPC_PRIVATE ? -1 : real_shmget(key, 0, 0);
-    if (id < 0 || sg_kernel_stat(id, &ds) != 0) {
-        if (err != EINVAL)
-            return 0;
-        struct shminfo info;
-        if (real_shmctl(0, IPC_INFO, (struct shmid_ds *)&info) < 0)
-            return 0;
-        return size > info.shmmax || size < info.shmmin;
+    if (id >= 0 && sg_kernel_stat(id, &ds) == 0) {
+        if (ds.shm_segsz >= size)
+            return -1;
+        *used = ds.shm_segsz;
+        *max = ds.shm_segsz;
+        return SG_LIM_SMALLER;
     }
-    if (err == EINVAL)
-        return ds.shm_segsz < size;
-    /* EEXIST: only an unattached holder can be an orphan; whether its
-     * creator is dead is for the analysis to prove. */
-    return ds.shm_nattch == 0;
+    struct shminfo info;
+    if (real_shmctl(0, IPC_INFO, (struct shmid_ds *)&info) < 0)
+        return -1;
+    *used = size;
+    if (size > info.shmmax) {
+        *max = info.shmmax;
+        return SG_LIM_SHMMAX;
+    }
+    if (size < info.shmmin) {
+        *max = info.shmmin;
+        return SG_LIM_SHMMIN;
+    }
+    return -1;
 }
 
-void sg_diag_shmget(key_t key, size_t size, int flg, int err)
+/* Whether a failure may deserve a message at debug 0, decided with a
+ * syscall or two, so that routine failures (EEXIST from a create-or-open
+ * pattern with a live holder) cost no analysis and no rate-limit token.
+ * lim: the class from sg_diag_classify. */
+static int worth_analysis(key_t key, int err, int lim)
+{
+    if (err == ENOSPC || err == EINVAL)
+        return lim >= 0;
+    if (err != EEXIST)
+        return 0;
+    /* EEXIST: only an unattached holder can be an orphan; whether its
+     * creator is dead is for the analysis to prove. */
+    struct shmid_ds ds;
+    int id = key == IPC_PRIVATE ? -1 : real_shmget(key, 0, 0);
+    return id >= 0 && sg_kernel_stat(id, &ds) == 0 && ds.shm_nattch == 0;
+}
+
+/* Keep a limit failure in the ledger's event ring, where `shmguard check`
+ * and `doctor` find it.  Takes the loader's lock (dladdr) before the
+ * ledger's, never both. */
+static void record_event(key_t key, size_t size, int flg, int err, int lim, uint64_t used,
+                         uint64_t max, const void *caller)
+{
+    struct sg_callsite cs;
+    sg_callsite_resolve(caller, &cs);
+    struct sg_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = SG_KIND_SHM;
+    ev.err = err;
+    ev.limit = (uint32_t)lim;
+    ev.pid = sg_st.self.pid;
+    ev.uid = sg_st.self.euid;
+    ev.start = sg_st.self.start;
+    ev.time_ns = sg_now_ns();
+    ev.key = key;
+    ev.flags = flg;
+    ev.size = size;
+    ev.used = used;
+    ev.max = max;
+    memcpy(ev.comm, sg_st.self.comm, sizeof ev.comm);
+    ev.site_off = cs.off;
+    memcpy(ev.site_obj, cs.obj, sizeof ev.site_obj);
+    memcpy(ev.site_sym, cs.sym, sizeof ev.site_sym - 1); /* ev is zeroed: terminated */
+    if (sg_core_take()) {
+        sg_event_add(&sg_st.L, &ev);
+        sg_core_give();
+    }
+}
+
+void sg_diag_shmget(key_t key, size_t size, int flg, int err, const void *caller)
 {
     int saved = errno;
     int debug = sg_st.cfg ? sg_st.cfg->debug : 0;
-    if (debug < 1 && !worth_analysis(key, size, err))
+    uint64_t used, max;
+    int lim = sg_diag_classify(key, size, err, &used, &max);
+    if (lim >= 0 && sg_st.active)
+        record_event(key, size, flg, err, lim, used, max, caller);
+    if (debug < 1 && !worth_analysis(key, err, lim))
         goto out;
     uint32_t suppressed = 0;
     int ok;

@@ -17,6 +17,7 @@
 #define SG_DIAG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct sg_ledger;
@@ -29,8 +30,15 @@ struct sg_ledger;
 int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int err,
                     const struct sg_ledger *own, int debug);
 
-/* Called by the library after shmget failed with err: log the diagnosis
- * if it is worth one and the rate limit allows.  errno is preserved. */
-void sg_diag_shmget(key_t key, size_t size, int flg, int err);
+/* Which IPC limit made shmget(key, size) fail with err, found with a few
+ * syscalls: an SG_LIM_* class, with the limit's usage and value in
+ * *used and *max; -1 when the failure is not a limit error. */
+int sg_diag_classify(key_t key, size_t size, int err, uint64_t *used, uint64_t *max);
+
+/* Called by the library after shmget failed with err (caller: the
+ * program's return address): keep limit failures in the ledger's event
+ * ring, and log the diagnosis if it is worth one and the rate limit
+ * allows.  errno is preserved. */
+void sg_diag_shmget(key_t key, size_t size, int flg, int err, const void *caller);
 
 #endif

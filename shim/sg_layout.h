@@ -10,7 +10,7 @@
  * an accidental change fails the build's tests.
  *
  * File shape:  [header 256 B][segment table][attachment table][intent table]
- *              [pending index]
+ *              [pending index][event ring]
  * Table offsets and capacities are stored in the header and validated
  * against the file size before anything is dereferenced.
  */
@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
-#define SG_LEDGER_VERSION 1u
+#define SG_LEDGER_VERSION 2u   /* 2: the event ring */
 
 /* Default capacities (powers of two).  The kernel's hard ceiling on
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */
@@ -29,6 +29,8 @@
 #define SG_ATT_CAP_DEFAULT    65536u
 #define SG_INTENT_CAP_DEFAULT 4096u
 #define SG_PEND_CAP_DEFAULT   1024u
+/* The event ring has a fixed size in every ledger. */
+#define SG_EV_CAP             64u
 
 /* Record states: a record becomes visible only when state is stored last. */
 #define SG_REC_EMPTY 0u
@@ -65,11 +67,14 @@ struct sg_hdr {
     uint64_t att_off;        /*  56 */
     uint64_t intent_off;     /*  64 */
     uint64_t created_ns;     /*  72 CLOCK_REALTIME at creation */
-    uint32_t static_sum;     /*  80 checksum of bytes [0, 80) and [88, 100) */
+    uint32_t static_sum;     /*  80 checksum of bytes [0, 80) and [88, 112) */
     uint32_t ready;          /*  84 1 once initialised; stored last */
     uint64_t pend_off;       /*  88 */
     uint32_t pend_cap;       /*  96 */
-    uint8_t  pad0[28];       /* 100 */
+    uint32_t ev_cap;         /* 100 SG_EV_CAP */
+    uint64_t ev_off;         /* 104 */
+    uint32_t ev_total;       /* 112 events ever recorded; slot = n % ev_cap */
+    uint8_t  pad0[12];       /* 116 */
     uint8_t  lock[64];       /* 128 pthread_mutex_t, robust, pshared */
     uint32_t seg_live;       /* 192 live segment records */
     uint32_t att_live;       /* 196 live attachment records */
@@ -140,6 +145,41 @@ _Static_assert(sizeof(struct sg_att) == 64, "sg_att is 64 bytes");
 _Static_assert(sizeof(struct sg_intent) == 32, "sg_intent is 32 bytes");
 _Static_assert(offsetof(struct sg_hdr, lock) == 128, "lock at 128");
 
+/* Limit classes of a failed call (sg_event.limit). */
+#define SG_LIM_OTHER    0u   /* an IPC limit, which one could not be told */
+#define SG_LIM_SHMMNI   1u   /* segments in the namespace */
+#define SG_LIM_SHMALL   2u   /* pages of all segments together */
+#define SG_LIM_SHMMAX   3u   /* size above the largest segment */
+#define SG_LIM_SHMMIN   4u   /* size below the smallest segment */
+#define SG_LIM_SMALLER  5u   /* the key's existing segment is smaller */
+#define SG_LIM_SEMMNI   6u   /* semaphore sets */
+#define SG_LIM_SEMMNS   7u   /* semaphores in all sets */
+#define SG_LIM_SEMMSL   8u   /* semaphores in one set */
+
+/* One call that failed on an IPC limit, kept in a ring of SG_EV_CAP
+ * records (the newest overwrite the oldest; hdr->ev_total counts all). */
+struct sg_event {
+    uint32_t state;            /*   0 SG_REC_*, stored last */
+    uint32_t kind;             /*   4 SG_KIND_* of the call */
+    int32_t  err;              /*   8 errno the program got */
+    uint32_t limit;            /*  12 SG_LIM_* */
+    int32_t  pid;              /*  16 */
+    uint32_t uid;              /*  20 euid */
+    uint64_t start;            /*  24 the caller's start time (clock ticks) */
+    uint64_t time_ns;          /*  32 CLOCK_REALTIME */
+    int32_t  key;              /*  40 */
+    int32_t  flags;            /*  44 flags of the call */
+    uint64_t size;             /*  48 bytes asked (semaphores for semget) */
+    uint64_t used;             /*  56 the limit's usage at the time */
+    uint64_t max;              /*  64 the limit's value */
+    char     comm[SG_COMM_LEN];/*  72 */
+    uint64_t site_off;         /*  88 call site, as in sg_seg */
+    char     site_obj[SG_PATH_LEN]; /* 96 */
+    char     site_sym[32];     /* 224 */
+};                              /* 256 */
+
+_Static_assert(sizeof(struct sg_event) == 256, "sg_event is 256 bytes");
+
 /* Index of the segments with a pending removal, so that a sweep reads a
  * few KiB instead of the whole segment table.  id < 0 means empty. */
 struct sg_pend {
@@ -149,14 +189,16 @@ struct sg_pend {
 
 _Static_assert(sizeof(struct sg_pend) == 8, "sg_pend is 8 bytes");
 
-/* Bytes needed for a ledger with the given capacities. */
+/* Bytes needed for a ledger with the given capacities (the event ring
+ * is always SG_EV_CAP records). */
 static inline uint64_t sg_layout_file_size(uint32_t seg_cap, uint32_t att_cap,
                                            uint32_t intent_cap, uint32_t pend_cap)
 {
     return sizeof(struct sg_hdr) + (uint64_t)seg_cap * sizeof(struct sg_seg) +
            (uint64_t)att_cap * sizeof(struct sg_att) +
            (uint64_t)intent_cap * sizeof(struct sg_intent) +
-           (uint64_t)pend_cap * sizeof(struct sg_pend);
+           (uint64_t)pend_cap * sizeof(struct sg_pend) +
+           (uint64_t)SG_EV_CAP * sizeof(struct sg_event);
 }
 
 #endif

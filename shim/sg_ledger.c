@@ -61,18 +61,19 @@ static uint32_t static_sum(const struct sg_hdr *h)
     uint32_t x = 2166136261u;
     for (size_t i = 0; i < offsetof(struct sg_hdr, static_sum); i++)
         x = (x ^ p[i]) * 16777619u;
-    for (size_t i = offsetof(struct sg_hdr, pend_off); i < offsetof(struct sg_hdr, pad0); i++)
+    for (size_t i = offsetof(struct sg_hdr, pend_off); i < offsetof(struct sg_hdr, ev_total); i++)
         x = (x ^ p[i]) * 16777619u;
     return x;
 }
 
 static void layout_offsets(const struct sg_caps *c, uint64_t *seg, uint64_t *att,
-                           uint64_t *intent, uint64_t *pend)
+                           uint64_t *intent, uint64_t *pend, uint64_t *ev)
 {
     *seg = sizeof(struct sg_hdr);
     *att = *seg + (uint64_t)c->seg * sizeof(struct sg_seg);
     *intent = *att + (uint64_t)c->att * sizeof(struct sg_att);
     *pend = *intent + (uint64_t)c->intent * sizeof(struct sg_intent);
+    *ev = *pend + (uint64_t)c->pend * sizeof(struct sg_pend);
 }
 
 static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
@@ -100,9 +101,10 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
     if (!pow2(c.seg) || !pow2(c.att) || c.seg > MAX_CAP || c.att > MAX_CAP ||
         c.intent == 0 || c.intent > 65536 || c.pend == 0 || c.pend > 65536)
         return ERR("corrupt header (capacities)");
-    uint64_t so, ao, io, po;
-    layout_offsets(&c, &so, &ao, &io, &po);
-    if (h->seg_off != so || h->att_off != ao || h->intent_off != io || h->pend_off != po)
+    uint64_t so, ao, io, po, eo;
+    layout_offsets(&c, &so, &ao, &io, &po, &eo);
+    if (h->seg_off != so || h->att_off != ao || h->intent_off != io || h->pend_off != po ||
+        h->ev_off != eo || h->ev_cap != SG_EV_CAP)
         return ERR("corrupt header (table offsets)");
     uint64_t want = sg_layout_file_size(c.seg, c.att, c.intent, c.pend);
     if (h->file_size != want)
@@ -123,6 +125,11 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
         if (a->state > SG_REC_LIVE)
             return ERR("corrupt attachment record %u", i);
     }
+    for (uint32_t i = 0; i < SG_EV_CAP; i++) {
+        const struct sg_event *e = (const void *)(b + eo + (uint64_t)i * sizeof *e);
+        if (e->state > SG_REC_LIVE)
+            return ERR("corrupt event record %u", i);
+    }
     return 0;
 }
 
@@ -134,6 +141,7 @@ static void bind_tables(struct sg_ledger *L)
     L->att = (struct sg_att *)(L->base + h->att_off);
     L->intent = (struct sg_intent *)(L->base + h->intent_off);
     L->pend = (struct sg_pend *)(L->base + h->pend_off);
+    L->ev = (struct sg_event *)(L->base + h->ev_off);
 }
 
 /* ---- page allocation: never let a store into the mapping hit SIGBUS ----- */
@@ -216,8 +224,8 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
                      char *err, size_t errlen)
 {
     uint64_t size = sg_layout_file_size(c->seg, c->att, c->intent, c->pend);
-    uint64_t so, ao, io, po;
-    layout_offsets(c, &so, &ao, &io, &po);
+    uint64_t so, ao, io, po, eo;
+    layout_offsets(c, &so, &ao, &io, &po, &eo);
     /* Truncating to 0 first makes every byte zero, also when re-creating a
      * file whose creator died half-way. */
     if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0)
@@ -246,6 +254,8 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     h->att_off = ao;
     h->intent_off = io;
     h->pend_off = po;
+    h->ev_cap = SG_EV_CAP;
+    h->ev_off = eo;
     h->created_ns = sg_now_ns();
     h->static_sum = static_sum(h);
     bind_tables(L);
@@ -956,4 +966,16 @@ void sg_pend_del(struct sg_ledger *L, uint32_t kind, int32_t id)
                 L->hdr->pending--;
         }
     }
+}
+
+/* ---- event ring -------------------------------------------------------- */
+
+void sg_event_add(struct sg_ledger *L, const struct sg_event *rec)
+{
+    struct sg_event *e = &L->ev[L->hdr->ev_total % SG_EV_CAP];
+    set_state(e, SG_REC_EMPTY);
+    memcpy((unsigned char *)e + sizeof e->state, (const unsigned char *)rec + sizeof rec->state,
+           sizeof *e - sizeof e->state);
+    set_state(e, SG_REC_LIVE);
+    L->hdr->ev_total++;
 }

@@ -34,6 +34,7 @@ struct sg_ledger {
     struct sg_att *att;
     struct sg_intent *intent;
     struct sg_pend *pend;
+    struct sg_event *ev;        /* ring of SG_EV_CAP */
     unsigned char *pagemap;     /* pages known allocated (own mapping) */
     char path[PATH_MAX];
 };
@@ -110,6 +111,10 @@ int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now);
 /* Pending-removal index. add: 0 ok, -1 full. */
 int sg_pend_add(struct sg_ledger *L, uint32_t kind, int32_t id);
 void sg_pend_del(struct sg_ledger *L, uint32_t kind, int32_t id);
+
+/* Event ring: record one failed call (lock held).  rec's state is set
+ * here; the oldest event is overwritten when the ring is full. */
+void sg_event_add(struct sg_ledger *L, const struct sg_event *rec);
 
 /* Iterate live records: for (i = 0; i < cap; i++) if (state == LIVE) ... */
 

@@ -131,6 +131,45 @@ static void fails_like_bare(const char *cmd, const char *want)
     assert_string_equal(bare_answer(cmd), want);
 }
 
+/* The newest event of the own ledger for key (copied into *out); 0 if
+ * there is none.  *total: the ledger's count of all events. */
+static int last_event(unsigned key, struct sg_event *out, uint32_t *total)
+{
+    struct sg_ledger L;
+    if (sgt_load_ledger(dir, &L) != 0)
+        return 0;
+    int found = 0;
+    *total = L.hdr->ev_total;
+    for (uint32_t k = 0; k < SG_EV_CAP && k < L.hdr->ev_total; k++) {
+        const struct sg_event *e = &L.ev[(L.hdr->ev_total - 1 - k) % SG_EV_CAP];
+        if (e->state == SG_REC_LIVE && (unsigned)e->key == key) {
+            *out = *e;
+            found = 1;
+            break;
+        }
+    }
+    sg_ledger_close(&L);
+    return found;
+}
+
+/* The limit failure is kept in the ledger with its class and figures. */
+static void assert_event(unsigned key, uint32_t lim, int err, uint64_t used, uint64_t max)
+{
+    struct sg_event e;
+    uint32_t total;
+    if (!last_event(key, &e, &total))
+        fail_msg("no event for key 0x%x in the ledger", key);
+    assert_int_equal(e.kind, SG_KIND_SHM);
+    assert_int_equal(e.limit, lim);
+    assert_int_equal(e.err, err);
+    assert_int_equal(e.used, used);
+    assert_int_equal(e.max, max);
+    assert_string_equal(e.comm, "helper_step");
+    assert_true(e.pid > 0 && e.start > 0);
+    assert_non_null(strstr(e.site_obj, "helper_step"));
+    assert_true(e.site_off > 0);
+}
+
 static void test_shmmni_exhausted(void **state)
 {
     (void)state;
@@ -153,6 +192,7 @@ static void test_shmmni_exhausted(void **state)
     ASSERT_HAS(log, "sysctl -w kernel.shmmni=8");
     ASSERT_LACKS(log, "kernel.shmall is exhausted");
     step_end(&live, "exit");
+    assert_event(0x5eed0a99, SG_LIM_SHMMNI, ENOSPC, 4, 4);
 }
 
 static void test_shmall_exhausted(void **state)
@@ -167,6 +207,7 @@ static void test_shmall_exhausted(void **state)
     ASSERT_HAS(log, "Orphaned: 1 segment, 1.0 MiB");
     ASSERT_LACKS(log, "kernel.shmmni is exhausted");
     ASSERT_HAS(log, "sysctl -w kernel.shmall=");
+    assert_event(0x5eed0b99, SG_LIM_SHMALL, ENOSPC, 256, 300);
 }
 
 /* Both near: shmall is checked first by the kernel, so a large request
@@ -201,6 +242,7 @@ static void test_shmmax(void **state)
     ASSERT_HAS(log, "The size asked, 2097152 bytes (2.0 MiB), is above the System V shared memory "
                     "limit kernel.shmmax, 1048576 bytes (1.0 MiB)");
     ASSERT_HAS(log, "sysctl -w kernel.shmmax=2097152");
+    assert_event(0x5eed0d00, SG_LIM_SHMMAX, EINVAL, 2097152, 1 << 20);
 }
 
 static void test_smaller_existing(void **state)
@@ -220,6 +262,7 @@ static void test_smaller_existing(void **state)
     ASSERT_HAS(log, "), alive. Ask for at most 4096 bytes");
     ASSERT_LACKS(log, "orphan");
     step_end(&holder, "exit");
+    assert_event(0x5eed0e00, SG_LIM_SMALLER, EINVAL, 4096, 4096);
 }
 
 static void test_eexist_live_holder(void **state)
@@ -239,6 +282,11 @@ static void test_eexist_live_holder(void **state)
     ASSERT_HAS(log, "alive.");
     ASSERT_LACKS(log, "orphan");
     step_end(&holder, "exit");
+    /* EEXIST is no limit: nothing kept. */
+    struct sg_event e;
+    uint32_t total;
+    assert_false(last_event(0x5eed0f00, &e, &total));
+    assert_int_equal(total, 0);
 }
 
 static void test_eexist_dead_holder(void **state)
@@ -347,6 +395,11 @@ static void test_rate_limit(void **state)
     uint32_t suppressed = L.hdr->diag_suppressed;
     sg_ledger_close(&L);
     assert_int_equal(suppressed, 1020 - (uint32_t)lines);
+    /* Every failure is an event, rate limit or not. */
+    struct sg_event e;
+    uint32_t total;
+    assert_true(last_event(0x5eed1299, &e, &total));
+    assert_int_equal(total, 1020);
     /* Ten seconds later (the refill is moved back instead of waiting). */
     char err[512];
     assert_int_equal(sg_ledger_open_own(&L, dir, sg_ipcns_ino(), NULL, err, sizeof err), 0);

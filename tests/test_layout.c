@@ -82,7 +82,10 @@ static void test_hdr(void **state)
         F(sg_hdr, ready, 84, 4, 'u'),
         F(sg_hdr, pend_off, 88, 8, 'u'),
         F(sg_hdr, pend_cap, 96, 4, 'u'),
-        F(sg_hdr, pad0, 100, 28, 'a'),
+        F(sg_hdr, ev_cap, 100, 4, 'u'),
+        F(sg_hdr, ev_off, 104, 8, 'u'),
+        F(sg_hdr, ev_total, 112, 4, 'u'),
+        F(sg_hdr, pad0, 116, 12, 'a'),
         F(sg_hdr, lock, 128, 64, 'a'),
         F(sg_hdr, seg_live, 192, 4, 'u'),
         F(sg_hdr, att_live, 196, 4, 'u'),
@@ -174,11 +177,46 @@ static void test_pend(void **state)
     check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_pend), 8);
 }
 
+static void test_event(void **state)
+{
+    (void)state;
+    const struct field f[] = {
+        F(sg_event, state, 0, 4, 'u'),
+        F(sg_event, kind, 4, 4, 'u'),
+        F(sg_event, err, 8, 4, 's'),
+        F(sg_event, limit, 12, 4, 'u'),
+        F(sg_event, pid, 16, 4, 's'),
+        F(sg_event, uid, 20, 4, 'u'),
+        F(sg_event, start, 24, 8, 'u'),
+        F(sg_event, time_ns, 32, 8, 'u'),
+        F(sg_event, key, 40, 4, 's'),
+        F(sg_event, flags, 44, 4, 's'),
+        F(sg_event, size, 48, 8, 'u'),
+        F(sg_event, used, 56, 8, 'u'),
+        F(sg_event, max, 64, 8, 'u'),
+        F(sg_event, comm, 72, 16, 'a'),
+        F(sg_event, site_off, 88, 8, 'u'),
+        F(sg_event, site_obj, 96, 128, 'a'),
+        F(sg_event, site_sym, 224, 32, 'a'),
+    };
+    check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_event), 256);
+}
+
 /* Constants whose values are stored in the file. */
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(SG_LEDGER_VERSION, 1);
+    assert_int_equal(SG_LEDGER_VERSION, 2);
+    assert_int_equal(SG_EV_CAP, 64);
+    assert_int_equal(SG_LIM_OTHER, 0);
+    assert_int_equal(SG_LIM_SHMMNI, 1);
+    assert_int_equal(SG_LIM_SHMALL, 2);
+    assert_int_equal(SG_LIM_SHMMAX, 3);
+    assert_int_equal(SG_LIM_SHMMIN, 4);
+    assert_int_equal(SG_LIM_SMALLER, 5);
+    assert_int_equal(SG_LIM_SEMMNI, 6);
+    assert_int_equal(SG_LIM_SEMMNS, 7);
+    assert_int_equal(SG_LIM_SEMMSL, 8);
     assert_int_equal(sizeof SG_LEDGER_MAGIC - 1, 8);
     assert_memory_equal(SG_LEDGER_MAGIC, "SHMGLDGR", 8);
     assert_int_equal(SG_REC_EMPTY, 0);
@@ -202,20 +240,21 @@ static void test_file_size(void **state)
     assert_int_equal(SG_ATT_CAP_DEFAULT, 65536);
     assert_int_equal(SG_INTENT_CAP_DEFAULT, 4096);
     assert_int_equal(SG_PEND_CAP_DEFAULT, 1024);
-    /* 256 + 65536*512 + 65536*64 + 256*32 + 1024*8 */
+    /* 256 + 65536*512 + 65536*64 + 4096*32 + 1024*8 + 64*256 (events) */
+    const uint64_t ev = 64 * 256;
     assert_int_equal(sg_layout_file_size(SG_SEG_CAP_DEFAULT, SG_ATT_CAP_DEFAULT,
                                          SG_INTENT_CAP_DEFAULT, SG_PEND_CAP_DEFAULT),
-                     37888256ull);
-    assert_int_equal(sg_layout_file_size(64, 64, 32, 16), 38272ull);
-    assert_int_equal(sg_layout_file_size(0, 0, 0, 0), 256);
-    assert_int_equal(sg_layout_file_size(1, 0, 0, 0), 256 + 512);
-    assert_int_equal(sg_layout_file_size(0, 1, 0, 0), 256 + 64);
-    assert_int_equal(sg_layout_file_size(0, 0, 1, 0), 256 + 32);
-    assert_int_equal(sg_layout_file_size(0, 0, 0, 1), 256 + 8);
+                     37904640ull);
+    assert_int_equal(sg_layout_file_size(64, 64, 32, 16), 38272ull + ev);
+    assert_int_equal(sg_layout_file_size(0, 0, 0, 0), 256 + ev);
+    assert_int_equal(sg_layout_file_size(1, 0, 0, 0), 256 + 512 + ev);
+    assert_int_equal(sg_layout_file_size(0, 1, 0, 0), 256 + 64 + ev);
+    assert_int_equal(sg_layout_file_size(0, 0, 1, 0), 256 + 32 + ev);
+    assert_int_equal(sg_layout_file_size(0, 0, 0, 1), 256 + 8 + ev);
     /* No 32-bit overflow at the largest capacities. */
     assert_int_equal(sg_layout_file_size(1u << 24, 1u << 24, 65536, 65536),
                      256ull + (1ull << 24) * 512 + (1ull << 24) * 64 + 65536ull * 32 +
-                         65536ull * 8);
+                         65536ull * 8 + ev);
     struct sg_caps c = sg_caps_default();
     assert_int_equal(c.seg, SG_SEG_CAP_DEFAULT);
     assert_int_equal(c.att, SG_ATT_CAP_DEFAULT);
@@ -269,7 +308,7 @@ static void test_file_bytes(void **state)
     assert_int_equal((uint64_t)st.st_size, size);
 
     assert_memory_equal(b, "SHMGLDGR", 8);
-    assert_int_equal(rd32(b + 8), 1);                 /* version */
+    assert_int_equal(rd32(b + 8), 2);                 /* version */
     assert_int_equal(rd32(b + 12), 256);              /* hdr_size */
     assert_int_equal(rd64(b + 16), size);             /* file_size */
     assert_int_equal(rd64(b + 24), ns);               /* ipcns_ino */
@@ -284,7 +323,11 @@ static void test_file_bytes(void **state)
     assert_int_equal(rd32(b + 84), 1);                                   /* ready */
     assert_int_equal(rd64(b + 88), 256 + 64 * 512 + 128 * 64 + 32 * 32); /* pend_off */
     assert_int_equal(rd32(b + 96), 16);                                  /* pend_cap */
-    for (size_t i = 100; i < 128; i++)
+    assert_int_equal(rd32(b + 100), 64);                                 /* ev_cap */
+    assert_int_equal(rd64(b + 104), rd64(b + 88) + 16 * 8);              /* ev_off */
+    assert_int_equal(rd64(b + 104) + 64 * 256, size);    /* the ring ends the file */
+    assert_int_equal(rd32(b + 112), 0);                                  /* ev_total */
+    for (size_t i = 116; i < 128; i++)
         assert_int_equal(b[i], 0);                                       /* pad0 */
     for (size_t i = 192; i < 256; i++)
         assert_int_equal(b[i], 0);          /* counters start at zero */
@@ -296,6 +339,7 @@ static void test_file_bytes(void **state)
     assert_ptr_equal((unsigned char *)L.att, b + 256 + 64 * 512);
     assert_ptr_equal((unsigned char *)L.intent, b + rd64(b + 64));
     assert_ptr_equal((unsigned char *)L.pend, b + rd64(b + 88));
+    assert_ptr_equal((unsigned char *)L.ev, b + rd64(b + 104));
 
     sg_ledger_close(&L);
 }
@@ -308,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_att),
         cmocka_unit_test(test_intent),
         cmocka_unit_test(test_pend),
+        cmocka_unit_test(test_event),
         cmocka_unit_test(test_constants),
         cmocka_unit_test(test_file_size),
         cmocka_unit_test_setup_teardown(test_file_bytes, setup_dir, teardown_dir),

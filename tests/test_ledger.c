@@ -150,7 +150,7 @@ static uint32_t hdr_sum(const struct sg_hdr *h)
     uint32_t x = 2166136261u;
     for (size_t i = 0; i < 80; i++)
         x = (x ^ p[i]) * 16777619u;
-    for (size_t i = 88; i < 100; i++)
+    for (size_t i = 88; i < 112; i++)
         x = (x ^ p[i]) * 16777619u;
     return x;
 }
@@ -1128,8 +1128,8 @@ static void test_check_image(void **state)
     img[3] ^= 0x20;
     expect_reject(img, len, ns, "magic", "a changed magic");
     FRESH();
-    h->version = 2;
-    expect_reject(img, len, ns, "version", "version 2");
+    h->version = 3;
+    expect_reject(img, len, ns, "version", "version 3");
     FRESH();
     h->version = 0;
     expect_reject(img, len, ns, "version", "version 0");
@@ -1566,8 +1566,8 @@ static void test_open_unusable(void **state)
     struct {
         const char *what, *word;
     } cases[] = {
-        { "version 2", "version" },
-        { "version 2 with another size", "version" },
+        { "version 3", "version" },
+        { "version 1 with another size", "version" },
         { "truncated to half", "truncated" },
         { "truncated to 100 bytes", "truncated" },
         { "header only", "truncated" },
@@ -1583,10 +1583,10 @@ static void test_open_unusable(void **state)
         memcpy(img, good, len);
         switch (i) {
         case 0:
-            h->version = 2;
+            h->version = 3;
             break;
         case 1:
-            h->version = 2;
+            h->version = 1;
             n = len / 2;
             break;
         case 2:

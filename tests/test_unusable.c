@@ -135,8 +135,9 @@ static void test_bad_magic(void **state)
 static void test_other_version(void **state)
 {
     (void)state;
-    /* version is the little-endian u32 at offset 8 */
-    damaged("printf '\\002' | dd of=\"$f\" bs=1 seek=8 conv=notrunc status=none", "format version 2");
+    /* version is the little-endian u32 at offset 8; 1 is the format
+     * before the event ring */
+    damaged("printf '\\001' | dd of=\"$f\" bs=1 seek=8 conv=notrunc status=none", "format version 1");
 }
 
 static void test_corrupt_record(void **state)
