@@ -29,7 +29,8 @@ CORE_SRC := shim/sg_config.c shim/sg_log.c shim/sg_real.c shim/sg_proc.c \
 SHIM_SRC := shim/sg_core.c shim/sg_defer.c shim/sg_locks.c shim/sg_callsite.c shim/sg_diag.c
 HOOK_SRC := shim/sg_hooks.c
 TOOL_SRC := shim/tool_main.c shim/tool_ledger.c shim/tool_ls.c shim/tool_doctor.c \
-            shim/tool_gc.c shim/tool_run.c shim/tool_util.c shim/tool_scan.c
+            shim/tool_gc.c shim/tool_run.c shim/tool_util.c shim/tool_scan.c shim/tool_site.c \
+            shim/tool_check.c shim/tool_check_report.c
 
 CORE_OBJ := $(CORE_SRC:shim/%.c=$(BUILD)/%.o)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(BUILD)/%.o)
@@ -73,11 +74,14 @@ $(LIB): $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) shim/libshmguard.map
 	    -Wl,-z,defs -o $@ $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) $(LDLIBS_LIB)
 
 $(TOOL): $(TOOL_OBJ) $(CORE_A)
-	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $(TOOL_OBJ) $(CORE_A) -lsmartcols -ldl -pthread
+	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $(TOOL_OBJ) $(CORE_A) -lsmartcols -ldw -lelf -ldl -pthread
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SHIM_A) $(CORE_A) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(SHIM_A) $(CORE_A) -lcmocka -ldl -pthread
+	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(SHIM_A) $(CORE_A) -lcmocka $(TEST_LIBS) -ldl -pthread
+# Unit tests of the tool's own code compile its sources in.
+$(BUILD)/tests/test_tool_gc: TEST_LIBS := -ldw -lelf
+$(BUILD)/tests/test_tool_gc: $(wildcard shim/tool_*.c)
 
 check: all $(TESTS) $(HELPERS)
 	@scripts/run-tests.sh $(BUILD)

@@ -11,6 +11,7 @@ need() { # header package
 need cmocka.h libcmocka-dev
 need uthash.h uthash-dev
 need libsmartcols/libsmartcols.h libsmartcols-dev
+need elfutils/libdwfl.h libdw-dev
 
 [ -z "$missing" ] && exit 0
 

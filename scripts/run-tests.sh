@@ -1,10 +1,14 @@
 #!/bin/sh
-# run-tests.sh BUILD - run every test program in a private IPC namespace.
+# run-tests.sh BUILD - run every test program in a private IPC namespace,
+# under the project's own leak harness.
 #
-# Each build/tests/test_* program runs under `unshare --ipc` (as root) or
-# `unshare -r --ipc` (otherwise), so it can neither see nor touch the
-# machine's System V objects.  `ipcs -a` is compared before and after: the
-# suite fails if it changed.  SG_TESTS_FILTER=word runs only tests whose
+# Each build/tests/test_* program runs under `shmguard check --isolate`
+# (as root; otherwise inside `unshare -r`, whose root may make the IPC
+# namespace), so it can neither see nor touch the machine's System V
+# objects, and a segment it leaves in its namespace fails it, with the
+# harness's report.  --no-preload: the test programs are the library's
+# drivers and load it into their children themselves.  `ipcs -a` is
+# compared before and after: the suite fails if it changed.  SG_TESTS_FILTER=word runs only tests whose
 # name contains word.  The last line is the count, "N passed, N failed".
 set -u
 BUILD=${1:-build}
@@ -15,9 +19,10 @@ TIMEOUT=${SG_TEST_TIMEOUT:-600}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-verify_asan_link_order=0:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-if [ "$(id -u)" = 0 ]; then NS="unshare --ipc"; else NS="unshare -r --ipc"; fi
-if ! $NS true 2>/dev/null; then
-    echo "run-tests: cannot create a private IPC namespace ($NS); the tests need one" >&2
+if [ "$(id -u)" = 0 ]; then USERNS=""; else USERNS="unshare -r"; fi
+CHECK="$USERNS $SG_BUILD/shmguard check --isolate --no-preload --quiet --error-exitcode 99 --"
+if ! $CHECK true 2>/dev/null; then
+    echo "run-tests: cannot create a private IPC namespace ($CHECK true); the tests need one" >&2
     exit 1
 fi
 
@@ -35,9 +40,12 @@ for t in "$SG_BUILD"/tests/test_*; do
     name=$(basename "$t")
     case "$name" in *"${SG_TESTS_FILTER:-}"*) ;; *) continue ;; esac
     echo "=== $name"
-    if timeout -k 5 "$TIMEOUT" $NS "$t"; then
+    timeout -k 5 "$TIMEOUT" $CHECK "$t"
+    rc=$?
+    if [ $rc = 0 ]; then
         pass=$((pass + 1))
     else
+        [ $rc = 99 ] && echo "run-tests: $name left System V objects behind (report above)" >&2
         fail=$((fail + 1)); failed="$failed $name"
     fi
 done

@@ -72,9 +72,41 @@ const char *tool_user_name(uid_t uid);
 void tool_fmt_size(char *buf, size_t n, uint64_t bytes);
 void tool_fmt_age(char *buf, size_t n, int64_t secs);
 
-/* The call site a ledger record holds, "" when it holds none:
- * "SYMBOL in OBJECT+0xOFF" or "OBJECT+0xOFF". */
+/* The call site a ledger record holds, resolved as tool_site_format()
+ * does ("func (file.c:42)"); "" when it holds none. */
 void tool_fmt_site(char *buf, size_t n, const struct sg_seg *rec);
+
+/* Prepare this process's environment for a command run under the library
+ * (run, check): add libshmguard.so to LD_PRELOAD when preload (found next
+ * to this program, or in ../lib), and set SHMGUARD_MODE and
+ * SHMGUARD_LEDGER (made absolute) when not NULL.  0 on success; -1 after
+ * a one-line message naming cmd. */
+int tool_preload_env(const char *cmd, int preload, const char *mode, const char *ledger);
+
+/* ---- call sites to function and file:line (tool_site.c, libdwfl) ------- */
+
+struct tool_site {
+    char func[128];             /* "" when unknown */
+    char file[256];             /* "" when there is no line information */
+    int line;                   /* 0 when unknown */
+    int changed;                /* the object's mtime is after `since` */
+};
+
+/* Resolve a call site as the library stores it (object path, offset of
+ * the return address from the object's load base).  since: when the
+ * record was written (s since the epoch; 0: do not check).  1 if a
+ * function or a line was found; 0 otherwise (missing object, not ELF, no
+ * symbols), with *out empty. */
+int tool_site_resolve(const char *obj, uint64_t off, int64_t since, struct tool_site *out);
+
+/* The site in words: "func (file.c:42)", "func (obj+0x1a2b)", the stored
+ * symbol when the object cannot be read, else "obj+0xOFF"; "" when the
+ * record holds no site.  symlen: the width of the sym field. */
+void tool_site_format(char *buf, size_t n, const char *obj, uint64_t off, const char *sym,
+                      size_t symlen, int64_t since);
+
+/* Close the objects kept open by the two functions above. */
+void tool_site_cache_free(void);
 
 /* ---- who maps which segment now: one pass over /proc (tool_scan.c) ---- */
 
@@ -165,5 +197,6 @@ int cmd_ls(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

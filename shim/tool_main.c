@@ -42,6 +42,7 @@ static void usage(FILE *f)
             " doctor      usage against every limit, what fails next, orphans\n"
             " gc          remove segments that are provably unused\n"
             " run         run a command with the library preloaded\n"
+            " check       run a command (a test suite) and report the segments it leaked\n"
             " ledger      print what the ledger recorded (creators, attachers, pending removals)\n"
             "\n"
             "Options:\n"
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {
         { "ls", cmd_ls }, { "doctor", cmd_doctor }, { "gc", cmd_gc },
-        { "run", cmd_run }, { "ledger", cmd_ledger },
+        { "run", cmd_run }, { "check", cmd_check }, { "ledger", cmd_ledger },
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))

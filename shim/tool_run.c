@@ -12,11 +12,9 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define RUN_EXIT_CANNOT_EXEC 126   /* the command was found but could not run */
@@ -50,50 +48,6 @@ static void run_usage(FILE *f)
             "\n"
             "For more details see shmguard(1).\n",
             sg_prog);
-}
-
-/* Find libshmguard.so for the running binary.  0 with its absolute path in
- * lib; -1 with the places looked at in tried. */
-static int run_find_lib(char *lib, size_t n, char *tried, size_t tn)
-{
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) {
-        snprintf(tried, tn, "(cannot read /proc/self/exe: %s)", strerror(errno));
-        return -1;
-    }
-    exe[len] = '\0';
-    char *dir = dirname(exe);
-    const char *rel[] = { "libshmguard.so", "../lib/libshmguard.so" };
-    size_t used = 0;
-    tried[0] = '\0';
-    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-        char cand[PATH_MAX + 64], real[PATH_MAX];
-        struct stat st;
-        snprintf(cand, sizeof cand, "%s/%s", dir, rel[i]);
-        if (used < tn)
-            used += (size_t)snprintf(tried + used, tn - used, "%s%s", i ? " or " : "", cand);
-        if (realpath(cand, real) && stat(real, &st) == 0 && S_ISREG(st.st_mode) &&
-            access(real, R_OK) == 0 && strlen(real) < n) {
-            snprintf(lib, n, "%s", real);
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* 1 if the LD_PRELOAD list (separated by spaces or colons) holds lib. */
-static int run_preload_has(const char *list, const char *lib)
-{
-    size_t l = strlen(lib);
-    for (const char *p = list; *p;) {
-        size_t k = strcspn(p, " :");
-        if (k == l && !strncmp(p, lib, l))
-            return 1;
-        p += k;
-        p += strspn(p, " :");
-    }
-    return 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -135,54 +89,8 @@ int cmd_run(int argc, char **argv)
         return SG_EXIT_FAILURE;
     }
 
-    char lib[PATH_MAX], tried[2 * PATH_MAX + 128];
-    if (run_find_lib(lib, sizeof lib, tried, sizeof tried) != 0) {
-        fprintf(stderr, "%s: run: cannot find libshmguard.so: looked for %s\n", sg_prog, tried);
+    if (tool_preload_env("run", 1, mode, ledger) != 0)
         return SG_EXIT_FAILURE;
-    }
-    if (strpbrk(lib, " :")) {
-        fprintf(stderr, "%s: run: the library's path '%s' holds a space or a colon, which LD_PRELOAD "
-                        "cannot express\n", sg_prog, lib);
-        return SG_EXIT_FAILURE;
-    }
-    /* The library insists on an absolute ledger directory. */
-    char abs_ledger[PATH_MAX];
-    if (ledger && ledger[0] != '/') {
-        char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof cwd) ||
-            snprintf(abs_ledger, sizeof abs_ledger, "%s/%s", cwd, ledger) >= (int)sizeof abs_ledger) {
-            fprintf(stderr, "%s: run: cannot make '%s' an absolute path\n", sg_prog, ledger);
-            return SG_EXIT_FAILURE;
-        }
-        ledger = abs_ledger;
-    }
-    if (ledger && strlen(ledger) >= PATH_MAX - 64) {
-        fprintf(stderr, "%s: run: ledger directory too long: %s\n", sg_prog, ledger);
-        return SG_EXIT_FAILURE;
-    }
-
-    const char *old = getenv("LD_PRELOAD");
-    int ok = 1;
-    if (!old || !old[strspn(old, " :")])
-        ok = setenv("LD_PRELOAD", lib, 1) == 0;
-    else if (!run_preload_has(old, lib)) {
-        size_t len = strlen(old) + 1 + strlen(lib) + 1;
-        char *v = malloc(len);
-        ok = v != NULL;
-        if (v) {
-            snprintf(v, len, "%s %s", old, lib);
-            ok = setenv("LD_PRELOAD", v, 1) == 0;
-            free(v);
-        }
-    }
-    if (ok && mode)
-        ok = setenv("SHMGUARD_MODE", mode, 1) == 0;
-    if (ok && ledger)
-        ok = setenv("SHMGUARD_LEDGER", ledger, 1) == 0;
-    if (!ok) {
-        fprintf(stderr, "%s: run: cannot set the environment: %s\n", sg_prog, strerror(errno));
-        return SG_EXIT_FAILURE;
-    }
     fflush(NULL);
     execvp(argv[optind], argv + optind);
     int e = errno;

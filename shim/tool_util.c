@@ -8,6 +8,7 @@
 #include "tool.h"
 
 #include <ctype.h>
+#include <libgen.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -16,6 +17,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef SG_VERSION
 #define SG_VERSION "unknown"
@@ -203,14 +206,122 @@ void tool_fmt_age(char *buf, size_t n, int64_t s)
 
 void tool_fmt_site(char *buf, size_t n, const struct sg_seg *rec)
 {
+    /* Segments made by one call site tend to come in numbers: the last
+     * answer is kept. */
+    static char last_obj[SG_PATH_LEN], last[512];
+    static uint64_t last_off, last_time;
     if (!rec || !rec->site_obj[0]) {
         if (n)
             buf[0] = '\0';
         return;
     }
-    if (rec->site_sym[0])
-        snprintf(buf, n, "%.*s in %.*s+0x%" PRIx64, SG_SYM_LEN, rec->site_sym, SG_PATH_LEN,
-                 rec->site_obj, rec->site_off);
-    else
-        snprintf(buf, n, "%.*s+0x%" PRIx64, SG_PATH_LEN, rec->site_obj, rec->site_off);
+    if (rec->site_off != last_off || rec->cr_time_ns / 1000000000u != last_time ||
+        memcmp(rec->site_obj, last_obj, SG_PATH_LEN)) {
+        tool_site_format(last, sizeof last, rec->site_obj, rec->site_off, rec->site_sym, SG_SYM_LEN,
+                         (int64_t)(rec->cr_time_ns / 1000000000u));
+        memcpy(last_obj, rec->site_obj, SG_PATH_LEN);
+        last_off = rec->site_off;
+        last_time = rec->cr_time_ns / 1000000000u;
+    }
+    snprintf(buf, n, "%s", last);
+}
+
+/* ---- the library in a command's environment (run, check) --------------- */
+
+/* Find libshmguard.so for the running binary.  0 with its absolute path in
+ * lib; -1 with the places looked at in tried. */
+static int find_lib(char *lib, size_t n, char *tried, size_t tn)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) {
+        snprintf(tried, tn, "(cannot read /proc/self/exe: %s)", strerror(errno));
+        return -1;
+    }
+    exe[len] = '\0';
+    char *dir = dirname(exe);
+    const char *rel[] = { "libshmguard.so", "../lib/libshmguard.so" };
+    size_t used = 0;
+    tried[0] = '\0';
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        char cand[PATH_MAX + 64], real[PATH_MAX];
+        struct stat st;
+        snprintf(cand, sizeof cand, "%s/%s", dir, rel[i]);
+        if (used < tn)
+            used += (size_t)snprintf(tried + used, tn - used, "%s%s", i ? " or " : "", cand);
+        if (realpath(cand, real) && stat(real, &st) == 0 && S_ISREG(st.st_mode) &&
+            access(real, R_OK) == 0 && strlen(real) < n) {
+            snprintf(lib, n, "%s", real);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* 1 if the LD_PRELOAD list (separated by spaces or colons) holds lib. */
+static int preload_has(const char *list, const char *lib)
+{
+    size_t l = strlen(lib);
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, " :");
+        if (k == l && !strncmp(p, lib, l))
+            return 1;
+        p += k;
+        p += strspn(p, " :");
+    }
+    return 0;
+}
+
+int tool_preload_env(const char *cmd, int preload, const char *mode, const char *ledger)
+{
+    char lib[PATH_MAX], tried[2 * PATH_MAX + 128];
+    if (preload && find_lib(lib, sizeof lib, tried, sizeof tried) != 0) {
+        fprintf(stderr, "%s: %s: cannot find libshmguard.so: looked for %s\n", sg_prog, cmd, tried);
+        return -1;
+    }
+    if (preload && strpbrk(lib, " :")) {
+        fprintf(stderr, "%s: %s: the library's path '%s' holds a space or a colon, which LD_PRELOAD "
+                        "cannot express\n", sg_prog, cmd, lib);
+        return -1;
+    }
+    /* The library insists on an absolute ledger directory. */
+    char abs_ledger[PATH_MAX];
+    if (ledger && ledger[0] != '/') {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd) ||
+            snprintf(abs_ledger, sizeof abs_ledger, "%s/%s", cwd, ledger) >= (int)sizeof abs_ledger) {
+            fprintf(stderr, "%s: %s: cannot make '%s' an absolute path\n", sg_prog, cmd, ledger);
+            return -1;
+        }
+        ledger = abs_ledger;
+    }
+    if (ledger && strlen(ledger) >= PATH_MAX - 64) {
+        fprintf(stderr, "%s: %s: ledger directory too long: %s\n", sg_prog, cmd, ledger);
+        return -1;
+    }
+    const char *old = getenv("LD_PRELOAD");
+    int ok = 1;
+    if (!preload)
+        ;
+    else if (!old || !old[strspn(old, " :")])
+        ok = setenv("LD_PRELOAD", lib, 1) == 0;
+    else if (!preload_has(old, lib)) {
+        size_t len = strlen(old) + 1 + strlen(lib) + 1;
+        char *v = malloc(len);
+        ok = v != NULL;
+        if (v) {
+            snprintf(v, len, "%s %s", old, lib);
+            ok = setenv("LD_PRELOAD", v, 1) == 0;
+            free(v);
+        }
+    }
+    if (ok && mode)
+        ok = setenv("SHMGUARD_MODE", mode, 1) == 0;
+    if (ok && ledger)
+        ok = setenv("SHMGUARD_LEDGER", ledger, 1) == 0;
+    if (!ok) {
+        fprintf(stderr, "%s: %s: cannot set the environment: %s\n", sg_prog, cmd, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

@@ -35,6 +35,7 @@
 /* gc's internals, exactly as the tool builds them. */
 const char *sg_prog = "shmguard";
 #include "tool_util.c"
+#include "tool_site.c"
 #include "tool_scan.c"
 #include "tool_gc.c"
 

@@ -1,0 +1,496 @@
+/*
+ * tool_check_report.c - what a `shmguard check` run left behind, and the
+ * report that says so (see tool_check.c for how the run is made).
+ *
+ * A leak is a segment that the run created and that still exists when the
+ * command has ended.  "The run created it" means a creation record in the
+ * run's own ledger directory whose kernel identity (id, creator pid and
+ * uid) still matches; under --isolate also any segment of the private
+ * namespace, even one made without the library.  A segment whose removal
+ * the run asked for, deferred by the library, is not a leak: the removal
+ * is completed here when it is due (nobody attached, nobody about to
+ * attach), as the library's next call in the namespace would, and is
+ * reported as such.
+ *
+ * The report goes to stderr (or --report FILE), each line prefixed with
+ * "==PID==" like valgrind's, or as one JSON object.
+ */
+#define _GNU_SOURCE
+#include "tool.h"
+#include "tool_check.h"
+#include "sg_proc.h"
+#include "sg_real.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int check_before(struct check_run *r)
+{
+    if (sg_ksnap_read(&r->before) != 0) {
+        fprintf(stderr, "%s: check: cannot read the kernel's list of segments: %s\n", sg_prog,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if k existed before the run (same id and identity). */
+static int existed_before(const struct check_run *r, const struct sg_kseg *k)
+{
+    const struct sg_kseg *b = sg_ksnap_find(&r->before, k->id);
+    return b && b->cpid == k->cpid && b->cuid == k->cuid && b->ctime == k->ctime;
+}
+
+static int push(struct check_seg **v, size_t *n, const struct check_seg *s)
+{
+    struct check_seg *nv = realloc(*v, (*n + 1) * sizeof **v);
+    if (!nv)
+        return -1;
+    *v = nv;
+    nv[(*n)++] = *s;
+    return 0;
+}
+
+/* Complete a deferred removal that is due: the same checks as gc's. */
+static void complete_pending(struct check_seg *c, const struct sg_seginfo *s, const char *dir)
+{
+    struct gc_item it;
+    memset(&it, 0, sizeof it);
+    it.k = s->k;
+    it.kind = GC_PENDING;
+    it.has_rec = 1;
+    it.rec_domain = s->rec_domain;
+    char why[256];
+    int ok = gc_recheck(&it, NULL, dir, why, sizeof why);
+    if (ok < 0) {
+        c->removed = 1;
+        snprintf(c->note, sizeof c->note, "%s", why);
+    } else if (ok == 0)
+        snprintf(c->note, sizeof c->note, "left pending: %s", why);
+    else if (real_shmctl(s->k.id, IPC_RMID, NULL) == 0) {
+        c->removed = 1;
+        snprintf(c->note, sizeof c->note, "completed now by shmguard check");
+    } else
+        snprintf(c->note, sizeof c->note, "left pending: IPC_RMID failed: %s", strerror(errno));
+}
+
+/* The events of one ledger's ring, oldest first. */
+static int collect_events(struct check_run *r, const struct sg_ledger *L)
+{
+    uint32_t total = L->hdr->ev_total;
+    r->ev_total += total;
+    uint32_t first = total > SG_EV_CAP ? total - SG_EV_CAP : 0;
+    for (uint32_t k = first; k < total; k++) {
+        const struct sg_event *e = &L->ev[k % SG_EV_CAP];
+        if (e->state != SG_REC_LIVE || e->time_ns < r->start_ns)
+            continue;
+        struct sg_event *nv = realloc(r->ev, (r->n_ev + 1) * sizeof *nv);
+        if (!nv)
+            return -1;
+        r->ev = nv;
+        nv[r->n_ev++] = *e;
+    }
+    return 0;
+}
+
+static int ev_cmp(const void *a, const void *b)
+{
+    const struct sg_event *x = a, *y = b;
+    return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns;
+}
+
+int check_collect(struct check_run *r, const struct check_opts *o)
+{
+    (void)o;
+    struct sg_view v;
+    if (sg_view_build(&v, r->dir, NULL) != 0) {
+        fprintf(stderr, "%s: check: cannot read the kernel's list of segments: %s\n", sg_prog,
+                strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < v.n; i++) {
+        const struct sg_seginfo *s = &v.seg[i];
+        if (existed_before(r, &s->k))
+            continue;
+        int ours = s->rec && (s->rec->flags & SG_SEG_CREATOR);
+        if (!ours && !r->isolated) {
+            r->n_other++;
+            continue;
+        }
+        struct check_seg c;
+        memset(&c, 0, sizeof c);
+        c.k = s->k;
+        c.has_rec = ours;
+        if (ours)
+            c.rec = *s->rec;
+        c.creator_alive = s->creator_alive;
+        c.state = s->state;
+        memcpy(c.comm, s->comm, sizeof c.comm);
+        int rc;
+        if (s->state == SG_ST_PENDING) {
+            complete_pending(&c, s, r->dir);
+            rc = push(&r->pend, &r->n_pend, &c);
+        } else
+            rc = push(&r->leak, &r->n_leaks, &c);
+        if (rc != 0) {
+            sg_view_free(&v);
+            fprintf(stderr, "%s: check: out of memory\n", sg_prog);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < v.n_ledgers; i++)
+        if (collect_events(r, &v.ledgers[i]) != 0) {
+            sg_view_free(&v);
+            fprintf(stderr, "%s: check: out of memory\n", sg_prog);
+            return -1;
+        }
+    if (r->n_ev > 1)
+        qsort(r->ev, r->n_ev, sizeof *r->ev, ev_cmp);
+    sg_view_free(&v);
+    return 0;
+}
+
+void check_cleanup(struct check_run *r)
+{
+    for (size_t i = 0; i < r->n_leaks; i++) {
+        struct check_seg *c = &r->leak[i];
+        struct shmid_ds ds;
+        if (sg_kernel_stat(c->k.id, &ds) != 0) {
+            snprintf(c->note, sizeof c->note, "gone before --cleanup reached it");
+            continue;
+        }
+        if (ds.shm_cpid != c->k.cpid || ds.shm_perm.cuid != c->k.cuid || ds.shm_segsz != c->k.size) {
+            snprintf(c->note, sizeof c->note, "not removed: its id names another segment now");
+            continue;
+        }
+        if (real_shmctl(c->k.id, IPC_RMID, NULL) != 0) {
+            snprintf(c->note, sizeof c->note, "not removed: IPC_RMID failed: %s", strerror(errno));
+            continue;
+        }
+        c->removed = 1;
+        if (ds.shm_nattch)
+            snprintf(c->note, sizeof c->note,
+                     "removed (--cleanup); still attached by %lu process%s, it goes at the last detach",
+                     (unsigned long)ds.shm_nattch, ds.shm_nattch == 1 ? "" : "es");
+        else
+            snprintf(c->note, sizeof c->note, "removed (--cleanup)");
+    }
+}
+
+void check_free(struct check_run *r)
+{
+    sg_ksnap_free(&r->before);
+    free(r->leak);
+    free(r->pend);
+    free(r->ev);
+    r->leak = r->pend = NULL;
+    r->ev = NULL;
+}
+
+/* ---- words ------------------------------------------------------------- */
+
+static const char *limit_name(uint32_t lim)
+{
+    switch (lim) {
+    case SG_LIM_SHMMNI: return "kernel.shmmni";
+    case SG_LIM_SHMALL: return "kernel.shmall";
+    case SG_LIM_SHMMAX: return "kernel.shmmax";
+    case SG_LIM_SHMMIN: return "SHMMIN";
+    case SG_LIM_SMALLER: return "existing-segment-size";
+    case SG_LIM_SEMMNI: return "kernel.sem:SEMMNI";
+    case SG_LIM_SEMMNS: return "kernel.sem:SEMMNS";
+    case SG_LIM_SEMMSL: return "kernel.sem:SEMMSL";
+    default: return "ipc-limit";
+    }
+}
+
+static void limit_words(char *buf, size_t n, const struct sg_event *e)
+{
+    switch (e->limit) {
+    case SG_LIM_SHMMNI:
+        snprintf(buf, n, "kernel.shmmni exhausted (%" PRIu64 " of %" PRIu64 " segments)", e->used, e->max);
+        break;
+    case SG_LIM_SHMALL:
+        snprintf(buf, n, "kernel.shmall exhausted (%" PRIu64 " of %" PRIu64 " pages in use)", e->used,
+                 e->max);
+        break;
+    case SG_LIM_SHMMAX:
+        snprintf(buf, n, "size above kernel.shmmax (%" PRIu64 " bytes)", e->max);
+        break;
+    case SG_LIM_SHMMIN:
+        snprintf(buf, n, "size below SHMMIN (%" PRIu64 " bytes)", e->max);
+        break;
+    case SG_LIM_SMALLER:
+        snprintf(buf, n, "the key's existing segment is smaller (%" PRIu64 " bytes)", e->max);
+        break;
+    default:
+        snprintf(buf, n, "a System V IPC limit");
+    }
+}
+
+static const char *err_name(int e)
+{
+    const char *s = strerrorname_np(e);
+    return s ? s : "error";
+}
+
+static void fmt_key(char *buf, size_t n, int32_t key)
+{
+    if (key == 0)
+        snprintf(buf, n, "IPC_PRIVATE");
+    else
+        snprintf(buf, n, "0x%08x", (unsigned)key);
+}
+
+static void fmt_status(char *buf, size_t n, int st)
+{
+    if (WIFEXITED(st))
+        snprintf(buf, n, "exited with status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st)) {
+        const char *a = sigabbrev_np(WTERMSIG(st));
+        snprintf(buf, n, "was killed by signal %d (SIG%s)%s", WTERMSIG(st), a ? a : "?",
+                 WCOREDUMP(st) ? ", core dumped" : "");
+    } else
+        snprintf(buf, n, "ended with wait status 0x%x", (unsigned)st);
+}
+
+/* ---- text -------------------------------------------------------------- */
+
+/* One segment: a first line "PFX LABEL segment ...", then indented lines. */
+static void seg_text(FILE *f, const char *pfx, const char *label, const struct check_seg *c,
+                     int64_t start_s)
+{
+    char key[16], size[32], site[600];
+    fmt_key(key, sizeof key, c->k.key);
+    sg_fmt_bytes(size, sizeof size, c->k.size);
+    if (c->k.nattch)
+        fprintf(f, "%s %s segment %d: key %s, %s (%" PRIu64 " bytes), %s, attached by %" PRIu64 "\n", pfx,
+                label, c->k.id, key, size, c->k.size, sg_segstate_name(c->state), c->k.nattch);
+    else
+        fprintf(f, "%s %s segment %d: key %s, %s (%" PRIu64 " bytes), %s, nobody attached\n", pfx, label,
+                c->k.id, key, size, c->k.size, sg_segstate_name(c->state));
+    const char *alive = c->creator_alive == 1 ? "alive" : c->creator_alive == 0 ? "dead" : "alive?";
+    if (c->has_rec) {
+        int64_t t = (int64_t)(c->rec.cr_time_ns / 1000000000u) - start_s;
+        fprintf(f, "%s    created by pid %d (%.*s, uid %u), %s now, %" PRId64 " s into the run\n", pfx,
+                c->rec.cr_pid, SG_COMM_LEN, c->rec.cr_comm, (unsigned)c->rec.cr_uid, alive,
+                t < 0 ? 0 : t);
+        tool_fmt_site(site, sizeof site, &c->rec);
+        if (site[0])
+            fprintf(f, "%s    at %s\n", pfx, site);
+        fprintf(f, "%s    in %.*s\n", pfx, SG_PATH_LEN, c->rec.cr_exe);
+    } else
+        fprintf(f, "%s    created by pid %d (%s, uid %u), %s now, without the library: no call site\n",
+                pfx, c->k.cpid, c->comm[0] ? c->comm : "?", (unsigned)c->k.cuid, alive);
+    if (c->note[0])
+        fprintf(f, "%s    %s\n", pfx, c->note);
+}
+
+static void event_site(char *buf, size_t n, const struct sg_event *e)
+{
+    tool_site_format(buf, n, e->site_obj, e->site_off, e->site_sym, sizeof e->site_sym,
+                     (int64_t)(e->time_ns / 1000000000u));
+}
+
+static void report_text(FILE *f, const struct check_run *r, const struct check_opts *o)
+{
+    char pfx[32], st[96], size[32];
+    snprintf(pfx, sizeof pfx, "==%d==", (int)getpid());
+    int64_t start_s = (int64_t)(r->start_ns / 1000000000u);
+    fmt_status(st, sizeof st, r->status);
+    fprintf(f, "%s shmguard check: ", pfx);
+    for (int i = 0; i < r->argc; i++) {
+        const char *a = r->argv[i];
+        int q = !a[0] || a[strcspn(a, " \t\n'\"\\$`;&|<>()*?")];
+        fprintf(f, q ? "%s'%s'" : "%s%s", i ? " " : "", a);
+    }
+    fprintf(f, " (pid %d) %s after %.1f s%s\n", r->pid, st, r->secs,
+            r->isolated ? ", in a private IPC namespace" : "");
+    uint64_t bytes = 0;
+    if (r->n_leaks)
+        fprintf(f, "%s\n", pfx);
+    for (size_t i = 0; i < r->n_leaks; i++) {
+        const struct check_seg *c = &r->leak[i];
+        bytes += c->k.size;
+        seg_text(f, pfx, "Leaked", c, start_s);
+    }
+    for (size_t i = 0; i < r->n_pend; i++) {
+        const struct check_seg *c = &r->pend[i];
+        fprintf(f, "%s\n", pfx);
+        seg_text(f, pfx, "Deferred removal never completed:", c, start_s);
+        if (c->has_rec && c->rec.rm_pid)
+            fprintf(f, "%s    IPC_RMID asked by pid %d (uid %u)\n", pfx, c->rec.rm_pid,
+                    (unsigned)c->rec.rm_uid);
+    }
+    for (size_t i = 0; i < r->n_ev; i++) {
+        const struct sg_event *e = &r->ev[i];
+        char key[16], lim[160], site[600];
+        fmt_key(key, sizeof key, e->key);
+        limit_words(lim, sizeof lim, e);
+        event_site(site, sizeof site, e);
+        fprintf(f, "%s\n%s Limit error: shmget(key=%s, size=%" PRIu64 ") failed with %s: %s\n", pfx, pfx,
+                key, e->size, err_name(e->err), lim);
+        fprintf(f, "%s    by pid %d (%.*s, uid %u)%s%s\n", pfx, e->pid, SG_COMM_LEN, e->comm,
+                (unsigned)e->uid, site[0] ? " at " : "", site);
+    }
+    if (r->ev_total > r->n_ev)
+        fprintf(f, "%s (%" PRIu64 " limit errors in all; the ledger keeps the last %u of each process "
+                   "group)\n", pfx, r->ev_total, SG_EV_CAP);
+    if (r->n_running) {
+        fprintf(f, "%s\n%s Still running, started by the run:", pfx, pfx);
+        for (size_t i = 0; i < r->n_running; i++)
+            fprintf(f, "%s pid %d (%s)", i ? "," : "", r->running[i].pid,
+                    r->running[i].comm[0] ? r->running[i].comm : "?");
+        fprintf(f, "\n");
+    }
+    if (r->n_other)
+        fprintf(f, "%s\n%s Not counted: %zu other segment%s appeared meanwhile, made by processes "
+                   "without the run's ledger (other programs, or programs of the run that do not load "
+                   "the library); --isolate tells them apart.\n",
+                pfx, pfx, r->n_other, r->n_other == 1 ? "" : "s");
+    sg_fmt_bytes(size, sizeof size, bytes);
+    fprintf(f, "%s\n%s LEAK SUMMARY: %zu segment%s leaked (%s); %zu deferred removal%s left by the "
+               "run; %" PRIu64 " limit error%s.\n",
+            pfx, pfx, r->n_leaks, r->n_leaks == 1 ? "" : "s", size, r->n_pend,
+            r->n_pend == 1 ? "" : "s", r->ev_total, r->ev_total == 1 ? "" : "s");
+    if (r->n_leaks && !o->cleanup) {
+        if (r->isolated)
+            fprintf(f, "%s They go away with the private IPC namespace; --cleanup removes them "
+                       "explicitly.\n", pfx);
+        else {
+            fprintf(f, "%s Free them: shmguard gc", pfx);
+            for (size_t i = 0; i < r->n_leaks && i < 16; i++)
+                fprintf(f, " --id %d", r->leak[i].k.id);
+            fprintf(f, "%s (or run check with --cleanup)\n", r->n_leaks > 16 ? " ..." : "");
+        }
+    }
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static void site_json(FILE *f, const char *obj, uint64_t off, const char *sym, size_t symlen,
+                      int64_t since)
+{
+    if (!obj[0]) {
+        fprintf(f, "null");
+        return;
+    }
+    struct tool_site s;
+    tool_site_resolve(obj, off, since, &s);
+    fprintf(f, "{\"object\":");
+    json_str(f, obj, SG_PATH_LEN);
+    fprintf(f, ",\"offset\":%" PRIu64 ",\"symbol\":", off);
+    if (sym[0])
+        json_str(f, sym, symlen);
+    else
+        fprintf(f, "null");
+    fprintf(f, ",\"function\":");
+    if (s.func[0])
+        json_str(f, s.func, sizeof s.func);
+    else
+        fprintf(f, "null");
+    fprintf(f, ",\"file\":");
+    if (s.line) {
+        json_str(f, s.file, sizeof s.file);
+        fprintf(f, ",\"line\":%d", s.line);
+    } else
+        fprintf(f, "null,\"line\":null");
+    fprintf(f, ",\"object_changed\":%s}", s.changed ? "true" : "false");
+}
+
+static void seg_json(FILE *f, const struct check_seg *c)
+{
+    fprintf(f, "{\"id\":%d,\"key\":%d,\"size\":%" PRIu64 ",\"state\":\"%s\",\"nattch\":%" PRIu64, c->k.id,
+            c->k.key, c->k.size, sg_segstate_name(c->state), c->k.nattch);
+    fprintf(f, ",\"creator\":{\"pid\":%d,\"command\":", c->has_rec ? c->rec.cr_pid : c->k.cpid);
+    json_str(f, c->has_rec ? c->rec.cr_comm : c->comm, SG_COMM_LEN);
+    fprintf(f, ",\"uid\":%u,\"alive\":%s", c->has_rec ? (unsigned)c->rec.cr_uid : (unsigned)c->k.cuid,
+            c->creator_alive == 1 ? "true" : c->creator_alive == 0 ? "false" : "null");
+    if (c->has_rec) {
+        fprintf(f, ",\"executable\":");
+        json_str(f, c->rec.cr_exe, SG_PATH_LEN);
+        fprintf(f, ",\"time_ns\":%" PRIu64, c->rec.cr_time_ns);
+    }
+    fprintf(f, "},\"recorded\":%s,\"site\":", c->has_rec ? "true" : "false");
+    if (c->has_rec)
+        site_json(f, c->rec.site_obj, c->rec.site_off, c->rec.site_sym, SG_SYM_LEN,
+                  (int64_t)(c->rec.cr_time_ns / 1000000000u));
+    else
+        fprintf(f, "null");
+    if (c->has_rec && c->rec.rm_pid)
+        fprintf(f, ",\"rmid_by\":{\"pid\":%d,\"uid\":%u}", c->rec.rm_pid, (unsigned)c->rec.rm_uid);
+    fprintf(f, ",\"removed\":%s,\"note\":", c->removed ? "true" : "false");
+    json_str(f, c->note, sizeof c->note);
+    fprintf(f, "}");
+}
+
+static void report_json(FILE *f, const struct check_run *r)
+{
+    fprintf(f, "{\"command\":[");
+    for (int i = 0; i < r->argc; i++) {
+        fprintf(f, "%s", i ? "," : "");
+        json_str(f, r->argv[i], 65536);
+    }
+    fprintf(f, "],\"pid\":%d,\"isolated\":%s,\"seconds\":%.3f,", r->pid, r->isolated ? "true" : "false",
+            r->secs);
+    if (WIFEXITED(r->status))
+        fprintf(f, "\"exit\":{\"code\":%d,\"signal\":null}", WEXITSTATUS(r->status));
+    else if (WIFSIGNALED(r->status)) {
+        const char *a = sigabbrev_np(WTERMSIG(r->status));
+        fprintf(f, "\"exit\":{\"code\":null,\"signal\":%d,\"signame\":\"SIG%s\"}", WTERMSIG(r->status),
+                a ? a : "?");
+    } else
+        fprintf(f, "\"exit\":{\"code\":null,\"signal\":null}");
+    uint64_t bytes = 0;
+    fprintf(f, ",\"leaks\":[");
+    for (size_t i = 0; i < r->n_leaks; i++) {
+        fprintf(f, "%s", i ? "," : "");
+        seg_json(f, &r->leak[i]);
+        bytes += r->leak[i].k.size;
+    }
+    fprintf(f, "],\"pending\":[");
+    for (size_t i = 0; i < r->n_pend; i++) {
+        fprintf(f, "%s", i ? "," : "");
+        seg_json(f, &r->pend[i]);
+    }
+    fprintf(f, "],\"limit_errors\":[");
+    for (size_t i = 0; i < r->n_ev; i++) {
+        const struct sg_event *e = &r->ev[i];
+        fprintf(f, "%s{\"call\":\"shmget\",\"key\":%d,\"size\":%" PRIu64 ",\"flags\":%d,\"errno\":\"%s\","
+                   "\"limit\":\"%s\",\"used\":%" PRIu64 ",\"max\":%" PRIu64 ",\"pid\":%d,\"uid\":%u,"
+                   "\"time_ns\":%" PRIu64 ",\"command\":",
+                i ? "," : "", e->key, e->size, e->flags, err_name(e->err), limit_name(e->limit), e->used,
+                e->max, e->pid, (unsigned)e->uid, e->time_ns);
+        json_str(f, e->comm, SG_COMM_LEN);
+        fprintf(f, ",\"site\":");
+        site_json(f, e->site_obj, e->site_off, e->site_sym, sizeof e->site_sym,
+                  (int64_t)(e->time_ns / 1000000000u));
+        fprintf(f, "}");
+    }
+    fprintf(f, "],\"still_running\":[");
+    for (size_t i = 0; i < r->n_running; i++) {
+        fprintf(f, "%s{\"pid\":%d,\"command\":", i ? "," : "", r->running[i].pid);
+        json_str(f, r->running[i].comm, SG_COMM_LEN);
+        fprintf(f, "}");
+    }
+    fprintf(f, "],\"not_counted\":%zu,\"summary\":{\"leaked\":%zu,\"bytes\":%" PRIu64
+               ",\"pending\":%zu,\"limit_errors\":%" PRIu64 "}}\n",
+            r->n_other, r->n_leaks, bytes, r->n_pend, r->ev_total);
+}
+
+void check_report(FILE *f, const struct check_run *r, const struct check_opts *o)
+{
+    if (o->quiet && !r->n_leaks && !r->n_pend && !r->ev_total)
+        return;
+    if (o->json)
+        report_json(f, r);
+    else
+        report_text(f, r, o);
+    fflush(f);
+}

@@ -1,0 +1,153 @@
+/*
+ * helper_check.c - programs for test_tool_check to run under
+ * `shmguard check`: each mode leaves behind (or does not) one kind of
+ * thing the report must show.  Lines on stdout tell the test the facts it
+ * must then find in the report (pids, ids, the source line of a call).
+ *
+ *   grandchild KEY   a grandchild creates a segment (leak_here) and exits;
+ *                    prints "pid P id I line L"
+ *   clean CODE       create, attach, detach, remove; exit CODE
+ *   killed KEY       create a segment, then SIGKILL itself
+ *   pending KEY      create, attach, IPC_RMID (deferred), SIGKILL itself
+ *   enospc KEY       a shmget that fails (limits lowered by the test);
+ *                    prints "line L errno E"
+ *   lookup KEY       look up KEY, attach, detach; exit 0, or 2 if not found
+ *   wait KEY         create a segment, print "id I", wait for a line on
+ *                    stdin, exit (outside activity happens meanwhile)
+ *   daemon KEY       a child creates and attaches a segment and stays;
+ *                    prints "pid P id I"; the parent exits 0
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (write(1, buf, (size_t)n) != n)
+        _exit(3);
+}
+
+/* The call sites the report must name, with their lines. */
+static int leak_line, enospc_line;
+
+__attribute__((noinline)) static int leak_here(key_t key)
+{
+    leak_line = __LINE__ + 1;
+    int id = shmget(key, 8192, IPC_CREAT | 0600);
+    __asm__ volatile("" ::: "memory"); /* keep the call where it is */
+    return id;
+}
+
+__attribute__((noinline)) static int enospc_here(key_t key)
+{
+    enospc_line = __LINE__ + 1;
+    int id = shmget(key, 4096, IPC_CREAT | 0600);
+    __asm__ volatile("" ::: "memory");
+    return id;
+}
+
+static key_t key_arg(int argc, char **argv)
+{
+    return argc > 2 ? (key_t)strtoul(argv[2], NULL, 0) : IPC_PRIVATE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 64;
+    const char *m = argv[1];
+    key_t key = key_arg(argc, argv);
+    if (!strcmp(m, "grandchild")) {
+        pid_t c = fork();
+        if (c == 0) {
+            pid_t g = fork();
+            if (g == 0) {
+                int id = leak_here(key);
+                say("pid %d id %d line %d\n", (int)getpid(), id, leak_line);
+                _exit(id >= 0 ? 0 : 1);
+            }
+            int st;
+            waitpid(g, &st, 0);
+            _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
+        }
+        int st;
+        waitpid(c, &st, 0);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    }
+    if (!strcmp(m, "clean")) {
+        int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        void *p = id >= 0 ? shmat(id, NULL, 0) : (void *)-1;
+        if (p == (void *)-1 || shmdt(p) != 0 || shmctl(id, IPC_RMID, NULL) != 0)
+            return 1;
+        return argc > 2 ? atoi(argv[2]) : 0;
+    }
+    if (!strcmp(m, "killed") || !strcmp(m, "pending")) {
+        int id = shmget(key, 4096, IPC_CREAT | 0600);
+        if (id < 0)
+            return 1;
+        if (!strcmp(m, "pending")) {
+            if (shmat(id, NULL, 0) == (void *)-1 || shmctl(id, IPC_RMID, NULL) != 0)
+                return 1;
+        }
+        say("pid %d id %d\n", (int)getpid(), id);
+        raise(SIGKILL);
+        return 1;
+    }
+    if (!strcmp(m, "enospc")) {
+        int id = enospc_here(key);
+        say("line %d errno %d\n", enospc_line, id < 0 ? errno : 0);
+        return 0;
+    }
+    if (!strcmp(m, "lookup")) {
+        int id = shmget(key, 0, 0);
+        if (id < 0)
+            return 2;
+        void *p = shmat(id, NULL, 0);
+        return p != (void *)-1 && shmdt(p) == 0 ? 0 : 1;
+    }
+    if (!strcmp(m, "wait")) {
+        int id = shmget(key, 4096, IPC_CREAT | 0600);
+        say("id %d\n", id);
+        char line[16];
+        return read(0, line, sizeof line) > 0 ? 0 : 1;
+    }
+    if (!strcmp(m, "daemon")) {
+        int p[2];
+        if (pipe(p) != 0)
+            return 1;
+        pid_t c = fork();
+        if (c == 0) {
+            close(p[0]);
+            int id = shmget(key, 4096, IPC_CREAT | 0600);
+            if (id < 0 || shmat(id, NULL, 0) == (void *)-1)
+                _exit(1);
+            say("pid %d id %d\n", (int)getpid(), id);
+            /* Let go of the test's pipes: only the segment stays. */
+            int null = open("/dev/null", O_RDWR);
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+            close(p[1]);
+            for (;;)
+                pause();
+        }
+        close(p[1]);
+        char b;
+        return read(p[0], &b, 1) == 0 ? 0 : 1; /* the child has said its line */
+    }
+    return 64;
+}
