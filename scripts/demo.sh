@@ -87,5 +87,15 @@ sleep 0.2
 say reader "stat $ID"
 ipcs -m | sed 's/^/    /'
 
+section "4. In CI: shmguard check fails a run that leaks, and says where"
+echo "  A test program whose grandchild creates a segment and exits without"
+echo "  removing it, run as: shmguard check --isolate -- helper_check grandchild 0x5eed0200"
+set +e
+"$TOOL" check --isolate -- "$BUILD/tests/helper_check" grandchild 0x5eed0200 >/dev/null 2>"$W/report"
+rc=$?
+set -e
+sed 's/^/    /' "$W/report"
+echo "  Exit status: $rc (the run leaked; a clean run gets the command's own status)."
+
 echo
 echo "Done. Nothing was left behind: the demo ran in a private IPC namespace."
