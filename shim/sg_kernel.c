@@ -45,12 +45,15 @@ static int ksnap_push(struct sg_ksnap *s, size_t *cap, const struct sg_kseg *k)
 static int ksnap_stat_any(struct sg_ksnap *s)
 {
     struct shm_info info;
+    memset(&info, 0, sizeof info);
     int max = real_shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
     if (max < 0)
         return 0;
     size_t cap = 0;
     for (int idx = 0; idx <= max; idx++) {
+        /* Zeroed: valgrind does not know that SHM_STAT_ANY fills it. */
         struct shmid_ds ds;
+        memset(&ds, 0, sizeof ds);
         int id = real_shmctl(idx, SHM_STAT_ANY, &ds);
         if (id < 0) {
             if (errno == EINVAL || errno == EIDRM)
