@@ -239,7 +239,7 @@ static void test_sigkill_cases(void **state)
 static void test_permissions_and_second_rmid(void **state)
 {
     (void)state;
-    if (geteuid() != 0) {
+    if (!sgt_other_uid_ok()) {
         skip();
     }
     for (int lib = 0; lib < 2; lib++) {

@@ -422,23 +422,10 @@ static void check_unprivileged(int allow)
     res.status = st;
 }
 
-/* 1 if this user namespace maps uids 0..65535 as the initial one does
- * (run-tests.sh as non-root runs us in one that maps a single uid). */
-static int all_uids_mapped(void)
-{
-    FILE *f = fopen("/proc/self/uid_map", "r");
-    unsigned long in, out, count;
-    int ok = f && fscanf(f, "%lu %lu %lu", &in, &out, &count) == 3 && in == 0 && out == 0 &&
-             count >= 65536;
-    if (f)
-        fclose(f);
-    return ok;
-}
-
 static void test_isolate_unprivileged(void **state)
 {
     (void)state;
-    if (geteuid() != 0 || !all_uids_mapped())
+    if (!sgt_other_uid_ok())
         skip(); /* needs to map uid 65534 into a user namespace of its own */
     /* Where the system lets users make user namespaces. */
     check_unprivileged(1);

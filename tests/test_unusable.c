@@ -151,7 +151,7 @@ static void test_corrupt_record(void **state)
 static void test_foreign_dir(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
+    if (!sgt_other_uid_ok())
         skip();
     const char *d = sgt_ledger_dir();
     assert_int_equal(chown(d, 65534, 65534), 0);
@@ -164,7 +164,7 @@ static void test_foreign_dir(void **state)
 static void test_foreign_file_is_skipped(void **state)
 {
     (void)state;
-    if (geteuid() != 0)
+    if (!sgt_other_uid_ok())
         skip();
     const char *d = sgt_ledger_dir();
     char cmd[8192];
