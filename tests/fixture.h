@@ -14,7 +14,7 @@ static char dir[PATH_MAX];
 static char env_ledger[PATH_MAX + 32];
 static char env_preload[PATH_MAX + 32];
 static char *lib_env[] = { env_preload, env_ledger, "SHMGUARD_MODE=", NULL };
-static char *bare_env[] = { "LD_PRELOAD=", env_ledger, NULL };
+static char *bare_env[] __attribute__((unused)) = { "LD_PRELOAD=", env_ledger, NULL };
 
 static int setup(void **state)
 {
@@ -33,7 +33,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static int after_each(void **state)
+__attribute__((unused)) static int after_each(void **state)
 {
     (void)state;
     sgt_clear_ipc();

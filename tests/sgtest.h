@@ -104,6 +104,18 @@ static inline void sgt_apply_env(char *const env[])
     }
 }
 
+/* Fail unless needle is (is not) in the text hay, showing hay. */
+#define ASSERT_HAS(hay, needle)                                                               \
+    do {                                                                                      \
+        if (!strstr((hay), (needle)))                                                         \
+            fail_msg("expected \"%s\" in:\n%s", (needle), (hay));                              \
+    } while (0)
+#define ASSERT_LACKS(hay, needle)                                                             \
+    do {                                                                                      \
+        if (strstr((hay), (needle)))                                                          \
+            fail_msg("did not expect \"%s\" in:\n%s", (needle), (hay));                        \
+    } while (0)
+
 /* Large: declare it static or allocate it, never on the stack. */
 struct sgt_result {
     int status;         /* as from waitpid; -1 if it timed out (killed) */

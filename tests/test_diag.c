@@ -87,16 +87,6 @@ static int count(const char *hay, const char *needle)
     return n;
 }
 
-#define ASSERT_HAS(hay, needle)                                                              \
-    do {                                                                                     \
-        if (!strstr((hay), (needle)))                                                        \
-            fail_msg("expected \"%s\" in:\n%s", (needle), (hay));                            \
-    } while (0)
-#define ASSERT_LACKS(hay, needle)                                                            \
-    do {                                                                                     \
-        if (strstr((hay), (needle)))                                                         \
-            fail_msg("did not expect \"%s\" in:\n%s", (needle), (hay));                      \
-    } while (0)
 
 /* A segment of size bytes under key, made by a process that is then
  * SIGKILLed: nobody attached, creator dead. */

@@ -15,43 +15,22 @@
  *     where user namespaces are not allowed), --cleanup, --json,
  *     --error-exitcode, and bad usage.
  */
-#include "sgtest.h"
+#include "fixture.h"
 
 #include <sched.h>
 #include <grp.h>
 
 static struct sgt_result res;
-static char dir[PATH_MAX];
 static char report_path[PATH_MAX + 32];
 static char report[1 << 16];
 
-static int setup(void **state)
+static int setup_check(void **state)
 {
-    (void)state;
-    snprintf(dir, sizeof dir, "%s", sgt_ledger_dir());
+    setup(state);
     snprintf(report_path, sizeof report_path, "%s/report", dir);
     sgt_clear_ipc();
     return 0;
 }
-
-static int teardown(void **state)
-{
-    (void)state;
-    sgt_clear_ipc();
-    sgt_rmdir(dir);
-    return 0;
-}
-
-#define HAS(hay, needle)                                                                      \
-    do {                                                                                      \
-        if (!strstr((hay), (needle)))                                                         \
-            fail_msg("expected \"%s\" in:\n%s", (needle), (hay));                             \
-    } while (0)
-#define LACKS(hay, needle)                                                                    \
-    do {                                                                                      \
-        if (strstr((hay), (needle)))                                                          \
-            fail_msg("did not expect \"%s\" in:\n%s", (needle), (hay));                       \
-    } while (0)
 
 static void read_report(void)
 {
@@ -120,17 +99,17 @@ static void test_grandchild_leak(void **state)
     char want[256];
     snprintf(want, sizeof want, "Leaked segment %d: key 0x5eedc001, 8.0 KiB (8192 bytes), orphaned, "
                                 "nobody attached", id);
-    HAS(report, want);
+    ASSERT_HAS(report, want);
     snprintf(want, sizeof want, "created by pid %d (helper_check, uid %u), dead now", pid,
              (unsigned)geteuid());
-    HAS(report, want);
+    ASSERT_HAS(report, want);
     snprintf(want, sizeof want, "at leak_here (tests/helper_check.c:%d)", line);
-    HAS(report, want);
-    HAS(report, "exited with status 0");
-    HAS(report, "LEAK SUMMARY: 1 segment leaked (8.0 KiB); 0 deferred removals left by the run; "
+    ASSERT_HAS(report, want);
+    ASSERT_HAS(report, "exited with status 0");
+    ASSERT_HAS(report, "LEAK SUMMARY: 1 segment leaked (8.0 KiB); 0 deferred removals left by the run; "
                 "0 limit errors.");
     snprintf(want, sizeof want, "Free them: shmguard gc --id %d", id);
-    HAS(report, want);
+    ASSERT_HAS(report, want);
     /* Reported, not removed: the segment is still there, as the kernel
      * says, made by that grandchild. */
     assert_int_equal(cpid_of(id), pid);
@@ -143,14 +122,14 @@ static void test_grandchild_leak(void **state)
     assert_int_equal(exit_code(), 99);
     snprintf(want, sizeof want, "\"leaks\":[{\"id\":%d,\"key\":%d,\"size\":8192,\"state\":\"orphaned\"", id,
              0x5eedc001);
-    HAS(report, want);
+    ASSERT_HAS(report, want);
     snprintf(want, sizeof want, "\"creator\":{\"pid\":%d,\"command\":\"helper_check\"", pid);
-    HAS(report, want);
+    ASSERT_HAS(report, want);
     snprintf(want, sizeof want, "\"function\":\"leak_here\",\"file\":\"tests/helper_check.c\",\"line\":%d",
              line);
-    HAS(report, want);
-    HAS(report, "\"exit\":{\"code\":0,\"signal\":null}");
-    HAS(report, "\"summary\":{\"leaked\":1,\"bytes\":8192,\"pending\":0,\"limit_errors\":0}");
+    ASSERT_HAS(report, want);
+    ASSERT_HAS(report, "\"exit\":{\"code\":0,\"signal\":null}");
+    ASSERT_HAS(report, "\"summary\":{\"leaked\":1,\"bytes\":8192,\"pending\":0,\"limit_errors\":0}");
 }
 
 static void test_clean_status_passes_through(void **state)
@@ -158,12 +137,12 @@ static void test_clean_status_passes_through(void **state)
     (void)state;
     check(NULL, (const char *[]){ "clean", "0", NULL });
     assert_int_equal(exit_code(), 0);
-    HAS(report, "exited with status 0");
-    HAS(report, "LEAK SUMMARY: 0 segments leaked (0 B)");
-    LACKS(report, "Leaked segment");
+    ASSERT_HAS(report, "exited with status 0");
+    ASSERT_HAS(report, "LEAK SUMMARY: 0 segments leaked (0 B)");
+    ASSERT_LACKS(report, "Leaked segment");
     check(NULL, (const char *[]){ "clean", "7", NULL });
     assert_int_equal(exit_code(), 7);
-    HAS(report, "exited with status 7");
+    ASSERT_HAS(report, "exited with status 7");
     /* --quiet: nothing to say, nothing said. */
     check((const char *[]){ "--quiet", NULL }, (const char *[]){ "clean", "0", NULL });
     assert_int_equal(exit_code(), 0);
@@ -179,16 +158,16 @@ static void test_killed_by_signal(void **state)
     if (sscanf(res.out, "pid %d id %d", &pid, &id) != 2)
         fail_msg("helper said: %s", res.out);
     assert_int_equal(exit_code(), 3);
-    HAS(report, "was killed by signal 9 (SIGKILL)");
+    ASSERT_HAS(report, "was killed by signal 9 (SIGKILL)");
     char want[160];
     snprintf(want, sizeof want, "Leaked segment %d: key 0x5eedc002", id);
-    HAS(report, want);
-    HAS(report, "at main (tests/helper_check.c:");
+    ASSERT_HAS(report, want);
+    ASSERT_HAS(report, "at main (tests/helper_check.c:");
     /* Nothing leaked: the signal is the status, as a shell reports it. */
     sgt_clear_ipc();
     check((const char *[]){ "--cleanup", NULL }, (const char *[]){ "killed", "0x5eedc002", NULL });
     assert_int_equal(exit_code(), 99);
-    HAS(report, "removed (--cleanup)");
+    ASSERT_HAS(report, "removed (--cleanup)");
     assert_int_equal(n_segments(), 0);
 }
 
@@ -204,11 +183,11 @@ static void test_pending_completed(void **state)
     assert_int_equal(exit_code(), 128 + SIGKILL);
     char want[160];
     snprintf(want, sizeof want, "Deferred removal never completed: segment %d: key 0x5eedc003", id);
-    HAS(report, want);
-    HAS(report, "completed now by shmguard check");
+    ASSERT_HAS(report, want);
+    ASSERT_HAS(report, "completed now by shmguard check");
     snprintf(want, sizeof want, "IPC_RMID asked by pid %d", pid);
-    HAS(report, want);
-    HAS(report, "LEAK SUMMARY: 0 segments leaked (0 B); 1 deferred removal left by the run");
+    ASSERT_HAS(report, want);
+    ASSERT_HAS(report, "LEAK SUMMARY: 0 segments leaked (0 B); 1 deferred removal left by the run");
     assert_int_equal(cpid_of(id), -1);
     assert_int_equal(n_segments(), 0);
 }
@@ -234,16 +213,16 @@ static void test_limit_error(void **state)
         fail_msg("helper said: %s", res.out);
     assert_int_equal(e, ENOSPC);
     assert_int_equal(exit_code(), 0); /* a limit error is reported, the status is the program's */
-    HAS(report, "Limit error: shmget(key=0x5eedc004, size=4096) failed with ENOSPC: kernel.shmmni "
+    ASSERT_HAS(report, "Limit error: shmget(key=0x5eedc004, size=4096) failed with ENOSPC: kernel.shmmni "
                 "exhausted (1 of 1 segments)");
     char want[128];
     snprintf(want, sizeof want, "(helper_check, uid %u) at enospc_here (tests/helper_check.c:%d)",
              (unsigned)geteuid(), line);
-    HAS(report, want);
-    HAS(report, "0 segments leaked (0 B); 0 deferred removals left by the run; 1 limit error.");
+    ASSERT_HAS(report, want);
+    ASSERT_HAS(report, "0 segments leaked (0 B); 0 deferred removals left by the run; 1 limit error.");
     /* The segment that was there before is no leak of the run. */
     snprintf(want, sizeof want, "segment %d:", other);
-    LACKS(report, want);
+    ASSERT_LACKS(report, want);
 }
 
 /* Segments that existed before the run, or that others make meanwhile
@@ -256,7 +235,7 @@ static void test_outside_not_reported(void **state)
     assert_true(before >= 0);
     check(NULL, (const char *[]){ "lookup", "0x5eedc010", NULL });
     assert_int_equal(exit_code(), 0);
-    HAS(report, "LEAK SUMMARY: 0 segments leaked");
+    ASSERT_HAS(report, "LEAK SUMMARY: 0 segments leaked");
 
     /* A run that waits while others create segments. */
     int in[2], out[2];
@@ -283,11 +262,8 @@ static void test_outside_not_reported(void **state)
      * library with a ledger of its own. */
     int bare = shmget(0x5eedc012, 4096, IPC_CREAT | 0600);
     assert_true(bare >= 0);
-    char env_pre[PATH_MAX + 16], env_led[PATH_MAX + 32];
-    snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", SGT_LIB);
-    snprintf(env_led, sizeof env_led, "SHMGUARD_LEDGER=%s", dir);
-    sgt_run(&res, (char *[]){ (char *)SGT_HELPER("helper_check"), "killed", "0x5eedc013", NULL },
-            (char *[]){ env_pre, env_led, NULL }, 30);
+    sgt_run(&res, (char *[]){ (char *)SGT_HELPER("helper_check"), "killed", "0x5eedc013", NULL }, lib_env,
+            30);
     int other_pid, other;
     assert_int_equal(sscanf(res.out, "pid %d id %d", &other_pid, &other), 2);
     assert_int_equal(write(in[1], "go\n", 3), 3);
@@ -300,14 +276,14 @@ static void test_outside_not_reported(void **state)
     assert_int_equal(WEXITSTATUS(st), 99);
     char want[64];
     snprintf(want, sizeof want, "Leaked segment %d:", ours);
-    HAS(report, want);
-    HAS(report, "LEAK SUMMARY: 1 segment leaked");
+    ASSERT_HAS(report, want);
+    ASSERT_HAS(report, "LEAK SUMMARY: 1 segment leaked");
     int ids[] = { before, bare, other };
     for (size_t i = 0; i < 3; i++) {
         snprintf(want, sizeof want, "segment %d:", ids[i]);
-        LACKS(report, want);
+        ASSERT_LACKS(report, want);
     }
-    HAS(report, "Not counted: 2 other segments appeared meanwhile");
+    ASSERT_HAS(report, "Not counted: 2 other segments appeared meanwhile");
 }
 
 /* A process of the run still alive when the command ends is named, and
@@ -323,11 +299,11 @@ static void test_still_running(void **state)
     assert_int_equal(exit_code(), 99);
     char want[128];
     snprintf(want, sizeof want, "Still running, started by the run: pid %d (helper_check)", pid);
-    HAS(report, want);
+    ASSERT_HAS(report, want);
     snprintf(want, sizeof want, "Leaked segment %d: key 0x5eedc020, 4.0 KiB (4096 bytes), in-use, attached by 1",
              id);
-    HAS(report, want);
-    HAS(report, "alive now");
+    ASSERT_HAS(report, want);
+    ASSERT_HAS(report, "alive now");
 }
 
 /* --isolate as root: the run sees none of this namespace's segments, and
@@ -341,7 +317,7 @@ static void test_isolate_root(void **state)
     assert_true(mine >= 0);
     check((const char *[]){ "--isolate", NULL }, (const char *[]){ "lookup", "0x5eedc030", NULL });
     assert_int_equal(exit_code(), 2); /* not found in there */
-    HAS(report, "in a private IPC namespace");
+    ASSERT_HAS(report, "in a private IPC namespace");
     check((const char *[]){ "--isolate", NULL }, (const char *[]){ "grandchild", "0x5eedc031", NULL });
     int pid, id, line;
     if (sscanf(res.out, "pid %d id %d line %d", &pid, &id, &line) != 3)
@@ -349,8 +325,8 @@ static void test_isolate_root(void **state)
     assert_int_equal(exit_code(), 99);
     char want[128];
     snprintf(want, sizeof want, "at leak_here (tests/helper_check.c:%d)", line);
-    HAS(report, want);
-    HAS(report, "They go away with the private IPC namespace");
+    ASSERT_HAS(report, want);
+    ASSERT_HAS(report, "They go away with the private IPC namespace");
     /* Here, only the segment made before. */
     assert_int_equal(n_segments(), 1);
     assert_int_equal(shmget(0x5eedc031, 0, 0), -1);
@@ -430,13 +406,13 @@ static void test_isolate_unprivileged(void **state)
     /* Where the system lets users make user namespaces. */
     check_unprivileged(1);
     assert_int_equal(exit_code(), 99);
-    HAS(report, "in a private IPC namespace");
-    HAS(report, "(helper_check, uid 65534)");
-    HAS(report, "at leak_here (tests/helper_check.c:");
+    ASSERT_HAS(report, "in a private IPC namespace");
+    ASSERT_HAS(report, "(helper_check, uid 65534)");
+    ASSERT_HAS(report, "at leak_here (tests/helper_check.c:");
     /* Where it does not: a clear error, status 125. */
     check_unprivileged(0);
     assert_int_equal(exit_code(), 125);
-    HAS(report, "shmguard: check: --isolate: cannot create a private IPC namespace: not root, and this "
+    ASSERT_HAS(report, "shmguard: check: --isolate: cannot create a private IPC namespace: not root, and this "
                 "system does not let unprivileged users create user namespaces");
     assert_int_equal(n_segments(), 0);
 }
@@ -461,18 +437,18 @@ static void test_usage(void **state)
         sgt_run(&res, argv, NULL, 30);
         if (!sgt_exited(&res, cases[i].code))
             fail_msg("case %zu: status %d, stderr: %s", i, res.status, res.err);
-        HAS(res.err, cases[i].msg);
+        ASSERT_HAS(res.err, cases[i].msg);
     }
     sgt_run(&res, (char *[]){ (char *)argv0, "check", "--help", NULL }, NULL, 30);
     assert_true(sgt_exited(&res, 0));
-    HAS(res.out, "--error-exitcode <n>");
-    HAS(res.out, "--isolate");
-    HAS(res.out, "--cleanup");
+    ASSERT_HAS(res.out, "--error-exitcode <n>");
+    ASSERT_HAS(res.out, "--isolate");
+    ASSERT_HAS(res.out, "--cleanup");
 }
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_check, teardown)
     const struct CMUnitTest tests[] = {
         T(test_grandchild_leak),     T(test_clean_status_passes_through),
         T(test_killed_by_signal),    T(test_pending_completed),
