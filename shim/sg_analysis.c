@@ -130,7 +130,7 @@ static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k,
         if (owner != 0 && owner != k->uid && owner != k->cuid)
             continue;
         const struct sg_seg *r = sg_seg_find((struct sg_ledger *)all[i], SG_KIND_SHM, k->id);
-        if (r && r->kcpid == k->cpid && r->kcuid == k->cuid) {
+        if (sg_kseg_is(k, r)) {
             *domain = all[i]->owner;
             return r;
         }

@@ -13,6 +13,8 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
+#include "sg_layout.h"
+
 /* One line of /proc/sysvipc/shm. */
 struct sg_kseg {
     int32_t key;
@@ -39,6 +41,13 @@ int sg_ksnap_read(struct sg_ksnap *s);
 void sg_ksnap_free(struct sg_ksnap *s);
 /* The entry for id, or NULL. */
 const struct sg_kseg *sg_ksnap_find(const struct sg_ksnap *s, int id);
+
+/* 1 if the ledger record rec describes the kernel's segment k (NULL: 0).
+ * Ids are reused: the kernel's creator pid and uid must match too. */
+static inline int sg_kseg_is(const struct sg_kseg *k, const struct sg_seg *rec)
+{
+    return k && rec && k->cpid == rec->kcpid && k->cuid == rec->kcuid;
+}
 
 /* IPC_STAT of id, falling back to SHM_STAT_ANY when the caller lacks read
  * permission.  0 on success; -1 with errno EINVAL/EIDRM when the id does

@@ -5,18 +5,11 @@
 #define _GNU_SOURCE
 #include "sg_reconcile.h"
 #include "sg_kernel.h"
-#include "sg_proc.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A small cache of /proc/<pid>/maps for the pids met during one pass. */
-struct maps_cache {
-    struct sg_maps *v;
-    size_t n;
-};
-
-static const struct sg_maps *maps_of(struct maps_cache *c, int pid)
+static const struct sg_maps *maps_of(struct sg_maps_cache *c, int pid)
 {
     for (size_t i = 0; i < c->n; i++)
         if (c->v[i].pid == pid)
@@ -29,13 +22,24 @@ static const struct sg_maps *maps_of(struct maps_cache *c, int pid)
     return &c->v[c->n++];
 }
 
-static int att_is_live(struct maps_cache *c, const struct sg_att *a)
+void sg_maps_cache_free(struct sg_maps_cache *c)
 {
-    if (sg_proc_alive(a->pid, a->start) == 0)
-        return 0;
+    for (size_t i = 0; i < c->n; i++)
+        sg_maps_free(&c->v[i]);
+    free(c->v);
+    c->v = NULL;
+    c->n = 0;
+}
+
+int sg_att_live(struct sg_maps_cache *c, const struct sg_att *a)
+{
+    int alive = sg_proc_alive(a->pid, a->start);
+    if (alive != 1)
+        return alive;
     const struct sg_maps *m = maps_of(c, a->pid);
-    /* Unreadable maps (hidepid, another user): keep, we cannot tell. */
-    return !m || !m->readable || sg_maps_has(m, a->addr, a->shmid);
+    if (!m || !m->readable)
+        return -1;
+    return sg_maps_has(m, a->addr, a->shmid);
 }
 
 int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
@@ -50,26 +54,25 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
         if (s->state != SG_REC_LIVE || s->kind != SG_KIND_SHM)
             continue;
         const struct sg_kseg *k = sg_ksnap_find(&ks, s->id);
-        if (k && k->cpid == s->kcpid && k->cuid == s->kcuid)
+        if (sg_kseg_is(k, s))
             continue;
         sg_seg_del(L, s);
         st->segs_dropped++;
         i--;
     }
-    struct maps_cache mc = { NULL, 0 };
+    struct sg_maps_cache mc = { NULL, 0 };
     for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
         struct sg_att *a = &L->att[i];
         if (a->state != SG_REC_LIVE)
             continue;
-        if (sg_ksnap_find(&ks, a->shmid) && att_is_live(&mc, a))
+        /* Only what is proven untrue goes. */
+        if (sg_ksnap_find(&ks, a->shmid) && sg_att_live(&mc, a) != 0)
             continue;
         sg_att_del(L, a);
         st->atts_dropped++;
         i--;
     }
-    for (size_t i = 0; i < mc.n; i++)
-        sg_maps_free(&mc.v[i]);
-    free(mc.v);
+    sg_maps_cache_free(&mc);
     sg_ksnap_free(&ks);
     return 0;
 }

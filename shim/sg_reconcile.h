@@ -12,11 +12,24 @@
 #define SG_RECONCILE_H
 
 #include "sg_ledger.h"
+#include "sg_proc.h"
 
 struct sg_reconcile_stats {
     unsigned segs_dropped;
     unsigned atts_dropped;
 };
+
+/* /proc/<pid>/maps of the pids met during one pass, read once each. */
+struct sg_maps_cache {
+    struct sg_maps *v;
+    size_t n;
+};
+void sg_maps_cache_free(struct sg_maps_cache *c);
+
+/* Whether attachment record a is still true: 1 its process (pid and start
+ * time) is alive and maps that segment at that address; 0 not; -1 cannot
+ * tell (no /proc, another user's maps under hidepid, out of memory). */
+int sg_att_live(struct sg_maps_cache *c, const struct sg_att *a);
 
 /* Reconcile a writable, locked ledger with the kernel.  0 on success, -1
  * when the kernel's list could not be read (nothing is dropped then). */

@@ -399,7 +399,7 @@ int gc_recheck(const struct gc_item *it, struct sg_ledger *own, const char *dir,
     }
     if (it->kind == GC_PENDING && own && it->has_rec && it->rec_domain == own->owner) {
         const struct sg_seg *rec = sg_seg_find(own, SG_KIND_SHM, k->id);
-        if (!rec || !(rec->flags & SG_SEG_PENDING) || rec->kcpid != k->cpid || rec->kcuid != k->cuid) {
+        if (!rec || !(rec->flags & SG_SEG_PENDING) || !sg_kseg_is(k, rec)) {
             snprintf(why, n, "its pending removal was cancelled or taken over meanwhile");
             return 0;
         }
@@ -452,7 +452,7 @@ static enum gc_outcome gc_remove_one(const struct gc_item *it, struct sg_ledger 
         out = GC_REMOVED;
         if (own) {
             struct sg_seg *rec = sg_seg_find(own, SG_KIND_SHM, it->k.id);
-            if (rec && rec->kcpid == it->k.cpid && rec->kcuid == it->k.cuid)
+            if (sg_kseg_is(&it->k, rec))
                 sg_seg_del(own, rec);
         }
     }

@@ -62,25 +62,6 @@ static void ledger_usage(FILE *f)
             sg_prog);
 }
 
-/* Cache of /proc/<pid>/maps for the pids seen. */
-struct maps_cache {
-    struct sg_maps *v;
-    size_t n;
-};
-
-static const struct sg_maps *maps_for(struct maps_cache *c, int pid)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (c->v[i].pid == pid)
-            return &c->v[i];
-    struct sg_maps *nv = realloc(c->v, (c->n + 1) * sizeof *nv);
-    if (!nv)
-        return NULL;
-    c->v = nv;
-    sg_maps_read(&c->v[c->n], pid);
-    return &c->v[c->n++];
-}
-
 static void print_json(const struct ledger_set *ls, struct seg_view *sv, size_t n, int all,
                        size_t stale_seg, size_t stale_att)
 {
@@ -305,23 +286,19 @@ int cmd_ledger(int argc, char **argv)
             v->s = s;
             v->ledger_uid = L->owner;
             const struct sg_kseg *k = sg_ksnap_find(&ks, s->id);
-            v->in_kernel = k && k->cpid == s->kcpid && k->cuid == s->kcuid;
+            v->in_kernel = sg_kseg_is(k, s);
             v->creator_alive = (s->flags & SG_SEG_CREATOR) ? sg_proc_alive(s->cr_pid, s->cr_start) : -1;
             stale_seg += !v->in_kernel;
         }
     }
-    struct maps_cache mc = { NULL, 0 };
+    struct sg_maps_cache mc = { NULL, 0 };
     for (size_t l = 0; l < ls.n; l++) {
         struct sg_ledger *L = &ls.v[l];
         for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
             const struct sg_att *a = &L->att[i];
             if (a->state != SG_REC_LIVE)
                 continue;
-            int alive = sg_proc_alive(a->pid, a->start) == 1;
-            if (alive) {
-                const struct sg_maps *m = maps_for(&mc, a->pid);
-                alive = m && (!m->readable || sg_maps_has(m, a->addr, a->shmid));
-            }
+            int alive = sg_att_live(&mc, a) != 0; /* stale only when proven */
             struct seg_view *owner = NULL;
             for (size_t k = 0; k < n; k++)
                 if (sv[k].s->id == a->shmid && sv[k].in_kernel) {
@@ -347,9 +324,7 @@ int cmd_ledger(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         free(sv[i].att);
     free(sv);
-    for (size_t i = 0; i < mc.n; i++)
-        sg_maps_free(&mc.v[i]);
-    free(mc.v);
+    sg_maps_cache_free(&mc);
     sg_ksnap_free(&ks);
     ledger_set_free(&ls);
     return SG_EXIT_OK;
