@@ -399,7 +399,7 @@ int cmd_check(int argc, char **argv)
         goto out;
     }
     still_running(r);
-    if (check_collect(r, &o) != 0) {
+    if (check_collect(r) != 0) {
         remove_run_dir(r->dir);
         goto out;
     }

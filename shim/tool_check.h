@@ -62,7 +62,7 @@ int check_before(struct check_run *r);
 /* After the command ended: find the run's leaks, its deferred removals
  * (completing those that are due, as the library's next call would) and
  * its limit failures.  0, or -1 after a message. */
-int check_collect(struct check_run *r, const struct check_opts *o);
+int check_collect(struct check_run *r);
 
 /* --cleanup: remove each leak, after checking that its id still names the
  * same segment.  Outcomes are kept in the leaks' removed and note. */

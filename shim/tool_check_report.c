@@ -40,11 +40,12 @@ int check_before(struct check_run *r)
     return 0;
 }
 
-/* 1 if k existed before the run (same id and identity). */
+/* 1 if k existed before the run: the same id with the same creator pid
+ * and uid (ctime is no identity: IPC_SET changes it). */
 static int existed_before(const struct check_run *r, const struct sg_kseg *k)
 {
     const struct sg_kseg *b = sg_ksnap_find(&r->before, k->id);
-    return b && b->cpid == k->cpid && b->cuid == k->cuid && b->ctime == k->ctime;
+    return b && b->cpid == k->cpid && b->cuid == k->cuid;
 }
 
 static int push(struct check_seg **v, size_t *n, const struct check_seg *s)
@@ -105,9 +106,8 @@ static int ev_cmp(const void *a, const void *b)
     return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns;
 }
 
-int check_collect(struct check_run *r, const struct check_opts *o)
+int check_collect(struct check_run *r)
 {
-    (void)o;
     struct sg_view v;
     if (sg_view_build(&v, r->dir, NULL) != 0) {
         fprintf(stderr, "%s: check: cannot read the kernel's list of segments: %s\n", sg_prog,
