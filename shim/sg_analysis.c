@@ -111,17 +111,26 @@ static void facts_free(struct pid_fact **cache)
     }
 }
 
+#define MAX_LEDGERS 65
+
+/* Every ledger the view consults: its own mapping first.  Returns n. */
+static size_t consulted(const struct sg_view *v, const struct sg_ledger *all[MAX_LEDGERS])
+{
+    size_t n = 0;
+    if (v->own)
+        all[n++] = v->own;
+    for (size_t i = 0; i < v->n_ledgers && n < MAX_LEDGERS; i++)
+        all[n++] = &v->ledgers[i];
+    return n;
+}
+
 /* The ledger record describing kernel segment k, from any consulted
  * ledger, or NULL.  A record describes k only if its creator identity
  * matches (ids are reused). */
 static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k, uid_t *domain)
 {
-    const struct sg_ledger *all[65];
-    size_t n = 0;
-    if (v->own)
-        all[n++] = v->own;
-    for (size_t i = 0; i < v->n_ledgers && n < 65; i++)
-        all[n++] = &v->ledgers[i];
+    const struct sg_ledger *all[MAX_LEDGERS];
+    size_t n = consulted(v, all);
     for (size_t i = 0; i < n; i++) {
         /* A ledger speaks only for segments its owner could act on (the
          * file's owner, not a field inside it): otherwise any user could
@@ -136,6 +145,205 @@ static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k,
         }
     }
     return NULL;
+}
+
+/* The same for semaphore set k. */
+static const struct sg_seg *find_sem_rec(struct sg_view *v, const struct sg_ksem *k, uid_t *domain)
+{
+    const struct sg_ledger *all[MAX_LEDGERS];
+    size_t n = consulted(v, all);
+    for (size_t i = 0; i < n; i++) {
+        uid_t owner = all[i]->owner;
+        if (owner != 0 && owner != k->uid && owner != k->cuid)
+            continue;
+        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)all[i], SG_KIND_SEM, k->id);
+        if (sg_ksem_is(k, r)) {
+            *domain = all[i]->owner;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+const char *sg_semstate_name(enum sg_semstate s)
+{
+    return s == SG_SEM_IN_USE ? "in-use" : s == SG_SEM_ORPHANED ? "orphaned" : "unknown";
+}
+
+unsigned sg_view_sem_users(const struct sg_view *v, const struct sg_seminfo *s,
+                           void (*fn)(void *arg, const struct sg_semuser *u, int alive),
+                           void *arg)
+{
+    const struct sg_ledger *all[MAX_LEDGERS];
+    size_t n = consulted(v, all);
+    unsigned seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct sg_ledger *L = all[i];
+        if (!L->hdr->semuser_live)
+            continue;
+        for (uint32_t j = 0; j < L->hdr->semuser_cap; j++) {
+            const struct sg_semuser *u = &L->semuser[j];
+            if (u->state != SG_REC_LIVE || u->semid != s->k.id)
+                continue;
+            seen++;
+            if (fn)
+                fn(arg, u, sg_proc_alive(u->pid, u->start));
+        }
+    }
+    return seen;
+}
+
+/* Users per set id, counted over every consulted ledger in one pass. */
+struct set_users {
+    int id;
+    unsigned users, alive;
+    UT_hash_handle hh;
+};
+
+static struct set_users *count_users(struct sg_view *v, struct pid_fact **facts)
+{
+    const struct sg_ledger *all[MAX_LEDGERS];
+    size_t n = consulted(v, all);
+    struct set_users *map = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct sg_ledger *L = all[i];
+        if (!L->hdr->semuser_live)
+            continue;
+        for (uint32_t j = 0; j < L->hdr->semuser_cap; j++) {
+            const struct sg_semuser *u = &L->semuser[j];
+            if (u->state != SG_REC_LIVE)
+                continue;
+            struct set_users *e;
+            HASH_FIND_INT(map, &u->semid, e);
+            if (!e) {
+                if (!(e = calloc(1, sizeof *e)))
+                    continue;
+                e->id = u->semid;
+                HASH_ADD_INT(map, id, e);
+            }
+            e->users++;
+            /* Unknown liveness keeps the set, as a live user does. */
+            e->alive += alive_cached(facts, u->pid, u->start) != 0;
+        }
+    }
+    return map;
+}
+
+static void sem_verdict(struct sg_seminfo *s)
+{
+    if (s->creator_alive == 1 || s->users_alive) {
+        s->state = SG_SEM_IN_USE;
+        return;
+    }
+    if (!s->rec || !(s->rec->flags & SG_SEG_CREATOR) || s->creator_alive != 0) {
+        s->state = SG_SEM_UNKNOWN;
+        return;
+    }
+    /* Ledger says: everyone dead.  Ask the kernel who changed it last. */
+    s->lastop_pid = sg_ksem_lastop_alive(&s->k);
+    s->state = s->lastop_pid == 0 ? SG_SEM_ORPHANED
+               : s->lastop_pid > 0 ? SG_SEM_IN_USE : SG_SEM_UNKNOWN;
+}
+
+static void build_sems(struct sg_view *v, struct pid_fact **facts)
+{
+    v->have_semlimits = sg_semlimits_read(&v->slim) == 0;
+    struct sg_ksemsnap ks;
+    if (sg_ksemsnap_read(&ks) != 0)
+        return;
+    v->have_sems = 1;
+    v->sem = calloc(ks.n ? ks.n : 1, sizeof *v->sem);
+    if (!v->sem) {
+        v->have_sems = 0;
+        sg_ksemsnap_free(&ks);
+        return;
+    }
+    struct set_users *users = ks.n ? count_users(v, facts) : NULL;
+    for (size_t i = 0; i < ks.n; i++) {
+        struct sg_seminfo *s = &v->sem[v->n_sem++];
+        s->k = ks.v[i];
+        s->rec = find_sem_rec(v, &s->k, &s->rec_domain);
+        s->creator_alive = -1;
+        if (s->rec && (s->rec->flags & SG_SEG_CREATOR)) {
+            s->creator_alive = alive_cached(facts, s->rec->cr_pid, s->rec->cr_start);
+            memcpy(s->comm, s->rec->cr_comm, sizeof s->comm);
+            s->comm[sizeof s->comm - 1] = '\0';
+        }
+        struct set_users *e;
+        HASH_FIND_INT(users, &s->k.id, e);
+        if (e) {
+            s->users = e->users;
+            s->users_alive = e->alive;
+        }
+        sem_verdict(s);
+    }
+    struct set_users *e, *tmp;
+    HASH_ITER(hh, users, e, tmp) {
+        HASH_DEL(users, e);
+        free(e);
+    }
+    sg_ksemsnap_free(&ks);
+}
+
+const struct sg_seminfo *sg_view_find_sem(const struct sg_view *v, int id)
+{
+    size_t lo = 0, hi = v->n_sem;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v->sem[mid].k.id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->n_sem && v->sem[lo].k.id == id ? &v->sem[lo] : NULL;
+}
+
+static int cmp_semholder(const void *a, const void *b)
+{
+    const struct sg_semholder *x = a, *y = b;
+    if (x->sets != y->sets)
+        return x->sets < y->sets ? 1 : -1;
+    if (x->sems != y->sems)
+        return x->sems < y->sems ? 1 : -1;
+    return strcmp(x->comm, y->comm);
+}
+
+size_t sg_view_semholders(const struct sg_view *v, struct sg_semholder *out, size_t max)
+{
+    struct sg_semholder *all = calloc(v->n_sem ? v->n_sem : 1, sizeof *all);
+    if (!all)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < v->n_sem; i++) {
+        const struct sg_seminfo *s = &v->sem[i];
+        size_t j;
+        for (j = 0; j < n; j++)
+            if (all[j].uid == s->k.cuid && !strcmp(all[j].comm, s->comm))
+                break;
+        if (j == n) {
+            memcpy(all[n].comm, s->comm, sizeof all[n].comm);
+            all[n].uid = s->k.cuid;
+            n++;
+        }
+        all[j].sets++;
+        all[j].sems += s->k.nsems;
+        all[j].orphaned += s->state == SG_SEM_ORPHANED;
+    }
+    qsort(all, n, sizeof *all, cmp_semholder);
+    size_t k = n < max ? n : max;
+    memcpy(out, all, k * sizeof *out);
+    free(all);
+    return k;
+}
+
+void sg_view_semtally(const struct sg_view *v, size_t sets[3], size_t sems[3])
+{
+    for (int i = 0; i < 3; i++)
+        sets[i] = sems[i] = 0;
+    for (size_t i = 0; i < v->n_sem; i++) {
+        sets[v->sem[i].state]++;
+        sems[v->sem[i].state] += v->sem[i].k.nsems;
+    }
 }
 
 static void load_ledgers(struct sg_view *v, const char *dir)
@@ -214,6 +422,7 @@ int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_led
         else
             s->state = SG_ST_IDLE;
     }
+    build_sems(v, &facts);
     facts_free(&facts);
     sg_ksnap_free(&ks);
     return 0;
@@ -225,6 +434,7 @@ void sg_view_free(struct sg_view *v)
         sg_ledger_close(&v->ledgers[i]);
     free(v->ledgers);
     free(v->seg);
+    free(v->sem);
     memset(v, 0, sizeof *v);
 }
 

@@ -19,6 +19,23 @@
  * Pid reuse cannot make a dead creator look alive when the ledger knows
  * its start time; without it, a reused pid makes a segment "idle", never
  * "orphaned" (the safe side).
+ *
+ * Semaphore sets have no attach count and no creator pid in the kernel,
+ * so their state rests on the ledger:
+ *
+ *   in-use    the creator, or a process recorded as using the set (looked
+ *             it up, inherited it through fork, operated on it), is alive;
+ *             or the last process that changed one of its semaphores
+ *             (GETPID) is alive and started before that change
+ *   orphaned  a ledger that may speak for the set recorded its creator,
+ *             and the creator and every recorded user are provably dead
+ *             (pid and start time), and no live process changed it last
+ *   unknown   anything else: no creation record (made without the
+ *             library), or liveness that cannot be told.  Never freed.
+ *
+ * Records of users are taken from every ledger (they can only keep a set
+ * alive); a creation record only from a ledger whose owner could remove
+ * the set (as for segments).
  */
 #ifndef SG_ANALYSIS_H
 #define SG_ANALYSIS_H
@@ -27,6 +44,7 @@
 #include <stdint.h>
 
 #include "sg_kernel.h"
+#include "sg_ksem.h"
 #include "sg_ledger.h"
 
 enum sg_segstate { SG_ST_IN_USE, SG_ST_IDLE, SG_ST_ORPHANED, SG_ST_PENDING, SG_ST_MARKED };
@@ -69,6 +87,28 @@ struct sg_view {
     const struct sg_ledger *own;
     char unreadable[8][600];        /* ledger files that could not be read */
     size_t n_unreadable;
+    /* Semaphore sets (kernel.sem). */
+    struct sg_semlimits slim;
+    int have_semlimits;
+    int have_sems;                  /* 0: the kernel's list of sets was unreadable */
+    struct sg_seminfo *sem;         /* sorted by id */
+    size_t n_sem;
+};
+
+enum sg_semstate { SG_SEM_IN_USE, SG_SEM_UNKNOWN, SG_SEM_ORPHANED };
+
+const char *sg_semstate_name(enum sg_semstate s); /* "in-use", "unknown", "orphaned" */
+
+struct sg_seminfo {
+    struct sg_ksem k;               /* the kernel's facts */
+    const struct sg_seg *rec;       /* ledger record, or NULL */
+    uid_t rec_domain;
+    int creator_alive;              /* 1 alive, 0 dead, -1 unknown (or no record) */
+    unsigned users;                 /* users recorded in any ledger */
+    unsigned users_alive;           /* of those, alive (or not provably dead) */
+    int lastop_pid;                 /* live last changer (GETPID), 0 none, -1 unknown */
+    enum sg_semstate state;
+    char comm[16];                  /* creator's command, "" if unknown */
 };
 
 /* Build a view of this IPC namespace.  ledger_dir: where to read other
@@ -80,6 +120,25 @@ void sg_view_free(struct sg_view *v);
 
 /* The entry for a segment id, or NULL. */
 const struct sg_seginfo *sg_view_find(const struct sg_view *v, int id);
+
+/* The entry for a semaphore set id, or NULL. */
+const struct sg_seminfo *sg_view_find_sem(const struct sg_view *v, int id);
+
+/* Visit the users of set s recorded in the view's ledgers: fn(arg, user,
+ * alive) with alive 1/0/-1.  Returns the number visited. */
+unsigned sg_view_sem_users(const struct sg_view *v, const struct sg_seminfo *s,
+                           void (*fn)(void *arg, const struct sg_semuser *u, int alive),
+                           void *arg);
+
+/* Semaphore set holders grouped by creator command and uid, most sets
+ * first; and totals per state (sets and semaphores). */
+struct sg_semholder {
+    char comm[16];
+    uid_t uid;
+    size_t sets, sems, orphaned;
+};
+size_t sg_view_semholders(const struct sg_view *v, struct sg_semholder *out, size_t max);
+void sg_view_semtally(const struct sg_view *v, size_t sets[3], size_t sems[3]);
 
 /* Totals of one group of segments. */
 struct sg_tally {

@@ -17,6 +17,7 @@
 #include "sg_log.h"
 #include "sg_real.h"
 #include "sg_reconcile.h"
+#include "sg_sem.h"
 #include "sg_state.h"
 
 #include <errno.h>
@@ -421,6 +422,7 @@ void sg_core_exit(void)
             if (rec)
                 sg_att_del(&sg_st.L, rec);
         }
+        sg_sem_exit();
         sg_core_give();
     }
     pthread_mutex_unlock(&sg_local_lock);
@@ -438,7 +440,7 @@ void sg_core_after_fork_child(void)
     sg_st.self.start = sg_proc_start_time(sg_st.self.pid);
     sg_st.degraded_until = 0;
     sg_st.next_sweep = 0;
-    if (sg_st.local && sg_core_take()) {
+    if ((sg_st.local || sg_st.n_semids) && sg_core_take()) {
         uint64_t now = sg_now_ns();
         LOCAL_FOREACH(e) {
             struct sg_att a;
@@ -452,6 +454,7 @@ void sg_core_after_fork_child(void)
             e->flags = a.flags;
             put_att(&a);
         }
+        sg_sem_after_fork_child();
         sg_core_give();
     }
     errno = saved;

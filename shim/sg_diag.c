@@ -7,6 +7,7 @@
 #include "sg_analysis.h"
 #include "sg_callsite.h"
 #include "sg_kernel.h"
+#include "sg_ksem.h"
 #include "sg_log.h"
 #include "sg_real.h"
 #include "sg_state.h"
@@ -343,14 +344,14 @@ static int worth_analysis(key_t key, int err, int lim)
 /* Keep a limit failure in the ledger's event ring, where `shmguard check`
  * and `doctor` find it.  Takes the loader's lock (dladdr) before the
  * ledger's, never both. */
-static void record_event(key_t key, size_t size, int flg, int err, int lim, uint64_t used,
-                         uint64_t max, const void *caller)
+static void record_event(uint32_t kind, key_t key, size_t size, int flg, int err, int lim,
+                         uint64_t used, uint64_t max, const void *caller)
 {
     struct sg_callsite cs;
     sg_callsite_resolve(caller, &cs);
     struct sg_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.kind = SG_KIND_SHM;
+    ev.kind = kind;
     ev.err = err;
     ev.limit = (uint32_t)lim;
     ev.pid = sg_st.self.pid;
@@ -372,16 +373,18 @@ static void record_event(key_t key, size_t size, int flg, int err, int lim, uint
     }
 }
 
-void sg_diag_shmget(key_t key, size_t size, int flg, int err, const void *caller)
+/* A failed call, for the composing functions. */
+struct call {
+    int sem;                    /* 0 shmget, 1 semget */
+    key_t key;
+    size_t size;                /* bytes, or semaphores */
+    int flg, err;
+};
+
+/* Take a rate-limit token, compose the call's diagnosis and log it.
+ * errno is the caller's to save. */
+static void emit(const struct call *c, int debug)
 {
-    int saved = errno;
-    int debug = sg_st.cfg ? sg_st.cfg->debug : 0;
-    uint64_t used, max;
-    int lim = sg_diag_classify(key, size, err, &used, &max);
-    if (lim >= 0 && sg_st.active)
-        record_event(key, size, flg, err, lim, used, max, caller);
-    if (debug < 1 && !worth_analysis(key, err, lim))
-        goto out;
     uint32_t suppressed = 0;
     int ok;
     if (sg_st.active && sg_core_take()) {
@@ -398,7 +401,11 @@ void sg_diag_shmget(key_t key, size_t size, int flg, int err, const void *caller
     /* The analysis reads the own ledger under its lock: records are then
      * consistent, and /proc reads take no other lock. */
     int held = sg_st.active && sg_core_take();
-    int worth = sg_diag_compose(buf, sizeof buf, key, size, flg, err, held ? &sg_st.L : NULL, debug);
+    const struct sg_ledger *own = held ? &sg_st.L : NULL;
+    int worth = c->sem ? sg_diag_compose_sem(buf, sizeof buf, c->key, (int)c->size, c->flg,
+                                             c->err, own, debug)
+                       : sg_diag_compose(buf, sizeof buf, c->key, c->size, c->flg, c->err,
+                                         own, debug);
     if (held)
         sg_core_give();
     if (worth) {
@@ -409,6 +416,234 @@ void sg_diag_shmget(key_t key, size_t size, int flg, int err, const void *caller
             sg_log(0, "%s", buf);
     }
     __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
-out:
+out:;
+}
+
+void sg_diag_shmget(key_t key, size_t size, int flg, int err, const void *caller)
+{
+    int saved = errno;
+    int debug = sg_st.cfg ? sg_st.cfg->debug : 0;
+    uint64_t used, max;
+    int lim = sg_diag_classify(key, size, err, &used, &max);
+    if (lim >= 0 && sg_st.active)
+        record_event(SG_KIND_SHM, key, size, flg, err, lim, used, max, caller);
+    if (debug >= 1 || worth_analysis(key, err, lim)) {
+        struct call c = { 0, key, size, flg, err };
+        emit(&c, debug);
+    }
+    errno = saved;
+}
+
+/* ---- semget ------------------------------------------------------------- */
+
+int sg_diag_classify_sem(key_t key, int nsems, int err, uint64_t *used, uint64_t *max)
+{
+    *used = *max = 0;
+    struct sg_semlimits l;
+    if (err == ENOSPC) {
+        if (sg_semlimits_read(&l) != 0)
+            return SG_LIM_OTHER;
+        /* The kernel checks the semaphore total first, then the sets. */
+        if (nsems > 0 && l.used_sems + (uint64_t)nsems > l.semmns) {
+            *used = l.used_sems;
+            *max = l.semmns;
+            return SG_LIM_SEMMNS;
+        }
+        if (l.used_sets >= l.semmni) {
+            *used = l.used_sets;
+            *max = l.semmni;
+            return SG_LIM_SEMMNI;
+        }
+        return SG_LIM_OTHER;
+    }
+    if (err != EINVAL || nsems < 0)
+        return -1;
+    struct sg_ksem k;
+    int id = key == IPC_PRIVATE ? -1 : real_semget(key, 0, 0);
+    if (id >= 0 && sg_ksem_stat(id, &k) == 0) {
+        if (k.nsems >= (uint32_t)nsems)
+            return -1;
+        *used = k.nsems;
+        *max = k.nsems;
+        return SG_LIM_SMALLER;
+    }
+    if (sg_semlimits_read(&l) != 0 || (uint64_t)nsems <= l.semmsl)
+        return -1;
+    *used = (uint64_t)nsems;
+    *max = l.semmsl;
+    return SG_LIM_SEMMSL;
+}
+
+static void describe_semcall(struct out *o, key_t key, int nsems, int flg, int err)
+{
+    char flags[64] = "";
+    size_t f = 0;
+    if (flg & IPC_CREAT)
+        f += (size_t)snprintf(flags + f, sizeof flags - f, "IPC_CREAT|");
+    if (flg & IPC_EXCL)
+        f += (size_t)snprintf(flags + f, sizeof flags - f, "IPC_EXCL|");
+    snprintf(flags + f, sizeof flags - f, "0%o", flg & 0777);
+    char k[32];
+    if (key == IPC_PRIVATE)
+        snprintf(k, sizeof k, "IPC_PRIVATE");
+    else
+        snprintf(k, sizeof k, "0x%08x", (unsigned)key);
+    say(o, "semget(key=%s, nsems=%d, flags=%s) failed with %s (\"%s\")", k, nsems, flags,
+        err == ENOSPC ? "ENOSPC" : err == EINVAL ? "EINVAL" : err == EEXIST ? "EEXIST"
+        : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == ENOMEM ? "ENOMEM" : "error",
+        strerror(err));
+}
+
+/* "kernel.sem" as written back by sysctl, with one field changed. */
+static void sem_sysctl(struct out *o, const struct sg_semlimits *l, uint64_t msl, uint64_t mns,
+                       uint64_t mni)
+{
+    say(o, "\n  Or raise the limit: sysctl -w kernel.sem=\"%" PRIu64 " %" PRIu64 " %" PRIu64
+           " %" PRIu64 "\"",
+        msl, mns, l->semopm, mni);
+}
+
+static void sem_holders(struct out *o, const struct sg_view *v)
+{
+    struct sg_semholder h[MAX_HOLDERS];
+    size_t n = sg_view_semholders(v, h, MAX_HOLDERS);
+    if (!n)
+        return;
+    say(o, "\n  Holders:");
+    for (size_t i = 0; i < n; i++)
+        say(o, "%s %s (uid %u%s) %zu set%s, %zu semaphore%s%s", i ? ";" : "",
+            h[i].comm[0] ? h[i].comm : "?", (unsigned)h[i].uid,
+            h[i].comm[0] ? "" : ", creator unknown", h[i].sets, h[i].sets == 1 ? "" : "s",
+            h[i].sems, h[i].sems == 1 ? "" : "s",
+            h[i].orphaned ? (h[i].orphaned == h[i].sets ? ", all orphaned" : ", some orphaned")
+                          : "");
+    say(o, ".");
+}
+
+static void sem_orphans(struct out *o, const struct sg_view *v)
+{
+    size_t sets[3], sems[3];
+    sg_view_semtally(v, sets, sems);
+    if (!sets[SG_SEM_ORPHANED]) {
+        say(o, "\n  No orphaned sets: each has a live user, or was made without the library "
+               "(%zu set%s whose users cannot be told).",
+            sets[SG_SEM_UNKNOWN], sets[SG_SEM_UNKNOWN] == 1 ? "" : "s");
+        return;
+    }
+    say(o, "\n  Orphaned: %zu set%s (%zu semaphore%s) whose creator and every process that used "
+           "them are dead:",
+        sets[SG_SEM_ORPHANED], sets[SG_SEM_ORPHANED] == 1 ? "" : "s", sems[SG_SEM_ORPHANED],
+        sems[SG_SEM_ORPHANED] == 1 ? "" : "s");
+    size_t shown = 0;
+    for (size_t i = 0; i < v->n_sem && shown < 8; i++) {
+        const struct sg_seminfo *s = &v->sem[i];
+        if (s->state != SG_SEM_ORPHANED)
+            continue;
+        say(o, "%s id %d by pid %d (%s)", shown ? "," : "", s->k.id, s->rec->cr_pid,
+            s->comm[0] ? s->comm : "?");
+        shown++;
+    }
+    if (sets[SG_SEM_ORPHANED] > shown)
+        say(o, ", ...");
+    say(o, ".\n  Free them safely: shmguard gc --dry-run, then shmguard gc");
+}
+
+int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int err,
+                        const struct sg_ledger *own, int debug)
+{
+    struct out o = { buf, n, 0 };
+    buf[0] = '\0';
+    if (err != ENOSPC && err != EINVAL && err != EEXIST) {
+        if (debug < 1)
+            return 0;
+        describe_semcall(&o, key, nsems, flg, err);
+        return 1;
+    }
+    struct sg_view v;
+    int built = sg_view_build(&v, NULL, own) == 0;
+    if (!built || !v.have_semlimits || !v.have_sems) {
+        if (built)
+            sg_view_free(&v);
+        if (err != ENOSPC && debug < 1)
+            return 0;
+        describe_semcall(&o, key, nsems, flg, err);
+        if (err == ENOSPC)
+            say(&o, "\n  This is not a full disk: a System V semaphore limit (kernel.sem: "
+                    "SEMMNI sets or SEMMNS semaphores) is exhausted; see: shmguard doctor");
+        return 1;
+    }
+    const struct sg_semlimits *l = &v.slim;
+    const struct sg_seminfo *held = NULL;
+    if (key != IPC_PRIVATE && (err == EINVAL || err == EEXIST)) {
+        int id = real_semget(key, 0, 0);
+        if (id >= 0)
+            held = sg_view_find_sem(&v, id);
+    }
+    int said = 1;
+    describe_semcall(&o, key, nsems, flg, err);
+    if (err == ENOSPC) {
+        if (nsems > 0 && l->used_sems + (uint64_t)nsems > l->semmns) {
+            say(&o, "\n  This is not a full disk: the System V semaphore limit kernel.sem SEMMNS "
+                    "(semaphores in all sets, 2nd field) is exhausted: %" PRIu64 " of %" PRIu64
+                    " in use, this call needs %d more (%" PRIu64 " of %" PRIu64 " sets in use).",
+                l->used_sems, l->semmns, nsems, l->used_sets, l->semmni);
+            sem_holders(&o, &v);
+            sem_orphans(&o, &v);
+            sem_sysctl(&o, l, l->semmsl, l->semmns * 2 > l->used_sems + (uint64_t)nsems
+                                            ? l->semmns * 2 : l->used_sems + (uint64_t)nsems,
+                       l->semmni);
+        } else {
+            say(&o, "\n  This is not a full disk: the System V semaphore limit kernel.sem SEMMNI "
+                    "(sets, 4th field) is exhausted: %" PRIu64 " of %" PRIu64 " sets in use (%"
+                    PRIu64 " of %" PRIu64 " semaphores).",
+                l->used_sets, l->semmni, l->used_sems, l->semmns);
+            sem_holders(&o, &v);
+            sem_orphans(&o, &v);
+            sem_sysctl(&o, l, l->semmsl, l->semmns, l->semmni * 2);
+        }
+    } else if (err == EINVAL && held && held->k.nsems < (uint32_t)nsems) {
+        say(&o, "\n  Key 0x%08x already names semaphore set %d of %u semaphore%s, fewer than the "
+                "%d asked; created by %s (uid %u), %s.",
+            (unsigned)key, held->k.id, held->k.nsems, held->k.nsems == 1 ? "" : "s", nsems,
+            held->comm[0] ? held->comm : "a process not known to the ledger",
+            (unsigned)held->k.cuid, sg_semstate_name(held->state));
+        if (held->state == SG_SEM_ORPHANED)
+            say(&o, "\n  It is an orphan: shmguard gc --dry-run, then shmguard gc");
+    } else if (err == EINVAL && !held && nsems > 0 && (uint64_t)nsems > l->semmsl) {
+        say(&o, "\n  %d semaphores in one set is above the System V limit kernel.sem SEMMSL "
+                "(1st field), %" PRIu64 ".",
+            nsems, l->semmsl);
+        sem_sysctl(&o, l, (uint64_t)nsems, l->semmns, l->semmni);
+    } else if (err == EEXIST && held && held->state == SG_SEM_ORPHANED) {
+        say(&o, "\n  Key 0x%08x is held by semaphore set %d, an orphan: its creator, pid %d (%s, "
+                "uid %u), and every process that used it are dead.",
+            (unsigned)key, held->k.id, held->rec->cr_pid, held->comm[0] ? held->comm : "?",
+            (unsigned)held->k.cuid);
+        say(&o, "\n  Free it safely: shmguard gc --dry-run, then shmguard gc");
+    } else if (debug >= 1 && held) {
+        say(&o, "\n  Key 0x%08x names semaphore set %d (%s).", (unsigned)key, held->k.id,
+            sg_semstate_name(held->state));
+    } else if (debug < 1)
+        said = 0;
+    sg_view_free(&v);
+    return said;
+}
+
+void sg_diag_semget(key_t key, int nsems, int flg, int err, const void *caller)
+{
+    int saved = errno;
+    int debug = sg_st.cfg ? sg_st.cfg->debug : 0;
+    uint64_t used, max;
+    int lim = sg_diag_classify_sem(key, nsems, err, &used, &max);
+    if (lim >= 0 && sg_st.active)
+        record_event(SG_KIND_SEM, key, nsems < 0 ? 0 : (size_t)nsems, flg, err, lim, used, max,
+                     caller);
+    int worth = lim >= 0;
+    if (err == EEXIST && key != IPC_PRIVATE) /* an orphan holder is worth a word */
+        worth = 1;
+    if (debug >= 1 || worth) {
+        struct call c = { 1, key, nsems < 0 ? 0 : (size_t)nsems, flg, err };
+        emit(&c, debug);
+    }
     errno = saved;
 }

@@ -1,5 +1,6 @@
 /*
- * sg_diag.h - say why a shmget failed when the cause is an IPC limit.
+ * sg_diag.h - say why a shmget or semget failed when the cause is an IPC
+ * limit.
  *
  * "No space left on device" from shmget is never a full disk: it is
  * kernel.shmmni (segments) or kernel.shmall (pages) exhausted.  The
@@ -40,5 +41,13 @@ int sg_diag_classify(key_t key, size_t size, int err, uint64_t *used, uint64_t *
  * ring, and log the diagnosis if it is worth one and the rate limit
  * allows.  errno is preserved. */
 void sg_diag_shmget(key_t key, size_t size, int flg, int err, const void *caller);
+
+/* The same for semget(key, nsems, flg): kernel.sem's SEMMNI (sets) and
+ * SEMMNS (semaphores) for ENOSPC, SEMMSL or a key whose set has fewer
+ * semaphores for EINVAL, an orphaned holder for EEXIST. */
+int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int err,
+                        const struct sg_ledger *own, int debug);
+int sg_diag_classify_sem(key_t key, int nsems, int err, uint64_t *used, uint64_t *max);
+void sg_diag_semget(key_t key, int nsems, int flg, int err, const void *caller);
 
 #endif

@@ -9,8 +9,8 @@
  * bump SG_LEDGER_VERSION, and tests/test_layout.c pins every offset so that
  * an accidental change fails the build's tests.
  *
- * File shape:  [header 256 B][segment table][attachment table][intent table]
- *              [pending index][event ring]
+ * File shape:  [header 320 B][segment table][attachment table]
+ *              [semaphore user table][intent table][pending index][event ring]
  * Table offsets and capacities are stored in the header and validated
  * against the file size before anything is dereferenced.
  */
@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 #define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
-#define SG_LEDGER_VERSION 2u   /* 2: the event ring */
+#define SG_LEDGER_VERSION 3u   /* 2: the event ring; 3: semaphore users */
 
 /* Default capacities (powers of two).  The kernel's hard ceiling on
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */
@@ -29,7 +29,9 @@
 #define SG_ATT_CAP_DEFAULT    65536u
 #define SG_INTENT_CAP_DEFAULT 4096u
 #define SG_PEND_CAP_DEFAULT   1024u
-/* The event ring has a fixed size in every ledger. */
+/* The semaphore user table and the event ring have a fixed size in
+ * every ledger. */
+#define SG_SEMUSER_CAP        16384u
 #define SG_EV_CAP             64u
 
 /* Record states: a record becomes visible only when state is stored last. */
@@ -44,6 +46,11 @@
 #define SG_SEG_PENDING   0x1u  /* IPC_RMID deferred, not yet issued */
 #define SG_SEG_CREATOR   0x2u  /* creator fields were filled by the creating call */
 #define SG_SEG_PRIVATE   0x4u  /* created with IPC_PRIVATE */
+
+/* sg_semuser.flags: how a process came to use a semaphore set */
+#define SG_USE_LOOKUP    0x1u  /* semget of an existing key */
+#define SG_USE_INHERITED 0x2u  /* credited to a child through fork */
+#define SG_USE_BYID      0x4u  /* semop/semtimedop/semctl(SETVAL/SETALL) by id */
 
 /* sg_att.flags */
 #define SG_ATT_INHERITED 0x1u  /* credited to a child through fork */
@@ -67,7 +74,7 @@ struct sg_hdr {
     uint64_t att_off;        /*  56 */
     uint64_t intent_off;     /*  64 */
     uint64_t created_ns;     /*  72 CLOCK_REALTIME at creation */
-    uint32_t static_sum;     /*  80 checksum of bytes [0, 80) and [88, 112) */
+    uint32_t static_sum;     /*  80 checksum of [0, 80), [88, 112), [256, 268) */
     uint32_t ready;          /*  84 1 once initialised; stored last */
     uint64_t pend_off;       /*  88 */
     uint32_t pend_cap;       /*  96 */
@@ -87,13 +94,19 @@ struct sg_hdr {
     uint64_t diag_refill_s;  /* 240 limit messages: last refill (mono s) */
     uint32_t diag_tokens;    /* 248 messages that may still go out now */
     uint32_t diag_suppressed;/* 252 messages not written since the last */
-};                            /* 256 */
+    uint64_t semuser_off;    /* 256 */
+    uint32_t semuser_cap;    /* 264 SG_SEMUSER_CAP */
+    uint32_t semuser_live;   /* 268 live semaphore user records */
+    uint8_t  pad1[48];       /* 272 */
+};                            /* 320 */
 
-/* One System V object (a shared memory segment; later also a sem set). */
+/* One System V object: a shared memory segment (kind SG_KIND_SHM) or a
+ * semaphore set (SG_KIND_SEM; size, kcpid and the rm_* fields unused, the
+ * identity is key, kcuid and nsems since the kernel keeps no creator pid). */
 struct sg_seg {
     uint32_t state;            /*   0 SG_REC_* */
     uint32_t kind;             /*   4 SG_KIND_* */
-    int32_t  id;               /*   8 shmid */
+    int32_t  id;               /*   8 shmid or semid */
     int32_t  key;              /*  12 key given at creation */
     uint32_t flags;            /*  16 SG_SEG_* */
     uint32_t mode;             /*  20 permission bits at creation */
@@ -139,7 +152,20 @@ struct sg_intent {
     uint64_t time_ns;          /* 24 CLOCK_MONOTONIC when looked up */
 };                              /* 32 */
 
-_Static_assert(sizeof(struct sg_hdr) == 256, "sg_hdr is 256 bytes");
+/* A process that uses a semaphore set without having created it (sets
+ * have no attach count: this is the only record of who uses one).  The
+ * creator is in the set's sg_seg record.  Keyed by (id, pid). */
+struct sg_semuser {
+    uint32_t state;            /*  0 */
+    int32_t  semid;            /*  4 */
+    int32_t  pid;              /*  8 */
+    uint32_t flags;            /* 12 SG_USE_* */
+    uint64_t start;            /* 16 the user's start time (clock ticks) */
+    uint64_t time_ns;          /* 24 when first seen using it */
+};                              /* 32 */
+
+_Static_assert(sizeof(struct sg_hdr) == 320, "sg_hdr is 320 bytes");
+_Static_assert(sizeof(struct sg_semuser) == 32, "sg_semuser is 32 bytes");
 _Static_assert(sizeof(struct sg_seg) == 512, "sg_seg is 512 bytes");
 _Static_assert(sizeof(struct sg_att) == 64, "sg_att is 64 bytes");
 _Static_assert(sizeof(struct sg_intent) == 32, "sg_intent is 32 bytes");
@@ -189,13 +215,14 @@ struct sg_pend {
 
 _Static_assert(sizeof(struct sg_pend) == 8, "sg_pend is 8 bytes");
 
-/* Bytes needed for a ledger with the given capacities (the event ring
- * is always SG_EV_CAP records). */
+/* Bytes needed for a ledger with the given capacities (the semaphore
+ * user table is always SG_SEMUSER_CAP records, the event ring SG_EV_CAP). */
 static inline uint64_t sg_layout_file_size(uint32_t seg_cap, uint32_t att_cap,
                                            uint32_t intent_cap, uint32_t pend_cap)
 {
     return sizeof(struct sg_hdr) + (uint64_t)seg_cap * sizeof(struct sg_seg) +
            (uint64_t)att_cap * sizeof(struct sg_att) +
+           (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser) +
            (uint64_t)intent_cap * sizeof(struct sg_intent) +
            (uint64_t)pend_cap * sizeof(struct sg_pend) +
            (uint64_t)SG_EV_CAP * sizeof(struct sg_event);

@@ -63,15 +63,18 @@ static uint32_t static_sum(const struct sg_hdr *h)
         x = (x ^ p[i]) * 16777619u;
     for (size_t i = offsetof(struct sg_hdr, pend_off); i < offsetof(struct sg_hdr, ev_total); i++)
         x = (x ^ p[i]) * 16777619u;
+    for (size_t i = offsetof(struct sg_hdr, semuser_off); i < offsetof(struct sg_hdr, semuser_live); i++)
+        x = (x ^ p[i]) * 16777619u;
     return x;
 }
 
 static void layout_offsets(const struct sg_caps *c, uint64_t *seg, uint64_t *att,
-                           uint64_t *intent, uint64_t *pend, uint64_t *ev)
+                           uint64_t *semuser, uint64_t *intent, uint64_t *pend, uint64_t *ev)
 {
     *seg = sizeof(struct sg_hdr);
     *att = *seg + (uint64_t)c->seg * sizeof(struct sg_seg);
-    *intent = *att + (uint64_t)c->att * sizeof(struct sg_att);
+    *semuser = *att + (uint64_t)c->att * sizeof(struct sg_att);
+    *intent = *semuser + (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser);
     *pend = *intent + (uint64_t)c->intent * sizeof(struct sg_intent);
     *ev = *pend + (uint64_t)c->pend * sizeof(struct sg_pend);
 }
@@ -101,10 +104,11 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
     if (!pow2(c.seg) || !pow2(c.att) || c.seg > MAX_CAP || c.att > MAX_CAP ||
         c.intent == 0 || c.intent > 65536 || c.pend == 0 || c.pend > 65536)
         return ERR("corrupt header (capacities)");
-    uint64_t so, ao, io, po, eo;
-    layout_offsets(&c, &so, &ao, &io, &po, &eo);
+    uint64_t so, ao, uo, io, po, eo;
+    layout_offsets(&c, &so, &ao, &uo, &io, &po, &eo);
     if (h->seg_off != so || h->att_off != ao || h->intent_off != io || h->pend_off != po ||
-        h->ev_off != eo || h->ev_cap != SG_EV_CAP)
+        h->ev_off != eo || h->ev_cap != SG_EV_CAP || h->semuser_off != uo ||
+        h->semuser_cap != SG_SEMUSER_CAP)
         return ERR("corrupt header (table offsets)");
     uint64_t want = sg_layout_file_size(c.seg, c.att, c.intent, c.pend);
     if (h->file_size != want)
@@ -125,6 +129,11 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
         if (a->state > SG_REC_LIVE)
             return ERR("corrupt attachment record %u", i);
     }
+    for (uint32_t i = 0; i < SG_SEMUSER_CAP; i++) {
+        const struct sg_semuser *u = (const void *)(b + uo + (uint64_t)i * sizeof *u);
+        if (u->state > SG_REC_LIVE)
+            return ERR("corrupt semaphore user record %u", i);
+    }
     for (uint32_t i = 0; i < SG_EV_CAP; i++) {
         const struct sg_event *e = (const void *)(b + eo + (uint64_t)i * sizeof *e);
         if (e->state > SG_REC_LIVE)
@@ -139,6 +148,7 @@ static void bind_tables(struct sg_ledger *L)
     L->hdr = h;
     L->seg = (struct sg_seg *)(L->base + h->seg_off);
     L->att = (struct sg_att *)(L->base + h->att_off);
+    L->semuser = (struct sg_semuser *)(L->base + h->semuser_off);
     L->intent = (struct sg_intent *)(L->base + h->intent_off);
     L->pend = (struct sg_pend *)(L->base + h->pend_off);
     L->ev = (struct sg_event *)(L->base + h->ev_off);
@@ -224,8 +234,8 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
                      char *err, size_t errlen)
 {
     uint64_t size = sg_layout_file_size(c->seg, c->att, c->intent, c->pend);
-    uint64_t so, ao, io, po, eo;
-    layout_offsets(c, &so, &ao, &io, &po, &eo);
+    uint64_t so, ao, uo, io, po, eo;
+    layout_offsets(c, &so, &ao, &uo, &io, &po, &eo);
     /* Truncating to 0 first makes every byte zero, also when re-creating a
      * file whose creator died half-way. */
     if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0)
@@ -256,6 +266,8 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     h->pend_off = po;
     h->ev_cap = SG_EV_CAP;
     h->ev_off = eo;
+    h->semuser_cap = SG_SEMUSER_CAP;
+    h->semuser_off = uo;
     h->created_ns = sg_now_ns();
     h->static_sum = static_sum(h);
     bind_tables(L);
@@ -650,6 +662,23 @@ static struct table att_table(struct sg_ledger *L)
                        &L->hdr->att_live, att_home, att_same };
     return t;
 }
+static uint32_t semuser_home(const void *r)
+{
+    const struct sg_semuser *u = r;
+    return mix(((uint64_t)(uint32_t)u->pid << 32) | (uint32_t)u->semid);
+}
+static int semuser_same(const void *a, const void *b)
+{
+    const struct sg_semuser *x = a, *y = b;
+    return x->pid == y->pid && x->semid == y->semid;
+}
+static struct table semuser_table(struct sg_ledger *L)
+{
+    struct table t = { (unsigned char *)L->semuser, sizeof(struct sg_semuser),
+                       L->hdr->semuser_cap - 1, &L->hdr->semuser_live, semuser_home,
+                       semuser_same };
+    return t;
+}
 
 static inline void *slot(const struct table *t, uint32_t i) { return t->base + (size_t)i * t->recsz; }
 static inline uint32_t state_of(const void *rec) { return *(const uint32_t *)rec; }
@@ -773,8 +802,8 @@ static int t_repair(struct sg_ledger *L, const struct table *t)
 
 int sg_ledger_repair(struct sg_ledger *L)
 {
-    struct table s = seg_table(L), a = att_table(L);
-    int fixed = t_repair(L, &s) + t_repair(L, &a);
+    struct table s = seg_table(L), a = att_table(L), u = semuser_table(L);
+    int fixed = t_repair(L, &s) + t_repair(L, &a) + t_repair(L, &u);
     /* Rebuild the pending index and the counters from the records. */
     uint32_t pending = 0, intents = 0;
     for (uint32_t i = 0; i < L->hdr->pend_cap; i++)
@@ -838,6 +867,42 @@ void sg_att_del(struct sg_ledger *L, struct sg_att *rec)
 {
     struct table t = att_table(L);
     t_del(&t, rec);
+}
+
+struct sg_semuser *sg_semuser_find(struct sg_ledger *L, int32_t semid, int32_t pid)
+{
+    struct sg_semuser key = { .semid = semid, .pid = pid };
+    struct table t = semuser_table(L);
+    return t_find(&t, &key);
+}
+
+struct sg_semuser *sg_semuser_put(struct sg_ledger *L, const struct sg_semuser *rec)
+{
+    struct table t = semuser_table(L);
+    return t_put(L, &t, rec);
+}
+
+void sg_semuser_del(struct sg_ledger *L, struct sg_semuser *rec)
+{
+    struct table t = semuser_table(L);
+    t_del(&t, rec);
+}
+
+unsigned sg_semuser_del_set(struct sg_ledger *L, int32_t semid)
+{
+    unsigned n = 0;
+    if (!L->hdr->semuser_live)
+        return 0;
+    struct table t = semuser_table(L);
+    for (uint32_t i = 0; i < L->hdr->semuser_cap; i++) {
+        struct sg_semuser *u = &L->semuser[i];
+        /* Deletion shifts later records back into slot i: look again. */
+        while (u->state == SG_REC_LIVE && u->semid == semid) {
+            t_del(&t, u);
+            n++;
+        }
+    }
+    return n;
 }
 
 /* ---- intents ---------------------------------------------------------- */

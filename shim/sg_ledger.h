@@ -32,6 +32,7 @@ struct sg_ledger {
     struct sg_hdr *hdr;
     struct sg_seg *seg;
     struct sg_att *att;
+    struct sg_semuser *semuser; /* SG_SEMUSER_CAP records */
     struct sg_intent *intent;
     struct sg_pend *pend;
     struct sg_event *ev;        /* ring of SG_EV_CAP */
@@ -97,6 +98,13 @@ void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec);
 struct sg_att *sg_att_find(struct sg_ledger *L, int32_t pid, uint64_t addr);
 struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec);
 void sg_att_del(struct sg_ledger *L, struct sg_att *rec);
+
+/* Semaphore users, keyed by (semid, pid).  del_set drops every user of
+ * one set (when the set is gone) and returns how many. */
+struct sg_semuser *sg_semuser_find(struct sg_ledger *L, int32_t semid, int32_t pid);
+struct sg_semuser *sg_semuser_put(struct sg_ledger *L, const struct sg_semuser *rec);
+void sg_semuser_del(struct sg_ledger *L, struct sg_semuser *rec);
+unsigned sg_semuser_del_set(struct sg_ledger *L, int32_t semid);
 
 /* Intents: a carrier between shmget and shmat of a keyed segment.  An
  * intent older than SG_INTENT_TTL_NS no longer holds anything back. */

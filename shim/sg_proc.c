@@ -50,6 +50,24 @@ uint64_t sg_proc_start_time(pid_t pid)
     return strtoull(p + 1, NULL, 10);
 }
 
+int64_t sg_proc_start_epoch(uint64_t start)
+{
+    static int64_t btime = -1; /* read once; a racing second read is harmless */
+    int64_t bt = __atomic_load_n(&btime, __ATOMIC_RELAXED);
+    if (bt < 0) {
+        char buf[8192];
+        const char *p;
+        bt = 0;
+        if (read_small("/proc/stat", buf, sizeof buf) > 0 && (p = strstr(buf, "\nbtime ")))
+            bt = strtoll(p + 7, NULL, 10);
+        __atomic_store_n(&btime, bt, __ATOMIC_RELAXED);
+    }
+    long hz = sysconf(_SC_CLK_TCK);
+    if (bt <= 0 || hz <= 0 || start == 0)
+        return 0;
+    return bt + (int64_t)(start / (uint64_t)hz);
+}
+
 void sg_proc_comm(pid_t pid, char *buf)
 {
     char path[64], tmp[64];

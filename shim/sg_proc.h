@@ -27,6 +27,10 @@ struct sg_self {
  * is dead, and its pid cannot be reused until it is reaped). */
 uint64_t sg_proc_start_time(pid_t pid);
 
+/* A start time (clock ticks since boot) as seconds since the epoch,
+ * rounded down; 0 if unknown.  Boot time is read once. */
+int64_t sg_proc_start_epoch(uint64_t start);
+
 /* Command name (comm) of pid into buf (size SG_COMM_LEN); "" if unknown. */
 void sg_proc_comm(pid_t pid, char *buf);
 

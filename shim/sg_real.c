@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -14,7 +15,23 @@ static void *sys_shmat(int id, const void *a, int f) { return (void *)syscall(SY
 static int sys_shmdt(const void *a) { return (int)syscall(SYS_shmdt, a); }
 static int sys_shmctl(int id, int cmd, struct shmid_ds *b) { return (int)syscall(SYS_shmctl, id, cmd, b); }
 
-struct sg_real sg_real_tab = { sys_shmget, sys_shmat, sys_shmdt, sys_shmctl };
+static int sys_semget(key_t k, int n, int f) { return (int)syscall(SYS_semget, k, n, f); }
+static int sys_semctl(int id, int num, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    union sg_semun arg = va_arg(ap, union sg_semun);
+    va_end(ap);
+    return (int)syscall(SYS_semctl, id, num, cmd, arg.buf);
+}
+static int sys_semtimedop(int id, struct sembuf *o, size_t n, const struct timespec *t)
+{
+    return (int)syscall(SYS_semtimedop, id, o, n, t);
+}
+static int sys_semop(int id, struct sembuf *o, size_t n) { return sys_semtimedop(id, o, n, NULL); }
+
+struct sg_real sg_real_tab = { sys_shmget, sys_shmat, sys_shmdt, sys_shmctl,
+                               sys_semget, sys_semctl, sys_semop, sys_semtimedop };
 
 static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
 
@@ -43,6 +60,14 @@ static void do_bind(void)
         sg_real_tab.shmdt = (int (*)(const void *))p;
     if ((p = next_symbol("shmctl")))
         sg_real_tab.shmctl = (int (*)(int, int, struct shmid_ds *))p;
+    if ((p = next_symbol("semget")))
+        sg_real_tab.semget = (int (*)(key_t, int, int))p;
+    if ((p = next_symbol("semctl")))
+        sg_real_tab.semctl = (int (*)(int, int, int, ...))p;
+    if ((p = next_symbol("semop")))
+        sg_real_tab.semop = (int (*)(int, struct sembuf *, size_t))p;
+    if ((p = next_symbol("semtimedop")))
+        sg_real_tab.semtimedop = (int (*)(int, struct sembuf *, size_t, const struct timespec *))p;
 }
 
 void sg_real_bind(void) { pthread_once(&bind_once, do_bind); }

@@ -10,13 +10,27 @@
 
 #include <sys/types.h>
 #include <sys/ipc.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
+#include <time.h>
+
+/* semctl's optional fourth argument (the caller defines it, per POSIX). */
+union sg_semun {
+    int val;
+    struct semid_ds *buf;
+    unsigned short *array;
+    struct seminfo *__buf;
+};
 
 struct sg_real {
     int (*shmget)(key_t, size_t, int);
     void *(*shmat)(int, const void *, int);
     int (*shmdt)(const void *);
     int (*shmctl)(int, int, struct shmid_ds *);
+    int (*semget)(key_t, int, int);
+    int (*semctl)(int, int, int, ...);
+    int (*semop)(int, struct sembuf *, size_t);
+    int (*semtimedop)(int, struct sembuf *, size_t, const struct timespec *);
 };
 
 /* Bind the table if not yet bound; never fails (falls back to syscalls). */
@@ -28,5 +42,11 @@ static inline int real_shmget(key_t k, size_t s, int f) { return sg_real_tab.shm
 static inline void *real_shmat(int id, const void *a, int f) { return sg_real_tab.shmat(id, a, f); }
 static inline int real_shmdt(const void *a) { return sg_real_tab.shmdt(a); }
 static inline int real_shmctl(int id, int cmd, struct shmid_ds *b) { return sg_real_tab.shmctl(id, cmd, b); }
+static inline int real_semget(key_t k, int n, int f) { return sg_real_tab.semget(k, n, f); }
+/* semctl with its fourth argument always passed (ignored by commands
+ * that take none, as in libc). */
+static inline int real_semctl(int id, int num, int cmd, union sg_semun arg) { return sg_real_tab.semctl(id, num, cmd, arg); }
+static inline int real_semop(int id, struct sembuf *o, size_t n) { return sg_real_tab.semop(id, o, n); }
+static inline int real_semtimedop(int id, struct sembuf *o, size_t n, const struct timespec *t) { return sg_real_tab.semtimedop(id, o, n, t); }
 
 #endif

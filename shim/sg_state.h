@@ -22,6 +22,12 @@ struct sg_local {
     UT_hash_handle hh;
 };
 
+/* Semaphore sets this process uses (created, looked up, inherited or
+ * operated on), so that semop's check is a short lock-free scan and a
+ * forked child can be credited with them.  Written under sg_local_lock;
+ * read without it (entries are stored before the count grows). */
+#define SG_LOCAL_SEMS 64
+
 struct sg_state {
     const struct sg_config *cfg;
     int active;                 /* ledger usable: record and (defer) act */
@@ -29,6 +35,8 @@ struct sg_state {
     struct sg_ledger L;
     struct sg_self self;
     struct sg_local *local;     /* uthash by addr; guarded by sg_local_lock */
+    int32_t semids[SG_LOCAL_SEMS];
+    uint32_t n_semids;          /* entries in use; -1 ids are free slots */
     uint64_t degraded_until;    /* mono ns: after a lock timeout */
     uint64_t next_sweep;        /* mono ns: earliest next pending sweep */
     int said_lock;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "sg_kernel.h"
+#include "sg_ksem.h"
 #include "sg_ledger.h"
 
 #define SG_EXIT_OK 0
@@ -191,7 +192,47 @@ size_t gc_decide(const struct sg_view *v, const struct proc_scan *ps, const stru
 int gc_recheck(const struct gc_item *it, struct sg_ledger *own, const char *dir, char *why,
                size_t n);
 
+/* Whether the process (pid, start) is dead: 1 dead (no such pid, a
+ * zombie, or with start != 0 another process on that pid), 0 alive, -1
+ * cannot tell; *how (may be NULL) says which way it was dead. */
+int gc_dead(int32_t pid, uint64_t start, const char **how);
+
+/* Semaphore sets (tool_gc_sem.c): one decision per set. */
+struct gc_sem_item {
+    struct sg_ksem k;           /* the kernel's facts when decided */
+    int orphan;                 /* to be removed */
+    int32_t cr_pid;             /* the creator proven dead */
+    uint64_t cr_start;
+    int not_permitted;
+    char why[512];
+};
+struct gc_sem_totals {
+    size_t removed, kept, failed;
+};
+/* Decide about every set of the view (or those semids names). */
+size_t gc_sem_decide(const struct sg_view *v, const struct gc_opts *o, const long *semids,
+                     size_t n_semids, int64_t now, struct gc_sem_item *out);
+/* Print each decision; unless dry_run, re-check each candidate on a fresh
+ * view (under own's lock when own is not NULL) and remove it. */
+void gc_sem_apply(const struct gc_sem_item *items, size_t n, struct sg_ledger *own,
+                  const char *dir, int dry_run, struct gc_sem_totals *t);
+
 /* Subcommands: argv[0] is the subcommand's name; return the exit status. */
+/* ---- the semaphore set table of ls (tool_ls_sem.c) -------------------- */
+
+struct ls_sem_opts {
+    int json, raw, noheadings;
+    int only_orphans;
+    int have_key, have_id, have_user;
+    int32_t key;
+    long id;
+    uid_t user;
+};
+/* Sets of the view that pass the filters; print them as a table (or a
+ * JSON object named "semaphores") to out.  0, or -1 out of memory. */
+size_t ls_sem_count(const struct ls_sem_opts *o, const struct sg_view *v);
+int ls_sem_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out);
+
 int cmd_ledger(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);

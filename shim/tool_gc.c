@@ -1,5 +1,6 @@
 /*
- * tool_gc.c - `shmguard gc`: remove the segments that are provably unused.
+ * tool_gc.c - `shmguard gc`: remove the segments that are provably unused
+ * (and, through tool_gc_sem.c, the semaphore sets).
  *
  * A segment is removed only when nobody is attached (kernel nattch 0 and
  * no process maps it) and either its creator is provably dead, or it has a
@@ -52,6 +53,11 @@ static void gc_usage(FILE *f)
             "removal is checked again just before it is made.  One line per segment\n"
             "says what was done and why.\n"
             "\n"
+            "Semaphore sets too: a set is removed only when the ledger recorded its\n"
+            "creator and the creator and every process recorded as using it are dead\n"
+            "(pid and start time), and no live process changed it last.  A set made\n"
+            "without the library is never removed (there is no --force for sets).\n"
+            "\n"
             "Options:\n"
             " -n, --dry-run          show the decisions, remove nothing\n"
             "     --min-age <time>   keep segments younger than this: 90, 30s, 10m, 2h, 1d, 1h30m\n"
@@ -59,6 +65,8 @@ static void gc_usage(FILE *f)
             "     --id <id>          consider only this segment (may be repeated)\n"
             "     --force            with --id: also remove a segment whose creator is alive or\n"
             "                        unknown, if nobody is attached\n"
+            "     --semid <id>       consider only this semaphore set (may be repeated; with\n"
+            "                        only --id, sets are left alone, and the other way round)\n"
             "     --dir <dir>        ledger directory (default: $SHMGUARD_LEDGER or %s)\n"
             "\n"
             " -h, --help             display this help\n"
@@ -83,7 +91,7 @@ static void gc_usage(FILE *f)
  * some process has that pid, maybe the creator).  -1: cannot tell (pid 0,
  * i.e. not in this pid namespace, or /proc/PID/stat cannot be read).
  * When dead, *how (may be NULL) says which of the three it was. */
-static int gc_dead(int32_t pid, uint64_t start, const char **how)
+int gc_dead(int32_t pid, uint64_t start, const char **how)
 {
     const char *dummy;
     if (!how)
@@ -490,18 +498,19 @@ static int gc_open_own(const struct sg_view *v, const char *dir, struct sg_ledge
 
 int cmd_gc(int argc, char **argv)
 {
-    enum { OPT_MINAGE = 256, OPT_ID, OPT_FORCE, OPT_DIR };
+    enum { OPT_MINAGE = 256, OPT_ID, OPT_FORCE, OPT_DIR, OPT_SEMID };
     static const struct option opts[] = {
         { "dry-run", no_argument, NULL, 'n' }, { "min-age", required_argument, NULL, OPT_MINAGE },
         { "id", required_argument, NULL, OPT_ID }, { "force", no_argument, NULL, OPT_FORCE },
+        { "semid", required_argument, NULL, OPT_SEMID },
         { "dir", required_argument, NULL, OPT_DIR }, { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },     { NULL, 0, NULL, 0 },
     };
     struct gc_opts o;
     memset(&o, 0, sizeof o);
     const char *dir = NULL;
-    long *ids = NULL;
-    size_t n_ids = 0;
+    long *ids = NULL, *semids = NULL;
+    size_t n_ids = 0, n_semids = 0;
     int c, rc = SG_EXIT_OK;
     optind = 1;
     opterr = 0;
@@ -514,52 +523,64 @@ int cmd_gc(int argc, char **argv)
                 tool_cmd_usage_error("gc", "invalid --min-age '%s': use a number of seconds, or one "
                                            "with s, m, h or d (30s, 10m, 2h, 1d, 1h30m)", optarg);
                 free(ids);
+                free(semids);
                 return SG_EXIT_FAILURE;
             }
             break;
-        case OPT_ID: {
+        case OPT_ID:
+        case OPT_SEMID: {
             long id;
+            long **list = c == OPT_ID ? &ids : &semids;
+            size_t *count = c == OPT_ID ? &n_ids : &n_semids;
             long *nv;
             if (tool_parse_long(optarg, 0, INT32_MAX, &id) != 0) {
-                tool_cmd_usage_error("gc", "invalid --id '%s': a segment id is a number from 0 to %d",
-                                     optarg, INT32_MAX);
+                tool_cmd_usage_error("gc", "invalid %s '%s': %s id is a number from 0 to %d",
+                                     c == OPT_ID ? "--id" : "--semid", optarg,
+                                     c == OPT_ID ? "a segment" : "a semaphore set", INT32_MAX);
                 free(ids);
+                free(semids);
                 return SG_EXIT_FAILURE;
             }
-            if (!(nv = realloc(ids, (n_ids + 1) * sizeof *ids))) {
+            if (!(nv = realloc(*list, (*count + 1) * sizeof **list))) {
                 fprintf(stderr, "%s: gc: out of memory\n", sg_prog);
                 free(ids);
+                free(semids);
                 return SG_EXIT_FAILURE;
             }
-            ids = nv;
-            ids[n_ids++] = id;
+            *list = nv;
+            nv[(*count)++] = id;
             break;
         }
         case OPT_DIR:
             if (!optarg[0]) {
                 tool_cmd_usage_error("gc", "empty ledger directory");
                 free(ids);
+                free(semids);
                 return SG_EXIT_FAILURE;
             }
             dir = optarg;
             break;
-        case 'h': gc_usage(stdout); free(ids); return SG_EXIT_OK;
-        case 'V': tool_print_version(); free(ids); return SG_EXIT_OK;
-        default: tool_getopt_error("gc", c, argv); free(ids); return SG_EXIT_FAILURE;
+        case 'h': gc_usage(stdout); free(ids); free(semids); return SG_EXIT_OK;
+        case 'V': tool_print_version(); free(ids); free(semids); return SG_EXIT_OK;
+        default: tool_getopt_error("gc", c, argv); free(ids); free(semids); return SG_EXIT_FAILURE;
         }
     }
     if (optind < argc) {
         tool_cmd_usage_error("gc", "unexpected argument '%s'", argv[optind]);
         free(ids);
+        free(semids);
         return SG_EXIT_FAILURE;
     }
     if (o.force && !n_ids) {
         tool_cmd_usage_error("gc", "--force needs the segments named with --id");
         free(ids);
+        free(semids);
         return SG_EXIT_FAILURE;
     }
     o.ids = ids;
     o.n_ids = n_ids;
+    /* Naming only sets leaves segments alone, and the other way round. */
+    int do_shm = n_ids || !n_semids, do_sem = n_semids || !n_ids;
     if (!dir)
         dir = sg_config_get()->ledger_dir;
 
@@ -568,6 +589,7 @@ int cmd_gc(int argc, char **argv)
         fprintf(stderr, "%s: gc: cannot read the kernel's list of segments (/proc/sysvipc/shm): %s\n",
                 sg_prog, strerror(errno));
         free(ids);
+        free(semids);
         return SG_EXIT_FAILURE;
     }
     struct proc_scan ps;
@@ -576,6 +598,7 @@ int cmd_gc(int argc, char **argv)
                 strerror(errno));
         sg_view_free(&v);
         free(ids);
+        free(semids);
         return SG_EXIT_FAILURE;
     }
     for (size_t i = 0; i < v.n_unreadable; i++)
@@ -586,21 +609,37 @@ int cmd_gc(int argc, char **argv)
             fprintf(stderr, "%s: gc: no segment has id %ld\n", sg_prog, ids[i]);
             rc = SG_EXIT_FAILURE;
         }
+    for (size_t i = 0; i < n_semids; i++)
+        if (!sg_view_find_sem(&v, (int)semids[i])) {
+            fprintf(stderr, "%s: gc: no semaphore set has id %ld\n", sg_prog, semids[i]);
+            rc = SG_EXIT_FAILURE;
+        }
+    if (do_sem && !v.have_sems)
+        fprintf(stderr, "%s: gc: note: cannot read the kernel's list of semaphore sets; they "
+                        "are left alone\n", sg_prog);
 
     struct gc_item *items = calloc(v.n ? v.n : 1, sizeof *items);
-    if (!items) {
+    struct gc_sem_item *sitems = calloc(v.n_sem ? v.n_sem : 1, sizeof *sitems);
+    if (!items || !sitems) {
         fprintf(stderr, "%s: gc: out of memory\n", sg_prog);
+        free(items);
+        free(sitems);
         proc_scan_free(&ps);
         sg_view_free(&v);
         free(ids);
+        free(semids);
         return SG_EXIT_FAILURE;
     }
-    size_t n = gc_decide(&v, &ps, &o, (int64_t)time(NULL), items);
+    int64_t now = (int64_t)time(NULL);
+    size_t n = do_shm ? gc_decide(&v, &ps, &o, now, items) : 0;
+    size_t ns = do_sem ? gc_sem_decide(&v, &o, semids, n_semids, now, sitems) : 0;
     struct sg_ledger own;
     int have_own = 0;
     int any = 0;
     for (size_t i = 0; i < n; i++)
         any |= items[i].kind != GC_KEEP;
+    for (size_t i = 0; i < ns; i++)
+        any |= sitems[i].orphan;
     if (any && !o.dry_run)
         have_own = gc_open_own(&v, dir, &own) == 0;
 
@@ -653,21 +692,38 @@ int cmd_gc(int argc, char **argv)
         }
         }
     }
+    struct gc_sem_totals st;
+    gc_sem_apply(sitems, ns, have_own ? &own : NULL, dir, o.dry_run, &st);
     char total[32];
     tool_fmt_size(total, sizeof total, bytes);
-    if (o.dry_run)
-        printf("Would remove %zu segment%s (%s), keep %zu%s.\n", removed, removed == 1 ? "" : "s",
-               total, kept, failed ? ", and fail to remove the others" : "");
-    else
-        printf("Removed %zu segment%s (%s), kept %zu%s.\n", removed, removed == 1 ? "" : "s", total,
-               kept, failed ? ", failed to remove the others" : "");
-    if (failed && rc == SG_EXIT_OK)
+    if (do_shm) {
+        if (o.dry_run)
+            printf("Would remove %zu segment%s (%s), keep %zu%s.\n", removed,
+                   removed == 1 ? "" : "s", total, kept,
+                   failed ? ", and fail to remove the others" : "");
+        else
+            printf("Removed %zu segment%s (%s), kept %zu%s.\n", removed, removed == 1 ? "" : "s",
+                   total, kept, failed ? ", failed to remove the others" : "");
+    }
+    if (ns || n_semids) {
+        if (o.dry_run)
+            printf("Would remove %zu semaphore set%s, keep %zu%s.\n", st.removed,
+                   st.removed == 1 ? "" : "s", st.kept,
+                   st.failed ? ", and fail to remove the others" : "");
+        else
+            printf("Removed %zu semaphore set%s, kept %zu%s.\n", st.removed,
+                   st.removed == 1 ? "" : "s", st.kept,
+                   st.failed ? ", failed to remove the others" : "");
+    }
+    if ((failed || st.failed) && rc == SG_EXIT_OK)
         rc = SG_EXIT_NOT_REMOVED;
     if (have_own)
         sg_ledger_close(&own);
     free(items);
+    free(sitems);
     proc_scan_free(&ps);
     sg_view_free(&v);
     free(ids);
+    free(semids);
     return rc;
 }

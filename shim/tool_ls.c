@@ -10,7 +10,8 @@
  * whatever process holds the creator's pid now, and ALIVE is unknown when
  * that pid is in use, since pid reuse cannot be ruled out).  What the
  * caller could not see (other users' maps or ledgers) is said on stderr,
- * never in the table.
+ * never in the table.  Semaphore sets follow in a table of their own
+ * (tool_ls_sem.c), or alone with --sem.
  */
 #define _GNU_SOURCE
 #include "tool.h"
@@ -105,9 +106,16 @@ static void ls_usage(FILE *f)
             "List every System V shared memory segment of this IPC namespace with its\n"
             "owner, its creator (pid, command, alive or dead), the processes attached\n"
             "now, its state and age, and the call site that created it when the\n"
-            "shmguard ledger recorded it.\n"
+            "shmguard ledger recorded it.  Then, when there are any, the semaphore\n"
+            "sets, with their creator and the processes recorded as using them.\n"
             "\n"
-            "Filters (a segment is listed when it passes all of them):\n"
+            "Kind:\n"
+            " -m, --shm             only shared memory segments\n"
+            " -s, --sem             only semaphore sets (the columns are fixed: KEY SEMID\n"
+            "                       OWNER PERMS NSEMS STATE CPID COMMAND ALIVE USERS AGE\n"
+            "                       LEDGER SITE; -o applies to segments)\n"
+            "\n"
+            "Filters (a segment or set is listed when it passes all of them):\n"
             "     --orphans         only orphaned segments (with --pending: either)\n"
             "     --pending         only segments with a pending (deferred) removal\n"
             "     --key <key>       only the segment with this key (0xHEX or decimal)\n"
@@ -130,6 +138,9 @@ static void ls_usage(FILE *f)
             "States: in-use (attached), idle (nobody attached, creator alive or not provably\n"
             "dead), orphaned (nobody attached, creator dead), pending (a deferred IPC_RMID\n"
             "waits for the last detach), marked (the kernel has it marked for destruction).\n"
+            "Semaphore sets: in-use (the creator or a recorded user is alive), orphaned\n"
+            "(creator and every recorded user dead, pid reuse ruled out), unknown (made\n"
+            "without the library, or liveness cannot be told; never removed by gc).\n"
             "\n"
             "Available output columns:\n",
             sg_prog, SG_LEDGER_DIR_DEFAULT);
@@ -236,6 +247,7 @@ static struct ls_mem *ls_read_mem(size_t *n)
 
 struct ls_opts {
     int json, raw, noheadings, bytes;
+    int shm_only, sem_only;         /* -m, -s */
     int want_orphans, want_pending;
     int have_key, have_id, have_user;
     int32_t key;
@@ -444,7 +456,9 @@ static void ls_notes(const struct sg_view *v, const struct proc_scan *ps, size_t
     }
 }
 
-static int ls_print(const struct ls_opts *o, const struct sg_view *v, const struct proc_scan *ps)
+/* Segments table to out (may be a memory stream). */
+static int ls_print(const struct ls_opts *o, const struct sg_view *v, const struct proc_scan *ps,
+                    FILE *out)
 {
     int need_mem = 0;
     for (size_t c = 0; c < o->ncols; c++)
@@ -459,6 +473,7 @@ static int ls_print(const struct ls_opts *o, const struct sg_view *v, const stru
         return SG_EXIT_FAILURE;
     }
     scols_table_set_name(tb, "segments");
+    scols_table_set_stream(tb, out);
     scols_table_enable_json(tb, o->json);
     scols_table_enable_raw(tb, o->raw);
     scols_table_enable_noheadings(tb, o->noheadings);
@@ -501,8 +516,93 @@ static int ls_print(const struct ls_opts *o, const struct sg_view *v, const stru
     scols_unref_table(tb);
     free(mem);
     if (rc == SG_EXIT_OK) {
-        fflush(stdout);
+        fflush(out);
         ls_notes(v, ps, incomplete);
+    }
+    return rc;
+}
+
+static void ls_sem_opts_from(const struct ls_opts *o, struct ls_sem_opts *so)
+{
+    memset(so, 0, sizeof *so);
+    so->json = o->json;
+    so->raw = o->raw;
+    so->noheadings = o->noheadings;
+    so->only_orphans = o->want_orphans;
+    so->have_key = o->have_key;
+    so->key = o->key;
+    so->have_id = o->have_id;
+    so->id = o->id;
+    so->have_user = o->have_user;
+    so->user = o->user;
+}
+
+/* Both tables as one JSON object: {"segments": [...], "semaphores": [...]}. */
+static int ls_print_json_both(const struct ls_opts *o, const struct ls_sem_opts *so,
+                              const struct sg_view *v, const struct proc_scan *ps)
+{
+    char *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    FILE *fa = open_memstream(&a, &alen), *fb = open_memstream(&b, &blen);
+    int rc = SG_EXIT_FAILURE;
+    if (!fa || !fb)
+        goto out;
+    if (ls_print(o, v, ps, fa) != SG_EXIT_OK || ls_sem_print(so, v, fb) != 0)
+        goto out;
+    fclose(fa);
+    fclose(fb);
+    fa = fb = NULL;
+    /* Each is "{\n   \"name\": [...]\n}\n": join the insides. */
+    char *ea = strrchr(a, '}'), *sb = strchr(b, '{');
+    if (!ea || !sb)
+        goto out;
+    while (ea > a && (ea[-1] == '\n' || ea[-1] == ' '))
+        ea--;
+    fwrite(a, 1, (size_t)(ea - a), stdout);
+    fputs(",", stdout);
+    fputs(sb + 1, stdout);
+    rc = SG_EXIT_OK;
+out:
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    free(a);
+    free(b);
+    if (rc != SG_EXIT_OK)
+        fprintf(stderr, "%s: ls: cannot print the tables: out of memory\n", sg_prog);
+    return rc;
+}
+
+/* What ls prints: segments, then semaphore sets when there are any (or
+ * only one kind with -m / -s). */
+static int ls_output(const struct ls_opts *o, const struct sg_view *v, const struct proc_scan *ps)
+{
+    struct ls_sem_opts so;
+    ls_sem_opts_from(o, &so);
+    int sets = !o->shm_only && v->have_sems && (o->sem_only || !o->want_pending) &&
+               (o->sem_only || ls_sem_count(&so, v) > 0);
+    if (o->sem_only && !v->have_sems) {
+        fprintf(stderr, "%s: ls: cannot read the kernel's list of semaphore sets "
+                        "(/proc/sysvipc/sem)\n", sg_prog);
+        return SG_EXIT_FAILURE;
+    }
+    if (o->sem_only) {
+        if (ls_sem_print(&so, v, stdout) != 0) {
+            fprintf(stderr, "%s: ls: cannot print the table: out of memory\n", sg_prog);
+            return SG_EXIT_FAILURE;
+        }
+        return SG_EXIT_OK;
+    }
+    if (sets && o->json)
+        return ls_print_json_both(o, &so, v, ps);
+    int rc = ls_print(o, v, ps, stdout);
+    if (rc == SG_EXIT_OK && sets) {
+        fputs("\n", stdout);
+        if (ls_sem_print(&so, v, stdout) != 0) {
+            fprintf(stderr, "%s: ls: cannot print the table: out of memory\n", sg_prog);
+            rc = SG_EXIT_FAILURE;
+        }
     }
     return rc;
 }
@@ -518,7 +618,8 @@ int cmd_ls(int argc, char **argv)
         { "pending", no_argument, NULL, OPT_PENDING }, { "key", required_argument, NULL, OPT_KEY },
         { "id", required_argument, NULL, OPT_ID },  { "user", required_argument, NULL, OPT_USER },
         { "dir", required_argument, NULL, OPT_DIR }, { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
+        { "version", no_argument, NULL, 'V' },      { "shm", no_argument, NULL, 'm' },
+        { "sem", no_argument, NULL, 's' },          { NULL, 0, NULL, 0 },
     };
     struct ls_opts o;
     memset(&o, 0, sizeof o);
@@ -527,8 +628,10 @@ int cmd_ls(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:nrJbHhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:nrJbHhVms", opts, NULL)) != -1) {
         switch (c) {
+        case 'm': o.shm_only = 1; break;
+        case 's': o.sem_only = 1; break;
         case 'o':
             if (ls_parse_columns(optarg, o.cols, &o.ncols) != 0)
                 return SG_EXIT_FAILURE;
@@ -583,6 +686,10 @@ int cmd_ls(int argc, char **argv)
         tool_cmd_usage_error("ls", "unexpected argument '%s'", argv[optind]);
         return SG_EXIT_FAILURE;
     }
+    if (o.shm_only && o.sem_only) {
+        tool_cmd_usage_error("ls", "--shm and --sem exclude each other (without either, both are listed)");
+        return SG_EXIT_FAILURE;
+    }
 
     struct sg_view v;
     if (sg_view_build(&v, o.dir ? o.dir : sg_config_get()->ledger_dir, NULL) != 0) {
@@ -597,7 +704,7 @@ int cmd_ls(int argc, char **argv)
         sg_view_free(&v);
         return SG_EXIT_FAILURE;
     }
-    int rc = ls_print(&o, &v, &ps);
+    int rc = ls_output(&o, &v, &ps);
     proc_scan_free(&ps);
     sg_view_free(&v);
     return rc;

@@ -98,8 +98,12 @@ static void test_hdr(void **state)
         F(sg_hdr, diag_refill_s, 240, 8, 'u'),
         F(sg_hdr, diag_tokens, 248, 4, 'u'),
         F(sg_hdr, diag_suppressed, 252, 4, 'u'),
+        F(sg_hdr, semuser_off, 256, 8, 'u'),
+        F(sg_hdr, semuser_cap, 264, 4, 'u'),
+        F(sg_hdr, semuser_live, 268, 4, 'u'),
+        F(sg_hdr, pad1, 272, 48, 'a'),
     };
-    check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_hdr), 256);
+    check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_hdr), 320);
     /* The robust mutex lives in the 64 lock bytes, suitably aligned. */
     assert_true(sizeof(pthread_mutex_t) <= 64);
     assert_int_equal(offsetof(struct sg_hdr, lock) % alignof(pthread_mutex_t), 0);
@@ -151,6 +155,20 @@ static void test_att(void **state)
         F(sg_att, pad, 40, 24, 'a'),
     };
     check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_att), 64);
+}
+
+static void test_semuser(void **state)
+{
+    (void)state;
+    const struct field f[] = {
+        F(sg_semuser, state, 0, 4, 'u'),
+        F(sg_semuser, semid, 4, 4, 's'),
+        F(sg_semuser, pid, 8, 4, 's'),
+        F(sg_semuser, flags, 12, 4, 'u'),
+        F(sg_semuser, start, 16, 8, 'u'),
+        F(sg_semuser, time_ns, 24, 8, 'u'),
+    };
+    check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_semuser), 32);
 }
 
 static void test_intent(void **state)
@@ -206,8 +224,12 @@ static void test_event(void **state)
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(SG_LEDGER_VERSION, 2);
+    assert_int_equal(SG_LEDGER_VERSION, 3);
     assert_int_equal(SG_EV_CAP, 64);
+    assert_int_equal(SG_SEMUSER_CAP, 16384);
+    assert_int_equal(SG_USE_LOOKUP, 0x1);
+    assert_int_equal(SG_USE_INHERITED, 0x2);
+    assert_int_equal(SG_USE_BYID, 0x4);
     assert_int_equal(SG_LIM_OTHER, 0);
     assert_int_equal(SG_LIM_SHMMNI, 1);
     assert_int_equal(SG_LIM_SHMALL, 2);
@@ -240,21 +262,22 @@ static void test_file_size(void **state)
     assert_int_equal(SG_ATT_CAP_DEFAULT, 65536);
     assert_int_equal(SG_INTENT_CAP_DEFAULT, 4096);
     assert_int_equal(SG_PEND_CAP_DEFAULT, 1024);
-    /* 256 + 65536*512 + 65536*64 + 4096*32 + 1024*8 + 64*256 (events) */
-    const uint64_t ev = 64 * 256;
+    /* 320 + 65536*512 + 65536*64 + 16384*32 (semaphore users) + 4096*32
+     * + 1024*8 + 64*256 (events) */
+    const uint64_t fixed = 320 + 16384 * 32 + 64 * 256;
     assert_int_equal(sg_layout_file_size(SG_SEG_CAP_DEFAULT, SG_ATT_CAP_DEFAULT,
                                          SG_INTENT_CAP_DEFAULT, SG_PEND_CAP_DEFAULT),
-                     37904640ull);
-    assert_int_equal(sg_layout_file_size(64, 64, 32, 16), 38272ull + ev);
-    assert_int_equal(sg_layout_file_size(0, 0, 0, 0), 256 + ev);
-    assert_int_equal(sg_layout_file_size(1, 0, 0, 0), 256 + 512 + ev);
-    assert_int_equal(sg_layout_file_size(0, 1, 0, 0), 256 + 64 + ev);
-    assert_int_equal(sg_layout_file_size(0, 0, 1, 0), 256 + 32 + ev);
-    assert_int_equal(sg_layout_file_size(0, 0, 0, 1), 256 + 8 + ev);
+                     38428992ull);
+    assert_int_equal(sg_layout_file_size(64, 64, 32, 16), 38016ull + fixed);
+    assert_int_equal(sg_layout_file_size(0, 0, 0, 0), fixed);
+    assert_int_equal(sg_layout_file_size(1, 0, 0, 0), 512 + fixed);
+    assert_int_equal(sg_layout_file_size(0, 1, 0, 0), 64 + fixed);
+    assert_int_equal(sg_layout_file_size(0, 0, 1, 0), 32 + fixed);
+    assert_int_equal(sg_layout_file_size(0, 0, 0, 1), 8 + fixed);
     /* No 32-bit overflow at the largest capacities. */
     assert_int_equal(sg_layout_file_size(1u << 24, 1u << 24, 65536, 65536),
-                     256ull + (1ull << 24) * 512 + (1ull << 24) * 64 + 65536ull * 32 +
-                         65536ull * 8 + ev);
+                     (1ull << 24) * 512 + (1ull << 24) * 64 + 65536ull * 32 + 65536ull * 8 +
+                         fixed);
     struct sg_caps c = sg_caps_default();
     assert_int_equal(c.seg, SG_SEG_CAP_DEFAULT);
     assert_int_equal(c.att, SG_ATT_CAP_DEFAULT);
@@ -308,20 +331,22 @@ static void test_file_bytes(void **state)
     assert_int_equal((uint64_t)st.st_size, size);
 
     assert_memory_equal(b, "SHMGLDGR", 8);
-    assert_int_equal(rd32(b + 8), 2);                 /* version */
-    assert_int_equal(rd32(b + 12), 256);              /* hdr_size */
+    assert_int_equal(rd32(b + 8), 3);                 /* version */
+    assert_int_equal(rd32(b + 12), 320);              /* hdr_size */
     assert_int_equal(rd64(b + 16), size);             /* file_size */
     assert_int_equal(rd64(b + 24), ns);               /* ipcns_ino */
     assert_int_equal(rd32(b + 32), geteuid());        /* owner_uid */
     assert_int_equal(rd32(b + 36), 64);               /* seg_cap */
     assert_int_equal(rd32(b + 40), 128);              /* att_cap */
     assert_int_equal(rd32(b + 44), 32);               /* intent_cap */
-    assert_int_equal(rd64(b + 48), 256);              /* seg_off */
-    assert_int_equal(rd64(b + 56), 256 + 64 * 512);   /* att_off */
-    assert_int_equal(rd64(b + 64), 256 + 64 * 512 + 128 * 64);           /* intent_off */
+    assert_int_equal(rd64(b + 48), 320);              /* seg_off */
+    assert_int_equal(rd64(b + 56), 320 + 64 * 512);   /* att_off */
+    assert_int_equal(rd64(b + 256), 320 + 64 * 512 + 128 * 64);          /* semuser_off */
+    assert_int_equal(rd32(b + 264), 16384);                              /* semuser_cap */
+    assert_int_equal(rd64(b + 64), rd64(b + 256) + 16384 * 32);          /* intent_off */
     assert_true(rd64(b + 72) > 1500000000ull * 1000000000ull);           /* created_ns */
     assert_int_equal(rd32(b + 84), 1);                                   /* ready */
-    assert_int_equal(rd64(b + 88), 256 + 64 * 512 + 128 * 64 + 32 * 32); /* pend_off */
+    assert_int_equal(rd64(b + 88), rd64(b + 64) + 32 * 32);              /* pend_off */
     assert_int_equal(rd32(b + 96), 16);                                  /* pend_cap */
     assert_int_equal(rd32(b + 100), 64);                                 /* ev_cap */
     assert_int_equal(rd64(b + 104), rd64(b + 88) + 16 * 8);              /* ev_off */
@@ -331,12 +356,15 @@ static void test_file_bytes(void **state)
         assert_int_equal(b[i], 0);                                       /* pad0 */
     for (size_t i = 192; i < 256; i++)
         assert_int_equal(b[i], 0);          /* counters start at zero */
+    for (size_t i = 268; i < 320; i++)
+        assert_int_equal(b[i], 0);          /* semuser_live, pad1 */
     /* The pending index starts empty (id -1). */
     for (unsigned i = 0; i < 16; i++)
         assert_int_equal((int32_t)rd32(b + rd64(b + 88) + i * 8), -1);
     /* The typed views point where the header says. */
-    assert_ptr_equal((unsigned char *)L.seg, b + 256);
-    assert_ptr_equal((unsigned char *)L.att, b + 256 + 64 * 512);
+    assert_ptr_equal((unsigned char *)L.seg, b + 320);
+    assert_ptr_equal((unsigned char *)L.att, b + 320 + 64 * 512);
+    assert_ptr_equal((unsigned char *)L.semuser, b + rd64(b + 256));
     assert_ptr_equal((unsigned char *)L.intent, b + rd64(b + 64));
     assert_ptr_equal((unsigned char *)L.pend, b + rd64(b + 88));
     assert_ptr_equal((unsigned char *)L.ev, b + rd64(b + 104));
@@ -350,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_hdr),
         cmocka_unit_test(test_seg),
         cmocka_unit_test(test_att),
+        cmocka_unit_test(test_semuser),
         cmocka_unit_test(test_intent),
         cmocka_unit_test(test_pend),
         cmocka_unit_test(test_event),

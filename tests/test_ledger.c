@@ -152,6 +152,8 @@ static uint32_t hdr_sum(const struct sg_hdr *h)
         x = (x ^ p[i]) * 16777619u;
     for (size_t i = 88; i < 112; i++)
         x = (x ^ p[i]) * 16777619u;
+    for (size_t i = 256; i < 268; i++)
+        x = (x ^ p[i]) * 16777619u;
     return x;
 }
 
@@ -1128,8 +1130,8 @@ static void test_check_image(void **state)
     img[3] ^= 0x20;
     expect_reject(img, len, ns, "magic", "a changed magic");
     FRESH();
-    h->version = 3;
-    expect_reject(img, len, ns, "version", "version 3");
+    h->version = 4;
+    expect_reject(img, len, ns, "version", "version 4");
     FRESH();
     h->version = 0;
     expect_reject(img, len, ns, "version", "version 0");
@@ -1566,7 +1568,7 @@ static void test_open_unusable(void **state)
     struct {
         const char *what, *word;
     } cases[] = {
-        { "version 3", "version" },
+        { "version 4", "version" },
         { "version 1 with another size", "version" },
         { "truncated to half", "truncated" },
         { "truncated to 100 bytes", "truncated" },
@@ -1583,7 +1585,7 @@ static void test_open_unusable(void **state)
         memcpy(img, good, len);
         switch (i) {
         case 0:
-            h->version = 3;
+            h->version = 4;
             break;
         case 1:
             h->version = 1;

@@ -38,6 +38,7 @@ const char *sg_prog = "shmguard";
 #include "tool_site.c"
 #include "tool_scan.c"
 #include "tool_gc.c"
+#include "tool_gc_sem.c"
 
 #include "fixture.h"
 

@@ -136,15 +136,15 @@ static void test_other_version(void **state)
 {
     (void)state;
     /* version is the little-endian u32 at offset 8; 1 is the format
-     * before the event ring */
+     * before the event ring (this build reads 3) */
     damaged("printf '\\001' | dd of=\"$f\" bs=1 seek=8 conv=notrunc status=none", "format version 1");
 }
 
 static void test_corrupt_record(void **state)
 {
     (void)state;
-    /* the state word of segment record 3 (table at 256, 512 bytes each) */
-    damaged("printf '\\007' | dd of=\"$f\" bs=1 seek=1792 conv=notrunc status=none",
+    /* the state word of segment record 3 (table at 320, 512 bytes each) */
+    damaged("printf '\\007' | dd of=\"$f\" bs=1 seek=1856 conv=notrunc status=none",
             "corrupt segment record");
 }
 

@@ -1,0 +1,339 @@
+/*
+ * sg_sem.c - semget/semctl/semop: record who creates and who uses each
+ * semaphore set (see sg_sem.h).  No deferral, no changed result.
+ */
+#define _GNU_SOURCE
+#include "sg_sem.h"
+#include "sg_callsite.h"
+#include "sg_core.h"
+#include "sg_diag.h"
+#include "sg_ksem.h"
+#include "sg_locks.h"
+#include "sg_log.h"
+#include "sg_state.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- this process's sets ----------------------------------------------- */
+
+static int local_has(int id)
+{
+    uint32_t n = __atomic_load_n(&sg_st.n_semids, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < n; i++)
+        if (__atomic_load_n(&sg_st.semids[i], __ATOMIC_RELAXED) == id)
+            return 1;
+    return 0;
+}
+
+/* sg_local_lock held. */
+static void local_add(int id)
+{
+    uint32_t n = sg_st.n_semids;
+    for (uint32_t i = 0; i < n; i++)
+        if (sg_st.semids[i] == id)
+            return;
+    for (uint32_t i = 0; i < n; i++)
+        if (sg_st.semids[i] < 0) {
+            __atomic_store_n(&sg_st.semids[i], id, __ATOMIC_RELEASE);
+            return;
+        }
+    if (n == SG_LOCAL_SEMS) {
+        sg_log(2, "more than %d semaphore sets in use: set %d is recorded, but a forked "
+                  "child is not credited with it",
+               SG_LOCAL_SEMS, id);
+        return;
+    }
+    __atomic_store_n(&sg_st.semids[n], id, __ATOMIC_RELAXED);
+    __atomic_store_n(&sg_st.n_semids, n + 1, __ATOMIC_RELEASE);
+}
+
+/* sg_local_lock held. */
+static void local_del(int id)
+{
+    for (uint32_t i = 0; i < sg_st.n_semids; i++)
+        if (sg_st.semids[i] == id)
+            __atomic_store_n(&sg_st.semids[i], -1, __ATOMIC_RELEASE);
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+/* A record of set k from kernel facts only (creator unknown). */
+static void kernel_rec(struct sg_seg *n, const struct sg_ksem *k)
+{
+    memset(n, 0, sizeof *n);
+    n->kind = SG_KIND_SEM;
+    n->id = k->id;
+    n->key = k->key;
+    n->mode = k->mode;
+    n->nsems = k->nsems;
+    n->kcuid = k->cuid;
+    n->cr_uid = k->cuid;
+    if (k->key == IPC_PRIVATE)
+        n->flags |= SG_SEG_PRIVATE;
+}
+
+/* The ledger's record of set k, replacing one of an older set that had
+ * the same id (its users go with it).  Ledger lock held.  NULL if full. */
+static struct sg_seg *rec_for(const struct sg_ksem *k)
+{
+    struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SEM, k->id);
+    if (r && sg_ksem_is(k, r))
+        return r;
+    if (r)
+        sg_seg_del(&sg_st.L, r);
+    sg_semuser_del_set(&sg_st.L, k->id);
+    struct sg_seg n;
+    kernel_rec(&n, k);
+    return sg_seg_put(&sg_st.L, &n);
+}
+
+static int is_creator(const struct sg_seg *r)
+{
+    return (r->flags & SG_SEG_CREATOR) && r->cr_pid == sg_st.self.pid &&
+           r->cr_start == sg_st.self.start;
+}
+
+#define PRUNE_INTERVAL_NS (10ull * 1000000000ull)
+
+/* A full user table: drop the records of processes that are gone (a
+ * dead user never keeps a set alive, so nothing is lost), at most every
+ * 10 s per process.  Ledger lock held.  Returns the number dropped. */
+static unsigned prune_dead_users(void)
+{
+    static uint64_t next;
+    uint64_t now = sg_coarse_mono_ns();
+    if (now < next)
+        return 0;
+    next = now + PRUNE_INTERVAL_NS;
+    unsigned n = 0;
+    struct sg_ledger *L = &sg_st.L;
+    for (uint32_t i = 0; i < L->hdr->semuser_cap; i++) {
+        struct sg_semuser *u = &L->semuser[i];
+        while (u->state == SG_REC_LIVE && sg_proc_alive(u->pid, u->start) == 0) {
+            sg_semuser_del(L, u);
+            n++;
+        }
+    }
+    sg_log(1, "ledger full: dropped %u records of semaphore users that are gone", n);
+    return n;
+}
+
+static struct sg_semuser *put_user(const struct sg_semuser *u)
+{
+    struct sg_semuser *r = sg_semuser_put(&sg_st.L, u);
+    if (!r && prune_dead_users())
+        r = sg_semuser_put(&sg_st.L, u);
+    if (!r)
+        sg_log(1, "ledger full: pid %d's use of semaphore set %d is not recorded", (int)u->pid,
+               u->semid);
+    return r;
+}
+
+/* Record this process as a user of set k.  Ledger lock held. */
+static void add_user(const struct sg_ksem *k, uint32_t how)
+{
+    struct sg_seg *r = rec_for(k);
+    if (r && is_creator(r))
+        return;
+    if (sg_semuser_find(&sg_st.L, k->id, sg_st.self.pid))
+        return;
+    struct sg_semuser u;
+    memset(&u, 0, sizeof u);
+    u.semid = k->id;
+    u.pid = sg_st.self.pid;
+    u.start = sg_st.self.start;
+    u.flags = how;
+    u.time_ns = sg_coarse_now_ns();
+    put_user(&u);
+}
+
+/* Record a set this call created.  Ledger lock held. */
+static void add_created(key_t key, int nsems, int flg, int id)
+{
+    struct sg_seg *old = sg_seg_find(&sg_st.L, SG_KIND_SEM, id);
+    if (old)
+        sg_seg_del(&sg_st.L, old);
+    sg_semuser_del_set(&sg_st.L, id);
+    struct sg_seg n;
+    memset(&n, 0, sizeof n);
+    n.kind = SG_KIND_SEM;
+    n.id = id;
+    n.key = key;
+    n.mode = (uint32_t)flg & 0777;
+    n.nsems = (uint32_t)nsems;
+    n.kcuid = sg_st.self.euid;
+    n.flags = SG_SEG_CREATOR | (key == IPC_PRIVATE ? SG_SEG_PRIVATE : 0);
+    n.cr_pid = sg_st.self.pid;
+    n.cr_uid = sg_st.self.euid;
+    n.cr_start = sg_st.self.start;
+    n.cr_time_ns = sg_now_ns();
+    memcpy(n.cr_comm, sg_st.self.comm, sizeof n.cr_comm);
+    memcpy(n.cr_exe, sg_st.self.exe, sizeof n.cr_exe);
+    sg_seg_put(&sg_st.L, &n);
+}
+
+/* First use of set id by this process through an id (not semget):
+ * record it before the operation, which may block for long. */
+static void note_use_by_id(int id)
+{
+    struct sg_ksem k;
+    pthread_mutex_lock(&sg_local_lock);
+    if (!local_has(id) && sg_ksem_stat(id, &k) == 0) {
+        if (sg_core_take()) {
+            add_user(&k, SG_USE_BYID);
+            sg_core_give();
+        }
+        local_add(id);
+    }
+    pthread_mutex_unlock(&sg_local_lock);
+}
+
+/* After IPC_RMID, or an operation that found no such set. */
+static void forget_set(int id)
+{
+    pthread_mutex_lock(&sg_local_lock);
+    local_del(id);
+    struct sg_ksem k;
+    if (sg_ksem_stat(id, &k) != 0 && (errno == EINVAL || errno == EIDRM) && sg_core_take()) {
+        struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SEM, id);
+        if (r)
+            sg_seg_del(&sg_st.L, r);
+        sg_semuser_del_set(&sg_st.L, id);
+        sg_core_give();
+    }
+    pthread_mutex_unlock(&sg_local_lock);
+}
+
+/* ---- semget ------------------------------------------------------------- */
+
+int sg_semget(key_t key, int nsems, int flg, const void *caller)
+{
+    sg_core_init();
+    if (!sg_st.active) {
+        int r = real_semget(key, nsems, flg);
+        if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF)
+            sg_diag_semget(key, nsems, flg, errno, caller);
+        return r;
+    }
+    int e0 = errno, created = 0, id;
+    if (key != IPC_PRIVATE && (flg & IPC_CREAT) && !(flg & IPC_EXCL)) {
+        /* Whether this call creates the set: only the kernel knows, and
+         * it keeps no creator pid.  The exclusive attempt creates it
+         * exactly when the plain call would; when the key exists it fails
+         * with EEXIST before any other check and changes nothing. */
+        id = real_semget(key, nsems, flg | IPC_EXCL);
+        if (id >= 0)
+            created = 1;
+        else if (errno == EEXIST)
+            id = real_semget(key, nsems, flg);
+    } else {
+        id = real_semget(key, nsems, flg);
+        created = id >= 0 && (key == IPC_PRIVATE || (flg & IPC_CREAT));
+    }
+    int e = errno;
+    if (id < 0) {
+        sg_diag_semget(key, nsems, flg, e, caller);
+        errno = e;
+        return id;
+    }
+    struct sg_callsite cs;
+    if (created) /* dladdr: never under the ledger lock */
+        sg_callsite_resolve(caller, &cs);
+    pthread_mutex_lock(&sg_local_lock);
+    struct sg_ksem k;
+    int have = created || sg_ksem_stat(id, &k) == 0;
+    if (have && sg_core_take()) {
+        if (created) {
+            add_created(key, nsems, flg, id);
+            struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SEM, id);
+            if (r)
+                sg_callsite_store(&cs, r);
+        } else
+            add_user(&k, SG_USE_LOOKUP);
+        sg_core_give();
+    }
+    if (have)
+        local_add(id);
+    pthread_mutex_unlock(&sg_local_lock);
+    errno = e0;
+    return id;
+}
+
+/* ---- semctl ------------------------------------------------------------- */
+
+int sg_semctl_has_arg(int cmd)
+{
+    switch (cmd & ~0x100 /* IPC_64 */) {
+    case SETVAL: case GETALL: case SETALL: case IPC_STAT: case IPC_SET:
+    case IPC_INFO: case SEM_INFO: case SEM_STAT: case SEM_STAT_ANY:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int sg_semctl(int id, int num, int cmd, union sg_semun arg)
+{
+    sg_core_init();
+    if (!sg_st.active)
+        return real_semctl(id, num, cmd, arg);
+    int e0 = errno;
+    int c = cmd & ~0x100;
+    /* Setting values is what a user does (observers only read). */
+    if ((c == SETVAL || c == SETALL) && !local_has(id))
+        note_use_by_id(id);
+    int r = real_semctl(id, num, cmd, arg);
+    int e = errno;
+    if ((c == IPC_RMID && r == 0) || (r < 0 && (e == EINVAL || e == EIDRM) &&
+                                      c != IPC_INFO && c != SEM_INFO && c != SEM_STAT &&
+                                      c != SEM_STAT_ANY && local_has(id)))
+        forget_set(id);
+    errno = r >= 0 ? e0 : e;
+    return r;
+}
+
+/* ---- semop / semtimedop ------------------------------------------------- */
+
+int sg_semop(int id, struct sembuf *ops, size_t n, const struct timespec *timeout, int timed)
+{
+    sg_core_init();
+    if (sg_st.active && !local_has(id)) {
+        int e0 = errno;
+        note_use_by_id(id);
+        errno = e0;
+    }
+    return timed ? real_semtimedop(id, ops, n, timeout) : real_semop(id, ops, n);
+}
+
+/* ---- fork and exit ------------------------------------------------------ */
+
+void sg_sem_after_fork_child(void)
+{
+    uint64_t now = sg_coarse_now_ns();
+    for (uint32_t i = 0; i < sg_st.n_semids; i++) {
+        int id = sg_st.semids[i];
+        if (id < 0)
+            continue;
+        struct sg_semuser u;
+        memset(&u, 0, sizeof u);
+        u.semid = id;
+        u.pid = sg_st.self.pid;
+        u.start = sg_st.self.start;
+        u.flags = SG_USE_INHERITED;
+        u.time_ns = now;
+        if (sg_seg_find(&sg_st.L, SG_KIND_SEM, id))
+            put_user(&u);
+    }
+}
+
+void sg_sem_exit(void)
+{
+    for (uint32_t i = 0; i < sg_st.n_semids; i++) {
+        if (sg_st.semids[i] < 0)
+            continue;
+        struct sg_semuser *u = sg_semuser_find(&sg_st.L, sg_st.semids[i], sg_st.self.pid);
+        if (u && u->start == sg_st.self.start)
+            sg_semuser_del(&sg_st.L, u);
+    }
+}

@@ -1,0 +1,189 @@
+/*
+ * tool_ls_sem.c - the semaphore set table of `shmguard ls`.
+ *
+ * A set has no attach count and the kernel keeps no creator pid for it,
+ * so beyond the kernel's facts (key, id, owner, permissions, number of
+ * semaphores, times) everything here comes from the ledgers: the creator
+ * (pid, command, alive or dead, call site) and the processes recorded as
+ * using the set, each alive or dead.  A set made without the library
+ * shows kernel facts only, in state "unknown".
+ */
+#define _GNU_SOURCE
+#include "tool.h"
+#include "sg_analysis.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libsmartcols/libsmartcols.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { S_KEY, S_ID, S_OWNER, S_PERMS, S_NSEMS, S_STATE, S_CPID, S_COMMAND, S_ALIVE, S_USERS,
+       S_AGE, S_LEDGER, S_SITE, S_NCOLS };
+
+static const struct {
+    const char *name;
+    double whint;
+    int flags, json;
+} sem_cols[S_NCOLS] = {
+    [S_KEY] = { "KEY", 10, 0, SCOLS_JSON_STRING },
+    [S_ID] = { "SEMID", 5, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER },
+    [S_OWNER] = { "OWNER", 8, 0, SCOLS_JSON_STRING },
+    [S_PERMS] = { "PERMS", 5, SCOLS_FL_RIGHT, SCOLS_JSON_STRING },
+    [S_NSEMS] = { "NSEMS", 5, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER },
+    [S_STATE] = { "STATE", 8, 0, SCOLS_JSON_STRING },
+    [S_CPID] = { "CPID", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER },
+    [S_COMMAND] = { "COMMAND", 12, SCOLS_FL_TRUNC, SCOLS_JSON_STRING },
+    [S_ALIVE] = { "ALIVE", 5, 0, SCOLS_JSON_BOOLEAN_OPTIONAL },
+    [S_USERS] = { "USERS", 20, SCOLS_FL_TRUNC, SCOLS_JSON_ARRAY_STRING },
+    [S_AGE] = { "AGE", 6, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER },
+    [S_LEDGER] = { "LEDGER", 6, 0, SCOLS_JSON_BOOLEAN },
+    [S_SITE] = { "SITE", 20, SCOLS_FL_TRUNC, SCOLS_JSON_STRING },
+};
+
+/* The USERS cell: "PID" for a live user, "PID(dead)" for a dead one. */
+struct users_cell {
+    char *s;
+    size_t len, cap;
+    const char *sep;
+    int oom;
+};
+
+static void add_user(void *arg, const struct sg_semuser *u, int alive)
+{
+    struct users_cell *c = arg;
+    char one[48];
+    int w = snprintf(one, sizeof one, "%s%d%s", c->len ? c->sep : "", u->pid,
+                     alive == 0 ? "(dead)" : alive < 0 ? "(?)" : "");
+    if (c->len + (size_t)w + 1 > c->cap) {
+        size_t nc = (c->cap ? c->cap * 2 : 128) + (size_t)w;
+        char *ns = realloc(c->s, nc);
+        if (!ns) {
+            c->oom = 1;
+            return;
+        }
+        c->s = ns;
+        c->cap = nc;
+    }
+    memcpy(c->s + c->len, one, (size_t)w + 1);
+    c->len += (size_t)w;
+}
+
+static int fill(struct libscols_line *ln, const struct sg_view *v, const struct sg_seminfo *s,
+                const struct ls_sem_opts *o, int64_t now)
+{
+    const struct sg_seg *rec = s->rec;
+    int creator = rec && (rec->flags & SG_SEG_CREATOR);
+    for (int c = 0; c < S_NCOLS; c++) {
+        char buf[512];
+        const char *data = buf;
+        struct users_cell users = { NULL, 0, 0, o->json ? "\n" : ",", 0 };
+        buf[0] = '\0';
+        switch (c) {
+        case S_KEY: snprintf(buf, sizeof buf, "0x%08x", (uint32_t)s->k.key); break;
+        case S_ID: snprintf(buf, sizeof buf, "%d", s->k.id); break;
+        case S_OWNER: data = tool_user_name(s->k.uid); break;
+        case S_PERMS: snprintf(buf, sizeof buf, "%o", s->k.mode); break;
+        case S_NSEMS: snprintf(buf, sizeof buf, "%u", s->k.nsems); break;
+        case S_STATE: data = sg_semstate_name(s->state); break;
+        case S_CPID:
+            if (creator)
+                snprintf(buf, sizeof buf, "%d", rec->cr_pid);
+            break;
+        case S_COMMAND: data = s->comm; break;
+        case S_ALIVE:
+            data = !creator ? NULL : s->creator_alive == 1 ? "yes"
+                   : s->creator_alive == 0 ? "no" : o->json ? NULL : "?";
+            break;
+        case S_USERS:
+            sg_view_sem_users(v, s, add_user, &users);
+            if (users.oom) {
+                free(users.s);
+                return -1;
+            }
+            data = users.s;
+            break;
+        case S_AGE: {
+            int64_t born = creator ? (int64_t)(rec->cr_time_ns / 1000000000u) : s->k.ctime;
+            int64_t age = now - born < 0 ? 0 : now - born;
+            if (o->json)
+                snprintf(buf, sizeof buf, "%" PRId64, age);
+            else
+                tool_fmt_age(buf, sizeof buf, age);
+            break;
+        }
+        case S_LEDGER: data = creator ? "yes" : "no"; break;
+        case S_SITE: tool_fmt_site(buf, sizeof buf, creator ? rec : NULL); break;
+        }
+        if (data && !data[0] && c != S_KEY)
+            data = NULL;
+        int r = data ? scols_line_set_data(ln, (size_t)c, data) : 0;
+        free(users.s);
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int selected(const struct ls_sem_opts *o, const struct sg_seminfo *s)
+{
+    if (o->only_orphans && s->state != SG_SEM_ORPHANED)
+        return 0;
+    if (o->have_key && s->k.key != o->key)
+        return 0;
+    if (o->have_id && s->k.id != o->id)
+        return 0;
+    if (o->have_user && s->k.uid != o->user && s->k.cuid != o->user)
+        return 0;
+    return 1;
+}
+
+size_t ls_sem_count(const struct ls_sem_opts *o, const struct sg_view *v)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->n_sem; i++)
+        n += selected(o, &v->sem[i]);
+    return n;
+}
+
+int ls_sem_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out)
+{
+    struct libscols_table *tb = scols_new_table();
+    if (!tb)
+        return -1;
+    scols_table_set_name(tb, "semaphores");
+    scols_table_enable_json(tb, o->json);
+    scols_table_enable_raw(tb, o->raw);
+    scols_table_enable_noheadings(tb, o->noheadings);
+    scols_table_set_stream(tb, out);
+    int rc = 0;
+    for (int c = 0; c < S_NCOLS && rc == 0; c++) {
+        int array = sem_cols[c].json == SCOLS_JSON_ARRAY_STRING;
+        int flags = sem_cols[c].flags | (o->json && array ? SCOLS_FL_WRAP : 0);
+        struct libscols_column *cl = scols_table_new_column(tb, sem_cols[c].name,
+                                                            sem_cols[c].whint, flags);
+        if (!cl) {
+            rc = -1;
+            break;
+        }
+        if (o->json) {
+            scols_column_set_json_type(cl, sem_cols[c].json);
+            if (array)
+                scols_column_set_wrapfunc(cl, scols_wrapnl_chunksize, scols_wrapnl_nextchunk, NULL);
+        }
+    }
+    int64_t now = (int64_t)time(NULL);
+    for (size_t i = 0; i < v->n_sem && rc == 0; i++) {
+        if (!selected(o, &v->sem[i]))
+            continue;
+        struct libscols_line *ln = scols_table_new_line(tb, NULL);
+        if (!ln || fill(ln, v, &v->sem[i], o, now) != 0)
+            rc = -1;
+    }
+    if (rc == 0 && scols_print_table(tb) != 0)
+        rc = -1;
+    scols_unref_table(tb);
+    return rc;
+}
