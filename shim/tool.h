@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "sg_analysis.h"
 #include "sg_kernel.h"
 #include "sg_ksem.h"
 #include "sg_ledger.h"
@@ -216,6 +217,28 @@ size_t gc_sem_decide(const struct sg_view *v, const struct gc_opts *o, const lon
  * view (under own's lock when own is not NULL) and remove it. */
 void gc_sem_apply(const struct gc_sem_item *items, size_t n, struct sg_ledger *own,
                   const char *dir, int dry_run, struct gc_sem_totals *t);
+
+/* The semaphore section of doctor (tool_doctor_sem.c). */
+#define DOCTOR_SEM_EXIT_ORPHANS 2
+#define DOCTOR_SEM_EXIT_LIMIT 3
+struct doctor_sem {
+    int have;                   /* 0: the kernel's sets or kernel.sem unreadable */
+    int mni, mns;               /* 0 ok, 1 near (>= 90%), 2 exhausted */
+    size_t sets[3], sems[3];    /* per sg_semstate */
+    struct sg_semholder hold[32];
+    size_t n_hold;
+    int exit;                   /* 0, or DOCTOR_SEM_EXIT_* */
+};
+void doctor_sem_analyse(const struct sg_view *v, struct doctor_sem *d);
+void doctor_sem_text(const struct doctor_sem *d, const struct sg_view *v, FILE *f);
+/* Fold the semaphore verdict into doctor's one-line verdict (the worse
+ * one first); shm_exit is the shared memory part's status. */
+void doctor_sem_verdict(const struct doctor_sem *d, const struct sg_view *v, char *verdict,
+                        size_t n, int shm_exit);
+/* "exhausted", "nearly-exhausted", or NULL when no kernel.sem limit is near. */
+const char *doctor_sem_tag(const struct doctor_sem *d);
+/* Prints the member "semaphores": {...}, with a trailing comma. */
+void doctor_sem_json(const struct doctor_sem *d, const struct sg_view *v, FILE *f);
 
 /* Subcommands: argv[0] is the subcommand's name; return the exit status. */
 /* ---- the semaphore set table of ls (tool_ls_sem.c) -------------------- */

@@ -19,8 +19,10 @@
  * used up.
  *
  * Exit status: 0 healthy; 1 error or bad usage; 2 orphaned segments or
- * due pending removals, no limit at or above the threshold; 3 kernel.shmmni
- * or kernel.shmall at or above DOCTOR_NEAR_PCT percent (or exhausted).
+ * sets or due pending removals, no limit at or above the threshold; 3
+ * kernel.shmmni, kernel.shmall or kernel.sem's SEMMNI/SEMMNS at or above
+ * DOCTOR_NEAR_PCT percent (or exhausted).  The semaphore section is
+ * tool_doctor_sem.c's.
  */
 #define _GNU_SOURCE
 #include "tool.h"
@@ -108,6 +110,8 @@ struct doctor {
     enum level worst;
     int exit;
     char verdict[512];
+
+    struct doctor_sem sem;          /* kernel.sem (tool_doctor_sem.c) */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -585,6 +589,8 @@ static void print_text(const struct doctor *d)
         }
     }
 
+    doctor_sem_text(&d->sem, &d->v, stdout);
+
     if (d->v.n_unreadable) {
         printf("\nNote: %zu ledger %s could not be read (creators unknown there): %s\n",
                d->v.n_unreadable, plural(d->v.n_unreadable, "file", "files"), d->v.unreadable[0]);
@@ -621,8 +627,12 @@ static void print_json(const struct doctor *d)
 {
     FILE *f = stdout;
     const struct sg_limits *l = &d->v.lim;
+    const char *sem = doctor_sem_tag(&d->sem);
     fprintf(f, "{\n  \"verdict\": \"%s\",\n  \"exit_status\": %d,\n  \"summary\": ",
-            d->worst == LV_EXHAUSTED ? "exhausted" : d->worst == LV_NEAR ? "nearly-exhausted"
+            d->worst == LV_EXHAUSTED ? "exhausted"
+            : sem && !strcmp(sem, "exhausted") ? sem
+            : d->worst == LV_NEAR ? "nearly-exhausted"
+            : sem ? sem
             : d->exit == DOCTOR_EXIT_ORPHANS ? "orphans" : "healthy",
             d->exit);
     json_str(f, d->verdict, sizeof d->verdict);
@@ -720,7 +730,9 @@ static void print_json(const struct doctor *d)
         json_str(f, d->acts[i].why, sizeof d->acts[i].why);
         fprintf(f, "}");
     }
-    fprintf(f, "%s],\n  \"ledgers\": {\"dir\": ", d->n_acts ? "\n  " : "");
+    fprintf(f, "%s],\n", d->n_acts ? "\n  " : "");
+    doctor_sem_json(&d->sem, &d->v, f);
+    fprintf(f, "  \"ledgers\": {\"dir\": ");
     json_str(f, d->dir, PATH_MAX);
     fprintf(f, ", \"read\": %zu, \"unreadable\": [", d->v.n_ledgers);
     for (size_t i = 0; i < d->v.n_unreadable; i++) {
@@ -741,7 +753,8 @@ static void doctor_usage(FILE *f)
             "Show System V shared memory usage of this IPC namespace against every limit\n"
             "(kernel.shmmni, kernel.shmall, kernel.shmmax), what the next shmget would fail\n"
             "with and why, orphaned segments and due removals, the largest holders, and\n"
-            "the commands that fix it.\n"
+            "the commands that fix it; then the same for semaphore sets (kernel.sem:\n"
+            "SEMMNI sets, SEMMNS semaphores).\n"
             "\n"
             "Options:\n"
             " -J, --json         JSON output (fields: see shmguard(1))\n"
@@ -753,8 +766,9 @@ static void doctor_usage(FILE *f)
             "Exit status:\n"
             " 0  healthy: every limit below %d%%, no orphans, no due removals\n"
             " 1  error, or bad usage\n"
-            " 2  orphaned segments or due pending removals, and every limit below %d%%\n"
-            " 3  kernel.shmmni or kernel.shmall at %d%% of its limit or more (orphans or not)\n"
+            " 2  orphaned segments or sets, or due pending removals, and every limit below %d%%\n"
+            " 3  kernel.shmmni, kernel.shmall, SEMMNI or SEMMNS at %d%% of its limit or more\n"
+            "    (orphans or not)\n"
             "\n"
             "For more details see shmguard(1).\n",
             sg_prog, SG_LEDGER_DIR_DEFAULT, DOCTOR_NEAR_PCT, DOCTOR_NEAR_PCT, DOCTOR_NEAR_PCT);
@@ -821,6 +835,11 @@ int cmd_doctor(int argc, char **argv)
         return SG_EXIT_FAILURE;
     }
     analyse(&d);
+    doctor_sem_analyse(&d.v, &d.sem);
+    /* One status for both: a limit beats orphans, either beats healthy. */
+    doctor_sem_verdict(&d.sem, &d.v, d.verdict, sizeof d.verdict, d.exit);
+    if (d.sem.exit > d.exit)
+        d.exit = d.sem.exit;
     if (json)
         print_json(&d);
     else
