@@ -8,7 +8,8 @@
  * whole.  What counts as the run's leak and how it is reported is
  * tool_check_report.c.
  *
- * The run's segments are those the run's carrier processes created: they
+ * The run's segments (and semaphore sets, alike) are those the run's
+ * carrier processes created: they
  * are the only ones recorded in the run's ledger directory, which nothing
  * else on the machine writes to.  Segments that existed before, or that
  * other programs create meanwhile, are not in it.  Under --isolate the
@@ -52,17 +53,17 @@ static void check_usage(FILE *f)
             "\n"
             "Run a command (a test suite) and every process it starts under\n"
             "libshmguard.so, with a ledger of its own, and report every System V\n"
-            "shared memory segment the run created that still exists when the command\n"
-            "ends: its creator, size, key and the call site that created it (function,\n"
-            "file:line where debug information exists).  Also reported: removals the\n"
-            "run asked for that were deferred and never completed (they are completed\n"
-            "now), and every call that failed on an IPC limit.  Segments that existed\n"
-            "before the run, or that other programs make meanwhile, are never reported.\n"
+            "shared memory segment and semaphore set the run created that still exists\n"
+            "when the command ends: its creator, size, key and the call site that created\n"
+            "it (function, file:line where debug information exists).  Also reported:\n"
+            "removals the run asked for that were deferred and never completed (they\n"
+            "are completed now), and every call that failed on an IPC limit.  What\n"
+            "existed before the run, or other programs make meanwhile, is never reported.\n"
             "\n"
             "Options:\n"
             "     --isolate             run the command in a private IPC namespace (as root,\n"
             "                             or through a user namespace otherwise)\n"
-            "     --cleanup             remove the leaked segments after the report\n"
+            "     --cleanup             remove the leaked segments and sets after the report\n"
             "     --error-exitcode <n>  exit status when something leaked (default: %d)\n"
             "     --json                write the report as JSON\n"
             "     --report <file>       write the report to file (default: standard error)\n"
@@ -407,7 +408,7 @@ int cmd_check(int argc, char **argv)
         check_cleanup(r);
     check_report(out, r, &o);
     remove_run_dir(r->dir);
-    if (r->n_leaks)
+    if (r->n_leaks || r->n_sleaks)
         rc = o.error_exitcode;
     else if (WIFEXITED(r->status))
         rc = WEXITSTATUS(r->status);

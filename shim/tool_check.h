@@ -31,6 +31,18 @@ struct check_seg {
     char note[320];             /* why it was not removed, or what happened */
 };
 
+/* A semaphore set the run created and left. */
+struct check_sem {
+    struct sg_ksem k;
+    int has_rec;
+    struct sg_seg rec;
+    int creator_alive;
+    enum sg_semstate state;
+    char comm[SG_COMM_LEN];
+    int removed;
+    char note[160];
+};
+
 #define CHECK_MAX_RUNNING 16
 
 struct check_run {
@@ -51,6 +63,10 @@ struct check_run {
     size_t n_ev;
     uint64_t ev_total;          /* all of them (the rings keep the last 64 each) */
     size_t n_other;             /* new segments of processes outside the ledger */
+    struct sg_ksemsnap sems_before; /* the namespace's semaphore sets before */
+    struct check_sem *sleak;    /* semaphore sets leaked, sorted by id */
+    size_t n_sleaks;
+    size_t n_other_sems;        /* new sets of processes outside the ledger */
     struct { int pid; char comm[SG_COMM_LEN]; } running[CHECK_MAX_RUNNING];
     size_t n_running;           /* the run's processes still alive */
 };

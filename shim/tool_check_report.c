@@ -2,8 +2,8 @@
  * tool_check_report.c - what a `shmguard check` run left behind, and the
  * report that says so (see tool_check.c for how the run is made).
  *
- * A leak is a segment that the run created and that still exists when the
- * command has ended.  "The run created it" means a creation record in the
+ * A leak is a segment or a semaphore set that the run created and that
+ * still exists when the command has ended.  "The run created it" means a creation record in the
  * run's own ledger directory whose kernel identity (id, creator pid and
  * uid) still matches; under --isolate also any segment of the private
  * namespace, even one made without the library.  A segment whose removal
@@ -36,6 +36,47 @@ int check_before(struct check_run *r)
         fprintf(stderr, "%s: check: cannot read the kernel's list of segments: %s\n", sg_prog,
                 strerror(errno));
         return -1;
+    }
+    if (sg_ksemsnap_read(&r->sems_before) != 0) {
+        fprintf(stderr, "%s: check: cannot read the kernel's list of semaphore sets: %s\n",
+                sg_prog, strerror(errno));
+        sg_ksnap_free(&r->before);
+        return -1;
+    }
+    return 0;
+}
+
+/* The same for a set: id, key, creator uid and size are its identity. */
+static int set_existed_before(const struct check_run *r, const struct sg_ksem *k)
+{
+    const struct sg_ksem *b = sg_ksemsnap_find(&r->sems_before, k->id);
+    return b && b->key == k->key && b->cuid == k->cuid && b->nsems == k->nsems;
+}
+
+static int collect_sets(struct check_run *r, const struct sg_view *v)
+{
+    for (size_t i = 0; i < v->n_sem; i++) {
+        const struct sg_seminfo *s = &v->sem[i];
+        if (set_existed_before(r, &s->k))
+            continue;
+        int ours = s->rec && (s->rec->flags & SG_SEG_CREATOR);
+        if (!ours && !r->isolated) {
+            r->n_other_sems++;
+            continue;
+        }
+        struct check_sem *nv = realloc(r->sleak, (r->n_sleaks + 1) * sizeof *nv);
+        if (!nv)
+            return -1;
+        r->sleak = nv;
+        struct check_sem *c = &nv[r->n_sleaks++];
+        memset(c, 0, sizeof *c);
+        c->k = s->k;
+        c->has_rec = ours;
+        if (ours)
+            c->rec = *s->rec;
+        c->creator_alive = s->creator_alive;
+        c->state = s->state;
+        memcpy(c->comm, s->comm, sizeof c->comm);
     }
     return 0;
 }
@@ -144,6 +185,11 @@ int check_collect(struct check_run *r)
             return -1;
         }
     }
+    if (collect_sets(r, &v) != 0) {
+        sg_view_free(&v);
+        fprintf(stderr, "%s: check: out of memory\n", sg_prog);
+        return -1;
+    }
     for (size_t i = 0; i < v.n_ledgers; i++)
         if (collect_events(r, &v.ledgers[i]) != 0) {
             sg_view_free(&v);
@@ -181,11 +227,29 @@ void check_cleanup(struct check_run *r)
         else
             snprintf(c->note, sizeof c->note, "removed (--cleanup)");
     }
+    for (size_t i = 0; i < r->n_sleaks; i++) {
+        struct check_sem *c = &r->sleak[i];
+        struct sg_ksem k;
+        union sg_semun none = { .val = 0 };
+        if (sg_ksem_stat(c->k.id, &k) != 0)
+            snprintf(c->note, sizeof c->note, "gone before --cleanup reached it");
+        else if (k.key != c->k.key || k.cuid != c->k.cuid || k.nsems != c->k.nsems)
+            snprintf(c->note, sizeof c->note, "not removed: its id names another set now");
+        else if (real_semctl(c->k.id, 0, IPC_RMID, none) != 0)
+            snprintf(c->note, sizeof c->note, "not removed: IPC_RMID failed: %s", strerror(errno));
+        else {
+            c->removed = 1;
+            snprintf(c->note, sizeof c->note, "removed (--cleanup)");
+        }
+    }
 }
 
 void check_free(struct check_run *r)
 {
     sg_ksnap_free(&r->before);
+    sg_ksemsnap_free(&r->sems_before);
+    free(r->sleak);
+    r->sleak = NULL;
     free(r->leak);
     free(r->pend);
     free(r->ev);
@@ -227,7 +291,21 @@ static void limit_words(char *buf, size_t n, const struct sg_event *e)
         snprintf(buf, n, "size below SHMMIN (%" PRIu64 " bytes)", e->max);
         break;
     case SG_LIM_SMALLER:
-        snprintf(buf, n, "the key's existing segment is smaller (%" PRIu64 " bytes)", e->max);
+        if (e->kind == SG_KIND_SEM)
+            snprintf(buf, n, "the key's existing set has fewer semaphores (%" PRIu64 ")", e->max);
+        else
+            snprintf(buf, n, "the key's existing segment is smaller (%" PRIu64 " bytes)", e->max);
+        break;
+    case SG_LIM_SEMMNI:
+        snprintf(buf, n, "kernel.sem SEMMNI exhausted (%" PRIu64 " of %" PRIu64 " sets)", e->used,
+                 e->max);
+        break;
+    case SG_LIM_SEMMNS:
+        snprintf(buf, n, "kernel.sem SEMMNS exhausted (%" PRIu64 " of %" PRIu64 " semaphores in use)",
+                 e->used, e->max);
+        break;
+    case SG_LIM_SEMMSL:
+        snprintf(buf, n, "more semaphores than kernel.sem SEMMSL (%" PRIu64 ") in one set", e->max);
         break;
     default:
         snprintf(buf, n, "a System V IPC limit");
@@ -292,6 +370,30 @@ static void seg_text(FILE *f, const char *pfx, const char *label, const struct c
         fprintf(f, "%s    %s\n", pfx, c->note);
 }
 
+/* One leaked set, as seg_text does for segments. */
+static void sem_text(FILE *f, const char *pfx, const struct check_sem *c, int64_t start_s)
+{
+    char key[16], site[600];
+    fmt_key(key, sizeof key, c->k.key);
+    fprintf(f, "%s Leaked semaphore set %d: key %s, %u semaphore%s, %s\n", pfx, c->k.id, key,
+            c->k.nsems, c->k.nsems == 1 ? "" : "s", sg_semstate_name(c->state));
+    const char *alive = c->creator_alive == 1 ? "alive" : c->creator_alive == 0 ? "dead" : "alive?";
+    if (c->has_rec) {
+        int64_t t = (int64_t)(c->rec.cr_time_ns / 1000000000u) - start_s;
+        fprintf(f, "%s    created by pid %d (%.*s, uid %u), %s now, %" PRId64 " s into the run\n", pfx,
+                c->rec.cr_pid, SG_COMM_LEN, c->rec.cr_comm, (unsigned)c->rec.cr_uid, alive,
+                t < 0 ? 0 : t);
+        tool_fmt_site(site, sizeof site, &c->rec);
+        if (site[0])
+            fprintf(f, "%s    at %s\n", pfx, site);
+        fprintf(f, "%s    in %.*s\n", pfx, SG_PATH_LEN, c->rec.cr_exe);
+    } else
+        fprintf(f, "%s    created by a process without the library (uid %u): no creator, no call "
+                   "site\n", pfx, (unsigned)c->k.cuid);
+    if (c->note[0])
+        fprintf(f, "%s    %s\n", pfx, c->note);
+}
+
 static void event_site(char *buf, size_t n, const struct sg_event *e)
 {
     tool_site_format(buf, n, e->site_obj, e->site_off, e->site_sym, sizeof e->site_sym,
@@ -320,6 +422,10 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
         bytes += c->k.size;
         seg_text(f, pfx, "Leaked", c, start_s);
     }
+    for (size_t i = 0; i < r->n_sleaks; i++) {
+        fprintf(f, "%s\n", pfx);
+        sem_text(f, pfx, &r->sleak[i], start_s);
+    }
     for (size_t i = 0; i < r->n_pend; i++) {
         const struct check_seg *c = &r->pend[i];
         fprintf(f, "%s\n", pfx);
@@ -334,8 +440,9 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
         fmt_key(key, sizeof key, e->key);
         limit_words(lim, sizeof lim, e);
         event_site(site, sizeof site, e);
-        fprintf(f, "%s\n%s Limit error: shmget(key=%s, size=%" PRIu64 ") failed with %s: %s\n", pfx, pfx,
-                key, e->size, err_name(e->err), lim);
+        fprintf(f, "%s\n%s Limit error: %s(key=%s, %s=%" PRIu64 ") failed with %s: %s\n", pfx, pfx,
+                e->kind == SG_KIND_SEM ? "semget" : "shmget", key,
+                e->kind == SG_KIND_SEM ? "nsems" : "size", e->size, err_name(e->err), lim);
         fprintf(f, "%s    by pid %d (%.*s, uid %u)%s%s\n", pfx, e->pid, SG_COMM_LEN, e->comm,
                 (unsigned)e->uid, site[0] ? " at " : "", site);
     }
@@ -354,12 +461,20 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
                    "without the run's ledger (other programs, or programs of the run that do not load "
                    "the library); --isolate tells them apart.\n",
                 pfx, pfx, r->n_other, r->n_other == 1 ? "" : "s");
+    if (r->n_other_sems)
+        fprintf(f, "%s\n%s Not counted: %zu other semaphore set%s appeared meanwhile, made by "
+                   "processes without the run's ledger; --isolate tells them apart.\n",
+                pfx, pfx, r->n_other_sems, r->n_other_sems == 1 ? "" : "s");
     sg_fmt_bytes(size, sizeof size, bytes);
-    fprintf(f, "%s\n%s LEAK SUMMARY: %zu segment%s leaked (%s); %zu deferred removal%s left by the "
+    char sets[64] = "";
+    if (r->n_sleaks)
+        snprintf(sets, sizeof sets, "; %zu semaphore set%s leaked", r->n_sleaks,
+                 r->n_sleaks == 1 ? "" : "s");
+    fprintf(f, "%s\n%s LEAK SUMMARY: %zu segment%s leaked (%s)%s; %zu deferred removal%s left by the "
                "run; %" PRIu64 " limit error%s.\n",
-            pfx, pfx, r->n_leaks, r->n_leaks == 1 ? "" : "s", size, r->n_pend,
+            pfx, pfx, r->n_leaks, r->n_leaks == 1 ? "" : "s", size, sets, r->n_pend,
             r->n_pend == 1 ? "" : "s", r->ev_total, r->ev_total == 1 ? "" : "s");
-    if (r->n_leaks && !o->cleanup) {
+    if ((r->n_leaks || r->n_sleaks) && !o->cleanup) {
         if (r->isolated)
             fprintf(f, "%s They go away with the private IPC namespace; --cleanup removes them "
                        "explicitly.\n", pfx);
@@ -367,7 +482,10 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
             fprintf(f, "%s Free them: shmguard gc", pfx);
             for (size_t i = 0; i < r->n_leaks && i < 16; i++)
                 fprintf(f, " --id %d", r->leak[i].k.id);
-            fprintf(f, "%s (or run check with --cleanup)\n", r->n_leaks > 16 ? " ..." : "");
+            for (size_t i = 0; i < r->n_sleaks && i < 16; i++)
+                fprintf(f, " --semid %d", r->sleak[i].k.id);
+            fprintf(f, "%s (or run check with --cleanup)\n",
+                    r->n_leaks > 16 || r->n_sleaks > 16 ? " ..." : "");
         }
     }
 }
@@ -459,14 +577,37 @@ static void report_json(FILE *f, const struct check_run *r)
         fprintf(f, "%s", i ? "," : "");
         seg_json(f, &r->pend[i]);
     }
+    fprintf(f, "],\"semaphore_leaks\":[");
+    for (size_t i = 0; i < r->n_sleaks; i++) {
+        const struct check_sem *c = &r->sleak[i];
+        fprintf(f, "%s{\"semid\":%d,\"key\":%d,\"nsems\":%u,\"state\":\"%s\",\"creator\":",
+                i ? "," : "", c->k.id, c->k.key, c->k.nsems, sg_semstate_name(c->state));
+        if (c->has_rec) {
+            fprintf(f, "{\"pid\":%d,\"command\":", c->rec.cr_pid);
+            json_str(f, c->rec.cr_comm, SG_COMM_LEN);
+            fprintf(f, ",\"uid\":%u,\"alive\":%s,\"executable\":", (unsigned)c->rec.cr_uid,
+                    c->creator_alive == 1 ? "true" : c->creator_alive == 0 ? "false" : "null");
+            json_str(f, c->rec.cr_exe, SG_PATH_LEN);
+            fprintf(f, ",\"time_ns\":%" PRIu64 "},\"site\":", c->rec.cr_time_ns);
+            site_json(f, c->rec.site_obj, c->rec.site_off, c->rec.site_sym, SG_SYM_LEN,
+                      (int64_t)(c->rec.cr_time_ns / 1000000000u));
+        } else
+            fprintf(f, "null,\"site\":null");
+        fprintf(f, ",\"recorded\":%s,\"removed\":%s,\"note\":", c->has_rec ? "true" : "false",
+                c->removed ? "true" : "false");
+        json_str(f, c->note, sizeof c->note);
+        fprintf(f, "}");
+    }
     fprintf(f, "],\"limit_errors\":[");
     for (size_t i = 0; i < r->n_ev; i++) {
         const struct sg_event *e = &r->ev[i];
-        fprintf(f, "%s{\"call\":\"shmget\",\"key\":%d,\"size\":%" PRIu64 ",\"flags\":%d,\"errno\":\"%s\","
+        int sem = e->kind == SG_KIND_SEM;
+        fprintf(f, "%s{\"call\":\"%s\",\"key\":%d,\"%s\":%" PRIu64 ",\"flags\":%d,\"errno\":\"%s\","
                    "\"limit\":\"%s\",\"used\":%" PRIu64 ",\"max\":%" PRIu64 ",\"pid\":%d,\"uid\":%u,"
                    "\"time_ns\":%" PRIu64 ",\"command\":",
-                i ? "," : "", e->key, e->size, e->flags, err_name(e->err), limit_name(e->limit), e->used,
-                e->max, e->pid, (unsigned)e->uid, e->time_ns);
+                i ? "," : "", sem ? "semget" : "shmget", e->key, sem ? "nsems" : "size", e->size,
+                e->flags, err_name(e->err), limit_name(e->limit), e->used, e->max, e->pid,
+                (unsigned)e->uid, e->time_ns);
         json_str(f, e->comm, SG_COMM_LEN);
         fprintf(f, ",\"site\":");
         site_json(f, e->site_obj, e->site_off, e->site_sym, sizeof e->site_sym,
@@ -479,14 +620,15 @@ static void report_json(FILE *f, const struct check_run *r)
         json_str(f, r->running[i].comm, SG_COMM_LEN);
         fprintf(f, "}");
     }
-    fprintf(f, "],\"not_counted\":%zu,\"summary\":{\"leaked\":%zu,\"bytes\":%" PRIu64
-               ",\"pending\":%zu,\"limit_errors\":%" PRIu64 "}}\n",
-            r->n_other, r->n_leaks, bytes, r->n_pend, r->ev_total);
+    fprintf(f, "],\"not_counted\":%zu,\"not_counted_sets\":%zu,\"summary\":{\"leaked\":%zu,"
+               "\"bytes\":%" PRIu64 ",\"leaked_sets\":%zu,\"pending\":%zu,\"limit_errors\":%" PRIu64
+               "}}\n",
+            r->n_other, r->n_other_sems, r->n_leaks, bytes, r->n_sleaks, r->n_pend, r->ev_total);
 }
 
 void check_report(FILE *f, const struct check_run *r, const struct check_opts *o)
 {
-    if (o->quiet && !r->n_leaks && !r->n_pend && !r->ev_total)
+    if (o->quiet && !r->n_leaks && !r->n_sleaks && !r->n_pend && !r->ev_total)
         return;
     if (o->json)
         report_json(f, r);
