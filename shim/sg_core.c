@@ -160,7 +160,7 @@ static int reconcile_for_room(void)
         return 0;
     sg_log(1, "ledger full: dropped %u stale segment and %u stale attachment records",
            st.segs_dropped, st.atts_dropped);
-    return st.segs_dropped + st.atts_dropped > 0;
+    return st.segs_dropped + st.atts_dropped + st.sems_dropped > 0;
 }
 
 static struct sg_seg *put_seg(const struct sg_seg *rec)

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "sg_reconcile.h"
 #include "sg_kernel.h"
+#include "sg_ksem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,32 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
         sg_seg_del(L, s);
         st->segs_dropped++;
         i--;
+    }
+    /* Semaphore sets: records of sets the kernel no longer has, with
+     * their users; users of sets the ledger has no record of. */
+    struct sg_ksemsnap kss;
+    if (sg_ksemsnap_read(&kss) == 0) {
+        for (uint32_t i = 0; i < L->hdr->seg_cap; i++) {
+            struct sg_seg *s = &L->seg[i];
+            if (s->state != SG_REC_LIVE || s->kind != SG_KIND_SEM)
+                continue;
+            if (sg_ksem_is(sg_ksemsnap_find(&kss, s->id), s))
+                continue;
+            int32_t id = s->id;
+            sg_seg_del(L, s);
+            st->sems_dropped++;
+            st->semusers_dropped += sg_semuser_del_set(L, id);
+            i--;
+        }
+        for (uint32_t i = 0; i < L->hdr->semuser_cap && L->hdr->semuser_live; i++) {
+            struct sg_semuser *u = &L->semuser[i];
+            if (u->state != SG_REC_LIVE || sg_seg_find(L, SG_KIND_SEM, u->semid))
+                continue;
+            sg_semuser_del(L, u);
+            st->semusers_dropped++;
+            i--;
+        }
+        sg_ksemsnap_free(&kss);
     }
     struct sg_maps_cache mc = { NULL, 0 };
     for (uint32_t i = 0; i < L->hdr->att_cap; i++) {

@@ -219,8 +219,10 @@ static int prune_own(const char *dir)
         if (rc != 0)
             fprintf(stderr, "%s: cannot prune: cannot read /proc/sysvipc/shm: %m\n", sg_prog);
         else
-            fprintf(stderr, "%s: pruned %u stale segment and %u stale attachment records from %s\n",
-                    sg_prog, st.segs_dropped, st.atts_dropped, L.path);
+            fprintf(stderr, "%s: pruned %u stale segment, %u stale attachment, %u stale semaphore "
+                            "set and %u stale semaphore user records from %s\n",
+                    sg_prog, st.segs_dropped, st.atts_dropped, st.sems_dropped,
+                    st.semusers_dropped, L.path);
     }
     sg_ledger_close(&L);
     return rc;

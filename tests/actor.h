@@ -278,7 +278,7 @@ static int teardown(void **state)
 
 /* ---- views ---------------------------------------------------------------- */
 
-static const struct sg_seg *seg_rec(const struct sg_ledger *L, int id)
+__attribute__((unused)) static const struct sg_seg *seg_rec(const struct sg_ledger *L, int id)
 {
     const struct sg_seg *found = NULL;
     for (uint32_t i = 0; i < L->hdr->seg_cap; i++) {
@@ -291,7 +291,7 @@ static const struct sg_seg *seg_rec(const struct sg_ledger *L, int id)
     return found;
 }
 
-static const struct sg_att *att_rec(const struct sg_ledger *L, pid_t pid, uint64_t addr)
+__attribute__((unused)) static const struct sg_att *att_rec(const struct sg_ledger *L, pid_t pid, uint64_t addr)
 {
     const struct sg_att *found = NULL;
     for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
@@ -304,7 +304,7 @@ static const struct sg_att *att_rec(const struct sg_ledger *L, pid_t pid, uint64
     return found;
 }
 
-static int count_intents(const struct sg_ledger *L, pid_t pid)
+__attribute__((unused)) static int count_intents(const struct sg_ledger *L, pid_t pid)
 {
     int n = 0;
     for (uint32_t i = 0; i < L->hdr->intent_cap; i++)
@@ -313,7 +313,7 @@ static int count_intents(const struct sg_ledger *L, pid_t pid)
 }
 
 /* The counters in the header agree with the records. */
-static void check_counters(const struct sg_ledger *L)
+__attribute__((unused)) static void check_counters(const struct sg_ledger *L)
 {
     uint32_t segs = 0, atts = 0;
     for (uint32_t i = 0; i < L->hdr->seg_cap; i++)
@@ -327,8 +327,9 @@ static void check_counters(const struct sg_ledger *L)
     assert_int_equal(L->hdr->dropped, 0);
 }
 
-static void load(struct sg_ledger *L)
+__attribute__((unused)) static void load(struct sg_ledger *L)
 {
     assert_int_equal(sgt_load_ledger(g_dir, L), 0);
+}
 
 #endif

@@ -43,6 +43,12 @@
  *                       reaches it, and att_live off by 3  -> locked dups=
  *                       Then it keeps the lock; the test kills it.
  *   unlock              release a lock taken by lockhold
+ *   semcreate KEY N     semget(KEY, N, IPC_CREAT|0600) (KEY 0: IPC_PRIVATE) -> id=
+ *   semexcl KEY N       semget(KEY, N, IPC_CREAT|IPC_EXCL|0600)   -> id=
+ *   semlookup KEY N     semget(KEY, N, 0)                          -> id=
+ *   semop ID            semop(ID, {0, +1, 0}): one V on semaphore 0
+ *   semsetval ID V      semctl(ID, 0, SETVAL, V)
+ *   semrmid ID          semctl(ID, 0, IPC_RMID)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -56,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -152,6 +159,14 @@ static int preloaded(void)
 __attribute__((noinline)) static int call_shmget(key_t key, size_t size, int flg)
 {
     int r = shmget(key, size, flg);
+    last_errno = errno;
+    __asm__ volatile("" ::: "memory");
+    return r;
+}
+
+__attribute__((noinline)) static int call_semget(key_t key, int nsems, int flg)
+{
+    int r = semget(key, nsems, flg);
     last_errno = errno;
     __asm__ volatile("" ::: "memory");
     return r;
@@ -403,6 +418,28 @@ static void run(void)
                 say("err errno=%d", last_errno);
             else
                 say("ok id=%d", id);
+        } else if (!strncmp(cmd, "sem", 3) && (!strcmp(cmd + 3, "create") ||
+                                               !strcmp(cmd + 3, "excl") ||
+                                               !strcmp(cmd + 3, "lookup"))) {
+            int flg = cmd[3] == 'c' ? IPC_CREAT | 0600 : cmd[3] == 'e' ? IPC_CREAT | IPC_EXCL | 0600 : 0;
+            int id = call_semget((key_t)num(a1), (int)num(a2), flg);
+            if (id < 0)
+                say("err errno=%d", last_errno);
+            else
+                say("ok id=%d", id);
+        } else if (!strcmp(cmd, "semop")) {
+            struct sembuf op = { 0, 1, 0 };
+            if (semop((int)num(a1), &op, 1) != 0)
+                say("err errno=%d", errno);
+            else
+                say("ok");
+        } else if (!strcmp(cmd, "semsetval") || !strcmp(cmd, "semrmid")) {
+            int r = cmd[3] == 's' ? semctl((int)num(a1), 0, SETVAL, (int)num(a2))
+                                  : semctl((int)num(a1), 0, IPC_RMID);
+            if (r != 0)
+                say("err errno=%d", errno);
+            else
+                say("ok");
         } else if (!strcmp(cmd, "siteoff")) {
             Dl_info di;
             char self[PATH_MAX];

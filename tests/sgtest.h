@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sem.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -32,6 +33,7 @@
 #include <cmocka.h>
 
 #include "sg_kernel.h"
+#include "sg_ksem.h"
 #include "sg_ledger.h"
 
 /* Path of a file in the build directory ($SG_BUILD, default "build"). */
@@ -222,7 +224,7 @@ static inline int sgt_shm_exists(int id)
     return shmctl(id, IPC_STAT, &ds) == 0;
 }
 
-/* Remove every segment in this (private) namespace. */
+/* Remove every segment and semaphore set in this (private) namespace. */
 static inline void sgt_clear_ipc(void)
 {
     struct sg_ksnap s;
@@ -230,6 +232,12 @@ static inline void sgt_clear_ipc(void)
         for (size_t i = 0; i < s.n; i++)
             shmctl(s.v[i].id, IPC_RMID, NULL);
         sg_ksnap_free(&s);
+    }
+    struct sg_ksemsnap ss;
+    if (sg_ksemsnap_read(&ss) == 0) {
+        for (size_t i = 0; i < ss.n; i++)
+            semctl(ss.v[i].id, 0, IPC_RMID);
+        sg_ksemsnap_free(&ss);
     }
 }
 

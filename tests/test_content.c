@@ -238,7 +238,6 @@ static int jbool(const struct jv *v)
 /* ---- per-test state ----------------------------------------------------- */
 
 #include "actor.h"
-}
 
 /* Run `shmguard ledger --json [--all] --dir DIR` without the preload. */
 static struct jv *tool_json(int all)

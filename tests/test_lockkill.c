@@ -23,7 +23,6 @@
 #include <sys/syscall.h>
 
 #include "actor.h"
-}
 
 static unsigned long kernel_nattch(int id)
 {
