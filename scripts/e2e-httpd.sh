@@ -1,0 +1,211 @@
+#!/bin/bash
+# e2e-httpd.sh - httpd killed uncleanly, end to end (make e2e-httpd).
+#
+# Debian's apache2 (prefork MPM, two Listen lines, "Mutex sysvsem default")
+# runs on loopback under libshmguard.so, in a private IPC and pid namespace
+# with kernel.sem lowered to 4 sets.  It serves real requests and is killed
+# with SIGKILL (the whole process group) again and again: every kill leaves
+# its accept mutex, a semaphore set, until httpd fails to start with
+# "(28)No space left on device: AH00023".  Then it checks, and shows:
+#   - the library's message beside AH00023 in httpd's error log, naming
+#     kernel.sem SEMMNI and the orphaned sets of the dead httpd processes;
+#   - shmguard ls: those sets, created by apache2, creator dead, orphaned;
+#   - shmguard gc: frees exactly those;
+#   - httpd starts and serves again, and a clean stop removes its set.
+# Nothing is left behind: the namespaces end with the run (no process, no
+# IPC object), and every file is in a temporary work directory that is
+# removed; the transcript and error log are kept in build/e2e-httpd/.
+#
+# Needs root (httpd starts as root and drops to www-data, as in
+# production).  Installs apache2 with apt-get when it is missing, without
+# starting Debian's own apache2 service.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$here/build}
+lib=$build/libshmguard.so
+tool=$build/shmguard
+SEMMNI=4
+
+if [ "${1:-}" != --inside ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "e2e-httpd: needs root (httpd starts as root and switches to www-data); run: sudo make e2e-httpd" >&2
+        exit 1
+    fi
+    if ! command -v apache2 >/dev/null 2>&1 && [ ! -x /usr/sbin/apache2 ]; then
+        echo "e2e-httpd: installing apache2" >&2
+        # policy-rc.d 101: the package must not start the system's own
+        # apache2 on port 80.
+        planted=
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+            chmod 755 /usr/sbin/policy-rc.d
+            planted=1
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        rc=0
+        apt-get install -y -q --no-install-recommends apache2 >/dev/null 2>&1 || {
+            apt-get update -q >/dev/null 2>&1
+            apt-get install -y -q --no-install-recommends apache2 >/dev/null
+        } || rc=$?
+        [ -n "$planted" ] && rm -f /usr/sbin/policy-rc.d
+        [ "$rc" = 0 ] || { echo "e2e-httpd: cannot install apache2" >&2; exit 1; }
+    fi
+    command -v unshare >/dev/null || { echo "e2e-httpd: unshare (util-linux) is missing" >&2; exit 1; }
+    ipc_before=$(ipcs -a)
+    work=$(mktemp -d /tmp/shmguard-e2e-httpd.XXXXXX)
+    chmod 755 "$work"
+    keep=$build/e2e-httpd
+    rm -rf "$keep"
+    mkdir -p "$keep"
+    rc=0
+    unshare --ipc --pid --fork --mount-proc "$0" --inside "$work" || rc=$?
+    cp "$work/transcript.txt" "$keep/" 2>/dev/null || true
+    cp "$work/logs/error.log" "$keep/" 2>/dev/null || true
+    rm -rf "$work"
+    # The namespaces are gone with their last process: nothing may remain.
+    if pgrep -f "$work/httpd.conf" >/dev/null; then
+        echo "e2e-httpd: FAIL: httpd processes outlived the run" >&2
+        rc=1
+    fi
+    if [ "$(ipcs -a)" != "$ipc_before" ]; then
+        echo "e2e-httpd: FAIL: the host's System V objects changed" >&2
+        rc=1
+    fi
+    if [ "$rc" = 0 ]; then
+        echo "e2e-httpd: PASS (transcript: $keep/transcript.txt)"
+    else
+        echo "e2e-httpd: FAIL (transcript: $keep/transcript.txt)" >&2
+    fi
+    exit "$rc"
+fi
+
+# ---- inside the private IPC and pid namespaces -----------------------------
+work=$2
+t=$work/transcript.txt
+: >"$t"
+say() { printf '%s\n' "$*" | tee -a "$t"; }
+fail() { say "FAIL: $*"; exit 1; }
+show() { # a command and its output, into the transcript
+    say "\$ $*"
+    "$@" 2>&1 | tee -a "$t" || true
+}
+
+free_port() { # first port from $1 that nothing on loopback listens on
+    local p=$1
+    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+    echo "$p"
+}
+p1=$(free_port 18081)
+p2=$(free_port $((p1 + 1)))
+
+mkdir -p "$work/htdocs" "$work/logs" "$work/run" "$work/ledger"
+echo "hello from httpd under shmguard" >"$work/htdocs/index.html"
+chmod -R a+rX "$work"
+mods=/usr/lib/apache2/modules
+cat >"$work/httpd.conf" <<EOF
+ServerRoot $work
+ServerName localhost
+LoadModule mpm_prefork_module $mods/mod_mpm_prefork.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+Listen 127.0.0.1:$p1
+Listen 127.0.0.1:$p2
+Mutex sysvsem default
+User www-data
+Group www-data
+PidFile $work/run/httpd.pid
+DefaultRuntimeDir $work/run
+ErrorLog $work/logs/error.log
+DocumentRoot $work/htdocs
+<Directory $work/htdocs>
+    Require all granted
+</Directory>
+StartServers 2
+MinSpareServers 1
+MaxSpareServers 3
+EOF
+echo "250 32000 32 $SEMMNI" >/proc/sys/kernel/sem
+export SHMGUARD_LEDGER=$work/ledger
+say "# private IPC namespace, kernel.sem = \"$(cat /proc/sys/kernel/sem | tr '\t' ' ')\"; httpd on 127.0.0.1:$p1 and :$p2"
+
+get() { # GET /index.html from port $1; the body on stdout
+    local body
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+    body=$(cat <&3)
+    exec 3<&-
+    printf '%s' "$body" | grep -q "hello from httpd under shmguard" || return 1
+    printf '%s\n' "$body" | head -1
+}
+
+start() { # start httpd under the library; 0 when it serves, 1 when it died
+    LD_PRELOAD=$lib setsid apache2 -f "$work/httpd.conf" -DFOREGROUND 2>>"$work/logs/error.log" &
+    pid=$!
+    for _ in $(seq 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" || true
+            return 1
+        fi
+        if get "$p1" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    fail "httpd neither served nor exited within 10 s"
+}
+
+kills=0
+failed=0
+for round in $(seq 1 $((SEMMNI + 3))); do
+    if ! start; then
+        failed=1
+        say "# start $round: httpd exited without serving"
+        break
+    fi
+    a=$(get "$p1") || fail "no answer on port $p1"
+    b=$(get "$p2") || fail "no answer on port $p2"
+    say "# start $round: httpd (pid $pid) serves: $a (:$p1), $b (:$p2); SIGKILL to its process group"
+    kill -KILL -- "-$pid"
+    wait "$pid" 2>/dev/null || true
+    kills=$((kills + 1))
+done
+[ "$failed" = 1 ] || fail "httpd still started after $kills kills"
+[ "$kills" = "$SEMMNI" ] || fail "httpd failed after $kills kills, expected $SEMMNI (one set each)"
+
+say ""
+say "# httpd's error log after the failed start:"
+grep -v 'AH00163\|AH00094\|AH00098' "$work/logs/error.log" | tee -a "$t"
+log=$(cat "$work/logs/error.log")
+for want in "(28)No space left on device: AH00023: Couldn't create the mpm-accept mutex" \
+            "semget(key=IPC_PRIVATE, nsems=1, flags=IPC_CREAT|0600) failed with ENOSPC" \
+            "not a full disk" "kernel.sem SEMMNI (sets, 4th field) is exhausted: $SEMMNI of $SEMMNI sets" \
+            "apache2 (uid 0) $SEMMNI sets, $SEMMNI semaphores, all orphaned" \
+            "Orphaned: $SEMMNI sets" "shmguard gc --dry-run, then shmguard gc"; do
+    grep -qF -- "$want" <<<"$log" || fail "the error log lacks: $want"
+done
+
+say ""
+show ipcs -s
+show "$tool" ls --sem
+ls_out=$("$tool" ls --sem --raw --noheadings)
+[ "$(grep -c ' orphaned ' <<<"$ls_out")" = "$SEMMNI" ] || fail "ls does not show $SEMMNI orphaned sets"
+[ "$(grep -c ' apache2 no ' <<<"$ls_out")" = "$SEMMNI" ] || fail "ls does not show apache2 as their dead creator"
+
+say ""
+show "$tool" gc --dry-run
+show "$tool" gc
+gc_out=$("$tool" gc)
+! grep -q "^removed" <<<"$gc_out" || fail "a second gc found more to remove: $gc_out"
+[ -z "$(ipcs -s | awk '$2 ~ /^[0-9]+$/')" ] || fail "sets remain after gc"
+
+say ""
+start || fail "httpd does not start after gc"
+a=$(get "$p1") || fail "no answer after gc"
+b=$(get "$p2") || fail "no answer after gc on :$p2"
+say "# after gc: httpd (pid $pid) starts and serves: $a (:$p1), $b (:$p2)"
+show "$tool" ls --sem
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null || true
+[ -z "$(ipcs -s | awk '$2 ~ /^[0-9]+$/')" ] || fail "a clean stop left a set"
+say "# clean stop: httpd removed its own set; the namespace is empty"
+say "PASS: $kills kills, AH00023 with the library's diagnosis, gc freed $SEMMNI sets, httpd serves again"
