@@ -525,9 +525,12 @@ static void sem_orphans(struct out *o, const struct sg_view *v)
     size_t sets[3], sems[3];
     sg_view_semtally(v, sets, sems);
     if (!sets[SG_SEM_ORPHANED]) {
-        say(o, "\n  No orphaned sets: each has a live user, or was made without the library "
-               "(%zu set%s whose users cannot be told).",
-            sets[SG_SEM_UNKNOWN], sets[SG_SEM_UNKNOWN] == 1 ? "" : "s");
+        if (sets[SG_SEM_UNKNOWN])
+            say(o, "\n  No provably orphaned sets; %zu set%s cannot be judged (made without the "
+                   "library, or liveness unknown).",
+                sets[SG_SEM_UNKNOWN], sets[SG_SEM_UNKNOWN] == 1 ? "" : "s");
+        else
+            say(o, "\n  No orphaned sets: each has a live creator or user.");
         return;
     }
     say(o, "\n  Orphaned: %zu set%s (%zu semaphore%s) whose creator and every process that used "

@@ -3,7 +3,8 @@
  * differential transparency test (test_transparency.c).
  *
  * `helper_seqrun NAME` runs scenario NAME against whatever shmget/shmat/
- * shmdt/shmctl the process is linked to (bare libc, or libshmguard.so when
+ * shmdt/shmctl (and semget/semctl/semop/semtimedop: the sem_ scenarios)
+ * the process is linked to (bare libc, or libshmguard.so when
  * preloaded) and prints one line per call: the call, its return value and
  * errno.  errno is set to 12345 before every call, so a success path that
  * changes errno shows up.  Only values that are equal between two runs in a
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -334,6 +336,115 @@ static int drop_to_nobody(void)
     out("setresuid(65534) = %d errno=%s%s", r, ename(e),
         r ? " (not root here: skipped)" : "");
     return r;
+}
+
+/* ---- semaphore calls ------------------------------------------------------ */
+
+static int SG(key_t key, int n, int flg)
+{
+    errno = SENTINEL;
+    int r = semget(key, n, flg);
+    int e = errno;
+    out("semget(key=%s,%d,%s) = %d errno=%s", keyname(key), n, flagname(flg, 0), r, ename(e));
+    return r;
+}
+
+/* semctl with an int argument (SETVAL), none, or a buffer printed by its
+ * deterministic fields. */
+static int SCV(int id, int num, int cmd, const char *cname, int val)
+{
+    errno = SENTINEL;
+    int r = semctl(id, num, cmd, val);
+    int e = errno;
+    out("semctl(id=%d,%d,%s,%d) = %d errno=%s", id, num, cname, val, r, ename(e));
+    return r;
+}
+
+static int SCS(int id, int cmd, const char *cname)
+{
+    struct semid_ds ds;
+    memset(&ds, 0, sizeof ds);
+    errno = SENTINEL;
+    int r = semctl(id, 0, cmd, &ds);
+    int e = errno;
+    if (r < 0)
+        out("semctl(id=%d,0,%s,&ds) = %d errno=%s", id, cname, r, ename(e));
+    else
+        out("semctl(id=%d,0,%s,&ds) = %d errno=%s {key=%s mode=0%o nsems=%lu otime=%s}", id,
+            cname, r, ename(e), keyname(ds.sem_perm.__key), ds.sem_perm.mode,
+            (unsigned long)ds.sem_nsems, ds.sem_otime ? "set" : "0");
+    return r;
+}
+
+static int SOP(int id, short num, short op, short flg, int timed)
+{
+    struct sembuf b = { (unsigned short)num, op, flg };
+    struct timespec ts = { 0, 1000000 };
+    errno = SENTINEL;
+    int r = timed ? semtimedop(id, &b, 1, &ts) : semop(id, &b, 1);
+    int e = errno;
+    out("%s(id=%d,{%d,%d,%#x}) = %d errno=%s", timed ? "semtimedop" : "semop", id, num, op,
+        flg, r, ename(e));
+    return r;
+}
+
+/* ---- scenarios: semaphores (the library changes none of these) ------- */
+
+static void sc_sem_get(void)
+{
+    int id = SG(K1, 2, IPC_CREAT | 0600);
+    SG(K1, 2, IPC_CREAT | 0600);        /* create-or-open: the same set */
+    SG(K1, 1, 0);
+    SG(K1, 3, 0);                       /* more than it has: EINVAL */
+    SG(K1, 2, IPC_CREAT | IPC_EXCL | 0600);
+    SG(K2, 1, 0);                       /* ENOENT */
+    SG(K2, 0, IPC_CREAT | 0600);        /* 0 semaphores to create: EINVAL */
+    SG(IPC_PRIVATE, 1, 0600);
+    SG(IPC_PRIVATE, -1, IPC_CREAT | 0600);
+    SCS(id, IPC_STAT, "IPC_STAT");
+}
+
+static void sc_sem_ops(void)
+{
+    int id = SG(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+    SCV(id, 0, SETVAL, "SETVAL", 1);
+    SCV(id, 0, GETVAL, "GETVAL", 0);
+    SOP(id, 0, -1, 0, 0);
+    SOP(id, 0, -1, IPC_NOWAIT, 0);      /* EAGAIN */
+    SOP(id, 1, -1, 0, 1);               /* times out: EAGAIN */
+    SOP(id, 2, 1, 0, 0);                /* no such semaphore: EFBIG */
+    SOP(id, 0, 1, 0, 0);
+    SCV(id, 0, GETNCNT, "GETNCNT", 0);
+    SCS(id, IPC_STAT, "IPC_STAT");
+    SCV(id, 0, IPC_RMID, "IPC_RMID", 0);
+    SCV(id, 0, IPC_RMID, "IPC_RMID", 0); /* EINVAL */
+    SOP(id, 0, 1, 0, 0);                 /* EINVAL: gone */
+    SCS(12345678, IPC_STAT, "IPC_STAT");
+}
+
+static void sem_child(void)
+{
+    SOP(0, 0, 1, 0, 0);
+    SCV(0, 0, GETVAL, "GETVAL", 0);
+}
+
+static void sc_sem_fork(void)
+{
+    SG(IPC_PRIVATE, 1, IPC_CREAT | 0600); /* id 0 in a fresh namespace */
+    in_child(sem_child, 1);
+    in_child(sem_child, 0);
+    SCV(0, 0, GETVAL, "GETVAL", 0);
+}
+
+static void sc_sem_enospc(void)
+{
+    set_sysctl("sem", "4 5 32 2");
+    SG(IPC_PRIVATE, 5, IPC_CREAT | 0600);  /* above SEMMSL: EINVAL */
+    SG(IPC_PRIVATE, 3, IPC_CREAT | 0600);
+    SG(K1, 3, IPC_CREAT | 0600);           /* SEMMNS: ENOSPC */
+    SG(K1, 2, IPC_CREAT | 0600);
+    SG(K2, 1, IPC_CREAT | 0600);           /* SEMMNI: ENOSPC */
+    SG(K1, 2, IPC_CREAT | 0600);           /* existing key: fine */
 }
 
 /* ---- scenarios: shmget ------------------------------------------------ */
@@ -1412,6 +1523,10 @@ static const struct scenario {
     { "threads_get", sc_threads_get, 0 },
     { "threads_fork", sc_threads_fork, 0 },
     { "threads_exit_busy", sc_threads_exit_busy, 0 },
+    { "sem_get", sc_sem_get, 1 },
+    { "sem_ops", sc_sem_ops, 0 },
+    { "sem_fork", sc_sem_fork, 0 },
+    { "sem_enospc", sc_sem_enospc, 1 },
 };
 
 /* 1 if this process's IPC namespace is not its parent's (or, when the

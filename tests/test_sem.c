@@ -392,7 +392,7 @@ static void test_diag_semmns_semmsl(void **state)
     actor_stderr(a, err, sizeof err);
     ASSERT_HAS(err, "kernel.sem SEMMNS");
     ASSERT_HAS(err, "3 of 4 in use, this call needs 2 more");
-    ASSERT_HAS(err, "No orphaned sets");
+    ASSERT_HAS(err, "No orphaned sets: each has a live creator or user.");
     ASSERT_HAS(err, "5 semaphores in one set is above the System V limit kernel.sem SEMMSL");
     ASSERT_HAS(err, "sysctl -w kernel.sem=\"5 4 32 100\"");
 }
