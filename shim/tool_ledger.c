@@ -43,6 +43,15 @@ static void fmt_time(char *buf, size_t n, uint64_t ns)
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* Semaphore set records in one ledger (shown by ls --sem, counted here). */
+static size_t count_sets(const struct sg_ledger *L)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < L->hdr->seg_cap; i++)
+        n += L->seg[i].state == SG_REC_LIVE && L->seg[i].kind == SG_KIND_SEM;
+    return n;
+}
+
 static void ledger_usage(FILE *f)
 {
     fprintf(f,
@@ -74,9 +83,11 @@ static void print_json(const struct ledger_set *ls, struct seg_view *sv, size_t 
         fprintf(f, "%s\n    {\"path\": ", i ? "," : "");
         json_str(f, ls->v[i].path, sizeof ls->v[i].path);
         fprintf(f, ", \"uid\": %u, \"version\": %u, \"segments\": %u, \"attachments\": %u, "
-                   "\"pending\": %u, \"intents\": %u, \"repairs\": %" PRIu64 ", \"dropped\": %" PRIu64 "}",
-                (unsigned)ls->v[i].owner, h->version, h->seg_live, h->att_live, h->pending,
-                h->intents, h->repairs, h->dropped);
+                   "\"pending\": %u, \"intents\": %u, \"repairs\": %" PRIu64 ", \"dropped\": %" PRIu64
+                   ", \"semaphore_sets\": %zu, \"semaphore_users\": %u}",
+                (unsigned)ls->v[i].owner, h->version, h->seg_live - (uint32_t)count_sets(&ls->v[i]),
+                h->att_live, h->pending, h->intents, h->repairs, h->dropped,
+                count_sets(&ls->v[i]), h->semuser_live);
     }
     fprintf(f, "\n  ],\n  \"unreadable\": [");
     for (size_t i = 0; i < ls->n_unreadable; i++) {
@@ -154,6 +165,15 @@ static void print_text(const struct ledger_set *ls, struct seg_view *sv, size_t 
            "%zu pending removal%s\n",
            ls->ns, ls->dir, ls->n, ls->n == 1 ? "" : "s", shown, shown == 1 ? "" : "s", atts,
            atts == 1 ? "" : "s", pend, pend == 1 ? "" : "s");
+    size_t sets = 0, users = 0;
+    for (size_t l = 0; l < ls->n; l++) {
+        sets += count_sets(&ls->v[l]);
+        users += ls->v[l].hdr->semuser_live;
+    }
+    if (sets || users)
+        printf("  and %zu semaphore set record%s with %zu user record%s: shmguard ls --sem shows "
+               "them against the kernel\n",
+               sets, sets == 1 ? "" : "s", users, users == 1 ? "" : "s");
     for (size_t i = 0; i < ls->n_unreadable; i++)
         printf("  not readable: %s\n", ls->unreadable[i]);
     for (size_t i = 0; i < n; i++) {
