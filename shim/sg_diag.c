@@ -42,7 +42,9 @@ static void say(struct out *o, const char *fmt, ...)
         o->len += (size_t)w < o->n - o->len ? (size_t)w : o->n - o->len - 1;
 }
 
-static void describe_call(struct out *o, key_t key, size_t size, int flg, int err)
+/* "shmget(key=0x..., size=N, flags=...) failed with ENOSPC (...)", or the
+ * same for semget (nsems) when sem. */
+static void describe_call(struct out *o, int sem, key_t key, long long size, int flg, int err)
 {
     char flags[128] = "";
     size_t f = 0;
@@ -51,7 +53,7 @@ static void describe_call(struct out *o, key_t key, size_t size, int flg, int er
         { SHM_HUGETLB, "SHM_HUGETLB" }, { SHM_NORESERVE, "SHM_NORESERVE" },
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (flg & names[i].bit)
+        if ((flg & names[i].bit) && (!sem || i < 2))
             f += (size_t)snprintf(flags + f, sizeof flags - f, "%s|", names[i].name);
     snprintf(flags + f, sizeof flags - f, "0%o", flg & 0777);
     char k[32];
@@ -59,7 +61,13 @@ static void describe_call(struct out *o, key_t key, size_t size, int flg, int er
         snprintf(k, sizeof k, "IPC_PRIVATE");
     else
         snprintf(k, sizeof k, "0x%08x", (unsigned)key);
-    say(o, "shmget(key=%s, size=%zu, flags=%s) failed with %s (\"%s\")", k, size, flags,
+    char n[32];
+    if (sem)
+        snprintf(n, sizeof n, "nsems=%lld", size);
+    else
+        snprintf(n, sizeof n, "size=%llu", (unsigned long long)size);
+    say(o, "%s(key=%s, %s, flags=%s) failed with %s (\"%s\")", sem ? "semget" : "shmget", k, n,
+        flags,
         err == ENOSPC ? "ENOSPC" : err == EINVAL ? "EINVAL" : err == EEXIST ? "EEXIST"
         : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == ENOMEM ? "ENOMEM" : "error",
         strerror(err));
@@ -170,7 +178,7 @@ int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int er
     if (err != ENOSPC && err != EINVAL && err != EEXIST) {
         if (debug < 1)
             return 0;
-        describe_call(&o, key, size, flg, err);
+        describe_call(&o, 0, key, (long long)size, flg, err);
         return 1;
     }
     struct sg_view v;
@@ -179,7 +187,7 @@ int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int er
             sg_view_free(&v);
         if (err != ENOSPC && debug < 1)
             return 0;
-        describe_call(&o, key, size, flg, err);
+        describe_call(&o, 0, key, (long long)size, flg, err);
         if (err == ENOSPC)
             say(&o, "\n  This is not a full disk: a System V IPC limit (kernel.shmmni or "
                     "kernel.shmall) is exhausted; see: shmguard doctor");
@@ -194,7 +202,7 @@ int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int er
         if (id >= 0)
             held = sg_view_find(&v, id);
     }
-    describe_call(&o, key, size, flg, err);
+    describe_call(&o, 0, key, (long long)size, flg, err);
     if (err == ENOSPC) {
         enospc(&o, &v, size);
     } else if (err == EINVAL && held && held->k.size < size) {
@@ -474,26 +482,6 @@ int sg_diag_classify_sem(key_t key, int nsems, int err, uint64_t *used, uint64_t
     return SG_LIM_SEMMSL;
 }
 
-static void describe_semcall(struct out *o, key_t key, int nsems, int flg, int err)
-{
-    char flags[64] = "";
-    size_t f = 0;
-    if (flg & IPC_CREAT)
-        f += (size_t)snprintf(flags + f, sizeof flags - f, "IPC_CREAT|");
-    if (flg & IPC_EXCL)
-        f += (size_t)snprintf(flags + f, sizeof flags - f, "IPC_EXCL|");
-    snprintf(flags + f, sizeof flags - f, "0%o", flg & 0777);
-    char k[32];
-    if (key == IPC_PRIVATE)
-        snprintf(k, sizeof k, "IPC_PRIVATE");
-    else
-        snprintf(k, sizeof k, "0x%08x", (unsigned)key);
-    say(o, "semget(key=%s, nsems=%d, flags=%s) failed with %s (\"%s\")", k, nsems, flags,
-        err == ENOSPC ? "ENOSPC" : err == EINVAL ? "EINVAL" : err == EEXIST ? "EEXIST"
-        : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == ENOMEM ? "ENOMEM" : "error",
-        strerror(err));
-}
-
 /* "kernel.sem" as written back by sysctl, with one field changed. */
 static void sem_sysctl(struct out *o, const struct sg_semlimits *l, uint64_t msl, uint64_t mns,
                        uint64_t mni)
@@ -559,7 +547,7 @@ int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int 
     if (err != ENOSPC && err != EINVAL && err != EEXIST) {
         if (debug < 1)
             return 0;
-        describe_semcall(&o, key, nsems, flg, err);
+        describe_call(&o, 1, key, nsems, flg, err);
         return 1;
     }
     struct sg_view v;
@@ -569,7 +557,7 @@ int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int 
             sg_view_free(&v);
         if (err != ENOSPC && debug < 1)
             return 0;
-        describe_semcall(&o, key, nsems, flg, err);
+        describe_call(&o, 1, key, nsems, flg, err);
         if (err == ENOSPC)
             say(&o, "\n  This is not a full disk: a System V semaphore limit (kernel.sem: "
                     "SEMMNI sets or SEMMNS semaphores) is exhausted; see: shmguard doctor");
@@ -583,7 +571,7 @@ int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int 
             held = sg_view_find_sem(&v, id);
     }
     int said = 1;
-    describe_semcall(&o, key, nsems, flg, err);
+    describe_call(&o, 1, key, nsems, flg, err);
     if (err == ENOSPC) {
         if (nsems > 0 && l->used_sems + (uint64_t)nsems > l->semmns) {
             say(&o, "\n  This is not a full disk: the System V semaphore limit kernel.sem SEMMNS "

@@ -340,11 +340,25 @@ static void fmt_status(char *buf, size_t n, int st)
 
 /* ---- text -------------------------------------------------------------- */
 
+/* The creator of a recorded segment or set: who, when, where. */
+static void creator_text(FILE *f, const char *pfx, const struct sg_seg *rec, const char *alive,
+                         int64_t start_s)
+{
+    char site[600];
+    int64_t t = (int64_t)(rec->cr_time_ns / 1000000000u) - start_s;
+    fprintf(f, "%s    created by pid %d (%.*s, uid %u), %s now, %" PRId64 " s into the run\n", pfx,
+            rec->cr_pid, SG_COMM_LEN, rec->cr_comm, (unsigned)rec->cr_uid, alive, t < 0 ? 0 : t);
+    tool_fmt_site(site, sizeof site, rec);
+    if (site[0])
+        fprintf(f, "%s    at %s\n", pfx, site);
+    fprintf(f, "%s    in %.*s\n", pfx, SG_PATH_LEN, rec->cr_exe);
+}
+
 /* One segment: a first line "PFX LABEL segment ...", then indented lines. */
 static void seg_text(FILE *f, const char *pfx, const char *label, const struct check_seg *c,
                      int64_t start_s)
 {
-    char key[16], size[32], site[600];
+    char key[16], size[32];
     fmt_key(key, sizeof key, c->k.key);
     sg_fmt_bytes(size, sizeof size, c->k.size);
     if (c->k.nattch)
@@ -354,16 +368,9 @@ static void seg_text(FILE *f, const char *pfx, const char *label, const struct c
         fprintf(f, "%s %s segment %d: key %s, %s (%" PRIu64 " bytes), %s, nobody attached\n", pfx, label,
                 c->k.id, key, size, c->k.size, sg_segstate_name(c->state));
     const char *alive = c->creator_alive == 1 ? "alive" : c->creator_alive == 0 ? "dead" : "alive?";
-    if (c->has_rec) {
-        int64_t t = (int64_t)(c->rec.cr_time_ns / 1000000000u) - start_s;
-        fprintf(f, "%s    created by pid %d (%.*s, uid %u), %s now, %" PRId64 " s into the run\n", pfx,
-                c->rec.cr_pid, SG_COMM_LEN, c->rec.cr_comm, (unsigned)c->rec.cr_uid, alive,
-                t < 0 ? 0 : t);
-        tool_fmt_site(site, sizeof site, &c->rec);
-        if (site[0])
-            fprintf(f, "%s    at %s\n", pfx, site);
-        fprintf(f, "%s    in %.*s\n", pfx, SG_PATH_LEN, c->rec.cr_exe);
-    } else
+    if (c->has_rec)
+        creator_text(f, pfx, &c->rec, alive, start_s);
+    else
         fprintf(f, "%s    created by pid %d (%s, uid %u), %s now, without the library: no call site\n",
                 pfx, c->k.cpid, c->comm[0] ? c->comm : "?", (unsigned)c->k.cuid, alive);
     if (c->note[0])
@@ -373,21 +380,14 @@ static void seg_text(FILE *f, const char *pfx, const char *label, const struct c
 /* One leaked set, as seg_text does for segments. */
 static void sem_text(FILE *f, const char *pfx, const struct check_sem *c, int64_t start_s)
 {
-    char key[16], site[600];
+    char key[16];
     fmt_key(key, sizeof key, c->k.key);
     fprintf(f, "%s Leaked semaphore set %d: key %s, %u semaphore%s, %s\n", pfx, c->k.id, key,
             c->k.nsems, c->k.nsems == 1 ? "" : "s", sg_semstate_name(c->state));
     const char *alive = c->creator_alive == 1 ? "alive" : c->creator_alive == 0 ? "dead" : "alive?";
-    if (c->has_rec) {
-        int64_t t = (int64_t)(c->rec.cr_time_ns / 1000000000u) - start_s;
-        fprintf(f, "%s    created by pid %d (%.*s, uid %u), %s now, %" PRId64 " s into the run\n", pfx,
-                c->rec.cr_pid, SG_COMM_LEN, c->rec.cr_comm, (unsigned)c->rec.cr_uid, alive,
-                t < 0 ? 0 : t);
-        tool_fmt_site(site, sizeof site, &c->rec);
-        if (site[0])
-            fprintf(f, "%s    at %s\n", pfx, site);
-        fprintf(f, "%s    in %.*s\n", pfx, SG_PATH_LEN, c->rec.cr_exe);
-    } else
+    if (c->has_rec)
+        creator_text(f, pfx, &c->rec, alive, start_s);
+    else
         fprintf(f, "%s    created by a process without the library (uid %u): no creator, no call "
                    "site\n", pfx, (unsigned)c->k.cuid);
     if (c->note[0])
