@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1379,6 +1380,7 @@ static void sc_threads_get(void)
 
 #define NFORKS 16
 static _Atomic int th_stop;
+static _Atomic int th_cycles; /* completed shmat/shmdt pairs */
 
 static void *thread_hammer(void *arg)
 {
@@ -1395,6 +1397,7 @@ static void *thread_hammer(void *arg)
             th_errno_changed++;
         if (shmdt(p) != 0)
             th_fail++;
+        th_cycles++;
     }
     return NULL;
 }
@@ -1452,9 +1455,14 @@ static void child_exit_while_busy(void)
 {
     th_stop = 0;
     pthread_t t[NTHREADS];
+    th_cycles = 0;
     start_threads(thread_hammer, t);
     pthread_barrier_wait(&bar);
-    /* in_child() calls exit(0) now, with the threads still running. */
+    /* At least one pair done (so the segment's times and last pid are the
+     * same in every run, however the threads are scheduled), then
+     * in_child() calls exit(0) with the threads still running. */
+    while (th_cycles < 1)
+        sched_yield();
 }
 
 static void sc_threads_exit_busy(void)
