@@ -124,6 +124,14 @@ static size_t consulted(const struct sg_view *v, const struct sg_ledger *all[MAX
     return n;
 }
 
+/* A ledger speaks only for objects its owner could act on (the file's
+ * owner, not a field inside it): otherwise any user could make another's
+ * segment or set look pending or orphaned.  The one trust rule of views. */
+static int speaks_for(uid_t owner, uint32_t uid, uint32_t cuid)
+{
+    return owner == 0 || owner == uid || owner == cuid;
+}
+
 /* The ledger record describing kernel segment k, from any consulted
  * ledger, or NULL.  A record describes k only if its creator identity
  * matches (ids are reused). */
@@ -132,11 +140,7 @@ static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k,
     const struct sg_ledger *all[MAX_LEDGERS];
     size_t n = consulted(v, all);
     for (size_t i = 0; i < n; i++) {
-        /* A ledger speaks only for segments its owner could act on (the
-         * file's owner, not a field inside it): otherwise any user could
-         * make another's segment look pending or orphaned. */
-        uid_t owner = all[i]->owner;
-        if (owner != 0 && owner != k->uid && owner != k->cuid)
+        if (!speaks_for(all[i]->owner, k->uid, k->cuid))
             continue;
         const struct sg_seg *r = sg_seg_find((struct sg_ledger *)all[i], SG_KIND_SHM, k->id);
         if (sg_kseg_is(k, r)) {
@@ -153,8 +157,7 @@ static const struct sg_seg *find_sem_rec(struct sg_view *v, const struct sg_ksem
     const struct sg_ledger *all[MAX_LEDGERS];
     size_t n = consulted(v, all);
     for (size_t i = 0; i < n; i++) {
-        uid_t owner = all[i]->owner;
-        if (owner != 0 && owner != k->uid && owner != k->cuid)
+        if (!speaks_for(all[i]->owner, k->uid, k->cuid))
             continue;
         const struct sg_seg *r = sg_seg_find((struct sg_ledger *)all[i], SG_KIND_SEM, k->id);
         if (sg_ksem_is(k, r)) {
