@@ -17,6 +17,11 @@
 
 /* ---- this process's sets ----------------------------------------------- */
 
+/* Set when a set could not be added to the full local list: further sets
+ * used only by id are then not recorded, rather than costing a ledger
+ * round trip on every semop.  Cleared when a slot frees up. */
+static int local_full;
+
 static int local_has(int id)
 {
     uint32_t n = __atomic_load_n(&sg_st.n_semids, __ATOMIC_ACQUIRE);
@@ -39,9 +44,10 @@ static void local_add(int id)
             return;
         }
     if (n == SG_LOCAL_SEMS) {
-        sg_log(2, "more than %d semaphore sets in use: set %d is recorded, but a forked "
-                  "child is not credited with it",
-               SG_LOCAL_SEMS, id);
+        if (!__atomic_exchange_n(&local_full, 1, __ATOMIC_RELAXED))
+            sg_log(1, "more than %d semaphore sets in use by this process: forked children "
+                      "are not credited with the others, nor is their use by id recorded",
+                   SG_LOCAL_SEMS);
         return;
     }
     __atomic_store_n(&sg_st.semids[n], id, __ATOMIC_RELAXED);
@@ -52,8 +58,10 @@ static void local_add(int id)
 static void local_del(int id)
 {
     for (uint32_t i = 0; i < sg_st.n_semids; i++)
-        if (sg_st.semids[i] == id)
+        if (sg_st.semids[i] == id) {
             __atomic_store_n(&sg_st.semids[i], -1, __ATOMIC_RELEASE);
+            __atomic_store_n(&local_full, 0, __ATOMIC_RELAXED);
+        }
 }
 
 /* ---- records ------------------------------------------------------------ */
@@ -281,7 +289,8 @@ int sg_semctl(int id, int num, int cmd, union sg_semun arg)
     int e0 = errno;
     int c = cmd & ~0x100;
     /* Setting values is what a user does (observers only read). */
-    if ((c == SETVAL || c == SETALL) && !local_has(id))
+    if ((c == SETVAL || c == SETALL) && !local_has(id) &&
+        !__atomic_load_n(&local_full, __ATOMIC_RELAXED))
         note_use_by_id(id);
     int r = real_semctl(id, num, cmd, arg);
     int e = errno;
@@ -298,7 +307,7 @@ int sg_semctl(int id, int num, int cmd, union sg_semun arg)
 int sg_semop(int id, struct sembuf *ops, size_t n, const struct timespec *timeout, int timed)
 {
     sg_core_init();
-    if (sg_st.active && !local_has(id)) {
+    if (sg_st.active && !local_has(id) && !__atomic_load_n(&local_full, __ATOMIC_RELAXED)) {
         int e0 = errno;
         note_use_by_id(id);
         errno = e0;
