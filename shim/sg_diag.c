@@ -9,6 +9,7 @@
 #include "sg_kernel.h"
 #include "sg_ksem.h"
 #include "sg_log.h"
+#include "sg_proc.h"
 #include "sg_real.h"
 #include "sg_state.h"
 
@@ -539,6 +540,23 @@ static void sem_orphans(struct out *o, const struct sg_view *v)
     say(o, ".\n  Free them safely: shmguard gc --dry-run, then shmguard gc");
 }
 
+/* EEXIST: only a set whose creation this ledger recorded and whose
+ * creator is dead can be an orphan (the analysis proves the rest), so
+ * routine create-exclusive failures cost two syscalls, no analysis and no
+ * rate-limit token. */
+static int sem_holder_may_be_orphan(key_t key)
+{
+    int id = key == IPC_PRIVATE || !sg_st.active ? -1 : real_semget(key, 0, 0);
+    if (id < 0 || !sg_core_take())
+        return 0;
+    const struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SEM, id);
+    int known = r && (r->flags & SG_SEG_CREATOR) && r->key == key;
+    int32_t pid = known ? r->cr_pid : 0;
+    uint64_t start = known ? r->cr_start : 0;
+    sg_core_give();
+    return known && sg_proc_alive(pid, start) == 0;
+}
+
 int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int err,
                         const struct sg_ledger *own, int debug)
 {
@@ -629,9 +647,7 @@ void sg_diag_semget(key_t key, int nsems, int flg, int err, const void *caller)
     if (lim >= 0 && sg_st.active)
         record_event(SG_KIND_SEM, key, nsems < 0 ? 0 : (size_t)nsems, flg, err, lim, used, max,
                      caller);
-    int worth = lim >= 0;
-    if (err == EEXIST && key != IPC_PRIVATE) /* an orphan holder is worth a word */
-        worth = 1;
+    int worth = lim >= 0 || (err == EEXIST && sem_holder_may_be_orphan(key));
     if (debug >= 1 || worth) {
         struct call c = { 1, key, nsems < 0 ? 0 : (size_t)nsems, flg, err };
         emit(&c, debug);

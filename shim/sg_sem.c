@@ -245,6 +245,12 @@ int sg_semget(key_t key, int nsems, int flg, const void *caller)
         errno = e;
         return id;
     }
+    /* A set this process already uses is recorded: the lookup of a known
+     * set writes nothing and takes no lock. */
+    if (!created && local_has(id)) {
+        errno = e0;
+        return id;
+    }
     struct sg_callsite cs;
     if (created) /* dladdr: never under the ledger lock */
         sg_callsite_resolve(caller, &cs);

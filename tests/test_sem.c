@@ -380,6 +380,37 @@ static void test_diag_semmni(void **state)
     DO(b, "semcreate 0 1");
 }
 
+/* EEXIST says a word only when the key's holder is an orphan; with a
+ * live holder (the routine create-exclusive race) nothing is written. */
+static void test_diag_eexist(void **state)
+{
+    (void)state;
+    struct actor *a = actor_start(1), *b = actor_start(1), *c = actor_start(1);
+    DO(a, "semcreate 0x5e0a0e01 1");
+    /* More of them than the rate limit's burst (5): they must not use it
+     * up, or the orphan's message below would be suppressed. */
+    for (int i = 0; i < 8; i++)
+        assert_string_equal(actor_do(b, 0, 20000, "semexcl 0x5e0a0e01 1"), "err errno=17");
+    char err[8192];
+    actor_stderr(b, err, sizeof err);
+    ASSERT_LACKS(err, "shmguard[");
+    actor_sigkill(a);
+    assert_string_equal(actor_do(c, 0, 20000, "semexcl 0x5e0a0e01 1"), "err errno=17");
+    actor_stderr(c, err, sizeof err);
+    ASSERT_HAS(err, "semget(key=0x5e0a0e01, nsems=1, flags=IPC_CREAT|IPC_EXCL|0600) failed with EEXIST");
+    ASSERT_HAS(err, "is held by semaphore set");
+    ASSERT_HAS(err, "an orphan");
+    ASSERT_HAS(err, "shmguard gc --dry-run, then shmguard gc");
+    /* A repeated lookup by a process that already uses the set is answered
+     * as bare and keeps its one user record. */
+    int id = id_of(DO(b, "semlookup 0x5e0a0e01 1"));
+    assert_int_equal(id_of(DO(b, "semlookup 0x5e0a0e01 1")), id);
+    struct sg_ledger L;
+    load(&L);
+    assert_non_null(user_rec(&L, id, b->pid));
+    sg_ledger_close(&L);
+}
+
 static void test_diag_semmns_semmsl(void **state)
 {
     (void)state;
@@ -407,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_reports_sets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_diag_semmni, setup_limits, teardown_limits),
         cmocka_unit_test_setup_teardown(test_diag_semmns_semmsl, setup_limits, teardown_limits),
+        cmocka_unit_test_setup_teardown(test_diag_eexist, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
