@@ -55,10 +55,15 @@ static void do_init(void)
     sg_log(2, "ledger %s, mode %s", sg_st.L.path, sg_mode_name(sg_st.cfg->mode));
 }
 
-void sg_core_init(void)
+static int init_done;
+
+SG_HOT void sg_core_init(void)
 {
+    if (__atomic_load_n(&init_done, __ATOMIC_ACQUIRE))
+        return; /* every call after the first */
     int saved = errno;
     pthread_once(&sg_init_once, do_init);
+    __atomic_store_n(&init_done, 1, __ATOMIC_RELEASE);
     errno = saved;
 }
 
@@ -94,8 +99,12 @@ void sg_core_give(void) { sg_ledger_unlock(&sg_st.L); }
 static struct sg_local sentinel;
 static struct sg_local *spare; /* free entries, linked through hh.next */
 
-/* The local list functions below require sg_local_lock. */
-static void local_add(uint64_t addr, int shmid, uint32_t flags)
+_Static_assert(sizeof(((struct sg_local *)0)->addr) == 8, "HASH_FUNCTION in sg_state.h hashes 8 bytes");
+
+/* The local list functions below require sg_local_lock.  local_add
+ * returns the entry, or NULL when out of memory (the attachment then goes
+ * unlisted: a forked child is not credited with it). */
+static struct sg_local *local_add(uint64_t addr, int shmid, uint32_t flags)
 {
     if (!sg_st.local)
         HASH_ADD(hh, sg_st.local, addr, sizeof sentinel.addr, &sentinel);
@@ -106,13 +115,46 @@ static void local_add(uint64_t addr, int shmid, uint32_t flags)
             e = spare;
             spare = spare->hh.next;
         } else if (!(e = malloc(sizeof *e)))
-            return;
+            return NULL;
         e->addr = addr;
         HASH_ADD(hh, sg_st.local, addr, sizeof e->addr, e);
     }
     e->shmid = shmid;
     e->flags = flags;
+    e->att_slot = 0;
+    return e;
 }
+
+/* The ledger record of this process's attachment at addr: the library
+ * writes one only for a listed attachment, and notes where (records do
+ * not move); NULL when there is none. */
+static struct sg_att *att_of(const struct sg_local *loc, uint64_t addr)
+{
+    if (!loc || !loc->att_slot)
+        return NULL;
+    return sg_att_at(&sg_st.L, loc->att_slot - 1, sg_st.self.pid, addr);
+}
+
+SG_HOT static struct sg_att *put_att(const struct sg_att *rec);
+
+/* Record this process's attachment (sg_local_lock held). */
+SG_HOT static void att_record(struct sg_local *loc, uint64_t time_ns)
+{
+    struct sg_att a;
+    memset(&a, 0, sizeof a);
+    a.shmid = loc->shmid;
+    a.pid = sg_st.self.pid;
+    a.start = sg_st.self.start;
+    a.addr = loc->addr;
+    a.time_ns = time_ns;
+    a.flags = loc->flags;
+    loc->att_slot = 0;
+    struct sg_att *r = put_att(&a);
+    if (r)
+        loc->att_slot = sg_att_slot(&sg_st.L, r) + 1;
+}
+
+
 
 static struct sg_local *local_find(uint64_t addr)
 {
@@ -171,11 +213,16 @@ static struct sg_seg *put_seg(const struct sg_seg *rec)
     return r;
 }
 
-static struct sg_att *put_att(const struct sg_att *rec)
+/* Attachment records are written without the lock (sg_att_put); only a
+ * full table takes it, to reconcile.  Lock not held by the caller. */
+SG_HOT static struct sg_att *put_att(const struct sg_att *rec)
 {
     struct sg_att *r = sg_att_put(&sg_st.L, rec);
-    if (!r && reconcile_for_room())
-        r = sg_att_put(&sg_st.L, rec);
+    if (!r && sg_core_take()) {
+        if (reconcile_for_room())
+            r = sg_att_put(&sg_st.L, rec);
+        sg_core_give();
+    }
     return r;
 }
 
@@ -235,26 +282,116 @@ static int record_get(key_t key, size_t size, int flg, int id)
     return created;
 }
 
-int sg_shmget(key_t key, size_t size, int flg, const void *caller)
+/* ---- shmget of a key this thread resolved before: no lock -----------
+ *
+ * A program that looks a key up again (per request, per worker) finds a
+ * segment the ledger knows, and in defer mode its own intent (the mark
+ * that keeps a deferred removal from completing before its shmat) is
+ * still in place: the locked path would write nothing but the intent's
+ * time.  The hints below remember where those two records were; inside a
+ * ledger read window (sg_ledger_read_begin) the call is made, both
+ * records are checked and the intent is stamped, and if no writer took
+ * the lock meanwhile, that is the whole call.  Anything else (no hint, a
+ * pending removal anywhere, another id, a moved record, a writer in the
+ * window) goes through the locked path, with the call already made.
+ *
+ * The hints are per thread, so they need no lock; a forked child's are
+ * its parent's and fail the pid check once, then refill. */
+struct get_hint {
+    int32_t key; /* IPC_PRIVATE (0): empty */
+    int32_t id;
+    int32_t pid;
+    uint32_t seg_slot;
+    uint32_t intent_slot; /* unused in observe mode */
+    uint64_t gen;         /* ledger generation when filled */
+};
+#define GET_HINTS 8
+static __thread struct get_hint get_hints[GET_HINTS] __attribute__((tls_model("initial-exec")));
+
+static struct get_hint *hint_of(key_t key)
 {
-    sg_core_init();
-    if (!sg_st.active) {
-        int r = real_shmget(key, size, flg);
-        if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF)
-            sg_diag_shmget(key, size, flg, errno, caller); /* kernel facts only */
-        return r;
+    return &get_hints[((uint32_t)key * 0x9E3779B1u) >> 29];
+}
+
+/* 1: done, *id is the result; 0: nothing done; -1: the call was made
+ * (*id, *err) but its records need the locked path.
+ *
+ * Everything is checked before the call, and the read window closed
+ * before it too: once the intent is stamped in a clean window it holds
+ * any removal back (only its expiry, 5 s away, or this process's death
+ * would release it), so all that is left to see afterwards is whether the
+ * key still named the hinted segment.  After a system call the caller's
+ * TLB and caches are cold (the kernel's shm paths touch much memory), and
+ * each page touched then costs tens of nanoseconds: the fast path touches
+ * none but its stack. */
+static int shmget_fast(key_t key, size_t size, int flg, int *id, int *err)
+{
+    const struct get_hint *h = hint_of(key);
+    if (key == IPC_PRIVATE || h->key != key || h->pid != sg_st.self.pid ||
+        __atomic_load_n(&sg_st.degraded_until, __ATOMIC_RELAXED))
+        return 0;
+    uint64_t gen = sg_ledger_read_begin(&sg_st.L);
+    if (gen == SG_GEN_BUSY || __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED))
+        return 0; /* a due removal must be completed before the lookup */
+    int want = h->id;
+    /* No locked write since the hint was filled: the record is there. */
+    if (gen != h->gen && !sg_seg_at_is(&sg_st.L, h->seg_slot, SG_KIND_SHM, want, key))
+        return 0;
+    if (sg_st.defer && !sg_intent_touch(&sg_st.L, h->intent_slot, sg_st.self.pid, sg_st.self.start,
+                                        want, sg_coarse_mono_ns()))
+        return 0;
+    if (!sg_ledger_read_valid(&sg_st.L, gen))
+        return 0;
+    *id = real_shmget(key, size, flg);
+    if (*id == want)
+        return 1;
+    *err = errno;
+    return -1;
+}
+
+/* Remember where key's records are (lock held, after a successful call). */
+static void hint_fill(key_t key, int id, const struct sg_intent *in)
+{
+    struct get_hint *h = hint_of(key);
+    const struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
+    if (key == IPC_PRIVATE || !r || r->key != key || (sg_st.defer && !in)) {
+        h->key = IPC_PRIVATE;
+        return;
     }
-    int e0 = errno;
-    int held = sg_core_take();
-    if (held && sg_st.defer)
-        sg_defer_sweep_maybe(0);
-    int id = real_shmget(key, size, flg);
-    int e = errno, created = 0;
+    h->key = key;
+    h->id = id;
+    h->pid = sg_st.self.pid;
+    h->seg_slot = sg_seg_slot(&sg_st.L, r);
+    h->intent_slot = in ? sg_intent_slot(&sg_st.L, in) : 0;
+    /* The generation this lock cycle will leave behind (sg_ledger_unlock). */
+    h->gen = (sg_st.L.hdr->generation | 1) + 1;
+}
+
+/* The locked path of shmget, with the call already made when called is
+ * set (*id, e).  Kept out of line: its large frame would otherwise be
+ * set up on every call. */
+__attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size, int flg,
+                                                        const void *caller, int e0, int called,
+                                                        int id, int e)
+{
+    int held = sg_core_take(), created = 0;
+    if (!called) {
+        if (held && sg_st.defer)
+            sg_defer_sweep_maybe(0);
+        id = real_shmget(key, size, flg);
+        e = errno;
+    }
+    /* After a call made in the fast path (outside the lock), record_get's
+     * creation test can only confuse this call with another thread's of
+     * the same process: both are this process's, only the call site could
+     * be the other thread's. */
     if (held) {
         if (id >= 0) {
             created = record_get(key, size, flg, id);
+            struct sg_intent *in = NULL;
             if (sg_st.defer && key != IPC_PRIVATE)
-                sg_intent_set(&sg_st.L, sg_st.self.pid, sg_st.self.start, id);
+                in = sg_intent_put(&sg_st.L, sg_st.self.pid, sg_st.self.start, id);
+            hint_fill(key, id, in);
         }
         sg_core_give();
     }
@@ -275,9 +412,30 @@ int sg_shmget(key_t key, size_t size, int flg, const void *caller)
     return id;
 }
 
+__attribute__((noinline, cold)) static int shmget_inactive(key_t key, size_t size, int flg,
+                                                          const void *caller)
+{
+    int r = real_shmget(key, size, flg);
+    if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF)
+        sg_diag_shmget(key, size, flg, errno, caller); /* kernel facts only */
+    return r;
+}
+
+SG_HOT int sg_shmget(key_t key, size_t size, int flg, const void *caller)
+{
+    sg_core_init();
+    if (!sg_st.active)
+        return shmget_inactive(key, size, flg, caller);
+    int e0 = errno, id = -1, e = 0;
+    int fast = shmget_fast(key, size, flg, &id, &e);
+    if (fast == 1)
+        return id; /* errno untouched: the call succeeded */
+    return shmget_locked(key, size, flg, caller, e0, fast != 0, id, e);
+}
+
 /* ---- shmat / shmdt ---------------------------------------------------- */
 
-void *sg_shmat(int id, const void *addr, int flg)
+SG_HOT void *sg_shmat(int id, const void *addr, int flg)
 {
     sg_core_init();
     if (!sg_st.active)
@@ -286,25 +444,22 @@ void *sg_shmat(int id, const void *addr, int flg)
     /* sg_local_lock spans the attach and its records, so that a fork
      * (whose prepare handler takes it) never sees a mapping that the
      * local list does not have yet.  The kernel serialises a process's
-     * shmat/shmdt on its mmap lock anyway. */
+     * shmat/shmdt on its mmap lock anyway.  The ledger lock is taken only
+     * when there is an intent to clear or a removal pending. */
     pthread_mutex_lock(&sg_local_lock);
     void *p = real_shmat(id, addr, flg);
     int e = errno;
     if (p != (void *)-1) {
         uint32_t flags = (flg & SHM_RDONLY) ? SG_ATT_RDONLY : 0;
-        local_add((uint64_t)(uintptr_t)p, id, flags);
-        if (sg_core_take()) {
-            struct sg_att a;
-            memset(&a, 0, sizeof a);
-            a.shmid = id;
-            a.pid = sg_st.self.pid;
-            a.start = sg_st.self.start;
-            a.addr = (uint64_t)(uintptr_t)p;
-            a.time_ns = sg_coarse_now_ns();
-            a.flags = flags;
-            put_att(&a);
-            if (sg_st.L.hdr->intents)
-                sg_intent_clear(&sg_st.L, a.pid, id);
+        struct sg_local *loc = local_add((uint64_t)(uintptr_t)p, id, flags);
+        if (loc)
+            att_record(loc, sg_coarse_now_ns());
+        const struct sg_hdr *h = sg_st.L.hdr;
+        if ((__atomic_load_n(&h->intents, __ATOMIC_RELAXED) ||
+             (sg_st.defer && __atomic_load_n(&h->pending, __ATOMIC_RELAXED))) &&
+            sg_core_take()) {
+            if (h->intents)
+                sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
             if (sg_st.defer)
                 sg_defer_sweep_maybe(1);
             sg_core_give();
@@ -315,7 +470,7 @@ void *sg_shmat(int id, const void *addr, int flg)
     return p;
 }
 
-int sg_shmdt(const void *addr)
+SG_HOT int sg_shmdt(const void *addr)
 {
     sg_core_init();
     if (!sg_st.active)
@@ -325,26 +480,27 @@ int sg_shmdt(const void *addr)
     /* Held until the record is gone: otherwise another thread could map a
      * segment at the freed address and lose its record to our delete. */
     pthread_mutex_lock(&sg_local_lock);
+    struct sg_local *loc = local_find(a);
+    int shmid = loc ? loc->shmid : -1;
+    /* The record goes first, while the mapping still exists: as long as
+     * it does, nobody else may judge the record stale, so its slot is
+     * still ours (see sg_reconcile). */
+    struct sg_att *rec = att_of(loc, a);
+    if (rec)
+        sg_att_del(&sg_st.L, rec);
+    if (loc)
+        loc->att_slot = 0;
     int r = real_shmdt(addr);
     int e = errno;
     if (r == 0) {
-        struct sg_local *loc = local_find(a);
-        int shmid = loc ? loc->shmid : -1;
         if (loc)
             local_del(loc);
-        if (sg_core_take()) {
-            struct sg_att *rec = sg_att_find(&sg_st.L, sg_st.self.pid, a);
-            if (rec) {
-                if (shmid < 0)
-                    shmid = rec->shmid;
-                sg_att_del(&sg_st.L, rec);
-            }
-            if (sg_st.defer && sg_st.L.hdr->pending && shmid >= 0) {
-                struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, shmid);
-                if (s && (s->flags & SG_SEG_PENDING))
-                    sg_defer_try(s, 0);
-                sg_defer_sweep_maybe(1);
-            }
+        if (sg_st.defer && shmid >= 0 && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED) &&
+            sg_core_take()) {
+            struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, shmid);
+            if (s && (s->flags & SG_SEG_PENDING))
+                sg_defer_try(s, 0);
+            sg_defer_sweep_maybe(1);
             sg_core_give();
         }
     }
@@ -370,7 +526,7 @@ static void forget_if_gone(int id)
     }
 }
 
-int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
+SG_HOT int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
 {
     sg_core_init();
     if (!sg_st.active)
@@ -386,15 +542,19 @@ int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
         errno = r == 0 ? e0 : e;
         return r;
     }
-    if (sg_st.defer && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_ACQUIRE) && sg_core_take()) {
+    /* The pending count is read once, before the call: afterwards the
+     * caller's caches are cold (see shmget_fast).  A removal asked for
+     * during the call is as if asked for just after it. */
+    uint32_t pending = sg_st.defer ? __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_ACQUIRE) : 0;
+    if (pending && sg_core_take()) {
         sg_defer_sweep_maybe(0);
         sg_core_give();
     }
     int r = real_shmctl(id, cmd, buf);
+    if (!pending)
+        return r; /* errno: untouched on success, libc's on failure */
     int e = errno;
-    if (r >= 0 && sg_st.defer && buf &&
-        (cmd == IPC_STAT || cmd == SHM_STAT || cmd == SHM_STAT_ANY) &&
-        __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_ACQUIRE)) {
+    if (r >= 0 && buf && (cmd == IPC_STAT || cmd == SHM_STAT || cmd == SHM_STAT_ANY)) {
         /* SHM_STAT(_ANY) take an index and return the id. */
         int sid = cmd == IPC_STAT ? id : r;
         if (sg_defer_is_pending(sid))
@@ -412,16 +572,17 @@ void sg_core_exit(void)
         return;
     int saved = errno;
     pthread_mutex_lock(&sg_local_lock);
+    LOCAL_FOREACH(e) {
+        struct sg_att *rec = att_of(e, e->addr);
+        if (rec)
+            sg_att_del(&sg_st.L, rec);
+        e->att_slot = 0;
+    }
     if (sg_core_take()) {
         if (sg_st.L.hdr->intents)
             sg_intent_clear_pid(&sg_st.L, sg_st.self.pid);
         if (sg_st.defer && sg_st.L.hdr->pending)
             sg_defer_sweep(local_count);
-        LOCAL_FOREACH(e) {
-            struct sg_att *rec = sg_att_find(&sg_st.L, sg_st.self.pid, e->addr);
-            if (rec)
-                sg_att_del(&sg_st.L, rec);
-        }
         sg_sem_exit();
         sg_core_give();
     }
@@ -440,20 +601,12 @@ void sg_core_after_fork_child(void)
     sg_st.self.start = sg_proc_start_time(sg_st.self.pid);
     sg_st.degraded_until = 0;
     sg_st.next_sweep = 0;
-    if ((sg_st.local || sg_st.n_semids) && sg_core_take()) {
-        uint64_t now = sg_now_ns();
-        LOCAL_FOREACH(e) {
-            struct sg_att a;
-            memset(&a, 0, sizeof a);
-            a.shmid = e->shmid;
-            a.pid = sg_st.self.pid;
-            a.start = sg_st.self.start;
-            a.addr = e->addr;
-            a.time_ns = now;
-            a.flags = e->flags | SG_ATT_INHERITED;
-            e->flags = a.flags;
-            put_att(&a);
-        }
+    uint64_t now = sg_now_ns();
+    LOCAL_FOREACH(e) {
+        e->flags |= SG_ATT_INHERITED;
+        att_record(e, now);
+    }
+    if (sg_st.n_semids && sg_core_take()) {
         sg_sem_after_fork_child();
         sg_core_give();
     }

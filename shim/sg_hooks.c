@@ -13,9 +13,11 @@
 #include "sg_real.h"
 #include "sg_sem.h"
 
+#include "sg_compiler.h"
+
 #include <stdarg.h>
 
-#define SG_EXPORT __attribute__((visibility("default")))
+#define SG_EXPORT __attribute__((visibility("default"))) SG_HOT
 
 static __thread int in_hook __attribute__((tls_model("initial-exec")));
 

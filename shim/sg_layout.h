@@ -21,7 +21,8 @@
 #include <stddef.h>
 
 #define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
-#define SG_LEDGER_VERSION 3u   /* 2: the event ring; 3: semaphore users */
+#define SG_LEDGER_VERSION 4u   /* 2: the event ring; 3: semaphore users;
+                                  * 4: attachments written without the lock */
 
 /* Default capacities (powers of two).  The kernel's hard ceiling on
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */
@@ -37,6 +38,11 @@
 /* Record states: a record becomes visible only when state is stored last. */
 #define SG_REC_EMPTY 0u
 #define SG_REC_LIVE  1u
+/* Attachment slots only: being filled, without the lock, by the process
+ * whose pid is in the low bits (sg_att_put); freed by repair when that
+ * process is dead. */
+#define SG_REC_CLAIM     0x80000000u
+#define SG_REC_CLAIM_PID 0x003fffffu /* pid_max is at most 2^22 */
 
 /* Kinds of System V object a segment record can describe. */
 #define SG_KIND_SHM 1u

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,7 +127,7 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
     }
     for (uint32_t i = 0; i < c.att; i++) {
         const struct sg_att *a = (const void *)(b + ao + (uint64_t)i * sizeof *a);
-        if (a->state > SG_REC_LIVE)
+        if (a->state > SG_REC_LIVE && (a->state & ~SG_REC_CLAIM_PID) != SG_REC_CLAIM)
             return ERR("corrupt attachment record %u", i);
     }
     for (uint32_t i = 0; i < SG_SEMUSER_CAP; i++) {
@@ -156,17 +157,20 @@ static void bind_tables(struct sg_ledger *L)
 
 /* ---- page allocation: never let a store into the mapping hit SIGBUS ----- */
 
-static int ensure_pages(struct sg_ledger *L, const void *p, size_t n)
+SG_HOT static int ensure_pages(struct sg_ledger *L, const void *p, size_t n)
 {
     if (!L->pagemap)
         return 0;
     size_t off = (size_t)((const unsigned char *)p - L->base);
     for (size_t pg = off / PAGE; pg <= (off + n - 1) / PAGE; pg++) {
-        if (L->pagemap[pg / 8] & (1u << (pg % 8)))
+        /* Atomic: attachment records are placed without the lock, by
+         * any thread; a fallocate repeated by a race is harmless. */
+        unsigned char bit = (unsigned char)(1u << (pg % 8));
+        if (__atomic_load_n(&L->pagemap[pg / 8], __ATOMIC_RELAXED) & bit)
             continue;
         if (fallocate(L->fd, FALLOC_FL_KEEP_SIZE, (off_t)pg * PAGE, PAGE) != 0)
             return -1;
-        L->pagemap[pg / 8] |= (unsigned char)(1u << (pg % 8));
+        __atomic_fetch_or(&L->pagemap[pg / 8], bit, __ATOMIC_RELAXED);
     }
     return 0;
 }
@@ -598,7 +602,9 @@ int sg_ledger_lock(struct sg_ledger *L)
     }
     if (r != 0)
         return -1;
-    __atomic_store_n(&L->hdr->generation, L->hdr->generation | 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&L->hdr->generation, L->hdr->generation | 1, __ATOMIC_RELAXED);
+    /* Lock-free readers must see the odd generation before any edit. */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
     return 0;
 }
 
@@ -644,22 +650,11 @@ static uint32_t att_home(const void *r)
     const struct sg_att *a = r;
     return mix(((uint64_t)(uint32_t)a->pid << 40) ^ a->addr ^ ((uint64_t)a->addr >> 40));
 }
-static int att_same(const void *a, const void *b)
-{
-    const struct sg_att *x = a, *y = b;
-    return x->pid == y->pid && x->addr == y->addr;
-}
 
 static struct table seg_table(struct sg_ledger *L)
 {
     struct table t = { (unsigned char *)L->seg, sizeof(struct sg_seg), L->hdr->seg_cap - 1,
                        &L->hdr->seg_live, seg_home, seg_same };
-    return t;
-}
-static struct table att_table(struct sg_ledger *L)
-{
-    struct table t = { (unsigned char *)L->att, sizeof(struct sg_att), L->hdr->att_cap - 1,
-                       &L->hdr->att_live, att_home, att_same };
     return t;
 }
 static uint32_t semuser_home(const void *r)
@@ -721,13 +716,13 @@ static void *t_put(struct sg_ledger *L, const struct table *t, const void *rec)
         }
         /* Keep at least 1/8 of the table empty so probes stay short. */
         if (*t->live >= (t->mask + 1) - (t->mask + 1) / 8 || t_fill(L, t, r, rec) != 0) {
-            L->hdr->dropped++;
+            __atomic_fetch_add(&L->hdr->dropped, 1, __ATOMIC_RELAXED);
             return NULL;
         }
         (*t->live)++;
         return r;
     }
-    L->hdr->dropped++;
+    __atomic_fetch_add(&L->hdr->dropped, 1, __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -800,10 +795,12 @@ static int t_repair(struct sg_ledger *L, const struct table *t)
     return fixed;
 }
 
+static int att_repair(struct sg_ledger *L);
+
 int sg_ledger_repair(struct sg_ledger *L)
 {
-    struct table s = seg_table(L), a = att_table(L), u = semuser_table(L);
-    int fixed = t_repair(L, &s) + t_repair(L, &a) + t_repair(L, &u);
+    struct table s = seg_table(L), u = semuser_table(L);
+    int fixed = t_repair(L, &s) + att_repair(L) + t_repair(L, &u);
     /* Rebuild the pending index and the counters from the records. */
     uint32_t pending = 0, intents = 0;
     for (uint32_t i = 0; i < L->hdr->pend_cap; i++)
@@ -850,23 +847,179 @@ void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec)
     t_del(&t, rec);
 }
 
+/* ---- attachment records: placed and removed without the lock ----------
+ *
+ * A process adds and removes only its own attachment records, and does
+ * so without the ledger lock, so that the shmat/shmdt pair never waits
+ * for another process.  A record goes into the first free slot probing
+ * from its home: the slot is claimed by a compare-and-swap of its state
+ * (EMPTY -> SG_REC_CLAIM|pid), filled, then published (LIVE).  Records
+ * never move, so their owner keeps the slot (sg_att_at) and removes the
+ * record by a compare-and-swap (LIVE -> EMPTY).  As freed slots leave
+ * holes in probe chains, a lookup by key scans (from the home slot, so a
+ * present record is found early).  Others remove a record, under the
+ * lock, only when it is proven stale (sg_reconcile) - never one that its
+ * live owner may still touch - and repair frees the claims of processes
+ * that died while filling a slot. */
+
+SG_HOT static void att_live_sub(struct sg_ledger *L)
+{
+    uint32_t v = __atomic_load_n(&L->hdr->att_live, __ATOMIC_RELAXED);
+    while (v && !__atomic_compare_exchange_n(&L->hdr->att_live, &v, v - 1, 1, __ATOMIC_RELAXED,
+                                             __ATOMIC_RELAXED))
+        ;
+}
+
 struct sg_att *sg_att_find(struct sg_ledger *L, int32_t pid, uint64_t addr)
 {
     struct sg_att key = { .pid = pid, .addr = addr };
-    struct table t = att_table(L);
-    return t_find(&t, &key);
+    uint32_t mask = L->hdr->att_cap - 1, i = att_home(&key) & mask;
+    for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+        struct sg_att *r = &L->att[i];
+        if (state_of(r) == SG_REC_LIVE && r->pid == pid && r->addr == addr)
+            return r;
+    }
+    return NULL;
 }
 
-struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec)
+SG_HOT struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec)
 {
-    struct table t = att_table(L);
-    return t_put(L, &t, rec);
+    uint32_t cap = L->hdr->att_cap, mask = cap - 1, i = att_home(rec) & mask;
+    uint32_t claim = SG_REC_CLAIM | ((uint32_t)rec->pid & SG_REC_CLAIM_PID);
+    /* Keep at least 1/8 of the table free so probes stay short. */
+    if (__atomic_load_n(&L->hdr->att_live, __ATOMIC_RELAXED) < cap - cap / 8) {
+        for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+            struct sg_att *r = &L->att[i];
+            uint32_t st = state_of(r);
+            if (st != SG_REC_EMPTY)
+                continue;
+            if (ensure_pages(L, r, sizeof *r) != 0)
+                break;
+            if (!__atomic_compare_exchange_n(&r->state, &st, claim, 0, __ATOMIC_ACQUIRE,
+                                             __ATOMIC_RELAXED))
+                continue; /* another process took it first */
+            memcpy((unsigned char *)r + 4, (const unsigned char *)rec + 4, sizeof *r - 4);
+            set_state(r, SG_REC_LIVE);
+            __atomic_fetch_add(&L->hdr->att_live, 1, __ATOMIC_RELAXED);
+            return r;
+        }
+    }
+    __atomic_fetch_add(&L->hdr->dropped, 1, __ATOMIC_RELAXED);
+    return NULL;
 }
 
-void sg_att_del(struct sg_ledger *L, struct sg_att *rec)
+uint32_t sg_att_slot(const struct sg_ledger *L, const struct sg_att *rec) { return (uint32_t)(rec - L->att); }
+
+SG_HOT struct sg_att *sg_att_at(struct sg_ledger *L, uint32_t i, int32_t pid, uint64_t addr)
 {
-    struct table t = att_table(L);
-    t_del(&t, rec);
+    if (i >= L->hdr->att_cap)
+        return NULL;
+    struct sg_att *r = &L->att[i];
+    return state_of(r) == SG_REC_LIVE && r->pid == pid && r->addr == addr ? r : NULL;
+}
+
+SG_HOT void sg_att_del(struct sg_ledger *L, struct sg_att *rec)
+{
+    /* A reconciler may hold the slot for a moment (sg_att_drop_stale):
+     * wait for it to give it back, a bounded while. */
+    for (int spins = 0; spins < 1000; spins++) {
+        uint32_t st = SG_REC_LIVE;
+        if (__atomic_compare_exchange_n(&rec->state, &st, SG_REC_EMPTY, 0, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED)) {
+            att_live_sub(L);
+            return;
+        }
+        if ((st & ~SG_REC_CLAIM_PID) != SG_REC_CLAIM)
+            return; /* already gone */
+        sched_yield();
+    }
+}
+
+int sg_att_drop_stale(struct sg_ledger *L, struct sg_att *rec, const struct sg_att *seen)
+{
+    uint32_t st = SG_REC_LIVE;
+    uint32_t claim = SG_REC_CLAIM | ((uint32_t)getpid() & SG_REC_CLAIM_PID);
+    if (!__atomic_compare_exchange_n(&rec->state, &st, claim, 0, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return 0;
+    /* Held: nobody can free or refill the slot now.  Is it still the
+     * record that was judged, or a new one placed since? */
+    if (rec->pid != seen->pid || rec->addr != seen->addr || rec->shmid != seen->shmid ||
+        rec->start != seen->start || rec->time_ns != seen->time_ns) {
+        set_state(rec, SG_REC_LIVE);
+        return 0;
+    }
+    set_state(rec, SG_REC_EMPTY);
+    att_live_sub(L);
+    return 1;
+}
+
+/* Free slot r, claimed (state st) by a process that is dead.  A process
+ * still exiting counts as alive: its claim goes at a later repair or
+ * reconcile. */
+static int att_free_claim(struct sg_att *r, uint32_t st)
+{
+    return sg_proc_alive((int)(st & SG_REC_CLAIM_PID), 0) == 0 &&
+           __atomic_compare_exchange_n(&r->state, &st, SG_REC_EMPTY, 0, __ATOMIC_RELEASE,
+                                       __ATOMIC_RELAXED);
+}
+
+unsigned sg_att_free_dead_claims(struct sg_ledger *L)
+{
+    unsigned n = 0;
+    for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
+        uint32_t st = state_of(&L->att[i]);
+        if ((st & ~SG_REC_CLAIM_PID) == SG_REC_CLAIM)
+            n += (unsigned)att_free_claim(&L->att[i], st);
+    }
+    return n;
+}
+
+/* Drop r if another live record has its key, judged while r is held
+ * claimed: its owner cannot remove it meanwhile, and so cannot be placing
+ * it again elsewhere (an owner never has two records of one key live). */
+static int att_drop_dup(struct sg_ledger *L, struct sg_att *r)
+{
+    uint32_t st = SG_REC_LIVE;
+    uint32_t claim = SG_REC_CLAIM | ((uint32_t)getpid() & SG_REC_CLAIM_PID);
+    if (!__atomic_compare_exchange_n(&r->state, &st, claim, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return 0;
+    if (!sg_att_find(L, r->pid, r->addr)) {
+        set_state(r, SG_REC_LIVE);
+        return 0;
+    }
+    set_state(r, SG_REC_EMPTY);
+    att_live_sub(L);
+    return 1;
+}
+
+/* Repair of the attachment table (lock held; owners may be adding and
+ * removing their own records meanwhile): free the claims of dead
+ * processes, drop the second copy of a (pid, addr), recount. */
+static int att_repair(struct sg_ledger *L)
+{
+    int fixed = 0;
+    uint32_t live = 0, cap = L->hdr->att_cap;
+    for (uint32_t i = 0; i < cap; i++) {
+        struct sg_att *r = &L->att[i];
+        uint32_t st = state_of(r);
+        if ((st & ~SG_REC_CLAIM_PID) == SG_REC_CLAIM) {
+            fixed += att_free_claim(r, st);
+            continue;
+        }
+        if (st != SG_REC_LIVE)
+            continue;
+        struct sg_att *first = sg_att_find(L, r->pid, r->addr);
+        if (first && first != r && att_drop_dup(L, r)) {
+            fixed++;
+            continue;
+        }
+        live++;
+    }
+    if (__atomic_load_n(&L->hdr->att_live, __ATOMIC_RELAXED) != live)
+        fixed++;
+    __atomic_store_n(&L->hdr->att_live, live, __ATOMIC_RELAXED);
+    return fixed;
 }
 
 struct sg_semuser *sg_semuser_find(struct sg_ledger *L, int32_t semid, int32_t pid)
@@ -919,6 +1072,11 @@ static uint32_t intent_home(int32_t pid, int32_t shmid)
 
 int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid)
 {
+    return sg_intent_put(L, pid, start, shmid) ? 0 : -1;
+}
+
+struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid)
+{
     uint64_t now = sg_coarse_mono_ns();
     uint32_t cap = L->hdr->intent_cap, h = intent_home(pid, shmid);
     struct sg_intent *free_slot = NULL, *own_oldest = NULL;
@@ -928,7 +1086,7 @@ int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmi
             if (x->pid == pid && x->shmid == shmid) {
                 x->start = start;
                 x->time_ns = now;
-                return 0;
+                return x;
             }
             if (!free_slot && now - x->time_ns > SG_INTENT_TTL_NS)
                 free_slot = x; /* expired: reusable */
@@ -944,7 +1102,7 @@ int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmi
     if (!free_slot) {
         /* Still none: every removal waits out the TTL instead. */
         L->hdr->intent_overflow_until_ns = now + SG_INTENT_TTL_NS;
-        return -1;
+        return NULL;
     }
     if (free_slot->state != SG_REC_LIVE)
         L->hdr->intents++;
@@ -954,7 +1112,7 @@ int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmi
     free_slot->start = start;
     free_slot->time_ns = now;
     set_state(free_slot, SG_REC_LIVE);
-    return 0;
+    return free_slot;
 }
 
 void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid)

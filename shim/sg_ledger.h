@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sg_compiler.h"
 #include "sg_layout.h"
 
 struct sg_ledger {
@@ -94,8 +95,24 @@ struct sg_seg *sg_seg_find(struct sg_ledger *L, uint32_t kind, int32_t id);
 struct sg_seg *sg_seg_put(struct sg_ledger *L, const struct sg_seg *rec);
 void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec);
 
-/* Attachment records, keyed by (pid, addr). */
+/* Attachment records, keyed by (pid, addr).  sg_att_at: the record in
+ * slot i (an index from sg_att_slot) if it is still the live record of
+ * (pid, addr), else NULL; records move when others are deleted, so a
+ * remembered slot is a hint that saves the probe, never a reference. */
 struct sg_att *sg_att_find(struct sg_ledger *L, int32_t pid, uint64_t addr);
+SG_HOT struct sg_att *sg_att_at(struct sg_ledger *L, uint32_t i, int32_t pid, uint64_t addr);
+uint32_t sg_att_slot(const struct sg_ledger *L, const struct sg_att *rec);
+/* Unlike the other tables, attachment records are added (sg_att_put) and
+ * removed (sg_att_del) by their own process without the lock; see
+ * "attachment records" in sg_ledger.c.  put returns NULL when the table
+ * is 7/8 full or the page cannot be allocated (hdr->dropped counts it).
+ * sg_att_drop_stale is how anyone else removes one (lock held): only if
+ * the slot still holds the very record *seen that was judged stale; 1 if
+ * it was removed. */
+int sg_att_drop_stale(struct sg_ledger *L, struct sg_att *rec, const struct sg_att *seen);
+/* Free the slots claimed by processes that died filling them (lock
+ * held); returns how many. */
+unsigned sg_att_free_dead_claims(struct sg_ledger *L);
 struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec);
 void sg_att_del(struct sg_ledger *L, struct sg_att *rec);
 
@@ -110,6 +127,8 @@ unsigned sg_semuser_del_set(struct sg_ledger *L, int32_t semid);
  * intent older than SG_INTENT_TTL_NS no longer holds anything back. */
 #define SG_INTENT_TTL_NS (5ull * 1000000000ull)
 int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid);
+/* The same, returning the intent's record (NULL when there was no room). */
+struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid);
 void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid);
 void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid);
 /* Number of intents for shmid that still hold a removal back at mono time
@@ -119,6 +138,76 @@ int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now);
 /* Pending-removal index. add: 0 ok, -1 full. */
 int sg_pend_add(struct sg_ledger *L, uint32_t kind, int32_t id);
 void sg_pend_del(struct sg_ledger *L, uint32_t kind, int32_t id);
+
+/* ---- lock-free reads of an own, mapped ledger ------------------------
+ *
+ * hdr->generation is a sequence lock: odd while a writer holds the lock,
+ * advanced by every unlock.  A reader takes gen = sg_ledger_read_begin()
+ * (SG_GEN_BUSY, an odd value, while a writer is active), reads, and trusts what it read only if
+ * sg_ledger_read_valid(gen) still holds afterwards.  The checks below may
+ * only be used inside such a window, and are for hints: their callers
+ * fall back to the locked path whenever the answer is "no" or the window
+ * closed. */
+#define SG_GEN_BUSY UINT64_MAX
+
+/* The loads are atomic so that none is torn; the window, not the loads,
+ * decides whether what was read counts (SG_NO_TSAN). */
+SG_NO_TSAN static inline uint64_t sg_ledger_read_begin(const struct sg_ledger *L)
+{
+    uint64_t g = __atomic_load_n(&L->hdr->generation, __ATOMIC_ACQUIRE);
+    return (g & 1) ? SG_GEN_BUSY : g;
+}
+
+SG_NO_TSAN static inline int sg_ledger_read_valid(const struct sg_ledger *L, uint64_t gen)
+{
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return gen != SG_GEN_BUSY && __atomic_load_n(&L->hdr->generation, __ATOMIC_RELAXED) == gen;
+}
+
+/* 1 if slot i of the object table holds the live record of (kind, id)
+ * with this key. */
+SG_NO_TSAN static inline int sg_seg_at_is(const struct sg_ledger *L, uint32_t i, uint32_t kind,
+                                          int32_t id, int32_t key)
+{
+    if (i >= L->hdr->seg_cap)
+        return 0;
+    const struct sg_seg *r = &L->seg[i];
+    return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == SG_REC_LIVE &&
+           __atomic_load_n(&r->kind, __ATOMIC_RELAXED) == kind &&
+           __atomic_load_n(&r->id, __ATOMIC_RELAXED) == id &&
+           __atomic_load_n(&r->key, __ATOMIC_RELAXED) == key;
+}
+
+static inline uint32_t sg_seg_slot(const struct sg_ledger *L, const struct sg_seg *rec)
+{
+    return (uint32_t)(rec - L->seg);
+}
+
+/* If slot i of the intent table holds the live intent of (pid, start,
+ * shmid), stamp it with mono time now and return 1; else 0.  Only the
+ * owner ever stamps its intent this way: the store lands on its own
+ * record, or (if the window then turns out invalid) on a slot that a
+ * locked writer was recycling at that instant, whose time it sets to the
+ * same "now". */
+SG_NO_TSAN static inline int sg_intent_touch(struct sg_ledger *L, uint32_t i, int32_t pid,
+                                             uint64_t start, int32_t shmid, uint64_t now)
+{
+    if (i >= L->hdr->intent_cap)
+        return 0;
+    struct sg_intent *x = &L->intent[i];
+    if (__atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != SG_REC_LIVE ||
+        __atomic_load_n(&x->pid, __ATOMIC_RELAXED) != pid ||
+        __atomic_load_n(&x->shmid, __ATOMIC_RELAXED) != shmid ||
+        __atomic_load_n(&x->start, __ATOMIC_RELAXED) != start)
+        return 0;
+    __atomic_store_n(&x->time_ns, now, __ATOMIC_RELAXED);
+    return 1;
+}
+
+static inline uint32_t sg_intent_slot(const struct sg_ledger *L, const struct sg_intent *rec)
+{
+    return (uint32_t)(rec - L->intent);
+}
 
 /* Event ring: record one failed call (lock held).  rec's state is set
  * here; the oldest event is overwritten when the ring is full. */

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_proc.h"
+#include "sg_compiler.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,14 +136,14 @@ uint64_t sg_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t sg_coarse_now_ns(void)
+SG_HOT uint64_t sg_coarse_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t sg_coarse_mono_ns(void)
+SG_HOT uint64_t sg_coarse_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

@@ -46,6 +46,7 @@ int sg_att_live(struct sg_maps_cache *c, const struct sg_att *a)
 int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
 {
     memset(st, 0, sizeof *st);
+    uint64_t t0 = sg_now_ns();
     struct sg_ksnap ks;
     if (sg_ksnap_read(&ks) != 0)
         return -1;
@@ -87,18 +88,23 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
         }
         sg_ksemsnap_free(&kss);
     }
+    /* Attachment records are placed without the lock: one placed after
+     * the kernel snapshot or after its process's maps were read would be
+     * judged on old facts.  Only records older than the snapshot are
+     * judged (t0, less a second for the coarse clock that stamps them),
+     * each on a copy, and removed only if the slot still holds it. */
     struct sg_maps_cache mc = { NULL, 0 };
     for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
-        struct sg_att *a = &L->att[i];
-        if (a->state != SG_REC_LIVE)
+        struct sg_att a = L->att[i];
+        if (__atomic_load_n(&L->att[i].state, __ATOMIC_ACQUIRE) != SG_REC_LIVE ||
+            a.state != SG_REC_LIVE || a.time_ns + 1000000000ull > t0)
             continue;
         /* Only what is proven untrue goes. */
-        if (sg_ksnap_find(&ks, a->shmid) && sg_att_live(&mc, a) != 0)
+        if (sg_ksnap_find(&ks, a.shmid) && sg_att_live(&mc, &a) != 0)
             continue;
-        sg_att_del(L, a);
-        st->atts_dropped++;
-        i--;
+        st->atts_dropped += (unsigned)sg_att_drop_stale(L, &L->att[i], &a);
     }
+    st->atts_dropped += sg_att_free_dead_claims(L);
     sg_maps_cache_free(&mc);
     sg_ksnap_free(&ks);
     return 0;

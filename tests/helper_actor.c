@@ -37,10 +37,11 @@
  *   exit CODE           exit(CODE), destructors run
  *   lockhold PID        (run without the preload) open this namespace's
  *                       ledger in $SHMGUARD_LEDGER with the core API, take
- *                       its lock and leave it half-edited like a writer
- *                       killed mid-update: a duplicate of one attachment
- *                       record of PID (0: none) placed where no lookup
- *                       reaches it, and att_live off by 3  -> locked dups=
+ *                       its lock and leave it half-edited like a process
+ *                       killed mid-update: an attachment slot claimed by
+ *                       this process and half filled with a copy of one
+ *                       record of PID (0: none), and att_live off by 3
+ *                                                 -> locked claims=
  *                       Then it keeps the lock; the test kills it.
  *   unlock              release a lock taken by lockhold
  *   semcreate KEY N     semget(KEY, N, IPC_CREAT|0600) (KEY 0: IPC_PRIVATE) -> id=
@@ -326,17 +327,17 @@ static void cmd_lockhold(int dup_pid)
         return;
     }
     holding = 1;
-    int dups = 0;
+    int claims = 0;
     uint32_t cap = held.hdr->att_cap;
     for (uint32_t i = 0; dup_pid > 0 && i < cap; i++) {
         struct sg_att *a = &held.att[i];
         if (a->state != SG_REC_LIVE || a->pid != dup_pid)
             continue;
-        /* Half a table away: outside every probe chain of a sparse table,
-         * so a lookup finds the original and never this copy. */
+        /* Half a table away, in a free slot: claimed by this process (as
+         * sg_att_put does) and filled, but never published. */
         uint32_t j = (i + cap / 2) & (cap - 1);
         struct sg_att *d = &held.att[j];
-        if (d->state == SG_REC_LIVE)
+        if (d->state != SG_REC_EMPTY)
             continue;
         off_t off = (off_t)((unsigned char *)d - held.base);
         off_t pg = off & ~(off_t)4095;
@@ -345,14 +346,13 @@ static void cmd_lockhold(int dup_pid)
             return;
         }
         struct sg_att copy = *a;
-        copy.state = SG_REC_EMPTY;
+        copy.state = SG_REC_CLAIM | ((uint32_t)getpid() & SG_REC_CLAIM_PID);
         memcpy(d, &copy, sizeof copy);
-        __atomic_store_n(&d->state, SG_REC_LIVE, __ATOMIC_RELEASE);
-        dups++;
+        claims++;
         break;
     }
     held.hdr->att_live += 3;
-    say("ok locked dups=%d", dups);
+    say("ok locked claims=%d", claims);
 }
 
 /* ---- main loop ---------------------------------------------------------- */

@@ -294,6 +294,10 @@ static void test_fork_during_inflight_shmat(void **state)
     assert_true(id >= 0);
     void *p = sg_shmat(id, NULL, 0);
     assert_true(p != (void *)-1);
+    /* A lookup leaves an intent, which the next shmat clears under the
+     * ledger lock (attachment records need no lock): that is where the
+     * other thread's shmat will wait, its mapping made and listed. */
+    assert_int_equal(sg_shmget(0x5a172003, 8192, 0600, NULL), id);
 
     struct holder h = { .ledger = 1 };
     assert_int_equal(pipe2(h.ready, O_CLOEXEC), 0);

@@ -224,7 +224,9 @@ static void test_event(void **state)
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(SG_LEDGER_VERSION, 3);
+    assert_int_equal(SG_LEDGER_VERSION, 4);
+    assert_int_equal(SG_REC_CLAIM, 0x80000000u);
+    assert_int_equal(SG_REC_CLAIM_PID, 0x003fffffu);
     assert_int_equal(SG_EV_CAP, 64);
     assert_int_equal(SG_SEMUSER_CAP, 16384);
     assert_int_equal(SG_USE_LOOKUP, 0x1);
@@ -331,7 +333,7 @@ static void test_file_bytes(void **state)
     assert_int_equal((uint64_t)st.st_size, size);
 
     assert_memory_equal(b, "SHMGLDGR", 8);
-    assert_int_equal(rd32(b + 8), 3);                 /* version */
+    assert_int_equal(rd32(b + 8), 4);                 /* version */
     assert_int_equal(rd32(b + 12), 320);              /* hdr_size */
     assert_int_equal(rd64(b + 16), size);             /* file_size */
     assert_int_equal(rd64(b + 24), ns);               /* ipcns_ino */

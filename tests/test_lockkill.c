@@ -5,14 +5,14 @@
  * The ledger's lock is a robust, process-shared mutex inside the ledger
  * file.  helper_actor's `lockhold` mode opens the ledger with the core API
  * (sg_ledger_open_own), takes the lock and leaves the tables half-edited
- * the way a writer killed mid-update would (a duplicate attachment record
- * out of every probe chain, a wrong att_live counter, generation odd), and
+ * the way a process killed mid-update would (an attachment slot it claimed
+ * and never published, a wrong att_live counter, generation odd), and
  * keeps the lock until it is killed.  Carrier processes (helper_actor with
  * the library preloaded) that were waiting for the lock, or that arrive
  * after the holder died, must get on with their shmget/shmat/shmdt within
  * a second (asserted < 1.5 s, CLOCK_MONOTONIC), the next locker must repair
- * the tables (counters recounted, the duplicate gone), and the records of
- * their calls must be right.  Synchronisation is by pipes and by watching
+ * the tables (counters recounted, the dead claim freed), and the records
+ * of their calls must be right.  Synchronisation is by pipes and by watching
  * /proc/<pid>/syscall for the waiters' futex wait, never by sleeping.
  */
 #include "sgtest.h"
@@ -87,13 +87,23 @@ static void no_lock_trouble(const struct actor *a)
         fail_msg("pid %d logged ledger trouble: %s", (int)a->pid, err);
 }
 
-/* Take the lock in a lockhold actor, with a duplicate of dup_pid's record. */
+/* Take the lock in a lockhold actor, with a half-filled claim holding a
+ * copy of dup_pid's record. */
 static struct actor *start_holder(pid_t dup_pid)
 {
     struct actor *H = actor_start(0);
     const char *r = DO(H, "lockhold %d", (int)dup_pid);
-    assert_int_equal(kvx(r, "dups"), dup_pid > 0 ? 1 : 0);
+    assert_int_equal(kvx(r, "claims"), dup_pid > 0 ? 1 : 0);
     return H;
+}
+
+/* Attachment slots in a claimed, unpublished state. */
+static int count_claims(const struct sg_ledger *L)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < L->hdr->att_cap; i++)
+        n += (L->att[i].state & ~SG_REC_CLAIM_PID) == SG_REC_CLAIM && L->att[i].state != SG_REC_CLAIM;
+    return n;
 }
 
 /* Processes waiting for the lock when its holder is killed. */
@@ -107,10 +117,11 @@ static void test_waiters_carry_on(void **state)
     DO(P2, "nattch %d", id); /* P2 has its ledger open */
 
     struct actor *H = start_holder(P1->pid);
+    /* Attach and detach record without the lock; a lookup whose intent
+     * is gone (P1's attach cleared its own) takes it. */
     char cmd[64];
-    snprintf(cmd, sizeof cmd, "dt 0x%" PRIx64, a1);
-    actor_send(P1, cmd);
     snprintf(cmd, sizeof cmd, "lookup %d", (int)K);
+    actor_send(P1, cmd);
     actor_send(P2, cmd);
     if (wait_futex(P1->pid, 1000) != 0 || wait_futex(P2->pid, 1000) != 0)
         fail_msg("the carriers did not wait for the held ledger lock");
@@ -123,7 +134,9 @@ static void test_waiters_carry_on(void **state)
     uint64_t dt = now_ns(CLOCK_MONOTONIC) - t0;
     assert_true(strncmp(l1, "ok", 2) == 0);
     assert_true(strncmp(l2, "ok", 2) == 0);
+    assert_int_equal((int)kvx(l1, "id"), id);
     assert_int_equal((int)kvx(l2, "id"), id);
+    DO(P1, "dt 0x%" PRIx64, a1);
     if (dt >= 1500000000u)
         fail_msg("waiters took %.3f s to carry on after the holder died", dt / 1e9);
 
@@ -137,8 +150,9 @@ static void test_waiters_carry_on(void **state)
     load(&L);
     check_counters(&L);
     assert_true(L.hdr->repairs >= 1);
-    /* The duplicate made by the holder was dropped: P1's detach left no
-     * record of P1 behind. */
+    /* The claim the holder left was freed; P1's detach left no record of
+     * P1 behind. */
+    assert_int_equal(count_claims(&L), 0);
     assert_int_equal(sgt_count_att(&L, P1->pid, -1), 0);
     assert_non_null(att_rec(&L, P2->pid, a2));
     assert_int_equal(sgt_count_att(&L, -1, id), 1);
@@ -186,6 +200,7 @@ static void test_abandoned_lock(void **state)
     load(&L);
     check_counters(&L);
     assert_true(L.hdr->repairs >= 1);
+    assert_int_equal(count_claims(&L), 0);
     assert_int_equal(sgt_count_att(&L, P1->pid, -1), 0);
     assert_int_equal(sgt_count_att(&L, P3->pid, -1), 0);
     const struct sg_seg *s = seg_rec(&L, id3);
