@@ -51,7 +51,9 @@ TEST_SRC   := $(wildcard tests/test_*.c)
 HELPER_SRC := $(wildcard tests/helper_*.c)
 TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS    := $(HELPER_SRC:tests/%.c=$(BUILD)/tests/%)
-BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/bench/bench_mkseg
+BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/bench/bench_mkseg \
+              $(BUILD)/bench/bench_contend $(BUILD)/bench/bench_start $(BUILD)/bench/bench_scale \
+              $(BUILD)/bench/libempty.so
 
 .PHONY: all check demo bench asan tsan install clean deps e2e-httpd
 all: $(LIB) $(TOOL)
@@ -95,7 +97,11 @@ $(BUILD)/bench/bench_diag: tests/bench/bench_diag.c $(SHIM_A) $(CORE_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(SHIM_A) $(CORE_A) -ldl -pthread
 
-$(BUILD)/bench/%: tests/bench/%.c | $(DEPS_STAMP)
+$(BUILD)/bench/libempty.so: tests/bench/empty.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $<
+
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_util.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< -ldl -pthread
 
