@@ -602,9 +602,9 @@ int sg_ledger_lock(struct sg_ledger *L)
     }
     if (r != 0)
         return -1;
-    __atomic_store_n(&L->hdr->generation, L->hdr->generation | 1, __ATOMIC_RELAXED);
-    /* Lock-free readers must see the odd generation before any edit. */
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    /* Lock-free readers must see the odd generation before any edit: an
+     * acquire read-modify-write keeps the edits after it. */
+    __atomic_exchange_n(&L->hdr->generation, L->hdr->generation | 1, __ATOMIC_ACQ_REL);
     return 0;
 }
 
