@@ -115,7 +115,7 @@ asan:
 	$(MAKE) BUILD=build-asan SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
 
 tsan:
-	$(MAKE) BUILD=build-tsan SANFLAGS="-fsanitize=thread" SG_TESTS_FILTER=thread check
+	$(MAKE) BUILD=build-tsan SANFLAGS="-fsanitize=thread" SG_TESTS_FILTER="thread test_ledger" check
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1 \

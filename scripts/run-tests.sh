@@ -8,8 +8,9 @@
 # objects, and a segment it leaves in its namespace fails it, with the
 # harness's report.  --no-preload: the test programs are the library's
 # drivers and load it into their children themselves.  `ipcs -a` is
-# compared before and after: the suite fails if it changed.  SG_TESTS_FILTER=word runs only tests whose
-# name contains word.  The last line is the count, "N passed, N failed".
+# compared before and after: the suite fails if it changed.
+# SG_TESTS_FILTER="word ..." runs only the tests whose name contains one
+# of the words.  The last line is the count, "N passed, N failed".
 set -u
 BUILD=${1:-build}
 export SG_BUILD=$(cd "$BUILD" && pwd)
@@ -38,7 +39,13 @@ pass=0; fail=0; failed=""
 for t in "$SG_BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
-    case "$name" in *"${SG_TESTS_FILTER:-}"*) ;; *) continue ;; esac
+    if [ -n "${SG_TESTS_FILTER:-}" ]; then
+        hit=""
+        for w in $SG_TESTS_FILTER; do
+            case "$name" in *"$w"*) hit=1 ;; esac
+        done
+        [ -n "$hit" ] || continue
+    fi
     echo "=== $name"
     timeout -k 5 "$TIMEOUT" $CHECK "$t"
     rc=$?

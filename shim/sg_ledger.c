@@ -676,8 +676,20 @@ static struct table semuser_table(struct sg_ledger *L)
 }
 
 static inline void *slot(const struct table *t, uint32_t i) { return t->base + (size_t)i * t->recsz; }
-static inline uint32_t state_of(const void *rec) { return *(const uint32_t *)rec; }
+/* Acquire: a record's fields are read only after its state says LIVE
+ * (attachment states change without the lock). */
+static inline uint32_t state_of(const void *rec) { return __atomic_load_n((const uint32_t *)rec, __ATOMIC_ACQUIRE); }
 static inline void set_state(void *rec, uint32_t s) { __atomic_store_n((uint32_t *)rec, s, __ATOMIC_RELEASE); }
+
+/* Counters that carriers read without the lock (pending, intents): the
+ * lock holder, their only writer, stores them atomically.  Never below 0. */
+static void counter_set(uint32_t *c, uint32_t v) { __atomic_store_n(c, v, __ATOMIC_RELEASE); }
+static void counter_add(uint32_t *c, int d)
+{
+    uint32_t v = __atomic_load_n(c, __ATOMIC_RELAXED);
+    if (d >= 0 || v)
+        counter_set(c, v + (uint32_t)d);
+}
 
 static void *t_find(const struct table *t, const void *key)
 {
@@ -819,8 +831,8 @@ int sg_ledger_repair(struct sg_ledger *L)
     for (uint32_t i = 0; i < L->hdr->intent_cap; i++)
         intents += L->intent[i].state == SG_REC_LIVE;
     fixed += (L->hdr->pending != pending) + (L->hdr->intents != intents);
-    L->hdr->pending = pending;
-    L->hdr->intents = intents;
+    counter_set(&L->hdr->pending, pending);
+    counter_set(&L->hdr->intents, intents);
     return fixed;
 }
 
@@ -1105,7 +1117,7 @@ struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint64_t start
         return NULL;
     }
     if (free_slot->state != SG_REC_LIVE)
-        L->hdr->intents++;
+        counter_add(&L->hdr->intents, 1);
     set_state(free_slot, SG_REC_EMPTY);
     free_slot->shmid = shmid;
     free_slot->pid = pid;
@@ -1122,8 +1134,7 @@ void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid)
         struct sg_intent *x = &L->intent[(h + k) % cap];
         if (x->state == SG_REC_LIVE && x->pid == pid && x->shmid == shmid) {
             set_state(x, SG_REC_EMPTY);
-            if (L->hdr->intents)
-                L->hdr->intents--;
+            counter_add(&L->hdr->intents, -1);
         }
     }
 }
@@ -1134,7 +1145,7 @@ void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid)
         struct sg_intent *x = &L->intent[i];
         if (x->state == SG_REC_LIVE && x->pid == pid) {
             set_state(x, SG_REC_EMPTY);
-            L->hdr->intents--;
+            counter_add(&L->hdr->intents, -1);
         }
     }
 }
@@ -1150,8 +1161,7 @@ int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now)
             continue;
         if (now - x->time_ns > SG_INTENT_TTL_NS || sg_proc_alive(x->pid, x->start) == 0) {
             set_state(x, SG_REC_EMPTY);
-            if (L->hdr->intents)
-                L->hdr->intents--;
+            counter_add(&L->hdr->intents, -1);
             continue;
         }
         n++;
@@ -1175,7 +1185,7 @@ int sg_pend_add(struct sg_ledger *L, uint32_t kind, int32_t id)
         return -1;
     free_slot->kind = kind;
     __atomic_store_n(&free_slot->id, id, __ATOMIC_RELEASE);
-    L->hdr->pending++;
+    counter_add(&L->hdr->pending, 1);
     return 0;
 }
 
@@ -1185,8 +1195,7 @@ void sg_pend_del(struct sg_ledger *L, uint32_t kind, int32_t id)
         struct sg_pend *p = &L->pend[i];
         if (p->id == id && p->kind == kind) {
             __atomic_store_n(&p->id, -1, __ATOMIC_RELEASE);
-            if (L->hdr->pending)
-                L->hdr->pending--;
+            counter_add(&L->hdr->pending, -1);
         }
     }
 }
