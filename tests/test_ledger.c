@@ -867,9 +867,15 @@ static void test_att_table(void **state)
         if (k % 2)
             assert_int_equal(slot[k]->time_ns, k + 1);
     }
-    /* The freed slots take new records. */
-    assert_non_null(sg_att_put(&L, &extra));
-    assert_ptr_equal(sg_att_find(&L, extra.pid, extra.addr), sg_att_find(&L, extra.pid, extra.addr));
+    /* The freed slots take new records: the refused key now goes into
+     * one of them, and is found there. */
+    struct sg_att *re = sg_att_put(&L, &extra);
+    assert_non_null(re);
+    assert_ptr_equal(sg_att_find(&L, extra.pid, extra.addr), re);
+    int in_freed = 0;
+    for (uint32_t k = 0; k < limit; k += 2)
+        in_freed += re == slot[k];
+    assert_int_equal(in_freed, 1);
     /* Three records with one home: the first deleted, the other two are
      * still found (a locked table would have had to shift them). */
     for (uint32_t i = 0; i < cap; i++)
@@ -919,15 +925,16 @@ static void test_att_repair(void **state)
     struct sg_att a = att_of_key(1, 11), b = att_of_key(2, 22);
     struct sg_att *ra = sg_att_put(&L, &a), *rb = sg_att_put(&L, &b);
     struct sg_att seen = *ra;
-    /* Judged stale, but the owner removed it and another record took the
-     * slot meanwhile: kept. */
+    /* Judged stale, but its owner removed it and placed a new record of
+     * the same key, which lands in the same slot (its home's first free
+     * one): the slot is LIVE again with other contents, and is kept. */
     sg_att_del(&L, ra);
-    struct sg_att c = att_of_key(3, 33);
+    struct sg_att c = att_of_key(1, 33);
     struct sg_att *rc = sg_att_put(&L, &c);
-    if (rc == ra) {
-        assert_int_equal(sg_att_drop_stale(&L, rc, &seen), 0);
-        assert_int_equal(rc->state, SG_REC_LIVE);
-    }
+    assert_ptr_equal(rc, ra);
+    assert_int_equal(sg_att_drop_stale(&L, rc, &seen), 0);
+    assert_int_equal(rc->state, SG_REC_LIVE);
+    assert_int_equal(rc->time_ns, 33);
     seen = *rb;
     assert_int_equal(sg_att_drop_stale(&L, rb, &seen), 1);
     assert_int_equal(rb->state, SG_REC_EMPTY);
