@@ -154,8 +154,6 @@ SG_HOT static void att_record(struct sg_local *loc, uint64_t time_ns)
         loc->att_slot = sg_att_slot(&sg_st.L, r) + 1;
 }
 
-
-
 static struct sg_local *local_find(uint64_t addr)
 {
     struct sg_local *e = NULL;
@@ -289,11 +287,12 @@ static int record_get(key_t key, size_t size, int flg, int id)
  * that keeps a deferred removal from completing before its shmat) is
  * still in place: the locked path would write nothing but the intent's
  * time.  The hints below remember where those two records were; inside a
- * ledger read window (sg_ledger_read_begin) the call is made, both
- * records are checked and the intent is stamped, and if no writer took
- * the lock meanwhile, that is the whole call.  Anything else (no hint, a
- * pending removal anywhere, another id, a moved record, a writer in the
- * window) goes through the locked path, with the call already made.
+ * ledger read window (sg_ledger_read_begin) both records are checked and
+ * the intent is stamped, and if no writer took the lock meanwhile, the
+ * call is made and, if the key still names the hinted segment, that is
+ * the whole call.  Anything else (no hint, a pending removal anywhere, a
+ * moved record, a writer in the window) goes through the locked path;
+ * another id does too, with the call already made.
  *
  * The hints are per thread, so they need no lock; a forked child's are
  * its parent's and fail the pid check once, then refill. */
@@ -477,8 +476,8 @@ SG_HOT int sg_shmdt(const void *addr)
         return real_shmdt(addr);
     int e0 = errno;
     uint64_t a = (uint64_t)(uintptr_t)addr;
-    /* Held until the record is gone: otherwise another thread could map a
-     * segment at the freed address and lose its record to our delete. */
+    /* Held across the detach: the local list must match the mappings
+     * whenever a fork's prepare handler gets the lock. */
     pthread_mutex_lock(&sg_local_lock);
     struct sg_local *loc = local_find(a);
     int shmid = loc ? loc->shmid : -1;

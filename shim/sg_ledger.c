@@ -874,6 +874,8 @@ void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec)
  * live owner may still touch - and repair frees the claims of processes
  * that died while filling a slot. */
 
+SG_HOT static uint32_t att_claim(int32_t pid) { return SG_REC_CLAIM | ((uint32_t)pid & SG_REC_CLAIM_PID); }
+
 SG_HOT static void att_live_sub(struct sg_ledger *L)
 {
     uint32_t v = __atomic_load_n(&L->hdr->att_live, __ATOMIC_RELAXED);
@@ -897,7 +899,7 @@ struct sg_att *sg_att_find(struct sg_ledger *L, int32_t pid, uint64_t addr)
 SG_HOT struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec)
 {
     uint32_t cap = L->hdr->att_cap, mask = cap - 1, i = att_home(rec) & mask;
-    uint32_t claim = SG_REC_CLAIM | ((uint32_t)rec->pid & SG_REC_CLAIM_PID);
+    uint32_t claim = att_claim(rec->pid);
     /* Keep at least 1/8 of the table free so probes stay short. */
     if (__atomic_load_n(&L->hdr->att_live, __ATOMIC_RELAXED) < cap - cap / 8) {
         for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
@@ -947,23 +949,33 @@ SG_HOT void sg_att_del(struct sg_ledger *L, struct sg_att *rec)
     }
 }
 
-int sg_att_drop_stale(struct sg_ledger *L, struct sg_att *rec, const struct sg_att *seen)
+/* Hold the live record r for a judgment by someone other than its owner:
+ * while it is claimed by this process, its owner cannot remove it
+ * (sg_att_del waits) and nobody can refill the slot.  1 if held. */
+static int att_hold(struct sg_att *r)
 {
     uint32_t st = SG_REC_LIVE;
-    uint32_t claim = SG_REC_CLAIM | ((uint32_t)getpid() & SG_REC_CLAIM_PID);
-    if (!__atomic_compare_exchange_n(&rec->state, &st, claim, 0, __ATOMIC_ACQUIRE,
-                                     __ATOMIC_RELAXED))
+    return __atomic_compare_exchange_n(&r->state, &st, att_claim(getpid()), 0, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
+}
+
+/* End a hold: drop the record, or give it back live.  Returns drop. */
+static int att_release(struct sg_ledger *L, struct sg_att *r, int drop)
+{
+    set_state(r, drop ? SG_REC_EMPTY : SG_REC_LIVE);
+    if (drop)
+        att_live_sub(L);
+    return drop;
+}
+
+int sg_att_drop_stale(struct sg_ledger *L, struct sg_att *rec, const struct sg_att *seen)
+{
+    if (!att_hold(rec))
         return 0;
-    /* Held: nobody can free or refill the slot now.  Is it still the
-     * record that was judged, or a new one placed since? */
-    if (rec->pid != seen->pid || rec->addr != seen->addr || rec->shmid != seen->shmid ||
-        rec->start != seen->start || rec->time_ns != seen->time_ns) {
-        set_state(rec, SG_REC_LIVE);
-        return 0;
-    }
-    set_state(rec, SG_REC_EMPTY);
-    att_live_sub(L);
-    return 1;
+    /* Still the record that was judged, or a new one placed since? */
+    return att_release(L, rec,
+                       rec->pid == seen->pid && rec->addr == seen->addr && rec->shmid == seen->shmid &&
+                           rec->start == seen->start && rec->time_ns == seen->time_ns);
 }
 
 /* Free slot r, claimed (state st) by a process that is dead.  A process
@@ -992,17 +1004,7 @@ unsigned sg_att_free_dead_claims(struct sg_ledger *L)
  * it again elsewhere (an owner never has two records of one key live). */
 static int att_drop_dup(struct sg_ledger *L, struct sg_att *r)
 {
-    uint32_t st = SG_REC_LIVE;
-    uint32_t claim = SG_REC_CLAIM | ((uint32_t)getpid() & SG_REC_CLAIM_PID);
-    if (!__atomic_compare_exchange_n(&r->state, &st, claim, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return 0;
-    if (!sg_att_find(L, r->pid, r->addr)) {
-        set_state(r, SG_REC_LIVE);
-        return 0;
-    }
-    set_state(r, SG_REC_EMPTY);
-    att_live_sub(L);
-    return 1;
+    return att_hold(r) && att_release(L, r, sg_att_find(L, r->pid, r->addr) != NULL);
 }
 
 /* Repair of the attachment table (lock held; owners may be adding and
