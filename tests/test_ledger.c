@@ -984,7 +984,9 @@ static void test_att_repair(void **state)
 #define ATT_KEYS 6
 struct att_owner {
     struct sg_ledger *L;
-    int32_t pid;
+    int32_t pid;    /* the real pid of its process: repair frees the
+                     * claims of pids that are not alive */
+    int idx;        /* its own range of addresses */
     int ops;
     int bad;
 };
@@ -993,7 +995,8 @@ static void *att_owner_main(void *arg)
 {
     struct att_owner *o = arg;
     struct sg_att *mine[ATT_KEYS] = { NULL };
-    uint64_t x = (uint64_t)o->pid * 0x9E3779B97F4A7C15ull;
+    uint64_t x = (uint64_t)(o->pid * 16 + o->idx + 1) * 0x9E3779B97F4A7C15ull;
+    uint64_t base = 0x7f0000000000ull + (uint64_t)o->idx * ATT_KEYS * 4096;
     for (int op = 0; op < o->ops; op++) {
         x ^= x << 13;
         x ^= x >> 7;
@@ -1002,7 +1005,7 @@ static void *att_owner_main(void *arg)
         struct sg_att a;
         memset(&a, 0, sizeof a);
         a.pid = o->pid;
-        a.addr = 0x7f0000000000ull + (uint64_t)k * 4096;
+        a.addr = base + (uint64_t)k * 4096;
         a.shmid = k;
         a.time_ns = (uint64_t)op;
         if (mine[k]) {
@@ -1014,7 +1017,7 @@ static void *att_owner_main(void *arg)
             o->bad++;
     }
     for (int k = 0; k < ATT_KEYS; k++) {
-        struct sg_att *f = sg_att_find(o->L, o->pid, 0x7f0000000000ull + (uint64_t)k * 4096);
+        struct sg_att *f = sg_att_find(o->L, o->pid, base + (uint64_t)k * 4096);
         if (f != mine[k])
             o->bad++;
     }
@@ -1031,7 +1034,7 @@ static void test_att_concurrent(void **state)
     struct att_owner o[ATT_OWNERS];
     pthread_t th[ATT_OWNERS];
     for (int i = 0; i < ATT_OWNERS; i++) {
-        o[i] = (struct att_owner){ &L, 100 + proc * 10 + i, 40000, 0 };
+        o[i] = (struct att_owner){ &L, getpid(), i, 40000, 0 };
         assert_int_equal(pthread_create(&th[i], NULL, att_owner_main, &o[i]), 0);
     }
     int repairs = 0;
