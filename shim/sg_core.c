@@ -26,12 +26,15 @@
 #include <string.h>
 #include <unistd.h>
 
-struct sg_state sg_st;
+struct sg_state sg_st __attribute__((aligned(4096)));
 
 static pthread_once_t sg_init_once = PTHREAD_ONCE_INIT;
 static int said_unusable, said_config;
 
 #define LOCK_BACKOFF_NS (5ull * 1000000000ull)
+/* How often shmat looks for a pending removal to complete (sg_defer's
+ * sweep is throttled to the same period). */
+#define SWEEP_CHECK_NS (10ull * 1000000ull)
 
 static void do_init(void)
 {
@@ -49,6 +52,7 @@ static void do_init(void)
         sg_log_once(&said_unusable, "%s; passing every call through unchanged", err);
         return;
     }
+    sg_local_init(&sg_st.local, sg_st.local_first);
     sg_locks_register_atfork();
     sg_st.defer = sg_st.cfg->mode == SG_MODE_DEFER;
     __atomic_store_n(&sg_st.active, 1, __ATOMIC_RELEASE);
@@ -92,39 +96,6 @@ void sg_core_give(void) { sg_ledger_unlock(&sg_st.L); }
 
 /* ---- local attachment list ------------------------------------------- */
 
-/* uthash frees its bucket table when the last item leaves, which would
- * make every attach/detach pair allocate and free it: a permanent sentinel
- * (address 0, never an attach address) keeps the table, and removed
- * entries are recycled, so the steady state never calls malloc. */
-static struct sg_local sentinel;
-static struct sg_local *spare; /* free entries, linked through hh.next */
-
-_Static_assert(sizeof(((struct sg_local *)0)->addr) == 8, "HASH_FUNCTION in sg_state.h hashes 8 bytes");
-
-/* The local list functions below require sg_local_lock.  local_add
- * returns the entry, or NULL when out of memory (the attachment then goes
- * unlisted: a forked child is not credited with it). */
-static struct sg_local *local_add(uint64_t addr, int shmid, uint32_t flags)
-{
-    if (!sg_st.local)
-        HASH_ADD(hh, sg_st.local, addr, sizeof sentinel.addr, &sentinel);
-    struct sg_local *e;
-    HASH_FIND(hh, sg_st.local, &addr, sizeof addr, e);
-    if (!e) {
-        if (spare) {
-            e = spare;
-            spare = spare->hh.next;
-        } else if (!(e = malloc(sizeof *e)))
-            return NULL;
-        e->addr = addr;
-        HASH_ADD(hh, sg_st.local, addr, sizeof e->addr, e);
-    }
-    e->shmid = shmid;
-    e->flags = flags;
-    e->att_slot = 0;
-    return e;
-}
-
 /* The ledger record of this process's attachment at addr: the library
  * writes one only for a listed attachment, and notes where (records do
  * not move); NULL when there is none. */
@@ -135,51 +106,31 @@ static struct sg_att *att_of(const struct sg_local *loc, uint64_t addr)
     return sg_att_at(&sg_st.L, loc->att_slot - 1, sg_st.self.pid, addr);
 }
 
-SG_HOT static struct sg_att *put_att(const struct sg_att *rec);
+SG_HOT static struct sg_att *claim_att(uint64_t addr);
 
-/* Record this process's attachment (sg_local_lock held). */
+/* Record this process's attachment (sg_local_lock held): claimed, filled
+ * in place and published, without the ledger lock. */
 SG_HOT static void att_record(struct sg_local *loc, uint64_t time_ns)
 {
-    struct sg_att a;
-    memset(&a, 0, sizeof a);
-    a.shmid = loc->shmid;
-    a.pid = sg_st.self.pid;
-    a.start = sg_st.self.start;
-    a.addr = loc->addr;
-    a.time_ns = time_ns;
-    a.flags = loc->flags;
     loc->att_slot = 0;
-    struct sg_att *r = put_att(&a);
-    if (r)
-        loc->att_slot = sg_att_slot(&sg_st.L, r) + 1;
+    struct sg_att *r = NULL;
+    if (sg_st.att_free_hint) /* the slot this process freed last */
+        r = sg_att_claim_slot(&sg_st.L, sg_st.att_free_hint - 1, sg_st.self.pid);
+    sg_st.att_free_hint = 0;
+    if (!r && !(r = claim_att(loc->addr)))
+        return;
+    r->shmid = loc->shmid;
+    r->pid = sg_st.self.pid;
+    r->flags = loc->flags;
+    r->start = sg_st.self.start;
+    r->addr = loc->addr;
+    r->time_ns = time_ns;
+    memset(r->pad, 0, sizeof r->pad);
+    sg_att_publish(&sg_st.L, r);
+    loc->att_slot = sg_att_slot(&sg_st.L, r) + 1;
 }
 
-static struct sg_local *local_find(uint64_t addr)
-{
-    struct sg_local *e = NULL;
-    if (addr && sg_st.local)
-        HASH_FIND(hh, sg_st.local, &addr, sizeof addr, e);
-    return e;
-}
-
-static void local_del(struct sg_local *e)
-{
-    HASH_DEL(sg_st.local, e);
-    e->hh.next = spare;
-    spare = e;
-}
-
-/* Visit this process's attachments (sentinel excluded). */
-#define LOCAL_FOREACH(e)                                                       \
-    for (struct sg_local *e = sg_st.local; e; e = e->hh.next)                  \
-        if (e != &sentinel)
-
-static int local_count(int shmid)
-{
-    int n = 0;
-    LOCAL_FOREACH(e) n += e->shmid == shmid;
-    return n;
-}
+static int local_count(int shmid) { return sg_local_count(&sg_st.local, shmid); }
 
 /* ---- records, with reconciliation when a table is full ----------------- */
 
@@ -211,17 +162,57 @@ static struct sg_seg *put_seg(const struct sg_seg *rec)
     return r;
 }
 
-/* Attachment records are written without the lock (sg_att_put); only a
- * full table takes it, to reconcile.  Lock not held by the caller. */
-SG_HOT static struct sg_att *put_att(const struct sg_att *rec)
+/* Attachment records are written without the lock (sg_att_claim); only
+ * a full table takes it, to reconcile.  Lock not held by the caller. */
+SG_HOT static struct sg_att *claim_att(uint64_t addr)
 {
-    struct sg_att *r = sg_att_put(&sg_st.L, rec);
+    struct sg_att *r = sg_att_claim(&sg_st.L, sg_st.self.pid, addr);
     if (!r && sg_core_take()) {
         if (reconcile_for_room())
-            r = sg_att_put(&sg_st.L, rec);
+            r = sg_att_claim(&sg_st.L, sg_st.self.pid, addr);
         sg_core_give();
     }
     return r;
+}
+
+/* ---- this process's intents ---------------------------------------- */
+
+/* Note that this process's shmget left an intent for id (see
+ * sg_state.intent_ids); past SG_INTENT_IDS ids, every shmat checks. */
+static void intent_note(int id)
+{
+    int32_t *v = sg_st.intent_ids;
+    for (int i = 0; i < SG_INTENT_IDS; i++)
+        if (__atomic_load_n(&v[i], __ATOMIC_RELAXED) == id + 1)
+            return;
+    for (int i = 0; i < SG_INTENT_IDS; i++) {
+        int32_t free_ = 0;
+        if (__atomic_compare_exchange_n(&v[i], &free_, id + 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            return;
+    }
+    __atomic_store_n(&sg_st.intents_many, 1, __ATOMIC_RELAXED);
+}
+
+/* 1 if this process may hold an intent for id. */
+SG_HOT static int intent_listed(int id)
+{
+    if (__atomic_load_n(&sg_st.intents_many, __ATOMIC_RELAXED))
+        return 1;
+    for (int i = 0; i < SG_INTENT_IDS; i++)
+        if (__atomic_load_n(&sg_st.intent_ids[i], __ATOMIC_RELAXED) == id + 1)
+            return 1;
+    return 0;
+}
+
+/* After clearing this process's intent for id (ledger lock held). */
+static void intent_unlist(int id)
+{
+    for (int i = 0; i < SG_INTENT_IDS; i++) {
+        int32_t want = id + 1;
+        __atomic_compare_exchange_n(&sg_st.intent_ids[i], &want, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
+    if (!sg_st.L.hdr->intents) /* none left in the ledger, so none of ours */
+        __atomic_store_n(&sg_st.intents_many, 0, __ATOMIC_RELAXED);
 }
 
 /* ---- shmget ------------------------------------------------------------ */
@@ -336,9 +327,12 @@ static int shmget_fast(key_t key, size_t size, int flg, int *id, int *err)
     /* No locked write since the hint was filled: the record is there. */
     if (gen != h->gen && !sg_seg_at_is(&sg_st.L, h->seg_slot, SG_KIND_SHM, want, key))
         return 0;
-    if (sg_st.defer && !sg_intent_touch(&sg_st.L, h->intent_slot, sg_st.self.pid, sg_st.self.start,
-                                        want, sg_coarse_mono_ns()))
-        return 0;
+    if (sg_st.defer) {
+        if (!sg_intent_touch(&sg_st.L, h->intent_slot, sg_st.self.pid, sg_st.self.start, want,
+                             sg_coarse_mono_ns()))
+            return 0;
+        intent_note(want);
+    }
     if (!sg_ledger_read_valid(&sg_st.L, gen))
         return 0;
     *id = real_shmget(key, size, flg);
@@ -388,8 +382,9 @@ __attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size,
         if (id >= 0) {
             created = record_get(key, size, flg, id);
             struct sg_intent *in = NULL;
-            if (sg_st.defer && key != IPC_PRIVATE)
-                in = sg_intent_put(&sg_st.L, sg_st.self.pid, sg_st.self.start, id);
+            if (sg_st.defer && key != IPC_PRIVATE &&
+                (in = sg_intent_put(&sg_st.L, sg_st.self.pid, sg_st.self.start, id)))
+                intent_note(id);
             hint_fill(key, id, in);
         }
         sg_core_give();
@@ -439,33 +434,44 @@ SG_HOT void *sg_shmat(int id, const void *addr, int flg)
     sg_core_init();
     if (!sg_st.active)
         return real_shmat(id, addr, flg);
-    int e0 = errno;
+    int *ep = &errno; /* one look-up of the thread's errno */
+    int e0 = *ep;
     /* sg_local_lock spans the attach and its records, so that a fork
      * (whose prepare handler takes it) never sees a mapping that the
      * local list does not have yet.  The kernel serialises a process's
      * shmat/shmdt on its mmap lock anyway.  The ledger lock is taken only
      * when there is an intent to clear or a removal pending. */
-    pthread_mutex_lock(&sg_local_lock);
+    int held = sg_local_take();
     void *p = real_shmat(id, addr, flg);
-    int e = errno;
+    int e = *ep;
     if (p != (void *)-1) {
         uint32_t flags = (flg & SHM_RDONLY) ? SG_ATT_RDONLY : 0;
-        struct sg_local *loc = local_add((uint64_t)(uintptr_t)p, id, flags);
+        uint64_t now = sg_coarse_now_ns();
+        struct sg_local *loc = sg_local_add(&sg_st.local, (uint64_t)(uintptr_t)p, id, flags);
         if (loc)
-            att_record(loc, sg_coarse_now_ns());
-        const struct sg_hdr *h = sg_st.L.hdr;
-        if ((__atomic_load_n(&h->intents, __ATOMIC_RELAXED) ||
-             (sg_st.defer && __atomic_load_n(&h->pending, __ATOMIC_RELAXED))) &&
-            sg_core_take()) {
-            if (h->intents)
+            att_record(loc, now);
+        /* The ledger's header is read only when this process left an
+         * intent for id, or at most every SWEEP_CHECK_NS for a pending
+         * removal to complete: a line of shared memory touched right
+         * after the kernel call costs a percent of the pair. */
+        int intent = sg_st.defer && intent_listed(id);
+        int sweep = sg_st.defer && (now - sg_st.pend_checked_ns >= SWEEP_CHECK_NS ||
+                                    now < sg_st.pend_checked_ns);
+        if (sweep) {
+            sg_st.pend_checked_ns = now;
+            sweep = __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED) != 0;
+        }
+        if ((intent || sweep) && sg_core_take()) {
+            if (intent) {
                 sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
-            if (sg_st.defer)
-                sg_defer_sweep_maybe(1);
+                intent_unlist(id);
+            }
+            sg_defer_sweep_maybe(1);
             sg_core_give();
         }
     }
-    pthread_mutex_unlock(&sg_local_lock);
-    errno = p != (void *)-1 ? e0 : e;
+    sg_local_give(held);
+    *ep = p != (void *)-1 ? e0 : e;
     return p;
 }
 
@@ -474,26 +480,29 @@ SG_HOT int sg_shmdt(const void *addr)
     sg_core_init();
     if (!sg_st.active)
         return real_shmdt(addr);
-    int e0 = errno;
+    int *ep = &errno; /* one look-up of the thread's errno */
+    int e0 = *ep;
     uint64_t a = (uint64_t)(uintptr_t)addr;
     /* Held across the detach: the local list must match the mappings
      * whenever a fork's prepare handler gets the lock. */
-    pthread_mutex_lock(&sg_local_lock);
-    struct sg_local *loc = local_find(a);
+    int held = sg_local_take();
+    struct sg_local *loc = sg_local_find(&sg_st.local, a);
     int shmid = loc ? loc->shmid : -1;
     /* The record goes first, while the mapping still exists: as long as
      * it does, nobody else may judge the record stale, so its slot is
      * still ours (see sg_reconcile). */
     struct sg_att *rec = att_of(loc, a);
-    if (rec)
+    if (rec) {
         sg_att_del(&sg_st.L, rec);
+        sg_st.att_free_hint = loc->att_slot;
+    }
+    /* The entry goes before the call too: if the call fails, nothing was
+     * attached at addr (EINVAL), so the entry was stale anyway. */
     if (loc)
-        loc->att_slot = 0;
+        sg_local_del(&sg_st.local, loc);
     int r = real_shmdt(addr);
-    int e = errno;
+    int e = *ep;
     if (r == 0) {
-        if (loc)
-            local_del(loc);
         if (sg_st.defer && shmid >= 0 && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED) &&
             sg_core_take()) {
             struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, shmid);
@@ -503,8 +512,8 @@ SG_HOT int sg_shmdt(const void *addr)
             sg_core_give();
         }
     }
-    pthread_mutex_unlock(&sg_local_lock);
-    errno = r == 0 ? e0 : e;
+    sg_local_give(held);
+    *ep = r == 0 ? e0 : e;
     return r;
 }
 
@@ -570,8 +579,8 @@ void sg_core_exit(void)
     if (!sg_st.active)
         return;
     int saved = errno;
-    pthread_mutex_lock(&sg_local_lock);
-    LOCAL_FOREACH(e) {
+    int held = sg_local_take();
+    SG_LOCAL_FOREACH(&sg_st.local, e) {
         struct sg_att *rec = att_of(e, e->addr);
         if (rec)
             sg_att_del(&sg_st.L, rec);
@@ -585,7 +594,7 @@ void sg_core_exit(void)
         sg_sem_exit();
         sg_core_give();
     }
-    pthread_mutex_unlock(&sg_local_lock);
+    sg_local_give(held);
     errno = saved;
 }
 
@@ -600,8 +609,13 @@ void sg_core_after_fork_child(void)
     sg_st.self.start = sg_proc_start_time(sg_st.self.pid);
     sg_st.degraded_until = 0;
     sg_st.next_sweep = 0;
+    sg_st.att_free_hint = 0;
+    /* The parent's intents are not the child's. */
+    sg_st.intents_many = 0;
+    memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
+    sg_st.pend_checked_ns = 0;
     uint64_t now = sg_now_ns();
-    LOCAL_FOREACH(e) {
+    SG_LOCAL_FOREACH(&sg_st.local, e) {
         e->flags |= SG_ATT_INHERITED;
         att_record(e, now);
     }

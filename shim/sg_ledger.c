@@ -149,6 +149,7 @@ static void bind_tables(struct sg_ledger *L)
     L->hdr = h;
     L->seg = (struct sg_seg *)(L->base + h->seg_off);
     L->att = (struct sg_att *)(L->base + h->att_off);
+    L->att_mask = h->att_cap - 1;
     L->semuser = (struct sg_semuser *)(L->base + h->semuser_off);
     L->intent = (struct sg_intent *)(L->base + h->intent_off);
     L->pend = (struct sg_pend *)(L->base + h->pend_off);
@@ -157,11 +158,8 @@ static void bind_tables(struct sg_ledger *L)
 
 /* ---- page allocation: never let a store into the mapping hit SIGBUS ----- */
 
-SG_HOT static int ensure_pages(struct sg_ledger *L, const void *p, size_t n)
+static int ensure_pages_slow(struct sg_ledger *L, size_t off, size_t n)
 {
-    if (!L->pagemap)
-        return 0;
-    size_t off = (size_t)((const unsigned char *)p - L->base);
     for (size_t pg = off / PAGE; pg <= (off + n - 1) / PAGE; pg++) {
         /* Atomic: attachment records are placed without the lock, by
          * any thread; a fallocate repeated by a race is harmless. */
@@ -173,6 +171,20 @@ SG_HOT static int ensure_pages(struct sg_ledger *L, const void *p, size_t n)
         __atomic_fetch_or(&L->pagemap[pg / 8], bit, __ATOMIC_RELAXED);
     }
     return 0;
+}
+
+/* 0 when the n bytes at p are backed by allocated pages (allocating them
+ * first if needed), -1 when they cannot be (a full tmpfs): the caller
+ * then does not store there. */
+SG_HOT static inline int ensure_pages(struct sg_ledger *L, const void *p, size_t n)
+{
+    if (!L->pagemap)
+        return 0;
+    size_t off = (size_t)((const unsigned char *)p - L->base), pg = off / PAGE;
+    if (pg == (off + n - 1) / PAGE &&
+        (__atomic_load_n(&L->pagemap[pg / 8], __ATOMIC_RELAXED) & (1u << (pg % 8))))
+        return 0; /* the common case: one page, known allocated */
+    return ensure_pages_slow(L, off, n);
 }
 
 /* ---- open / create ---------------------------------------------------- */
@@ -887,7 +899,7 @@ SG_HOT static void att_live_sub(struct sg_ledger *L)
 struct sg_att *sg_att_find(struct sg_ledger *L, int32_t pid, uint64_t addr)
 {
     struct sg_att key = { .pid = pid, .addr = addr };
-    uint32_t mask = L->hdr->att_cap - 1, i = att_home(&key) & mask;
+    uint32_t mask = L->att_mask, i = att_home(&key) & mask;
     for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
         struct sg_att *r = &L->att[i];
         if (state_of(r) == SG_REC_LIVE && r->pid == pid && r->addr == addr)
@@ -896,10 +908,11 @@ struct sg_att *sg_att_find(struct sg_ledger *L, int32_t pid, uint64_t addr)
     return NULL;
 }
 
-SG_HOT struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec)
+SG_HOT struct sg_att *sg_att_claim(struct sg_ledger *L, int32_t pid, uint64_t addr)
 {
-    uint32_t cap = L->hdr->att_cap, mask = cap - 1, i = att_home(rec) & mask;
-    uint32_t claim = att_claim(rec->pid);
+    struct sg_att key = { .pid = pid, .addr = addr };
+    uint32_t mask = L->att_mask, i = att_home(&key) & mask;
+    uint32_t claim = att_claim(pid), cap = mask + 1;
     /* Keep at least 1/8 of the table free so probes stay short. */
     if (__atomic_load_n(&L->hdr->att_live, __ATOMIC_RELAXED) < cap - cap / 8) {
         for (uint32_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
@@ -909,24 +922,50 @@ SG_HOT struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec)
                 continue;
             if (ensure_pages(L, r, sizeof *r) != 0)
                 break;
-            if (!__atomic_compare_exchange_n(&r->state, &st, claim, 0, __ATOMIC_ACQUIRE,
-                                             __ATOMIC_RELAXED))
-                continue; /* another process took it first */
-            memcpy((unsigned char *)r + 4, (const unsigned char *)rec + 4, sizeof *r - 4);
-            set_state(r, SG_REC_LIVE);
-            __atomic_fetch_add(&L->hdr->att_live, 1, __ATOMIC_RELAXED);
-            return r;
+            if (__atomic_compare_exchange_n(&r->state, &st, claim, 0, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_RELAXED))
+                return r;
+            /* another process took it first: go on probing */
         }
     }
     __atomic_fetch_add(&L->hdr->dropped, 1, __ATOMIC_RELAXED);
     return NULL;
 }
 
+SG_HOT struct sg_att *sg_att_claim_slot(struct sg_ledger *L, uint32_t i, int32_t pid)
+{
+    if (i > L->att_mask)
+        return NULL;
+    struct sg_att *r = &L->att[i];
+    uint32_t st = SG_REC_EMPTY;
+    if (__atomic_load_n(&L->hdr->att_live, __ATOMIC_RELAXED) >= L->att_mask + 1 - (L->att_mask + 1) / 8 ||
+        state_of(r) != SG_REC_EMPTY || ensure_pages(L, r, sizeof *r) != 0 ||
+        !__atomic_compare_exchange_n(&r->state, &st, att_claim(pid), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        return NULL;
+    return r;
+}
+
+SG_HOT void sg_att_publish(struct sg_ledger *L, struct sg_att *r)
+{
+    set_state(r, SG_REC_LIVE);
+    __atomic_fetch_add(&L->hdr->att_live, 1, __ATOMIC_RELAXED);
+}
+
+struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec)
+{
+    struct sg_att *r = sg_att_claim(L, rec->pid, rec->addr);
+    if (r) {
+        memcpy((unsigned char *)r + 4, (const unsigned char *)rec + 4, sizeof *r - 4);
+        sg_att_publish(L, r);
+    }
+    return r;
+}
+
 uint32_t sg_att_slot(const struct sg_ledger *L, const struct sg_att *rec) { return (uint32_t)(rec - L->att); }
 
 SG_HOT struct sg_att *sg_att_at(struct sg_ledger *L, uint32_t i, int32_t pid, uint64_t addr)
 {
-    if (i >= L->hdr->att_cap)
+    if (i > L->att_mask)
         return NULL;
     struct sg_att *r = &L->att[i];
     return state_of(r) == SG_REC_LIVE && r->pid == pid && r->addr == addr ? r : NULL;

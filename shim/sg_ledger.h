@@ -33,6 +33,7 @@ struct sg_ledger {
     struct sg_hdr *hdr;
     struct sg_seg *seg;
     struct sg_att *att;
+    uint32_t att_mask;          /* att_cap - 1, fixed when opened */
     struct sg_semuser *semuser; /* SG_SEMUSER_CAP records */
     struct sg_intent *intent;
     struct sg_pend *pend;
@@ -114,6 +115,16 @@ int sg_att_drop_stale(struct sg_ledger *L, struct sg_att *rec, const struct sg_a
  * held); returns how many. */
 unsigned sg_att_free_dead_claims(struct sg_ledger *L);
 struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec);
+/* sg_att_put in two steps, for a caller that fills the record in place:
+ * sg_att_claim claims a free slot for (pid, addr) (NULL: table full, or
+ * its page cannot be allocated); the caller sets every field but state
+ * (the slot holds stale bytes), then sg_att_publish makes it live. */
+SG_HOT struct sg_att *sg_att_claim(struct sg_ledger *L, int32_t pid, uint64_t addr);
+/* Claim slot i (an index from sg_att_slot) for pid if it is free: an
+ * owner reusing the slot it just freed skips the hash and the probe.
+ * NULL when the slot is taken or out of range. */
+SG_HOT struct sg_att *sg_att_claim_slot(struct sg_ledger *L, uint32_t i, int32_t pid);
+SG_HOT void sg_att_publish(struct sg_ledger *L, struct sg_att *r);
 void sg_att_del(struct sg_ledger *L, struct sg_att *rec);
 
 /* Semaphore users, keyed by (semid, pid).  del_set drops every user of

@@ -2,17 +2,41 @@
  * sg_locks.c - the in-process locks and the fork handlers (see sg_locks.h).
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "sg_locks.h"
 #include "sg_core.h"
 
-pthread_mutex_t sg_local_lock = PTHREAD_MUTEX_INITIALIZER;
+uint32_t sg_local_lock;
 
-static void prepare(void) { pthread_mutex_lock(&sg_local_lock); }
-static void parent(void) { pthread_mutex_unlock(&sg_local_lock); }
+/* Contended: mark the lock as having waiters and sleep until it is
+ * given back (errno is preserved: the callers restore it anyway, but a
+ * lock should not be what changes it). */
+void sg_lock_wait(uint32_t *l)
+{
+    int saved = errno;
+    while (__atomic_exchange_n(l, 2, __ATOMIC_ACQUIRE) != 0)
+        syscall(SYS_futex, l, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+    errno = saved;
+}
+
+void sg_lock_wake(uint32_t *l)
+{
+    int saved = errno;
+    syscall(SYS_futex, l, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved;
+}
+
+static int prepare_how;
+static void prepare(void) { prepare_how = sg_local_take(); }
+static void parent(void) { sg_local_give(prepare_how); }
 static void child(void)
 {
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    sg_local_lock = fresh;
+    __atomic_store_n(&sg_local_lock, 0, __ATOMIC_RELAXED);
     sg_core_after_fork_child();
 }
 

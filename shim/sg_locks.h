@@ -5,7 +5,7 @@
  *  1. sg_init_once (pthread_once, sg_core.c)   - first-call setup.  Fork
  *     while it runs in another thread: POSIX leaves this to the program;
  *     setup does no blocking work under it except opening the ledger.
- *  2. sg_local_lock (in-process mutex)         - sg_st.local, and each
+ *  2. sg_local_lock (in-process futex lock)    - sg_st.local, and each
  *     shmat/shmdt from the real call to the end of its ledger records, so
  *     that a fork never sees a mapping the list lacks and a detach never
  *     deletes the record of a new mapping at the same address.
@@ -23,9 +23,43 @@
 #ifndef SG_LOCKS_H
 #define SG_LOCKS_H
 
-#include <pthread.h>
+#include <stdint.h>
+#include <sys/single_threaded.h>
 
-extern pthread_mutex_t sg_local_lock;
+#include "sg_compiler.h"
+
+/* sg_local_lock is a plain futex lock (0 free, 1 held, 2 held with
+ * waiters), not a pthread mutex: it is taken twice per attach/detach
+ * pair, where a pthread mutex's lock and unlock cost about 110
+ * instructions against a dozen.  And while the process has a single
+ * thread (glibc's __libc_single_threaded), there is nobody to exclude:
+ * the lock word is left alone, which spares two locked instructions per
+ * call (the fork handlers run in that same thread).  Not recursive, not
+ * robust (private to the process; a fork child re-initialises it).
+ *
+ * sg_local_take returns how it took the lock (0: single-threaded, not
+ * touched), to be passed to sg_local_give: a thread created in between
+ * cannot make the two disagree. */
+extern uint32_t sg_local_lock;
+
+void sg_lock_wait(uint32_t *l);
+void sg_lock_wake(uint32_t *l);
+
+static inline int sg_local_take(void)
+{
+    if (__libc_single_threaded)
+        return 0;
+    uint32_t free_ = 0;
+    if (!__atomic_compare_exchange_n(&sg_local_lock, &free_, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        sg_lock_wait(&sg_local_lock);
+    return 1;
+}
+
+static inline void sg_local_give(int how)
+{
+    if (how && __atomic_exchange_n(&sg_local_lock, 0, __ATOMIC_RELEASE) == 2)
+        sg_lock_wake(&sg_local_lock);
+}
 
 /* Register the fork handlers (idempotent; called from sg_core_init). */
 void sg_locks_register_atfork(void);

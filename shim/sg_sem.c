@@ -186,7 +186,7 @@ static void add_created(key_t key, int nsems, int flg, int id)
 static void note_use_by_id(int id)
 {
     struct sg_ksem k;
-    pthread_mutex_lock(&sg_local_lock);
+    int held = sg_local_take();
     if (!local_has(id) && sg_ksem_stat(id, &k) == 0) {
         if (sg_core_take()) {
             add_user(&k, SG_USE_BYID);
@@ -194,13 +194,13 @@ static void note_use_by_id(int id)
         }
         local_add(id);
     }
-    pthread_mutex_unlock(&sg_local_lock);
+    sg_local_give(held);
 }
 
 /* After IPC_RMID, or an operation that found no such set. */
 static void forget_set(int id)
 {
-    pthread_mutex_lock(&sg_local_lock);
+    int held = sg_local_take();
     local_del(id);
     struct sg_ksem k;
     if (sg_ksem_stat(id, &k) != 0 && (errno == EINVAL || errno == EIDRM) && sg_core_take()) {
@@ -210,7 +210,7 @@ static void forget_set(int id)
         sg_semuser_del_set(&sg_st.L, id);
         sg_core_give();
     }
-    pthread_mutex_unlock(&sg_local_lock);
+    sg_local_give(held);
 }
 
 /* ---- semget ------------------------------------------------------------- */
@@ -254,7 +254,7 @@ int sg_semget(key_t key, int nsems, int flg, const void *caller)
     struct sg_callsite cs;
     if (created) /* dladdr: never under the ledger lock */
         sg_callsite_resolve(caller, &cs);
-    pthread_mutex_lock(&sg_local_lock);
+    int held = sg_local_take();
     struct sg_ksem k;
     int have = created || sg_ksem_stat(id, &k) == 0;
     if (have && sg_core_take()) {
@@ -269,7 +269,7 @@ int sg_semget(key_t key, int nsems, int flg, const void *caller)
     }
     if (have)
         local_add(id);
-    pthread_mutex_unlock(&sg_local_lock);
+    sg_local_give(held);
     errno = e0;
     return id;
 }

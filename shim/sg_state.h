@@ -9,36 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The attachment list is keyed by mapping address: page-aligned 8-byte
- * keys, for which a multiplicative hash spreads as well as uthash's
- * default (Jenkins) at a fraction of the instructions on the shmat/shmdt
- * path.  Other key lengths keep Jenkins.  Every file that includes this
- * header hashes the same way. */
-#define HASH_FUNCTION(keyptr, keylen, hashv)                                   \
-    do {                                                                       \
-        if ((keylen) == 8) {                                                   \
-            uint64_t k_;                                                       \
-            memcpy(&k_, (keyptr), sizeof k_);                                  \
-            (hashv) = (unsigned)(((k_ >> 12) * 0x9E3779B97F4A7C15ull) >> 32);  \
-        } else                                                                 \
-            HASH_JEN((keyptr), (keylen), (hashv));                             \
-    } while (0)
-#include <uthash.h>
-
 #include "sg_config.h"
+#include "sg_local.h"
 #include "sg_ledger.h"
 #include "sg_proc.h"
-
-/* This process's own attachments (made through the library, or inherited
- * through fork), so a forked child can be credited with them. */
-struct sg_local {
-    uint64_t addr;
-    int32_t shmid;
-    uint32_t flags;
-    uint32_t att_slot;          /* where its ledger record was put, plus 1; a
-                                 * hint (records move on deletion), 0: none */
-    UT_hash_handle hh;
-};
 
 /* Semaphore sets this process uses (created, looked up, inherited or
  * operated on), so that semop's check is a short lock-free scan and a
@@ -46,17 +20,33 @@ struct sg_local {
  * read without it (entries are stored before the count grows). */
 #define SG_LOCAL_SEMS 64
 
+/* Intents this process tracks by id (sg_state.intent_ids). */
+#define SG_INTENT_IDS 8
+
 /* The fields every intercepted call reads come first, so that they share
- * a few cache lines; the ledger's path and the semaphore list come last.  (Right after a shmat or shmdt the kernel has
- * evicted much of the caller's cache: lines touched cost.) */
+ * a cache line, and everything an attach/detach pair touches lies in the
+ * first page (sg_st is page-aligned): right after a shmat or shmdt the
+ * kernel has evicted much of the caller's cache and TLB, and every line
+ * and page touched then costs.  The ledger's path and the semaphore list
+ * come last. */
 struct sg_state {
     int active;                 /* ledger usable: record and (defer) act */
     int defer;                  /* mode == defer and active */
-    struct sg_local *local;     /* uthash by addr; guarded by sg_local_lock */
+    uint32_t att_free_hint;     /* ledger slot + 1 this process freed last
+                                 * (sg_local_lock); 0: none */
+    uint32_t intents_many;      /* 1: more intents than intent_ids holds
+                                 * (atomic); 0 again when the ledger has none */
+    struct sg_local_tab local;  /* this process's attachments; sg_local_lock */
+    uint64_t pend_checked_ns;   /* realtime: shmat last looked at pending */
     uint64_t degraded_until;    /* mono ns: after a lock timeout */
     uint64_t next_sweep;        /* mono ns: earliest next pending sweep */
-    struct sg_self self;        /* pid and start first */
     const struct sg_config *cfg;
+    /* Segments (id + 1; 0: free slot) for which this process's shmget left
+     * an intent in the ledger: shmat takes the ledger lock to clear one
+     * only for an id listed here (atomic, any thread). */
+    int32_t intent_ids[SG_INTENT_IDS];
+    struct sg_self self;        /* pid and start first */
+    struct sg_local local_first[SG_LOCAL_FIRST]; /* local's first slots */
     int said_lock;
     uint32_t n_semids;          /* entries in use; -1 ids are free slots */
     struct sg_ledger L;         /* its pointers first, its path last */

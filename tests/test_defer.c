@@ -25,6 +25,21 @@ static int pending_in_ledger(void)
     return n;
 }
 
+/* Live intents of pid in the ledger: for shmid, or for any (shmid < 0). */
+static int intents_of(pid_t pid, int shmid)
+{
+    struct sg_ledger L;
+    if (sgt_load_ledger(dir, &L) != 0)
+        return -1;
+    int n = 0;
+    for (uint32_t i = 0; i < L.hdr->intent_cap; i++) {
+        const struct sg_intent *x = &L.intent[i];
+        n += x->state == SG_REC_LIVE && x->pid == pid && (shmid < 0 || x->shmid == shmid);
+    }
+    sg_ledger_close(&L);
+    return n;
+}
+
 /* A removes while B is attached; C, starting later, must find A's segment. */
 static void run_staggered_trio(char **env, int *c_id, int *a_id, int *c_val)
 {
@@ -268,6 +283,40 @@ static void test_permissions_and_second_rmid(void **state)
 }
 
 /* IPC_PRIVATE: removed at once even while attached (crash safety). */
+/* B looks up more keys than the library lists per process (its shmat
+ * clears an intent only for an id listed, or for every id once the list
+ * overflowed), then attaches them one by one: each attach clears exactly
+ * its own intent, the others keep holding their removals back, and at the
+ * end B holds none. */
+#define MANY_KEYS 11
+static void test_many_intents(void **state)
+{
+    (void)state;
+    struct step a, b;
+    step_start(&a, lib_env);
+    step_start(&b, lib_env);
+    int id[MANY_KEYS];
+    for (int k = 0; k < MANY_KEYS; k++) {
+        id[k] = step_id(step(&a, "get 0x%x create", 0x5eed0100 + k));
+        assert_true(id[k] >= 0);
+    }
+    for (int k = 0; k < MANY_KEYS; k++)
+        assert_int_equal(step_id(step(&b, "get 0x%x", 0x5eed0100 + k)), id[k]);
+    assert_int_equal(intents_of(b.pid, -1), MANY_KEYS);
+    /* The last key's intent holds A's removal back (nattch is 0). */
+    assert_string_equal(step(&a, "rmid %d", id[MANY_KEYS - 1]), "ok");
+    assert_true(sgt_shm_exists(id[MANY_KEYS - 1]));
+    for (int k = 0; k < MANY_KEYS; k++) {
+        assert_string_equal(step(&b, "at %d", id[k]), "ok");
+        assert_int_equal(intents_of(b.pid, id[k]), 0);
+        assert_int_equal(intents_of(b.pid, -1), MANY_KEYS - 1 - k);
+        assert_string_equal(step(&b, "dt %d", id[k]), "ok");
+    }
+    assert_false(sgt_shm_exists(id[MANY_KEYS - 1])); /* B's detach completed it */
+    step_end(&a, "exit");
+    step_end(&b, "exit");
+}
+
 static void test_private_passes_through(void **state)
 {
     (void)state;
@@ -301,6 +350,7 @@ int main(void)
         cmocka_unit_test_teardown(test_sigkill_cases, after_each),
         cmocka_unit_test_teardown(test_permissions_and_second_rmid, after_each),
         cmocka_unit_test_teardown(test_private_passes_through, after_each),
+        cmocka_unit_test_teardown(test_many_intents, after_each),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

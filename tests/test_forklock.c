@@ -4,7 +4,7 @@
  *
  * The core is linked in directly (sg_shmget/sg_shmat/sg_shmdt), with
  * SHMGUARD_LEDGER pointing at a private directory.  (a) A second thread
- * holds sg_local_lock, the in-process mutex of the local attachment list,
+ * holds sg_local_lock, the in-process lock of the local attachment list,
  * while the main thread forks: the child must not inherit it held; it must
  * be credited with the inherited attachment, attach and detach again, and
  * exit.  (b) A second thread holds the ledger's (process-shared) mutex for
@@ -43,7 +43,7 @@ static void *holder_main(void *arg)
     if (h->ledger)
         h->lock_rc = sg_ledger_lock(&sg_st.L);
     else
-        h->lock_rc = pthread_mutex_lock(&sg_local_lock);
+        h->lock_rc = sg_local_take() ? 0 : -1; /* this test has threads */
     char c = 1;
     if (write(h->ready[1], &c, 1) != 1)
         abort();
@@ -54,7 +54,7 @@ static void *holder_main(void *arg)
         if (h->ledger)
             sg_ledger_unlock(&sg_st.L);
         else
-            pthread_mutex_unlock(&sg_local_lock);
+            sg_local_give(1);
     }
     return NULL;
 }
