@@ -98,8 +98,13 @@ struct bench_ratio {
     double bare_ns;     /* median of the bare samples */
 };
 
-/* Interleaved A/B: each repetition times bare and library back to back
- * (their order alternating, to cancel drift) and gives one ratio. */
+/* Interleaved A/B.  Each repetition gives one ratio: the library's
+ * total time over bare's, both summed over BENCH_SLICES slices of the
+ * repetition's n operations that alternate (A B, B A, ...), so that both
+ * sides see the same drift of the machine (a VM's neighbours, frequency)
+ * at a resolution of a few milliseconds rather than of the whole
+ * repetition.  Every operation counts: a slow one weighs on its side. */
+#define BENCH_SLICES 20
 static inline struct bench_ratio bench_ab(bench_op_fn op, void *arg, int n, int reps,
                                           const struct bench_api *bare,
                                           const struct bench_api *lib)
@@ -109,17 +114,20 @@ static inline struct bench_ratio bench_ab(bench_op_fn op, void *arg, int n, int 
         exit(1);
     op(bare, n / 4 + 1, arg); /* warm up both */
     op(lib, n / 4 + 1, arg);
+    int slices = n < BENCH_SLICES ? 1 : BENCH_SLICES, m = n / slices;
     for (int r = 0; r < reps; r++) {
-        double b, l;
-        if (r & 1) {
-            l = op(lib, n, arg);
-            b = op(bare, n, arg);
-        } else {
-            b = op(bare, n, arg);
-            l = op(lib, n, arg);
+        double b = 0, l = 0;
+        for (int s = 0; s < slices; s++) {
+            if ((r + s) & 1) {
+                l += op(lib, m, arg);
+                b += op(bare, m, arg);
+            } else {
+                b += op(bare, m, arg);
+                l += op(lib, m, arg);
+            }
         }
         ratio[r] = l / b;
-        b_ns[r] = b;
+        b_ns[r] = b / slices;
     }
     struct bench_ratio out;
     out.med = bench_median(ratio, reps);
