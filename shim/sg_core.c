@@ -327,12 +327,12 @@ static int shmget_fast(key_t key, size_t size, int flg, int *id, int *err)
     /* No locked write since the hint was filled: the record is there. */
     if (gen != h->gen && !sg_seg_at_is(&sg_st.L, h->seg_slot, SG_KIND_SHM, want, key))
         return 0;
-    if (sg_st.defer) {
-        if (!sg_intent_touch(&sg_st.L, h->intent_slot, sg_st.self.pid, sg_st.self.start, want,
-                             sg_coarse_mono_ns()))
-            return 0;
-        intent_note(want);
-    }
+    /* A live intent of ours was put by a locked shmget, which listed its
+     * id (intent_note), and is unlisted only by the shmat that clears it
+     * under the lock: touching it needs no note. */
+    if (sg_st.defer && !sg_intent_touch(&sg_st.L, h->intent_slot, sg_st.self.pid, sg_st.self.start,
+                                        want, sg_coarse_mono_ns()))
+        return 0;
     if (!sg_ledger_read_valid(&sg_st.L, gen))
         return 0;
     *id = real_shmget(key, size, flg);

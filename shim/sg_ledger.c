@@ -150,6 +150,8 @@ static void bind_tables(struct sg_ledger *L)
     L->seg = (struct sg_seg *)(L->base + h->seg_off);
     L->att = (struct sg_att *)(L->base + h->att_off);
     L->att_mask = h->att_cap - 1;
+    L->seg_cap = h->seg_cap;
+    L->intent_cap = h->intent_cap;
     L->semuser = (struct sg_semuser *)(L->base + h->semuser_off);
     L->intent = (struct sg_intent *)(L->base + h->intent_off);
     L->pend = (struct sg_pend *)(L->base + h->pend_off);

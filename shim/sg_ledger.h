@@ -34,6 +34,8 @@ struct sg_ledger {
     struct sg_seg *seg;
     struct sg_att *att;
     uint32_t att_mask;          /* att_cap - 1, fixed when opened */
+    uint32_t seg_cap;           /* copies of the header's, fixed when */
+    uint32_t intent_cap;        /* opened: the hot paths need no header line */
     struct sg_semuser *semuser; /* SG_SEMUSER_CAP records */
     struct sg_intent *intent;
     struct sg_pend *pend;
@@ -186,7 +188,7 @@ SG_NO_TSAN static inline int sg_ledger_read_valid(const struct sg_ledger *L, uin
 SG_NO_TSAN static inline int sg_seg_at_is(const struct sg_ledger *L, uint32_t i, uint32_t kind,
                                           int32_t id, int32_t key)
 {
-    if (i >= L->hdr->seg_cap)
+    if (i >= L->seg_cap)
         return 0;
     const struct sg_seg *r = &L->seg[i];
     return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE) == SG_REC_LIVE &&
@@ -209,7 +211,7 @@ static inline uint32_t sg_seg_slot(const struct sg_ledger *L, const struct sg_se
 SG_NO_TSAN static inline int sg_intent_touch(struct sg_ledger *L, uint32_t i, int32_t pid,
                                              uint64_t start, int32_t shmid, uint64_t now)
 {
-    if (i >= L->hdr->intent_cap)
+    if (i >= L->intent_cap)
         return 0;
     struct sg_intent *x = &L->intent[i];
     if (__atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != SG_REC_LIVE ||
