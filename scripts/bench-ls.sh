@@ -4,8 +4,7 @@
 # `lsof` finding the attachers.  Run by bench.sh inside a fresh IPC
 # namespace; 7 rounds, each timing the baseline and the tool back to back;
 # medians of the times and of the per-round ratios.  lsof is installed
-# when missing (as root),
-# or its line says how.
+# when missing (as root), or its line says how.
 set -eu
 BUILD=$1
 ms() { # command...: wall time of one run, in ms
