@@ -32,9 +32,6 @@ static pthread_once_t sg_init_once = PTHREAD_ONCE_INIT;
 static int said_unusable, said_config;
 
 #define LOCK_BACKOFF_NS (5ull * 1000000000ull)
-/* How often shmat looks for a pending removal to complete (sg_defer's
- * sweep is throttled to the same period). */
-#define SWEEP_CHECK_NS (10ull * 1000000ull)
 
 static void do_init(void)
 {
@@ -113,11 +110,8 @@ SG_HOT static struct sg_att *claim_att(uint64_t addr);
 SG_HOT static void att_record(struct sg_local *loc, uint64_t time_ns)
 {
     loc->att_slot = 0;
-    struct sg_att *r = NULL;
-    if (sg_st.att_free_hint) /* the slot this process freed last */
-        r = sg_att_claim_slot(&sg_st.L, sg_st.att_free_hint - 1, sg_st.self.pid);
-    sg_st.att_free_hint = 0;
-    if (!r && !(r = claim_att(loc->addr)))
+    struct sg_att *r = claim_att(loc->addr);
+    if (!r)
         return;
     r->shmid = loc->shmid;
     r->pid = sg_st.self.pid;
@@ -446,27 +440,22 @@ SG_HOT void *sg_shmat(int id, const void *addr, int flg)
     int e = *ep;
     if (p != (void *)-1) {
         uint32_t flags = (flg & SHM_RDONLY) ? SG_ATT_RDONLY : 0;
-        uint64_t now = sg_coarse_now_ns();
         struct sg_local *loc = sg_local_add(&sg_st.local, (uint64_t)(uintptr_t)p, id, flags);
         if (loc)
-            att_record(loc, now);
+            att_record(loc, sg_coarse_now_ns());
         /* The ledger's header is read only when this process left an
-         * intent for id, or at most every SWEEP_CHECK_NS for a pending
-         * removal to complete: a line of shared memory touched right
-         * after the kernel call costs a percent of the pair. */
+         * intent for id, or when the throttled sweep is due: a line of
+         * shared memory touched right after the kernel call costs a
+         * percent of the pair. */
         int intent = sg_st.defer && intent_listed(id);
-        int sweep = sg_st.defer && (now - sg_st.pend_checked_ns >= SWEEP_CHECK_NS ||
-                                    now < sg_st.pend_checked_ns);
-        if (sweep) {
-            sg_st.pend_checked_ns = now;
-            sweep = __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED) != 0;
-        }
+        int sweep = sg_st.defer && sg_defer_sweep_due();
         if ((intent || sweep) && sg_core_take()) {
             if (intent) {
                 sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
                 intent_unlist(id);
             }
-            sg_defer_sweep_maybe(1);
+            if (sweep)
+                sg_defer_sweep(NULL);
             sg_core_give();
         }
     }
@@ -492,10 +481,8 @@ SG_HOT int sg_shmdt(const void *addr)
      * it does, nobody else may judge the record stale, so its slot is
      * still ours (see sg_reconcile). */
     struct sg_att *rec = att_of(loc, a);
-    if (rec) {
+    if (rec)
         sg_att_del(&sg_st.L, rec);
-        sg_st.att_free_hint = loc->att_slot;
-    }
     /* The entry goes before the call too: if the call fails, nothing was
      * attached at addr (EINVAL), so the entry was stale anyway. */
     if (loc)
@@ -609,11 +596,9 @@ void sg_core_after_fork_child(void)
     sg_st.self.start = sg_proc_start_time(sg_st.self.pid);
     sg_st.degraded_until = 0;
     sg_st.next_sweep = 0;
-    sg_st.att_free_hint = 0;
     /* The parent's intents are not the child's. */
     sg_st.intents_many = 0;
     memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
-    sg_st.pend_checked_ns = 0;
     uint64_t now = sg_now_ns();
     SG_LOCAL_FOREACH(&sg_st.local, e) {
         e->flags |= SG_ATT_INHERITED;

@@ -175,16 +175,19 @@ void sg_defer_sweep(int (*own_count)(int shmid))
     }
 }
 
+int sg_defer_sweep_due(void)
+{
+    uint64_t now = sg_coarse_mono_ns();
+    if (now < sg_st.next_sweep)
+        return 0;
+    sg_st.next_sweep = now + SWEEP_INTERVAL_NS;
+    return __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED) != 0;
+}
+
 void sg_defer_sweep_maybe(int throttled)
 {
-    if (!sg_st.L.hdr->pending)
+    if (throttled ? !sg_defer_sweep_due() : !sg_st.L.hdr->pending)
         return;
-    if (throttled) {
-        uint64_t now = sg_coarse_mono_ns();
-        if (now < sg_st.next_sweep)
-            return;
-        sg_st.next_sweep = now + SWEEP_INTERVAL_NS;
-    }
     sg_defer_sweep(NULL);
 }
 

@@ -29,8 +29,14 @@ void sg_defer_try(struct sg_seg *rec, int own);
  * shmid, the attachments of this process about to go away (may be NULL). */
 void sg_defer_sweep(int (*own_count)(int shmid));
 
+/* 1 when this process's throttled sweep is due: at most every 10 ms,
+ * checked on the clock before the ledger's pending count, so that in
+ * between shmat reads no line of the ledger.  Advances the throttle.  No
+ * ledger lock needed; sg_local_lock held (shmat, shmdt). */
+int sg_defer_sweep_due(void);
+
 /* Sweep if pending removals exist: one load when there are none.  With
- * throttled, at most every 10 ms per process (shmat/shmdt, whose own
+ * throttled, only when sg_defer_sweep_due() (shmat/shmdt, whose own
  * segment is handled directly); shmget and shmctl sweep every time, so a
  * carrier never observes a removal that is already due.  Ledger lock
  * held. */

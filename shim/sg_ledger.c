@@ -934,19 +934,6 @@ SG_HOT struct sg_att *sg_att_claim(struct sg_ledger *L, int32_t pid, uint64_t ad
     return NULL;
 }
 
-SG_HOT struct sg_att *sg_att_claim_slot(struct sg_ledger *L, uint32_t i, int32_t pid)
-{
-    if (i > L->att_mask)
-        return NULL;
-    struct sg_att *r = &L->att[i];
-    uint32_t st = SG_REC_EMPTY;
-    if (__atomic_load_n(&L->hdr->att_live, __ATOMIC_RELAXED) >= L->att_mask + 1 - (L->att_mask + 1) / 8 ||
-        state_of(r) != SG_REC_EMPTY || ensure_pages(L, r, sizeof *r) != 0 ||
-        !__atomic_compare_exchange_n(&r->state, &st, att_claim(pid), 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-        return NULL;
-    return r;
-}
-
 SG_HOT void sg_att_publish(struct sg_ledger *L, struct sg_att *r)
 {
     set_state(r, SG_REC_LIVE);

@@ -122,10 +122,6 @@ struct sg_att *sg_att_put(struct sg_ledger *L, const struct sg_att *rec);
  * its page cannot be allocated); the caller sets every field but state
  * (the slot holds stale bytes), then sg_att_publish makes it live. */
 SG_HOT struct sg_att *sg_att_claim(struct sg_ledger *L, int32_t pid, uint64_t addr);
-/* Claim slot i (an index from sg_att_slot) for pid if it is free: an
- * owner reusing the slot it just freed skips the hash and the probe.
- * NULL when the slot is taken or out of range. */
-SG_HOT struct sg_att *sg_att_claim_slot(struct sg_ledger *L, uint32_t i, int32_t pid);
 SG_HOT void sg_att_publish(struct sg_ledger *L, struct sg_att *r);
 void sg_att_del(struct sg_ledger *L, struct sg_att *rec);
 

@@ -106,6 +106,6 @@ SG_HOT void sg_local_del(struct sg_local_tab *t, struct sg_local *e)
 int sg_local_count(const struct sg_local_tab *t, int32_t shmid)
 {
     int n = 0;
-    SG_LOCAL_FOREACH((struct sg_local_tab *)t, it) n += it->shmid == shmid;
+    SG_LOCAL_FOREACH(t, it) n += it->shmid == shmid;
     return n;
 }

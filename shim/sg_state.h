@@ -32,14 +32,12 @@
 struct sg_state {
     int active;                 /* ledger usable: record and (defer) act */
     int defer;                  /* mode == defer and active */
-    uint32_t att_free_hint;     /* ledger slot + 1 this process freed last
-                                 * (sg_local_lock); 0: none */
     uint32_t intents_many;      /* 1: more intents than intent_ids holds
                                  * (atomic); 0 again when the ledger has none */
     struct sg_local_tab local;  /* this process's attachments; sg_local_lock */
-    uint64_t pend_checked_ns;   /* realtime: shmat last looked at pending */
     uint64_t degraded_until;    /* mono ns: after a lock timeout */
-    uint64_t next_sweep;        /* mono ns: earliest next pending sweep */
+    uint64_t next_sweep;        /* mono ns: earliest next throttled sweep
+                                 * (sg_local_lock) */
     const struct sg_config *cfg;
     /* Segments (id + 1; 0: free slot) for which this process's shmget left
      * an intent in the ledger: shmat takes the ledger lock to clear one

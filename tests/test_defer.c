@@ -317,6 +317,56 @@ static void test_many_intents(void **state)
     step_end(&b, "exit");
 }
 
+/* shmat takes the ledger lock to clear an intent only for an id this
+ * process left one for: B, still holding an intent for a second key,
+ * attaches the first again while the ledger lock is held by someone else.
+ * Had it gone for the lock, it would have waited 2 s and logged that the
+ * lock was not available; it must answer without touching it. */
+static void test_attach_without_intent_skips_lock(void **state)
+{
+    (void)state;
+    char log[PATH_MAX + 32], logenv[PATH_MAX + 48];
+    snprintf(log, sizeof log, "%s/b.log", dir);
+    snprintf(logenv, sizeof logenv, "SHMGUARD_LOG=%s", log);
+    char *b_env[] = { env_preload, env_ledger, "SHMGUARD_MODE=", logenv, NULL };
+    struct step a, b;
+    step_start(&a, lib_env);
+    step_start(&b, b_env);
+    int id1 = step_id(step(&a, "get 0x5eed0201 create"));
+    int id2 = step_id(step(&a, "get 0x5eed0202 create"));
+    assert_true(id1 >= 0 && id2 >= 0);
+    assert_int_equal(step_id(step(&b, "get 0x5eed0201")), id1);
+    assert_int_equal(step_id(step(&b, "get 0x5eed0202")), id2);
+    assert_string_equal(step(&b, "at %d", id1), "ok");
+    assert_string_equal(step(&b, "dt %d", id1), "ok");
+    assert_int_equal(intents_of(b.pid, id1), 0);
+    assert_int_equal(intents_of(b.pid, id2), 1);
+
+    struct sg_ledger L;
+    char err[PATH_MAX + 200];
+    assert_int_equal(sg_ledger_open_own(&L, dir, sg_ipcns_ino(), NULL, err, sizeof err), 0);
+    assert_int_equal(sg_ledger_lock(&L), 0);
+    assert_string_equal(step(&b, "at %d", id1), "ok");
+    assert_string_equal(step(&b, "dt %d", id1), "ok");
+    sg_ledger_unlock(&L);
+    sg_ledger_close(&L);
+
+    /* id2's intent is still B's, and its attach clears it (with the lock). */
+    assert_int_equal(intents_of(b.pid, id2), 1);
+    assert_string_equal(step(&b, "at %d", id2), "ok");
+    assert_int_equal(intents_of(b.pid, id2), 0);
+    assert_string_equal(step(&b, "dt %d", id2), "ok");
+    step_end(&a, "exit");
+    step_end(&b, "exit");
+    FILE *f = fopen(log, "r");
+    char line[1024];
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "not available"))
+            fail_msg("B waited for the ledger lock: %s", line);
+    if (f)
+        fclose(f);
+}
+
 static void test_private_passes_through(void **state)
 {
     (void)state;
@@ -351,6 +401,7 @@ int main(void)
         cmocka_unit_test_teardown(test_permissions_and_second_rmid, after_each),
         cmocka_unit_test_teardown(test_private_passes_through, after_each),
         cmocka_unit_test_teardown(test_many_intents, after_each),
+        cmocka_unit_test_teardown(test_attach_without_intent_skips_lock, after_each),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
