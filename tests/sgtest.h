@@ -193,6 +193,25 @@ static inline void sgt_run(struct sgt_result *r, char *const argv[], char *const
     r->status = killed ? -1 : st;
 }
 
+/* Run `shmguard SUB --dir=DIR A1 ...` (the arguments from a1 on, up to a
+ * NULL, taken from ap) without the library, capturing output in *r. */
+static inline void sgt_tool_v(struct sgt_result *r, const char *sub, const char *dir, const char *a1,
+                              va_list ap)
+{
+    char *argv[24];
+    int n = 0;
+    static char dirarg[PATH_MAX + 16];
+    snprintf(dirarg, sizeof dirarg, "--dir=%s", dir);
+    argv[n++] = (char *)SGT_TOOL;
+    argv[n++] = (char *)sub;
+    argv[n++] = dirarg;
+    for (const char *a = a1; a && n < 23; a = va_arg(ap, const char *))
+        argv[n++] = (char *)a;
+    argv[n] = NULL;
+    char *env[] = { "LD_PRELOAD=", NULL };
+    sgt_run(r, argv, env, 60);
+}
+
 /* Load this namespace's ledger of the current euid from dir. */
 static inline int sgt_load_ledger(const char *dir, struct sg_ledger *L)
 {

@@ -114,21 +114,10 @@ static int can_switch_uid(void)
 
 static void gc_run(int want_status, const char *a1, ...)
 {
-    char *argv[24];
-    int n = 0;
-    static char dirarg[PATH_MAX + 16];
-    snprintf(dirarg, sizeof dirarg, "--dir=%s", dir);
-    argv[n++] = (char *)SGT_TOOL;
-    argv[n++] = "gc";
-    argv[n++] = dirarg;
     va_list ap;
     va_start(ap, a1);
-    for (const char *a = a1; a && n < 23; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
+    sgt_tool_v(&res, "gc", dir, a1, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *env[] = { "LD_PRELOAD=", NULL };
-    sgt_run(&res, argv, env, 60);
     if (!sgt_exited(&res, want_status))
         fail_msg("shmguard gc: status %d, wanted exit %d\nstdout:\n%s\nstderr:\n%s", res.status,
                  want_status, res.out, res.err);

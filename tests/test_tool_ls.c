@@ -225,21 +225,10 @@ static const char *jpids(struct jv *o)
 
 static void ls_run(const char *a1, ...)
 {
-    char *argv[24];
-    int n = 0;
-    static char dirarg[PATH_MAX + 16];
-    snprintf(dirarg, sizeof dirarg, "--dir=%s", dir);
-    argv[n++] = (char *)SGT_TOOL;
-    argv[n++] = "ls";
-    argv[n++] = dirarg;
     va_list ap;
     va_start(ap, a1);
-    for (const char *a = a1; a && n < 23; a = va_arg(ap, const char *))
-        argv[n++] = (char *)a;
+    sgt_tool_v(&res, "ls", dir, a1, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *env[] = { "LD_PRELOAD=", NULL };
-    sgt_run(&res, argv, env, 60);
     if (!sgt_exited(&res, 0))
         fail_msg("shmguard ls failed: status %d: %s", res.status, res.err);
 }
