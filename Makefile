@@ -32,7 +32,7 @@ SHIM_SRC := shim/sg_core.c shim/sg_local.c shim/sg_sem.c shim/sg_defer.c shim/sg
 HOOK_SRC := shim/sg_hooks.c
 TOOL_SRC := shim/tool_main.c shim/tool_ledger.c shim/tool_ls.c shim/tool_ls_sem.c shim/tool_doctor.c shim/tool_doctor_sem.c \
             shim/tool_gc.c shim/tool_gc_sem.c shim/tool_run.c shim/tool_util.c shim/tool_scan.c shim/tool_site.c \
-            shim/tool_check.c shim/tool_check_report.c
+            shim/tool_check.c shim/tool_check_report.c shim/tool_table.c
 
 CORE_OBJ := $(CORE_SRC:shim/%.c=$(BUILD)/%.o)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(BUILD)/%.o)
@@ -86,6 +86,8 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SHIM_A) $(CORE_A) | $(DEPS_S
 # Unit tests of the tool's own code compile its sources in.
 $(BUILD)/tests/test_tool_gc: TEST_LIBS := -ldw -lelf
 $(BUILD)/tests/test_tool_gc: $(wildcard shim/tool_*.c)
+$(BUILD)/tests/test_table: TEST_LIBS := -lsmartcols
+$(BUILD)/tests/test_table: shim/tool_table.c
 
 check: all $(TESTS) $(HELPERS)
 	@scripts/run-tests.sh $(BUILD)

@@ -4,8 +4,8 @@
  *
  * The kernel's facts, the ledgers and the processes' memory maps are
  * joined by the analysis view (sg_analysis.h) and one scan of /proc
- * (tool_scan.c); libsmartcols prints the result as a table, raw or JSON,
- * with lsipc/lsblk's column options.  A segment created without the
+ * (tool_scan.c); the result is a table, raw or JSON (tool_table.c), with
+ * lsipc/lsblk's column options.  A segment created without the
  * library shows kernel facts only and says so (LEDGER "no"; its COMMAND is
  * whatever process holds the creator's pid now, and ALIVE is unknown when
  * that pid is in use, since pid reuse cannot be ruled out).  What the
@@ -17,6 +17,7 @@
 #include "tool.h"
 #include "sg_analysis.h"
 #include "sg_config.h"
+#include "tool_table.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -319,8 +320,8 @@ static void ls_fmt_time(char *buf, size_t n, int64_t t, int json)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
 }
 
-/* Fill one line.  Returns 0, or -1 when libsmartcols runs out of memory. */
-static int ls_fill_line(const struct ls_opts *o, struct libscols_line *ln,
+/* Fill the table's current line.  Returns 0, or -1 out of memory. */
+static int ls_fill_line(const struct ls_opts *o, struct tt *tb,
                         const struct sg_seginfo *s, const struct proc_scan *ps,
                         const struct ls_mem *mem, size_t n_mem, int64_t now)
 {
@@ -425,7 +426,7 @@ static int ls_fill_line(const struct ls_opts *o, struct libscols_line *ln,
         }
         if (data && !data[0] && o->cols[c] != COL_KEY)
             data = NULL;
-        int r = data ? scols_line_set_data(ln, c, data) : 0;
+        int r = tt_set(tb, c, data);
         free(list.s);
         if (r != 0)
             return -1;
@@ -466,34 +467,18 @@ static int ls_print(const struct ls_opts *o, const struct sg_view *v, const stru
     size_t n_mem = 0;
     struct ls_mem *mem = need_mem ? ls_read_mem(&n_mem) : NULL;
 
-    struct libscols_table *tb = scols_new_table();
+    struct tt_mode m = { .json = o->json, .raw = o->raw, .noheadings = o->noheadings, .term = -1 };
+    struct tt *tb = tt_new(out, "segments", &m);
     if (!tb) {
         free(mem);
         fprintf(stderr, "%s: ls: out of memory\n", sg_prog);
         return SG_EXIT_FAILURE;
     }
-    scols_table_set_name(tb, "segments");
-    scols_table_set_stream(tb, out);
-    scols_table_enable_json(tb, o->json);
-    scols_table_enable_raw(tb, o->raw);
-    scols_table_enable_noheadings(tb, o->noheadings);
     int rc = SG_EXIT_OK;
     for (size_t c = 0; c < o->ncols && rc == SG_EXIT_OK; c++) {
         const struct ls_coldesc *d = &ls_cols[o->cols[c]];
-        int array = d->json == SCOLS_JSON_ARRAY_STRING || d->json == SCOLS_JSON_ARRAY_NUMBER;
-        /* Lists are "\n"-separated multi-line cells for JSON arrays, and
-         * comma-separated text otherwise. */
-        int flags = d->flags | (o->json && array ? SCOLS_FL_WRAP : 0);
-        struct libscols_column *cl = scols_table_new_column(tb, d->name, d->whint, flags);
-        if (!cl) {
+        if (tt_add_column(tb, d->name, d->whint, d->flags, d->json) != 0)
             rc = SG_EXIT_FAILURE;
-            break;
-        }
-        if (o->json) {
-            scols_column_set_json_type(cl, d->json);
-            if (array)
-                scols_column_set_wrapfunc(cl, scols_wrapnl_chunksize, scols_wrapnl_nextchunk, NULL);
-        }
     }
     int64_t now = (int64_t)time(NULL);
     size_t incomplete = 0;
@@ -503,17 +488,16 @@ static int ls_print(const struct ls_opts *o, const struct sg_view *v, const stru
             continue;
         const struct scan_map *maps;
         incomplete += proc_scan_find(ps, s->k.id, &maps) < s->k.nattch;
-        struct libscols_line *ln = scols_table_new_line(tb, NULL);
-        if (!ln || ls_fill_line(o, ln, s, ps, mem, n_mem, now) != 0)
+        if (tt_new_line(tb) != 0 || ls_fill_line(o, tb, s, ps, mem, n_mem, now) != 0)
             rc = SG_EXIT_FAILURE;
     }
     if (rc != SG_EXIT_OK)
         fprintf(stderr, "%s: ls: out of memory\n", sg_prog);
-    else if (scols_print_table(tb) != 0) {
+    else if (tt_print(tb) != 0) {
         fprintf(stderr, "%s: ls: cannot print the table: %s\n", sg_prog, strerror(errno));
         rc = SG_EXIT_FAILURE;
     }
-    scols_unref_table(tb);
+    tt_free(tb);
     free(mem);
     if (rc == SG_EXIT_OK) {
         fflush(out);

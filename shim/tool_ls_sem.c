@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "tool.h"
 #include "sg_analysis.h"
+#include "tool_table.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -71,7 +72,7 @@ static void add_user(void *arg, const struct sg_semuser *u, int alive)
     c->len += (size_t)w;
 }
 
-static int fill(struct libscols_line *ln, const struct sg_view *v, const struct sg_seminfo *s,
+static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo *s,
                 const struct ls_sem_opts *o, int64_t now)
 {
     const struct sg_seg *rec = s->rec;
@@ -119,7 +120,7 @@ static int fill(struct libscols_line *ln, const struct sg_view *v, const struct 
         }
         if (data && !data[0] && c != S_KEY)
             data = NULL;
-        int r = data ? scols_line_set_data(ln, (size_t)c, data) : 0;
+        int r = tt_set(tb, (size_t)c, data);
         free(users.s);
         if (r != 0)
             return -1;
@@ -150,40 +151,23 @@ size_t ls_sem_count(const struct ls_sem_opts *o, const struct sg_view *v)
 
 int ls_sem_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out)
 {
-    struct libscols_table *tb = scols_new_table();
+    struct tt_mode m = { .json = o->json, .raw = o->raw, .noheadings = o->noheadings, .term = -1 };
+    struct tt *tb = tt_new(out, "semaphores", &m);
     if (!tb)
         return -1;
-    scols_table_set_name(tb, "semaphores");
-    scols_table_enable_json(tb, o->json);
-    scols_table_enable_raw(tb, o->raw);
-    scols_table_enable_noheadings(tb, o->noheadings);
-    scols_table_set_stream(tb, out);
     int rc = 0;
-    for (int c = 0; c < S_NCOLS && rc == 0; c++) {
-        int array = sem_cols[c].json == SCOLS_JSON_ARRAY_STRING;
-        int flags = sem_cols[c].flags | (o->json && array ? SCOLS_FL_WRAP : 0);
-        struct libscols_column *cl = scols_table_new_column(tb, sem_cols[c].name,
-                                                            sem_cols[c].whint, flags);
-        if (!cl) {
+    for (int c = 0; c < S_NCOLS && rc == 0; c++)
+        if (tt_add_column(tb, sem_cols[c].name, sem_cols[c].whint, sem_cols[c].flags, sem_cols[c].json) != 0)
             rc = -1;
-            break;
-        }
-        if (o->json) {
-            scols_column_set_json_type(cl, sem_cols[c].json);
-            if (array)
-                scols_column_set_wrapfunc(cl, scols_wrapnl_chunksize, scols_wrapnl_nextchunk, NULL);
-        }
-    }
     int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; i < v->n_sem && rc == 0; i++) {
         if (!selected(o, &v->sem[i]))
             continue;
-        struct libscols_line *ln = scols_table_new_line(tb, NULL);
-        if (!ln || fill(ln, v, &v->sem[i], o, now) != 0)
+        if (tt_new_line(tb) != 0 || fill(tb, v, &v->sem[i], o, now) != 0)
             rc = -1;
     }
-    if (rc == 0 && scols_print_table(tb) != 0)
+    if (rc == 0 && tt_print(tb) != 0)
         rc = -1;
-    scols_unref_table(tb);
+    tt_free(tb);
     return rc;
 }
