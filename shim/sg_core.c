@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 struct sg_state sg_st __attribute__((aligned(4096)));
+__thread int sg_in_hook __attribute__((tls_model("initial-exec")));
 
 static pthread_once_t sg_init_once = PTHREAD_ONCE_INIT;
 static int said_unusable, said_config;
@@ -355,12 +356,14 @@ static void hint_fill(key_t key, int id, const struct sg_intent *in)
 }
 
 /* The locked path of shmget, with the call already made when called is
- * set (*id, e).  Kept out of line: its large frame would otherwise be
- * set up on every call. */
+ * set (id, e).  errno on entry is still the caller's: nothing before has
+ * changed it but a failed call, after which it is not restored.  Kept
+ * out of line: its large frame would otherwise be set up on every call. */
 __attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size, int flg,
-                                                        const void *caller, int e0, int called,
-                                                        int id, int e)
+                                                        const void *caller, int called, int id,
+                                                        int e)
 {
+    int e0 = errno;
     int held = sg_core_take(), created = 0;
     if (!called) {
         if (held && sg_st.defer)
@@ -409,21 +412,31 @@ __attribute__((noinline, cold)) static int shmget_inactive(key_t key, size_t siz
     return r;
 }
 
-SG_HOT int sg_shmget(key_t key, size_t size, int flg, const void *caller)
+SG_BODY int shmget_body(key_t key, size_t size, int flg, const void *caller)
 {
     sg_core_init();
     if (!sg_st.active)
         return shmget_inactive(key, size, flg, caller);
-    int e0 = errno, id = -1, e = 0;
+    /* errno is not read here: the fast path leaves it alone (a successful
+     * call does not set it). */
+    int id = -1, e = 0;
     int fast = shmget_fast(key, size, flg, &id, &e);
     if (fast == 1)
-        return id; /* errno untouched: the call succeeded */
-    return shmget_locked(key, size, flg, caller, e0, fast != 0, id, e);
+        return id;
+    return shmget_locked(key, size, flg, caller, fast != 0, id, e);
+}
+
+SG_HOT int sg_shmget(key_t key, size_t size, int flg, const void *caller)
+{
+    sg_in_hook = 1;
+    int r = shmget_body(key, size, flg, caller);
+    sg_in_hook = 0;
+    return r;
 }
 
 /* ---- shmat / shmdt ---------------------------------------------------- */
 
-SG_HOT void *sg_shmat(int id, const void *addr, int flg)
+SG_BODY void *shmat_body(int id, const void *addr, int flg)
 {
     sg_core_init();
     if (!sg_st.active)
@@ -464,7 +477,15 @@ SG_HOT void *sg_shmat(int id, const void *addr, int flg)
     return p;
 }
 
-SG_HOT int sg_shmdt(const void *addr)
+SG_HOT void *sg_shmat(int id, const void *addr, int flg)
+{
+    sg_in_hook = 1;
+    void *r = shmat_body(id, addr, flg);
+    sg_in_hook = 0;
+    return r;
+}
+
+SG_BODY int shmdt_body(const void *addr)
 {
     sg_core_init();
     if (!sg_st.active)
@@ -504,6 +525,14 @@ SG_HOT int sg_shmdt(const void *addr)
     return r;
 }
 
+SG_HOT int sg_shmdt(const void *addr)
+{
+    sg_in_hook = 1;
+    int r = shmdt_body(addr);
+    sg_in_hook = 0;
+    return r;
+}
+
 /* ---- shmctl ----------------------------------------------------------- */
 
 /* After a real IPC_RMID succeeded: forget the record once the kernel has
@@ -521,7 +550,7 @@ static void forget_if_gone(int id)
     }
 }
 
-SG_HOT int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
+SG_BODY int shmctl_body(int id, int cmd, struct shmid_ds *buf)
 {
     sg_core_init();
     if (!sg_st.active)
@@ -556,6 +585,14 @@ SG_HOT int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
             buf->shm_perm.mode |= SHM_DEST;
     }
     errno = r >= 0 ? e0 : e;
+    return r;
+}
+
+SG_HOT int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
+{
+    sg_in_hook = 1;
+    int r = shmctl_body(id, cmd, buf);
+    sg_in_hook = 0;
     return r;
 }
 

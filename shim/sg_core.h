@@ -14,6 +14,13 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
+/* Set while this thread is inside the library's handling of an
+ * intercepted call; a hook sends any call made meanwhile (from a signal
+ * handler, or from a function the library calls) straight to libc.  The
+ * sg_* entry points here and in sg_sem.h set and clear it themselves, so
+ * that their hooks can tail-call them (see sg_hooks.c). */
+extern __thread int sg_in_hook __attribute__((tls_model("initial-exec")));
+
 /* Set up the process state once: real symbols, configuration, ledger. */
 void sg_core_init(void);
 

@@ -215,7 +215,7 @@ static void forget_set(int id)
 
 /* ---- semget ------------------------------------------------------------- */
 
-int sg_semget(key_t key, int nsems, int flg, const void *caller)
+SG_BODY int semget_body(key_t key, int nsems, int flg, const void *caller)
 {
     sg_core_init();
     if (!sg_st.active) {
@@ -274,6 +274,14 @@ int sg_semget(key_t key, int nsems, int flg, const void *caller)
     return id;
 }
 
+int sg_semget(key_t key, int nsems, int flg, const void *caller)
+{
+    sg_in_hook = 1;
+    int r = semget_body(key, nsems, flg, caller);
+    sg_in_hook = 0;
+    return r;
+}
+
 /* ---- semctl ------------------------------------------------------------- */
 
 int sg_semctl_has_arg(int cmd)
@@ -287,7 +295,7 @@ int sg_semctl_has_arg(int cmd)
     }
 }
 
-int sg_semctl(int id, int num, int cmd, union sg_semun arg)
+SG_BODY int semctl_body(int id, int num, int cmd, union sg_semun arg)
 {
     sg_core_init();
     if (!sg_st.active)
@@ -308,9 +316,18 @@ int sg_semctl(int id, int num, int cmd, union sg_semun arg)
     return r;
 }
 
+int sg_semctl(int id, int num, int cmd, union sg_semun arg)
+{
+    sg_in_hook = 1;
+    int r = semctl_body(id, num, cmd, arg);
+    sg_in_hook = 0;
+    return r;
+}
+
 /* ---- semop / semtimedop ------------------------------------------------- */
 
-int sg_semop(int id, struct sembuf *ops, size_t n, const struct timespec *timeout, int timed)
+SG_BODY int semop_body(int id, struct sembuf *ops, size_t n, const struct timespec *timeout,
+                       int timed)
 {
     sg_core_init();
     if (sg_st.active && !local_has(id) && !__atomic_load_n(&local_full, __ATOMIC_RELAXED)) {
@@ -319,6 +336,14 @@ int sg_semop(int id, struct sembuf *ops, size_t n, const struct timespec *timeou
         errno = e0;
     }
     return timed ? real_semtimedop(id, ops, n, timeout) : real_semop(id, ops, n);
+}
+
+int sg_semop(int id, struct sembuf *ops, size_t n, const struct timespec *timeout, int timed)
+{
+    sg_in_hook = 1;
+    int r = semop_body(id, ops, n, timeout, timed);
+    sg_in_hook = 0;
+    return r;
 }
 
 /* ---- fork and exit ------------------------------------------------------ */
