@@ -26,13 +26,13 @@ LDLIBS_LIB := -ldl -pthread
 
 # The shared analysis core: ledger, kernel facts, identity, config, log.
 CORE_SRC := shim/sg_config.c shim/sg_log.c shim/sg_real.c shim/sg_proc.c \
-            shim/sg_kernel.c shim/sg_ksem.c shim/sg_ledger.c shim/sg_reconcile.c shim/sg_analysis.c
+            shim/sg_kernel.c shim/sg_ksem.c shim/sg_ledger.c shim/sg_reconcile.c shim/sg_analysis.c shim/sg_verify.c
 # The interposition logic (library only, also linked by unit tests).
 SHIM_SRC := shim/sg_core.c shim/sg_local.c shim/sg_sem.c shim/sg_defer.c shim/sg_locks.c shim/sg_callsite.c shim/sg_diag.c
 HOOK_SRC := shim/sg_hooks.c
 TOOL_SRC := shim/tool_main.c shim/tool_ledger.c shim/tool_ls.c shim/tool_ls_sem.c shim/tool_doctor.c shim/tool_doctor_sem.c \
             shim/tool_gc.c shim/tool_gc_sem.c shim/tool_run.c shim/tool_util.c shim/tool_scan.c shim/tool_site.c \
-            shim/tool_check.c shim/tool_check_report.c shim/tool_table.c
+            shim/tool_check.c shim/tool_check_report.c shim/tool_table.c shim/tool_ledger_check.c
 
 CORE_OBJ := $(CORE_SRC:shim/%.c=$(BUILD)/%.o)
 SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(BUILD)/%.o)

@@ -257,6 +257,9 @@ size_t ls_sem_count(const struct ls_sem_opts *o, const struct sg_view *v);
 int ls_sem_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out);
 
 int cmd_ledger(int argc, char **argv);
+/* `ledger --check [--repair]` (tool_ledger_check.c); dir NULL: the
+ * configured one.  SG_EXIT_OK when every readable ledger is consistent. */
+int ledger_check(const char *dir, int repair);
 int cmd_ls(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_gc(int argc, char **argv);

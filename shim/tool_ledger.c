@@ -66,6 +66,8 @@ static void ledger_usage(FILE *f)
             " -J, --json       JSON output\n"
             " -a, --all        also show stale records (segment or process gone)\n"
             "     --prune      first remove stale records from this user's own ledger\n"
+            "     --check      check each ledger's consistency instead (exit 1 if one is not)\n"
+            "     --repair     with --check: first repair this user's own ledger\n"
             "     --dir DIR    ledger directory (default: $SHMGUARD_LEDGER or /dev/shm/shmguard)\n"
             " -h, --help       display this help\n",
             sg_prog);
@@ -254,9 +256,10 @@ int cmd_ledger(int argc, char **argv)
         { "json", no_argument, NULL, 'J' }, { "all", no_argument, NULL, 'a' },
         { "dir", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' },
         { "prune", no_argument, NULL, 'p' },
+        { "check", no_argument, NULL, 'c' }, { "repair", no_argument, NULL, 'r' },
         { NULL, 0, NULL, 0 },
     };
-    int json = 0, all = 0, prune = 0, c;
+    int json = 0, all = 0, prune = 0, check = 0, repair = 0, c;
     const char *dir = NULL;
     optind = 1;
     opterr = 0;
@@ -266,6 +269,8 @@ int cmd_ledger(int argc, char **argv)
         case 'a': all = 1; break;
         case 'd': dir = optarg; break;
         case 'p': prune = 1; break;
+        case 'c': check = 1; break;
+        case 'r': repair = 1; break;
         case 'h': ledger_usage(stdout); return SG_EXIT_OK;
         default:
             tool_usage_error("ledger: unrecognized option '%s'", argv[optind - 1]);
@@ -276,6 +281,12 @@ int cmd_ledger(int argc, char **argv)
         tool_usage_error("ledger: unexpected argument '%s'", argv[optind]);
         return SG_EXIT_FAILURE;
     }
+    if (repair && !check) {
+        tool_usage_error("ledger: --repair goes with --check");
+        return SG_EXIT_FAILURE;
+    }
+    if (check)
+        return ledger_check(dir, repair);
     if (prune && prune_own(dir) != 0)
         return SG_EXIT_FAILURE;
     struct ledger_set ls;

@@ -1,0 +1,37 @@
+/*
+ * sg_verify.h - is a ledger consistent?  (`shmguard ledger --check`)
+ *
+ * sg_ledger_check_image() decides whether a ledger file is safe to read at
+ * all; this goes further, on a ledger that passed it: the structure that
+ * the library keeps through crashes, and that sg_ledger_repair() restores
+ * after a lock holder died mid-edit.  Nothing here changes the ledger.
+ */
+#ifndef SG_VERIFY_H
+#define SG_VERIFY_H
+
+#include "sg_ledger.h"
+
+/* What was found; every count is a number of records (or fields). */
+struct sg_verify {
+    unsigned dup_seg, lost_seg;         /* segment/set records found twice, or not
+                                         * found at their own slot by their key */
+    unsigned dup_att;                   /* attachment records with the same pid and address */
+    unsigned dup_semuser, lost_semuser; /* the same for semaphore users */
+    unsigned pend_missing, pend_extra;  /* pending index against the flagged records */
+    unsigned counters;                  /* header counters that differ from the records */
+    unsigned dead_claims;               /* attachment slots claimed by a dead process */
+    unsigned dead_intents;              /* intents of dead processes (harmless; dropped
+                                         * at the next look) */
+    int lock_dead;                      /* the lock's holder is dead (recovered at the
+                                         * next lock) */
+    int gen_odd;                        /* generation odd with the lock free */
+    char first[200];                    /* the first problem, in words */
+};
+
+/* Check L (a private copy, or a mapping nobody writes meanwhile: a live
+ * process may be between two stores).  Fills *v; returns the number of
+ * problems that make the ledger inconsistent (dead intents and a dead
+ * lock holder are not among them: the library handles both). */
+unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v);
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * tool_ledger_check.c - `shmguard ledger --check [--repair]`: is every
+ * ledger of this IPC namespace consistent, and, with --repair, put this
+ * user's own ledger right.
+ *
+ * Each ledger file is read as `ls` reads it (a private copy, validated by
+ * sg_ledger_check_image) and then checked by sg_ledger_verify.  A file
+ * that cannot be used is reported with the reason, except one the caller
+ * may not read (another user's), which is only noted.  --repair opens the
+ * caller's own ledger as the library does, takes its lock (which recovers
+ * a lock whose holder died), repairs the tables (sg_ledger_repair), frees
+ * the attachment slots of dead claimants, and checks again.  Other users'
+ * ledgers are never written.
+ */
+#define _GNU_SOURCE
+#include "tool.h"
+#include "sg_config.h"
+#include "sg_verify.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* One line on one ledger's verdict.  Returns its inconsistencies. */
+static unsigned report(const char *path, struct sg_ledger *L)
+{
+    struct sg_verify v;
+    unsigned bad = sg_ledger_verify(L, &v);
+    if (!bad) {
+        printf("%s: consistent%s%s\n", path,
+               v.lock_dead ? " (its lock's holder died: recovered at the next lock)" : "",
+               v.dead_intents ? " (intents of dead processes: dropped at the next look-up)" : "");
+        return 0;
+    }
+    printf("%s: %u problem%s: %s\n", path, bad, bad == 1 ? "" : "s", v.first);
+    printf("  duplicate records %u, unreachable %u, pending index %u, counters %u, "
+           "dead claims %u%s\n",
+           v.dup_seg + v.dup_att + v.dup_semuser, v.lost_seg + v.lost_semuser,
+           v.pend_missing + v.pend_extra, v.counters, v.dead_claims,
+           v.gen_odd ? ", generation left odd" : "");
+    return bad;
+}
+
+/* --repair: the caller's own ledger, under its lock.  0 when it is
+ * consistent afterwards. */
+static int repair_own(const char *dir)
+{
+    char err[8192];
+    struct sg_ledger L;
+    if (sg_ledger_open_own(&L, dir, sg_ipcns_ino(), NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: ledger: cannot repair: %s\n", sg_prog, err);
+        return -1;
+    }
+    int rc = -1;
+    if (sg_ledger_lock(&L) != 0) {
+        fprintf(stderr, "%s: ledger: cannot repair %s: its lock is not available (held by a live "
+                        "process for over 2 s)\n", sg_prog, L.path);
+    } else {
+        int fixed = sg_ledger_repair(&L);
+        fixed += (int)sg_att_free_dead_claims(&L);
+        struct sg_verify v;
+        unsigned bad = sg_ledger_verify(&L, &v);
+        sg_ledger_unlock(&L);
+        printf("%s: repaired %d problem%s; %s\n", L.path, fixed, fixed == 1 ? "" : "s",
+               bad ? "still inconsistent:" : "consistent now");
+        if (bad)
+            printf("  %s\n", v.first);
+        rc = bad ? -1 : 0;
+    }
+    sg_ledger_close(&L);
+    return rc;
+}
+
+int ledger_check(const char *dir, int repair)
+{
+    const char *d = dir ? dir : sg_config_get()->ledger_dir;
+    int rc = SG_EXIT_OK;
+    if (repair && repair_own(d) != 0)
+        rc = SG_EXIT_FAILURE;
+    uint64_t ns = sg_ipcns_ino();
+    DIR *dd = opendir(d);
+    if (!dd) {
+        if (errno == ENOENT) {
+            printf("%s: no ledger directory (nothing recorded)\n", d);
+            return rc;
+        }
+        fprintf(stderr, "%s: ledger: cannot read ledger directory %s: %m\n", sg_prog, d);
+        return SG_EXIT_FAILURE;
+    }
+    unsigned files = 0, bad = 0, skipped = 0;
+    struct dirent *de;
+    while ((de = readdir(dd))) {
+        if (!sg_ledger_name_matches(de->d_name, ns))
+            continue;
+        char path[8192], err[8192 + 256];
+        snprintf(path, sizeof path, "%s/%s", d, de->d_name);
+        files++;
+        if (access(path, R_OK) != 0 && errno == EACCES) {
+            printf("%s: not readable by you (another user's; root can check it)\n", path);
+            skipped++;
+            continue;
+        }
+        struct sg_ledger L;
+        if (sg_ledger_load(&L, path, ns, err, sizeof err) != 0) {
+            printf("%s: unusable: %s\n", path, err);
+            bad++;
+            continue;
+        }
+        bad += report(path, &L) != 0;
+        sg_ledger_close(&L);
+    }
+    closedir(dd);
+    if (!files)
+        printf("%s: no ledger of this IPC namespace\n", d);
+    if (bad)
+        rc = SG_EXIT_FAILURE;
+    return rc;
+}
