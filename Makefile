@@ -6,6 +6,7 @@
 #   make bench      benchmarks: ratios to the bare calls, same run
 #   make asan       the test suite built with ASan+UBSan
 #   make tsan       the threaded tests built with TSan
+#   make torture    SIGKILL torture (1,200 kills), invariants after each burst
 #   make e2e-httpd  apache2 killed uncleanly until AH00023, diagnosed and
 #                   freed (root; installs apache2 when missing)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -55,7 +56,7 @@ BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/benc
               $(BUILD)/bench/bench_contend $(BUILD)/bench/bench_start $(BUILD)/bench/bench_scale \
               $(BUILD)/bench/libempty.so
 
-.PHONY: all check demo bench asan tsan install clean deps e2e-httpd
+.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture
 all: $(LIB) $(TOOL)
 
 deps: $(DEPS_STAMP)
@@ -109,6 +110,14 @@ $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_util.h | $(DEPS_STAMP)
 
 e2e-httpd: all
 	scripts/e2e-httpd.sh
+
+# SIGKILL torture: TORTURE_KILLS kills (at least 1,000), invariants after
+# each burst (tests/torture/torture.c).
+TORTURE_KILLS ?= 1200
+$(BUILD)/torture: tests/torture/torture.c $(CORE_A) | $(DEPS_STAMP)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_A) -ldl -pthread
+torture: all $(BUILD)/torture
+	@scripts/torture.sh $(BUILD) $(TORTURE_KILLS)
 
 bench: all $(BENCH)
 	@scripts/bench.sh $(BUILD)
