@@ -11,10 +11,10 @@
 #define SG_COMPILER_H
 
 #define SG_HOT     __attribute__((hot))
+#define SG_NO_TSAN __attribute__((no_sanitize_thread))
 
 /* The body of an sg_* entry point, inlined into it: the entry point only
  * sets sg_in_hook around its body (sg_core.h), in one frame. */
 #define SG_BODY static inline __attribute__((always_inline))
-#define SG_NO_TSAN __attribute__((no_sanitize_thread))
 
 #endif

@@ -24,7 +24,6 @@
 
 #define SG_EXPORT __attribute__((visibility("default"))) SG_HOT
 
-
 SG_EXPORT int shmget(key_t key, size_t size, int flg)
 {
     if (sg_in_hook)

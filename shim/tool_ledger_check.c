@@ -4,12 +4,15 @@
  * user's own ledger right.
  *
  * Each ledger file is read as `ls` reads it (a private copy, validated by
- * sg_ledger_check_image) and then checked by sg_ledger_verify.  A file
+ * sg_ledger_check_image) and then checked by sg_ledger_verify; a copy that
+ * shows a problem is read and checked once more after 100 ms, so that a
+ * live process caught between two lock-free stores (an attachment
+ * published, its counter not yet raised) is not reported.  A file
  * that cannot be used is reported with the reason, except one the caller
  * may not read (another user's), which is only noted.  --repair opens the
  * caller's own ledger as the library does, takes its lock (which recovers
- * a lock whose holder died), repairs the tables (sg_ledger_repair), frees
- * the attachment slots of dead claimants, and checks again.  Other users'
+ * a lock whose holder died), repairs the tables (sg_ledger_repair, which
+ * also frees the attachment slots of dead claimants), and checks again.  Other users'
  * ledgers are never written.
  */
 #define _GNU_SOURCE
@@ -21,25 +24,24 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One line on one ledger's verdict.  Returns its inconsistencies. */
-static unsigned report(const char *path, struct sg_ledger *L)
+static unsigned report(const char *path, const struct sg_verify *v, unsigned bad)
 {
-    struct sg_verify v;
-    unsigned bad = sg_ledger_verify(L, &v);
     if (!bad) {
         printf("%s: consistent%s%s\n", path,
-               v.lock_dead ? " (its lock's holder died: recovered at the next lock)" : "",
-               v.dead_intents ? " (intents of dead processes: dropped at the next look-up)" : "");
+               v->lock_dead ? " (its lock's holder died: recovered at the next lock)" : "",
+               v->dead_intents ? " (intents of dead processes: dropped at the next look-up)" : "");
         return 0;
     }
-    printf("%s: %u problem%s: %s\n", path, bad, bad == 1 ? "" : "s", v.first);
+    printf("%s: %u problem%s: %s\n", path, bad, bad == 1 ? "" : "s", v->first);
     printf("  duplicate records %u, unreachable %u, pending index %u, counters %u, "
            "dead claims %u%s\n",
-           v.dup_seg + v.dup_att + v.dup_semuser, v.lost_seg + v.lost_semuser,
-           v.pend_missing + v.pend_extra, v.counters, v.dead_claims,
-           v.gen_odd ? ", generation left odd" : "");
+           v->dup_seg + v->dup_att + v->dup_semuser, v->lost_seg + v->lost_semuser,
+           v->pend_missing + v->pend_extra, v->counters, v->dead_claims,
+           v->gen_odd ? ", generation left odd" : "");
     return bad;
 }
 
@@ -59,7 +61,6 @@ static int repair_own(const char *dir)
                         "process for over 2 s)\n", sg_prog, L.path);
     } else {
         int fixed = sg_ledger_repair(&L);
-        fixed += (int)sg_att_free_dead_claims(&L);
         struct sg_verify v;
         unsigned bad = sg_ledger_verify(&L, &v);
         sg_ledger_unlock(&L);
@@ -102,14 +103,25 @@ int ledger_check(const char *dir, int repair)
             skipped++;
             continue;
         }
-        struct sg_ledger L;
-        if (sg_ledger_load(&L, path, ns, err, sizeof err) != 0) {
+        struct sg_verify v;
+        unsigned problems = 0;
+        int loaded = 0;
+        for (int pass = 0; pass < 2 && (pass == 0 || problems); pass++) {
+            struct sg_ledger L;
+            if (pass)
+                nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+            loaded = sg_ledger_load(&L, path, ns, err, sizeof err) == 0;
+            if (!loaded)
+                break;
+            problems = sg_ledger_verify(&L, &v);
+            sg_ledger_close(&L);
+        }
+        if (!loaded) {
             printf("%s: unusable: %s\n", path, err);
             bad++;
             continue;
         }
-        bad += report(path, &L) != 0;
-        sg_ledger_close(&L);
+        bad += report(path, &v, problems) != 0;
     }
     closedir(dd);
     if (!files)

@@ -88,8 +88,8 @@ int tt_add_column(struct tt *t, const char *name, double whint, int flags, int j
     if (!t->direct) {
         int array = json_type == SCOLS_JSON_ARRAY_STRING || json_type == SCOLS_JSON_ARRAY_NUMBER;
         /* Lists are "\n"-separated multi-line cells for JSON arrays. */
-        struct libscols_column *cl =
-            scols_table_new_column(t->sc, name, whint, flags | (t->json && array ? SCOLS_FL_WRAP : 0));
+        int wrap = t->json && array ? SCOLS_FL_WRAP : 0;
+        struct libscols_column *cl = scols_table_new_column(t->sc, name, whint, flags | wrap);
         if (!cl)
             return -1;
         if (t->json) {
@@ -157,9 +157,9 @@ static int arena_room(struct tt *t, size_t need)
 int tt_set(struct tt *t, size_t col, const char *data)
 {
     if (!t->direct) {
-        if (!t->ln || !data)
-            return t->ln ? 0 : -1;
-        return scols_line_set_data(t->ln, col, data) == 0 ? 0 : -1;
+        if (!t->ln)
+            return errno = EINVAL, -1;
+        return !data || scols_line_set_data(t->ln, col, data) == 0 ? 0 : -1;
     }
     if (!t->nlines || col >= t->ncols)
         return errno = EINVAL, -1;
