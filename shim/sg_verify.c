@@ -12,6 +12,7 @@
 #include "sg_verify.h"
 #include "sg_proc.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,7 +118,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
         v->dead_intents += sg_proc_alive(x->pid, x->start) == 0;
     }
     count_field(v, "seg_live", h->seg_live, seg_live);
-    count_field(v, "att_live", h->att_live, att_live);
+    v->att_drift = (int64_t)h->att_live - (int64_t)att_live;
     count_field(v, "semuser_live", h->semuser_live, semuser_live);
     count_field(v, "pending", h->pending, pending);
     count_field(v, "intents", h->intents, intents);

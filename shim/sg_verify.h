@@ -18,7 +18,13 @@ struct sg_verify {
     unsigned dup_att;                   /* attachment records with the same pid and address */
     unsigned dup_semuser, lost_semuser; /* the same for semaphore users */
     unsigned pend_missing, pend_extra;  /* pending index against the flagged records */
-    unsigned counters;                  /* header counters that differ from the records */
+    unsigned counters;                  /* header counters that differ from the records
+                                         * (att_live aside) */
+    int64_t att_drift;                  /* att_live less the live attachment records: a
+                                         * hint kept without the lock (it only keeps 1/8
+                                         * of the table free), left off by one by a
+                                         * process killed between a record's store and
+                                         * the counter's; --repair recounts it */
     unsigned dead_claims;               /* attachment slots claimed by a dead process */
     unsigned dead_intents;              /* intents of dead processes (harmless; dropped
                                          * at the next look) */
@@ -30,8 +36,9 @@ struct sg_verify {
 
 /* Check L (a private copy, or a mapping nobody writes meanwhile: a live
  * process may be between two stores).  Fills *v; returns the number of
- * problems that make the ledger inconsistent (dead intents and a dead
- * lock holder are not among them: the library handles both). */
+ * problems that make the ledger inconsistent (dead intents, a dead lock
+ * holder and att_live's drift are not among them: the library handles the
+ * first two, and the third misleads nothing but the 7/8 fill check). */
 unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v);
 
 #endif

@@ -21,6 +21,7 @@
 #include "sg_verify.h"
 
 #include <dirent.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,10 +31,15 @@
 /* One line on one ledger's verdict.  Returns its inconsistencies. */
 static unsigned report(const char *path, const struct sg_verify *v, unsigned bad)
 {
+    char drift[160] = "";
+    if (v->att_drift)
+        snprintf(drift, sizeof drift, " (the attachment count is off by %+" PRId64 ": a process "
+                 "was killed between two stores; --repair recounts it)", v->att_drift);
     if (!bad) {
-        printf("%s: consistent%s%s\n", path,
+        printf("%s: consistent%s%s%s\n", path,
                v->lock_dead ? " (its lock's holder died: recovered at the next lock)" : "",
-               v->dead_intents ? " (intents of dead processes: dropped at the next look-up)" : "");
+               v->dead_intents ? " (intents of dead processes: dropped at the next look-up)" : "",
+               drift);
         return 0;
     }
     printf("%s: %u problem%s: %s\n", path, bad, bad == 1 ? "" : "s", v->first);

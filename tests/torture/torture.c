@@ -159,15 +159,15 @@ static int lock_holder(const char *dir)
     return __atomic_load_n(&((const int *)(const void *)h->lock)[2], __ATOMIC_RELAXED);
 }
 
-/* Run argv (its stdout dropped); its exit status, or -1 when it had to
- * be killed after timeout_s seconds. */
-static int run_wait(char *const argv[], int timeout_s)
+/* Run argv, its stdout into the file out (NULL: dropped); its exit
+ * status, or -1 when it had to be killed after timeout_s seconds. */
+static int run_wait(char *const argv[], int timeout_s, const char *out)
 {
     pid_t c = fork();
     if (c == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        if (null >= 0)
-            dup2(null, 1);
+        int fd = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0)
+            dup2(fd, 1);
         execv(argv[0], argv);
         _exit(127);
     }
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
         /* 1. Nothing hangs. */
         char *pargv[] = { self, "probe", "0", NULL };
         setenv("LD_PRELOAD", lib, 1);
-        int pr = run_wait(pargv, 10);
+        int pr = run_wait(pargv, 10, NULL);
         unsetenv("LD_PRELOAD");
         if (pr != 0) {
             hung++;
@@ -269,10 +269,17 @@ int main(int argc, char **argv)
                             log[j].id);
                 }
         /* 3. Pending removals done; 4. the ledger consistent. */
-        char *largv[] = { tool, "ledger", "--check", NULL };
-        if (run_wait(largv, 30) != 0) {
+        char *largv[] = { tool, "ledger", "--check", NULL }, out[4200];
+        snprintf(out, sizeof out, "%s/check.out", dir);
+        if (run_wait(largv, 30, out) != 0) {
             checks_failed++;
-            fprintf(stderr, "torture: burst %ld: shmguard ledger --check failed\n", bursts);
+            fprintf(stderr, "torture: burst %ld: shmguard ledger --check failed:\n", bursts);
+            FILE *f = fopen(out, "r");
+            char line[512];
+            while (f && fgets(line, sizeof line, f))
+                fputs(line, stderr);
+            if (f)
+                fclose(f);
         }
         struct sg_ledger L;
         char name[256], path[4600], err[8192];
