@@ -1,13 +1,16 @@
 /*
  * tool_util.c - small pieces shared by the shmguard subcommands: usage
  * errors in util-linux's form, strict parsers for option values (numbers,
- * keys, durations, users), and the formats of sizes, ages, user names and
- * call sites.  Nothing here touches System V objects.
+ * keys, durations, users), the formats of sizes, ages, user names, call
+ * sites and JSON strings, and the set of ledgers a command reads.  Nothing
+ * here touches System V objects.
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_config.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <errno.h>
 #include <getopt.h>
@@ -324,4 +327,75 @@ int tool_preload_env(const char *cmd, int preload, const char *mode, const char 
         return -1;
     }
     return 0;
+}
+
+/* ---- usage errors, JSON strings ---------------------------------------- */
+
+const char *sg_prog = "shmguard";
+
+void tool_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", sg_prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", sg_prog);
+    va_end(ap);
+}
+
+/* ---- ledger set -------------------------------------------------------- */
+
+int ledger_set_load(struct ledger_set *s, const char *dir)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "%s", dir ? dir : sg_config_get()->ledger_dir);
+    s->ns = sg_ipcns_ino();
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1; /* no directory: nothing recorded */
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!sg_ledger_name_matches(de->d_name, s->ns))
+            continue;
+        char path[8192], err[512];
+        snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name);
+        struct sg_ledger L;
+        if (sg_ledger_load(&L, path, s->ns, err, sizeof err) != 0) {
+            if (s->n_unreadable < 8)
+                snprintf(s->unreadable[s->n_unreadable++], sizeof s->unreadable[0], "%s", err);
+            continue;
+        }
+        struct sg_ledger *nv = realloc(s->v, (s->n + 1) * sizeof *nv);
+        if (!nv) {
+            sg_ledger_close(&L);
+            break;
+        }
+        s->v = nv;
+        s->v[s->n++] = L;
+    }
+    closedir(d);
+    return 0;
+}
+
+void ledger_set_free(struct ledger_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        sg_ledger_close(&s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+void json_str(FILE *f, const char *s, size_t maxlen)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < maxlen && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
 }
