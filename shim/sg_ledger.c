@@ -69,6 +69,41 @@ static uint32_t static_sum(const struct sg_hdr *h)
     return x;
 }
 
+void sg_ledger_seal_header(struct sg_hdr *h) { h->static_sum = static_sum(h); }
+
+/* The attributes of the ledger's lock: robust, process-shared, error
+ * checking (a relock by its holder fails instead of deadlocking). */
+static void lock_attr(pthread_mutexattr_t *a)
+{
+    pthread_mutexattr_init(a);
+    pthread_mutexattr_setpshared(a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutexattr_settype(a, PTHREAD_MUTEX_ERRORCHECK);
+}
+
+/* 1 if the lock's bytes are a mutex of that kind.  glibc decides how to
+ * lock from the kind word alone: a damaged one (priority inheritance, a
+ * non-robust kind) sends the locker into paths that assert or wait
+ * forever on a dead owner, so it is checked before anyone locks. */
+static int lock_kind_ok(const struct sg_hdr *h)
+{
+    static int want = -1;
+    int k = __atomic_load_n(&want, __ATOMIC_RELAXED);
+    if (k < 0) {
+        pthread_mutexattr_t a;
+        pthread_mutex_t m;
+        lock_attr(&a);
+        pthread_mutex_init(&m, &a);
+        pthread_mutexattr_destroy(&a);
+        k = m.__data.__kind;
+        pthread_mutex_destroy(&m);
+        __atomic_store_n(&want, k, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_t cur;
+    memcpy(&cur, h->lock, sizeof cur);
+    return cur.__data.__kind == k;
+}
+
 static void layout_offsets(const struct sg_caps *c, uint64_t *seg, uint64_t *att,
                            uint64_t *semuser, uint64_t *intent, uint64_t *pend, uint64_t *ev)
 {
@@ -99,6 +134,8 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
         return ERR("corrupt header (checksum)");
     if (h->ready != 1)
         return ERR("not initialised (its creator died while creating it)");
+    if (!lock_kind_ok(h))
+        return ERR("corrupt header (lock)");
     if (ns && h->ipcns_ino != ns)
         return ERR("belongs to IPC namespace %" PRIu64 ", not %" PRIu64, h->ipcns_ino, ns);
     struct sg_caps c = { h->seg_cap, h->att_cap, h->intent_cap, h->pend_cap };
@@ -116,13 +153,18 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
         return ERR("corrupt header (file size field)");
     if (len != want)
         return ERR("truncated or extended (%zu bytes, expected %" PRIu64 ")", len, want);
-    /* Records: only their states need to be in range for the code that
-     * walks them; other fields are data, bounded by their widths, and every
-     * string is read with its fixed length. */
+    /* Records: their states (and a segment record's id and kind) need to
+     * be in range for the code that walks and indexes them; other fields
+     * are data, bounded by their widths, and every string is read with its
+     * fixed length. */
     const unsigned char *b = img;
     for (uint32_t i = 0; i < c.seg; i++) {
         const struct sg_seg *s = (const void *)(b + so + (uint64_t)i * sizeof *s);
-        if (s->state > SG_REC_LIVE)
+        /* The kernel's ids are never negative, and a negative id means
+         * "empty" in the pending index. */
+        if (s->state > SG_REC_LIVE ||
+            (s->state == SG_REC_LIVE &&
+             (s->id < 0 || (s->kind != SG_KIND_SHM && s->kind != SG_KIND_SEM))))
             return ERR("corrupt segment record %u", i);
     }
     for (uint32_t i = 0; i < c.att; i++) {
@@ -292,10 +334,7 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     for (uint32_t i = 0; i < c->pend; i++)
         L->pend[i].id = -1;
     pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+    lock_attr(&a);
     pthread_mutex_init((pthread_mutex_t *)h->lock, &a);
     pthread_mutexattr_destroy(&a);
     __atomic_store_n(&h->ready, 1u, __ATOMIC_RELEASE);
@@ -472,6 +511,15 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
     return rc;
 }
 
+/* 1 if the lock in the copied header img has no living holder.  glibc's
+ * mutex keeps its holder's thread id at int 2 (__owner); 0 is none. */
+static int writer_gone(const unsigned char *img)
+{
+    int owner;
+    memcpy(&owner, img + offsetof(struct sg_hdr, lock) + 2 * sizeof(int), sizeof owner);
+    return owner == 0 || (owner > 0 && sg_proc_alive(owner, 0) == 0);
+}
+
 /* Read the data extents of fd's first len bytes into buf (which holds
  * zeros, or an earlier read when again is set: then holes are zeroed).
  * Bytes past a shorter file stay zero.  0 on success. */
@@ -537,7 +585,7 @@ int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err
         close(fd);
         return ERR("out of memory reading %s", path);
     }
-    int rc = -1;
+    int rc = -1, left = 0;
     for (int attempt = 0; attempt < 50; attempt++) {
         uint64_t g0 = 0, g1 = 1;
         if (len >= sizeof(struct sg_hdr) &&
@@ -552,6 +600,18 @@ int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err
         if (g0 == g1 && !(g0 & 1)) {
             rc = 0;
             break;
+        }
+        /* Odd, and no live holder: a writer died mid-edit and the next
+         * locker will repair it.  Two such reads in a row (a copy may
+         * have caught the lock word before a live writer took it) and
+         * the copy is taken as it was left. */
+        if (g0 == g1 && writer_gone(buf)) {
+            if (++left == 2) {
+                rc = 0;
+                break;
+            }
+        } else {
+            left = 0;
         }
         struct timespec ts = { 0, 1000 * 1000 };
         nanosleep(&ts, NULL);

@@ -73,8 +73,14 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
 int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
                           size_t errlen);
 
+/* Recompute the header's checksum after its fixed fields were changed
+ * (tests and the fuzz target build images with it). */
+void sg_ledger_seal_header(struct sg_hdr *h);
+
 /* Copy the ledger file at path into private memory, consistently (retries
- * while a writer is mid-update), and check it.  0 ok; -1 with reason. */
+ * while a writer is mid-update, ~50 ms at most; a ledger whose writer died
+ * mid-edit is copied as it was left), and check it.  0 ok; -1 with
+ * reason. */
 int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err,
                    size_t errlen);
 

@@ -1480,6 +1480,28 @@ static void test_check_image(void **state)
         expect_reject(img, len, ns, "attachment record", "a bad attachment state");
     }
 
+    /* A live segment record with a negative id (which the pending index
+     * reads as an empty slot) or an unknown kind; and a lock of another
+     * kind (glibc would take another locking path). */
+    for (uint32_t i = 0; i < h->seg_cap; i++) {
+        struct sg_seg *r = &((struct sg_seg *)(img + h->seg_off))[i];
+        if (r->state != SG_REC_LIVE)
+            continue;
+        FRESH();
+        r->id = -5;
+        expect_reject(img, len, ns, "segment record", "a negative id");
+        FRESH();
+        r->kind = 3;
+        expect_reject(img, len, ns, "segment record", "an unknown kind");
+        break;
+    }
+    FRESH();
+    ((pthread_mutex_t *)(void *)h->lock)->__data.__kind |= 32; /* PTHREAD_MUTEX_PRIO_INHERIT_NP */
+    expect_reject(img, len, ns, "lock", "a priority-inheritance lock");
+    FRESH();
+    ((pthread_mutex_t *)(void *)h->lock)->__data.__kind &= ~16; /* not robust */
+    expect_reject(img, len, ns, "lock", "a lock that is not robust");
+
     /* Random damage to the header and length never crashes the check
      * (run under ASan to make this meaningful) and what it accepts is
      * laid out inside the image. */
