@@ -33,7 +33,6 @@
 #include "sg_proc.h"
 
 /* gc's internals, exactly as the tool builds them. */
-const char *sg_prog = "shmguard";
 #include "tool_util.c"
 #include "tool_site.c"
 #include "tool_scan.c"
