@@ -416,8 +416,8 @@ int cmd_check(int argc, char **argv)
         rc = 128 + WTERMSIG(r->status);
     else
         rc = CHECK_EXIT_ERROR;
-    check_free(r);
 out:
+    check_free(r);
     free(r);
     if (out != stderr && fclose(out) != 0) {
         fprintf(stderr, "%s: check: cannot write the report to %s: %s\n", sg_prog, o.report,
