@@ -23,6 +23,7 @@
 
 #define DIAG_BURST 5            /* messages at once, across processes */
 #define DIAG_REFILL_S 10        /* one more message every 10 s */
+#define ANALYSES_PER_S 8        /* analyses a second, per process */
 #define MAX_HOLDERS 3
 
 struct out {
@@ -275,15 +276,17 @@ static int diag_token(struct sg_hdr *h, uint32_t *suppressed)
     return 1;
 }
 
-/* Without a usable ledger: the same bucket, per process. */
+/* Without a usable ledger: the same bucket, per process, behind a
+ * try-lock (see sg_locks.h: never waited on, so never a hang). */
+static struct sg_hdr local_hdr;
+static int local_lock;
+
 static int local_token(uint32_t *suppressed)
 {
-    static struct sg_hdr h;
-    static int lock;
-    while (__atomic_exchange_n(&lock, 1, __ATOMIC_ACQUIRE))
-        ;
-    int ok = diag_token(&h, suppressed);
-    __atomic_store_n(&lock, 0, __ATOMIC_RELEASE);
+    if (__atomic_exchange_n(&local_lock, 1, __ATOMIC_ACQUIRE))
+        return 0;
+    int ok = diag_token(&local_hdr, suppressed);
+    __atomic_store_n(&local_lock, 0, __ATOMIC_RELEASE);
     return ok;
 }
 
@@ -390,23 +393,71 @@ struct call {
     int flg, err;
 };
 
-/* Take a rate-limit token, compose the call's diagnosis and log it.
- * errno is the caller's to save. */
-static void emit(const struct call *c, int debug)
+/* Whether this process may run one more analysis in the current second
+ * (caller holds emit's busy flag).  Bounds what a loop of failures costs
+ * its host; the messages themselves are bounded by the shared bucket. */
+static int analysis_budget(void)
 {
-    uint32_t suppressed = 0;
+    static uint64_t second, used;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    if ((uint64_t)ts.tv_sec != second) {
+        second = (uint64_t)ts.tv_sec;
+        used = 0;
+    }
+    return used++ < ANALYSES_PER_S;
+}
+
+/* A token from the shared bucket, or the per-process one without a
+ * ledger; 0 (and the failure counted as suppressed) when there is none. */
+static int take_token(uint32_t *suppressed)
+{
     int ok;
     if (sg_st.active && sg_core_take()) {
-        ok = diag_token(sg_st.L.hdr, &suppressed);
+        ok = diag_token(sg_st.L.hdr, suppressed);
         sg_core_give();
     } else
-        ok = local_token(&suppressed);
-    if (!ok)
-        goto out;
+        ok = local_token(suppressed);
+    return ok;
+}
+
+/* Count a message that will not go out, in the bucket diag_token uses. */
+static void count_suppressed(void)
+{
+    if (sg_st.active && sg_core_take()) {
+        sg_st.L.hdr->diag_suppressed++;
+        sg_core_give();
+        return;
+    }
+    if (__atomic_exchange_n(&local_lock, 1, __ATOMIC_ACQUIRE))
+        return;
+    local_hdr.diag_suppressed++;
+    __atomic_store_n(&local_lock, 0, __ATOMIC_RELEASE);
+}
+
+/* Compose the call's diagnosis and log it, within the rate limit.  A
+ * limit failure (and, at debug >= 1, any failure but EEXIST) always has
+ * a message: it takes a token from the shared bucket first and is counted
+ * as suppressed without one, which also bounds what a crash loop costs.
+ * An EEXIST has a message only when the analysis finds an orphan: it is
+ * analysed within this process's budget (ANALYSES_PER_S) and takes a
+ * token only then, so a create-or-open loop cannot use up the burst that
+ * a later limit failure needs.  While another thread composes, a failure
+ * is skipped rather than waited for.  errno is the caller's to save. */
+static int busy; /* one composition at a time, in buf (a try-lock) */
+
+static void emit(const struct call *c, int debug)
+{
     static char buf[8192];
-    static int busy;
-    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE))
-        goto out; /* another thread is composing: skip, rather than wait */
+    int eexist = c->err == EEXIST;
+    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE)) {
+        if (!eexist)
+            count_suppressed();
+        return;
+    }
+    uint32_t suppressed = 0;
+    if (eexist ? !analysis_budget() : !take_token(&suppressed))
+        goto out;
     /* The analysis reads the own ledger under its lock: records are then
      * consistent, and /proc reads take no other lock. */
     int held = sg_st.active && sg_core_take();
@@ -417,15 +468,21 @@ static void emit(const struct call *c, int debug)
                                          own, debug);
     if (held)
         sg_core_give();
-    if (worth) {
+    if (worth && (!eexist || take_token(&suppressed))) {
         if (suppressed)
             sg_log(0, "%s\n  (%u similar message%s suppressed before this one.)", buf, suppressed,
                    suppressed == 1 ? "" : "s");
         else
             sg_log(0, "%s", buf);
     }
+out:
     __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
-out:;
+}
+
+void sg_diag_after_fork_child(void)
+{
+    __atomic_store_n(&busy, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&local_lock, 0, __ATOMIC_RELAXED);
 }
 
 void sg_diag_shmget(key_t key, size_t size, int flg, int err, const void *caller)

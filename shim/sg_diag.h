@@ -36,6 +36,10 @@ int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int er
  * *used and *max; -1 when the failure is not a limit error. */
 int sg_diag_classify(key_t key, size_t size, int err, uint64_t *used, uint64_t *max);
 
+/* In a fork child: the try-locks another thread of the parent held are
+ * free (sg_locks.h, 4). */
+void sg_diag_after_fork_child(void);
+
 /* Called by the library after shmget failed with err (caller: the
  * program's return address): keep limit failures in the ledger's event
  * ring, and log the diagnosis if it is worth one and the rate limit

@@ -10,6 +10,7 @@
 
 #include "sg_locks.h"
 #include "sg_core.h"
+#include "sg_diag.h"
 
 uint32_t sg_local_lock;
 
@@ -37,6 +38,7 @@ static void parent(void) { sg_local_give(prepare_how); }
 static void child(void)
 {
     __atomic_store_n(&sg_local_lock, 0, __ATOMIC_RELAXED);
+    sg_diag_after_fork_child();
     sg_core_after_fork_child();
 }
 

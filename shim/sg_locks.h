@@ -16,6 +16,12 @@
  *     shared memory, so a holder in the parent releases it for the child
  *     too; a holder that dies is recovered from (EOWNERDEAD + repair).
  *
+ *  4. two try-locks in sg_diag.c, never waited on: `busy` (one diagnosis
+ *     composed at a time; another thread's failure is counted as
+ *     suppressed) and the per-process message bucket's flag used without
+ *     a ledger.  child: both cleared (sg_diag_after_fork_child), so a
+ *     child forked while another thread composed still explains.
+ *
  * Order: sg_local_lock, then the ledger mutex.  Never call dladdr() while
  * holding the ledger mutex (the loader's lock may be held by a thread that
  * is about to call into us).
