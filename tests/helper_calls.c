@@ -4,7 +4,9 @@
  * run under the library with a bare one line by line.  It includes the
  * calls defer mode would change (IPC_RMID of an attached keyed segment),
  * so an unusable ledger that did not really pass everything through would
- * show up as a difference.
+ * show up as a difference.  "helper_calls q" leaves out the one call whose
+ * failure the library explains (so that a test's own diagnosis is not
+ * rate-limited away).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,10 +31,12 @@ int main(int argc, char **argv)
         struct shminfo info;
         return shmctl(0, IPC_INFO, (struct shmid_ds *)&info) < 0;
     }
+    int quiet = argc > 1 && argv[1][0] == 'q';
     int id = shmget(0x5eedca11, 8192, IPC_CREAT | 0600);
     printf("id=%d\n", id);
     SHOW(shmget(0x5eedca11, 8192, IPC_CREAT | IPC_EXCL | 0600));
-    SHOW(shmget(0x5eedca11, 1 << 20, 0600));
+    if (!quiet) /* EINVAL: the library explains it, and that costs a message token */
+        SHOW(shmget(0x5eedca11, 1 << 20, 0600));
     SHOW(shmget(0x5eedca12, 4096, 0600));
     char *p = shmat(id, NULL, 0);
     printf("shmat ok=%d\n", p != (void *)-1);

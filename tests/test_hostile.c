@@ -1,0 +1,500 @@
+/*
+ * test_hostile.c - another local user attacks the ledger directory (SPEC,
+ * "Security").
+ *
+ * uid 65534 (the attacker, a forked child that dropped root) may write
+ * whatever bytes into every ledger file it can open, and plant files,
+ * FIFOs, directories and symlinks under the names root's ledger takes, in
+ * the sticky directory they share.  Each round it does one of those
+ * things; then root works there: a carrier process under the library
+ * (helper_calls, once with the segment limit reached so that the ENOSPC
+ * diagnosis reads every ledger), and the tool's ls, ledger, ledger
+ * --check, doctor and gc.  After every round:
+ *   - no root process crashed or hung (exit status, never a signal);
+ *   - root's two victim segments are still there: one in use, one idle
+ *     whose creator is alive, mode 0666 (the attacker may attach it but
+ *     not remove it; it tries, under the library too);
+ *   - the file that the attacker's symlinks point to is unchanged;
+ *   - root's ledger is a regular file owned by root, one link, never
+ *     another user's file or a symlink.
+ * The attacker's writes: random bytes; a copy of root's ledger forged to
+ * call every segment orphaned and pending removal (a valid image: only
+ * its owner gives it away); that forgery with random bytes changed;
+ * truncations; and the same under root's fallback names.
+ *
+ * test_secure_exec: a set-user-ID copy of helper_setuid, run by uid
+ * 65534 with SHMGUARD_LEDGER, SHMGUARD_LOG, SHMGUARD_MODE=off pointing
+ * at the attacker's files, must use the defaults (the ledger in
+ * /dev/shm/shmguard, a private tmpfs here); a plain copy run the same
+ * way shows that the same environment is otherwise obeyed.
+ *
+ * Both need root and uid 65534 (skipped otherwise).
+ */
+#include "sgtest.h"
+
+#include <dirent.h>
+#include <grp.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+
+#define ATTACKER 65534
+#define ROUNDS 40
+
+static char dir[PATH_MAX], precious[PATH_MAX + 32];
+static uint64_t ns;
+static int v_inuse = -1, v_idle = -1;
+static pid_t holder;
+static struct sgt_result res;
+static unsigned long n_writes, n_plants, n_root_runs;
+static int cur_round = -1; /* for messages */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void ledger_path(char *buf, size_t n, uid_t uid, int alt)
+{
+    char name[128];
+    sg_ledger_name(name, sizeof name, ns, uid, alt);
+    snprintf(buf, n, "%s/%s", dir, name);
+}
+
+/* ---- the attacker ------------------------------------------------------ */
+
+static void drop_to_attacker(void)
+{
+    if (setgroups(0, NULL) != 0 || setresgid(ATTACKER, ATTACKER, ATTACKER) != 0 ||
+        setresuid(ATTACKER, ATTACKER, ATTACKER) != 0)
+        _exit(20);
+}
+
+/* A copy of root's ledger that says every segment is orphaned (creator
+ * dead) and pending removal: a valid image, owned by the attacker.  NULL
+ * if root's cannot be read. */
+static unsigned char *forged(size_t *len)
+{
+    char path[PATH_MAX + 200], err[512];
+    ledger_path(path, sizeof path, 0, 0);
+    struct sg_ledger L;
+    if (sg_ledger_load(&L, path, ns, err, sizeof err) != 0)
+        return NULL;
+    unsigned char *img = malloc(L.len);
+    memcpy(img, L.base, L.len);
+    *len = L.len;
+    struct sg_hdr *h = (struct sg_hdr *)img;
+    struct sg_seg *seg = (struct sg_seg *)(img + h->seg_off);
+    struct sg_pend *pend = (struct sg_pend *)(img + h->pend_off);
+    uint32_t np = 0;
+    for (uint32_t i = 0; i < h->seg_cap; i++) {
+        if (seg[i].state != SG_REC_LIVE)
+            continue;
+        seg[i].flags |= SG_SEG_CREATOR | SG_SEG_PENDING;
+        seg[i].cr_pid = seg[i].rm_pid = 4190000;
+        seg[i].cr_start = seg[i].rm_start = 1;
+        seg[i].rm_uid = 0;
+        if (np < h->pend_cap) {
+            pend[np].kind = seg[i].kind;
+            pend[np].id = seg[i].id;
+            np++;
+        }
+    }
+    h->pending = np;
+    sg_ledger_close(&L);
+    return img;
+}
+
+static int write_all(const char *path, const void *p, size_t n)
+{
+    /* O_NONBLOCK: the name may be the FIFO planted in an earlier round. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || ftruncate(fd, 0) != 0) {
+        close(fd);
+        return -1;
+    }
+    const unsigned char *b = p;
+    while (n) {
+        ssize_t w = write(fd, b, n > (1u << 20) ? 1u << 20 : n);
+        if (w <= 0)
+            break;
+        b += w;
+        n -= (size_t)w;
+    }
+    close(fd);
+    return 0;
+}
+
+/* One round of the attacker, as uid 65534.  Exit status 0; 10 if it could
+ * open somebody else's ledger for writing, 11 if it could remove root's
+ * idle segment itself (then the test would prove nothing). */
+static void attack(int round)
+{
+    drop_to_attacker();
+    /* Every file it can open for writing gets bytes: only its own may. */
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char p[PATH_MAX + 300];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        int fd = open(p, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid != ATTACKER)
+            _exit(10);
+        close(fd);
+    }
+    if (d)
+        closedir(d);
+    if (shmctl(v_idle, IPC_RMID, NULL) == 0)
+        _exit(11);
+
+    /* Its writes: into its own ledger and under root's fallback names. */
+    char own[PATH_MAX + 200], alt[PATH_MAX + 200];
+    ledger_path(own, sizeof own, ATTACKER, 0);
+    ledger_path(alt, sizeof alt, 0, 1 + round % 3);
+    size_t len = 0;
+    unsigned char *img = forged(&len);
+    int kind = round % 5;
+    if (!img || kind == 0) {
+        free(img);
+        len = rnd() % 70000;
+        img = malloc(len + 1);
+        for (size_t i = 0; i < len; i++)
+            img[i] = (unsigned char)rnd();
+    } else if (kind == 2) {
+        for (int k = 1 + (int)(rnd() % 16); k > 0; k--)
+            img[rnd() % (rnd() % 2 ? 65536 : len)] = (unsigned char)rnd();
+    } else if (kind == 3) {
+        len = rnd() % len;
+    } else if (kind == 4) {
+        /* Header fields that the tool prints or sizes buffers by. */
+        struct sg_hdr *h = (struct sg_hdr *)img;
+        h->ev_total = (uint32_t)rnd();
+        h->seg_live = (uint32_t)rnd();
+        h->att_live = (uint32_t)rnd();
+        h->generation = rnd() | 1;
+    }
+    write_all(own, img, len);
+    write_all(alt, img, len);
+    free(img);
+
+    /* Plants under root's names: a symlink to the precious file, a FIFO
+     * and a directory (each name, if nothing holds it yet). */
+    char p1[PATH_MAX + 200], p2[PATH_MAX + 200], p3[PATH_MAX + 200];
+    ledger_path(p1, sizeof p1, 0, 1);
+    ledger_path(p2, sizeof p2, 0, 2);
+    ledger_path(p3, sizeof p3, 0, 3);
+    switch (round % 3) {
+    case 0:
+        unlink(p1);
+        if (symlink(precious, p1) != 0)
+            _exit(21);
+        break;
+    case 1:
+        unlink(p2);
+        if (mkfifo(p2, 0666) != 0)
+            _exit(22);
+        break;
+    default:
+        rmdir(p3);
+        unlink(p3);
+        if (mkdir(p3, 0777) != 0)
+            _exit(23);
+        break;
+    }
+    _exit(0);
+}
+
+static void run_attacker(int round)
+{
+    rnd();
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0)
+        attack(round);
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("round %d: the attacker ended with status %d (10: it could write another "
+                 "user's ledger; 11: it could remove root's segment)",
+                 round, st);
+    n_writes += 2;
+    n_plants += 1;
+}
+
+/* ---- root's side ----------------------------------------------------- */
+
+static void expect_no_signal(const char *what)
+{
+    n_root_runs++;
+    if (res.status == -1 || !WIFEXITED(res.status))
+        fail_msg("round %d: %s as root did not exit normally (status %d); stdout:\n%s\nstderr:\n%s",
+                 cur_round, what, res.status, res.out, res.err);
+}
+
+static void root_carrier(int at_limit)
+{
+    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    char *env[] = { preload, ledger, "SHMGUARD_MODE=defer", "SHMGUARD_LOG=", NULL };
+    /* At the limit, helper_calls would write through its failed shmat:
+     * a single create, from helper_step, instead. */
+    char step[PATH_MAX + 64];
+    snprintf(step, sizeof step, "echo 'get 0x48000009 create' | %s", SGT_HELPER("helper_step"));
+    char *calls[] = { (char *)SGT_HELPER("helper_calls"), "q", NULL };
+    char *one[] = { "sh", "-c", step, NULL };
+    char **argv = at_limit ? one : calls;
+    FILE *f = NULL;
+    char old[64] = "";
+    if (at_limit) {
+        /* kernel.shmmni at the number in use: the next create gets ENOSPC,
+         * and the library reads every ledger to explain it. */
+        f = fopen("/proc/sys/kernel/shmmni", "r+");
+        assert_non_null(f);
+        assert_non_null(fgets(old, sizeof old, f));
+        struct sg_ksnap s;
+        assert_int_equal(sg_ksnap_read(&s), 0);
+        rewind(f);
+        fprintf(f, "%zu\n", s.n);
+        fflush(f);
+        sg_ksnap_free(&s);
+    }
+    sgt_run(&res, argv, env, 60);
+    if (f) {
+        rewind(f);
+        fputs(old, f);
+        fclose(f);
+    }
+    expect_no_signal("the carrier");
+    if (at_limit) {
+        ASSERT_HAS(res.out, "err 28");
+        ASSERT_HAS(res.err, "kernel.shmmni");
+    }
+}
+
+static void root_tool(const char *sub, const char *a1, const char *a2)
+{
+    char dirarg[PATH_MAX + 16];
+    snprintf(dirarg, sizeof dirarg, "--dir=%s", dir);
+    char *argv[] = { (char *)SGT_TOOL, (char *)sub, dirarg, (char *)a1, (char *)a2, NULL };
+    char *env[] = { "LD_PRELOAD=", NULL };
+    sgt_run(&res, argv, env, 60);
+    char what[64];
+    snprintf(what, sizeof what, "shmguard %s", sub);
+    expect_no_signal(what);
+}
+
+static void check_invariants(int round)
+{
+    if (!sgt_shm_exists(v_inuse) || !sgt_shm_exists(v_idle))
+        fail_msg("round %d: root's segment %d (in use) or %d (idle) is gone", round, v_inuse,
+                 v_idle);
+    char buf[64] = "";
+    FILE *f = fopen(precious, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    assert_string_equal(buf, "precious\n");
+    /* Root's ledger: whichever name it took, a plain file of its own. */
+    int found = 0;
+    for (int alt = 0; alt < 4; alt++) {
+        char p[PATH_MAX + 200];
+        ledger_path(p, sizeof p, 0, alt);
+        struct stat st;
+        if (lstat(p, &st) != 0 || st.st_uid != 0)
+            continue;
+        if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || (st.st_mode & 022))
+            fail_msg("round %d: %s is root's but not a plain private file", round, p);
+        found++;
+    }
+    assert_true(found >= 1);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        return 0;
+    snprintf(dir, sizeof dir, "%s", sgt_ledger_dir());
+    ns = sg_ipcns_ino();
+    snprintf(precious, sizeof precious, "%s/../sgtest-precious.%d", dir, (int)getpid());
+    FILE *f = fopen(precious, "w");
+    assert_non_null(f);
+    fputs("precious\n", f);
+    fclose(f);
+    v_inuse = shmget(0x48000001, 4096, IPC_CREAT | 0600);
+    v_idle = shmget(0x48000002, 4096, IPC_CREAT | 0666);
+    assert_true(v_inuse >= 0 && v_idle >= 0);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    holder = fork();
+    if (holder == 0) {
+        close(p[0]);
+        if (shmat(v_inuse, NULL, 0) == (void *)-1)
+            _exit(1);
+        if (write(p[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(p[1]);
+    char x;
+    assert_int_equal(read(p[0], &x, 1), 1);
+    close(p[0]);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (holder > 0) {
+        kill(holder, SIGKILL);
+        waitpid(holder, NULL, 0);
+    }
+    sgt_clear_ipc();
+    if (dir[0])
+        sgt_rmdir(dir);
+    if (precious[0])
+        unlink(precious);
+    return 0;
+}
+
+static void test_attacker_rounds(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        skip();
+    /* Root's ledger exists before the attack (the attacker forges copies
+     * of it), and the attacker has a ledger of its own. */
+    root_carrier(0);
+    assert_true(sgt_exited(&res, 0));
+    for (int round = 0; round < ROUNDS; round++) {
+        cur_round = round;
+        run_attacker(round);
+        /* Every 8th: the library's limit diagnosis (5 in all, its burst
+         * of messages per ledger). */
+        root_carrier(round % 8 == 7);
+        root_tool("ls", NULL, NULL);
+        root_tool("ls", "--json", NULL);
+        root_tool("ledger", "--all", NULL);
+        root_tool("ledger", "--check", NULL);
+        root_tool("doctor", NULL, NULL);
+        root_tool("gc", NULL, NULL);
+        check_invariants(round);
+    }
+    /* The attacker under the library: it may attach root's 0666 segment,
+     * and its IPC_RMID must fail as bare (EPERM), not be deferred. */
+    char cmd[PATH_MAX * 2];
+    snprintf(cmd, sizeof cmd,
+             "printf 'at %d\\nrmid %d\\ndt %d\\nexit\\n' | setpriv --reuid=%d --regid=%d "
+             "--clear-groups env LD_PRELOAD=%s SHMGUARD_LEDGER=%s %s",
+             v_idle, v_idle, v_idle, ATTACKER, ATTACKER, SGT_LIB, dir, SGT_HELPER("helper_step"));
+    char *argv[] = { "sh", "-c", cmd, NULL };
+    sgt_run(&res, argv, NULL, 60);
+    assert_true(sgt_exited(&res, 0));
+    ASSERT_HAS(res.out, "ok\nerr 1\nok\n");
+    check_invariants(ROUNDS);
+    fprintf(stderr,
+            "hostile: %d rounds: %lu files written and %lu names planted by uid %d, %lu root "
+            "processes run among them; no crash, no segment lost, no symlink followed\n",
+            ROUNDS, n_writes, n_plants, ATTACKER, n_root_runs);
+}
+
+/* Names planted before root's first use: the library takes none of them
+ * (symlink, FIFO, directory, the attacker's file) and, with every name
+ * taken, passes calls through and says why; nothing is followed. */
+static void test_planted_before_first_use(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        skip();
+    pid_t c = fork();
+    if (c == 0) {
+        drop_to_attacker();
+        char p[4][PATH_MAX + 200];
+        for (int alt = 0; alt < 4; alt++)
+            ledger_path(p[alt], sizeof p[alt], 0, alt);
+        int ok = symlink(precious, p[0]) == 0 && mkfifo(p[1], 0666) == 0 && mkdir(p[2], 0777) == 0 &&
+                 write_all(p[3], "SHMGLDGR", 8) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    waitpid(c, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    root_carrier(0);
+    assert_true(sgt_exited(&res, 0));
+    ASSERT_HAS(res.err, "no usable ledger file name");
+    ASSERT_HAS(res.err, "passing every call through");
+    root_tool("ls", NULL, NULL);
+    root_tool("ledger", "--check", NULL);
+    {
+        char buf[64] = "";
+        FILE *f = fopen(precious, "r");
+        assert_non_null(f);
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        assert_string_equal(buf, "precious\n");
+        assert_true(sgt_shm_exists(v_inuse) && sgt_shm_exists(v_idle));
+    }
+}
+
+/* SHMGUARD_* is ignored in a secure-execution process. */
+static void test_secure_exec(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        skip();
+    /* A private mount namespace: /dev/shm a fresh tmpfs (the defaults'
+     * ledger directory), and the set-user-ID copy on a tmpfs without
+     * nosuid. */
+    char cmd[PATH_MAX * 4];
+    snprintf(cmd, sizeof cmd,
+             "set -e; mount -t tmpfs -o mode=1777 none /dev/shm; "
+             "b=$(mktemp -d); mount -t tmpfs -o mode=755 none $b; "
+             "cp %s $b/suid; cp %s $b/plain; cp %s $b/lib.so; chmod 4755 $b/suid; chmod 755 $b/plain; "
+             "a=$(mktemp -d); chmod 777 $a; mkdir $a/ledger; chown %d $a/ledger; "
+             "run() { setpriv --reuid=%d --regid=%d --clear-groups env SHMGUARD_LEDGER=$a/ledger "
+             "SHMGUARD_LOG=$a/log SHMGUARD_MODE=observe SHMGUARD_DEBUG=3 $b/$1 $b/lib.so; }; "
+             "echo \"suid: $(run suid)\"; "
+             "echo \"suid ledgers: $(ls /dev/shm/shmguard 2>/dev/null | wc -l) owner $(stat -c %%u /dev/shm/shmguard/*.ledger 2>/dev/null)\"; "
+             "echo \"suid attacker files: $(ls $a/ledger | wc -l) log $(test -e $a/log && echo yes || echo no)\"; "
+             "echo \"plain: $(run plain)\"; "
+             "echo \"plain attacker files: $(ls $a/ledger | wc -l) log $(test -e $a/log && echo yes || echo no)\"; "
+             "umount $b; rmdir $b; rm -rf $a",
+             SGT_HELPER("helper_setuid"), SGT_HELPER("helper_setuid"), SGT_LIB, ATTACKER, ATTACKER,
+             ATTACKER);
+    char *argv[] = { "unshare", "--mount", "--propagation", "private", "sh", "-c", cmd, NULL };
+    sgt_run(&res, argv, NULL, 60);
+    if (!sgt_exited(&res, 0))
+        fail_msg("status %d\nstdout:\n%s\nstderr:\n%s", res.status, res.out, res.err);
+    /* The set-user-ID run: secure, root, the library worked, on its
+     * default directory; nothing of the attacker's was used. */
+    ASSERT_HAS(res.out, "suid: secure=1 euid=0 id=");
+    ASSERT_LACKS(res.out, "rmid=-1");
+    ASSERT_HAS(res.out, "suid ledgers: 1 owner 0");
+    ASSERT_HAS(res.out, "suid attacker files: 0 log no");
+    /* The same environment without set-user-ID is obeyed. */
+    ASSERT_HAS(res.out, "plain: secure=0 euid=65534 id=");
+    ASSERT_HAS(res.out, "plain attacker files: 1 log yes");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_attacker_rounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planted_before_first_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secure_exec, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
