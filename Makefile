@@ -7,6 +7,7 @@
 #   make asan       the test suite built with ASan+UBSan
 #   make tsan       the threaded tests built with TSan
 #   make torture    SIGKILL torture (1,200 kills), invariants after each burst
+#   make fuzz       libFuzzer (clang) over every ledger reader, FUZZ_SECONDS
 #   make e2e-httpd  apache2 killed uncleanly until AH00023, diagnosed and
 #                   freed (root; installs apache2 when missing)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -56,7 +57,7 @@ BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/benc
               $(BUILD)/bench/bench_contend $(BUILD)/bench/bench_start $(BUILD)/bench/bench_scale \
               $(BUILD)/bench/libempty.so
 
-.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture
+.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz
 all: $(LIB) $(TOOL)
 
 deps: $(DEPS_STAMP)
@@ -119,6 +120,19 @@ $(BUILD)/torture: tests/torture/torture.c $(CORE_A) | $(DEPS_STAMP)
 torture: all $(BUILD)/torture
 	@scripts/torture.sh $(BUILD) $(TORTURE_KILLS)
 
+# Fuzzing: clang's libFuzzer with ASan+UBSan over tests/fuzz/fuzz_ledger.c,
+# the library's and the tool's ledger readers linked in; FUZZ_SECONDS of
+# fuzzing from the seed corpus (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_TOOL_OBJ := $(filter-out $(BUILD)/tool_main.o,$(TOOL_OBJ))
+$(BUILD)/fuzz_ledger: tests/fuzz/fuzz_ledger.c $(FUZZ_TOOL_OBJ) $(CORE_A)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_TOOL_OBJ) $(CORE_A) -lsmartcols -ldw -lelf -ldl -pthread
+fuzz:
+	@scripts/fuzz.sh deps
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-O1 -g" SANFLAGS="$(FUZZ_SAN)" build-fuzz/fuzz_ledger
+	@scripts/fuzz.sh run build-fuzz $(FUZZ_SECONDS)
+
 bench: all $(BENCH)
 	@scripts/bench.sh $(BUILD)
 
@@ -137,4 +151,4 @@ install: all
 	install -m 0644 man/libshmguard.7 $(DESTDIR)$(PREFIX)/share/man/man7/libshmguard.7
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

@@ -260,6 +260,9 @@ int cmd_ledger(int argc, char **argv);
 /* `ledger --check [--repair]` (tool_ledger_check.c); dir NULL: the
  * configured one.  SG_EXIT_OK when every readable ledger is consistent. */
 int ledger_check(const char *dir, int repair);
+/* How long ledger_check waits before reading a file with a problem again
+ * (100; the fuzz target, which has no other writer, sets 0). */
+extern unsigned ledger_check_settle_ms;
 int cmd_ls(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_gc(int argc, char **argv);

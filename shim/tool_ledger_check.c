@@ -80,6 +80,8 @@ static int repair_own(const char *dir)
     return rc;
 }
 
+unsigned ledger_check_settle_ms = 100;
+
 int ledger_check(const char *dir, int repair)
 {
     const char *d = dir ? dir : sg_config_get()->ledger_dir;
@@ -115,7 +117,7 @@ int ledger_check(const char *dir, int repair)
         for (int pass = 0; pass < 2 && (pass == 0 || problems); pass++) {
             struct sg_ledger L;
             if (pass)
-                nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+                nanosleep(&(struct timespec){ 0, (long)ledger_check_settle_ms * 1000000 }, NULL);
             loaded = sg_ledger_load(&L, path, ns, err, sizeof err) == 0;
             if (!loaded)
                 break;
