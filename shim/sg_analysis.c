@@ -356,9 +356,15 @@ static void load_ledgers(struct sg_view *v, const char *dir)
         return;
     uint64_t ns = sg_ipcns_ino();
     struct dirent *de;
-    while ((de = readdir(d)) && v->n_ledgers < 64) {
+    while ((de = readdir(d))) {
         if (!sg_ledger_name_matches(de->d_name, ns))
             continue;
+        if (v->n_ledgers == 64) {
+            if (v->n_unreadable < 8)
+                snprintf(v->unreadable[v->n_unreadable++], sizeof v->unreadable[0],
+                         "more than 64 ledger files in %s: the rest were not read", dir);
+            break;
+        }
         char path[8192], err[512];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (v->own && !strcmp(path, v->own->path))
@@ -376,6 +382,7 @@ static void load_ledgers(struct sg_view *v, const char *dir)
         }
         v->ledgers = nv;
         v->ledgers[v->n_ledgers++] = L;
+        v->dropped += L.hdr->dropped;
     }
     closedir(d);
 }
@@ -384,6 +391,8 @@ int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_led
 {
     memset(v, 0, sizeof *v);
     v->own = own;
+    if (own)
+        v->dropped = __atomic_load_n(&own->hdr->dropped, __ATOMIC_RELAXED);
     v->have_limits = sg_limits_read(&v->lim) == 0;
     uint64_t ps = v->have_limits ? v->lim.page_size : 4096;
     struct sg_ksnap ks;

@@ -87,6 +87,8 @@ struct sg_view {
     const struct sg_ledger *own;
     char unreadable[8][600];        /* ledger files that could not be read */
     size_t n_unreadable;
+    uint64_t dropped;               /* records the ledgers read could not store
+                                     * (a table was full), summed */
     /* Semaphore sets (kernel.sem). */
     struct sg_semlimits slim;
     int have_semlimits;

@@ -149,11 +149,23 @@ static int reconcile_for_room(void)
     return st.segs_dropped + st.atts_dropped + st.sems_dropped > 0;
 }
 
+void sg_core_note_full(const char *table)
+{
+    static int once;
+    sg_log_once(&once,
+                "the ledger %s is full (its %s table): calls go on unchanged, but what they do "
+                "is no longer all recorded; `shmguard ledger --check` tells how many records were "
+                "not stored",
+                sg_st.L.path, table);
+}
+
 static struct sg_seg *put_seg(const struct sg_seg *rec)
 {
     struct sg_seg *r = sg_seg_put(&sg_st.L, rec);
     if (!r && reconcile_for_room())
         r = sg_seg_put(&sg_st.L, rec);
+    if (!r)
+        sg_core_note_full("segment and semaphore set");
     return r;
 }
 
@@ -166,6 +178,8 @@ SG_HOT static struct sg_att *claim_att(uint64_t addr)
         if (reconcile_for_room())
             r = sg_att_claim(&sg_st.L, sg_st.self.pid, addr);
         sg_core_give();
+        if (!r)
+            sg_core_note_full("attachment");
     }
     return r;
 }

@@ -132,9 +132,11 @@ static struct sg_semuser *put_user(const struct sg_semuser *u)
     struct sg_semuser *r = sg_semuser_put(&sg_st.L, u);
     if (!r && prune_dead_users())
         r = sg_semuser_put(&sg_st.L, u);
-    if (!r)
+    if (!r) {
         sg_log(1, "ledger full: pid %d's use of semaphore set %d is not recorded", (int)u->pid,
                u->semid);
+        sg_core_note_full("semaphore user");
+    }
     return r;
 }
 

@@ -59,4 +59,8 @@ extern struct sg_state sg_st;
 int sg_core_take(void);
 void sg_core_give(void);
 
+/* A record could not be stored: table (its name, for the message) is
+ * full.  Logs once per process at level 0; the call goes on unchanged. */
+void sg_core_note_full(const char *table);
+
 #endif

@@ -29,6 +29,7 @@ struct ledger_set {
     size_t n;
     char unreadable[8][600];    /* files that could not be read, and why */
     size_t n_unreadable;
+    int no_dir;                 /* the directory does not exist */
     char dir[4096];
     uint64_t ns;
 };
@@ -38,6 +39,11 @@ struct ledger_set {
  * (listed in the set); -1 if the directory itself cannot be read. */
 int ledger_set_load(struct ledger_set *s, const char *dir);
 void ledger_set_free(struct ledger_set *s);
+
+/* "LEAD<N> record(s) could not be stored ..." and a newline on f, when
+ * dropped (records the ledgers could not store: a table was full) is not
+ * 0: what the tool cannot see because of it. */
+void tool_note_dropped(FILE *f, const char *lead, uint64_t dropped);
 
 /* JSON string output with escaping. */
 void json_str(FILE *f, const char *s, size_t maxlen);

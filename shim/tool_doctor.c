@@ -591,6 +591,7 @@ static void print_text(const struct doctor *d)
 
     doctor_sem_text(&d->sem, &d->v, stdout);
 
+    tool_note_dropped(stdout, "\nNote: ", d->v.dropped);
     if (d->v.n_unreadable) {
         printf("\nNote: %zu ledger %s could not be read (creators unknown there): %s\n",
                d->v.n_unreadable, plural(d->v.n_unreadable, "file", "files"), d->v.unreadable[0]);
@@ -734,7 +735,8 @@ static void print_json(const struct doctor *d)
     doctor_sem_json(&d->sem, &d->v, f);
     fprintf(f, "  \"ledgers\": {\"dir\": ");
     json_str(f, d->dir, PATH_MAX);
-    fprintf(f, ", \"read\": %zu, \"unreadable\": [", d->v.n_ledgers);
+    fprintf(f, ", \"read\": %zu, \"dropped\": %" PRIu64 ", \"unreadable\": [", d->v.n_ledgers,
+            d->v.dropped);
     for (size_t i = 0; i < d->v.n_unreadable; i++) {
         fprintf(f, "%s", i ? ", " : "");
         json_str(f, d->v.unreadable[i], sizeof d->v.unreadable[i]);

@@ -604,6 +604,9 @@ int cmd_gc(int argc, char **argv)
     for (size_t i = 0; i < v.n_unreadable; i++)
         fprintf(stderr, "%s: gc: note: a ledger could not be read (%s): its segments are judged on "
                         "kernel facts only\n", sg_prog, v.unreadable[i]);
+    char lead[64];
+    snprintf(lead, sizeof lead, "%s: gc: note: ", sg_prog);
+    tool_note_dropped(stderr, lead, v.dropped);
     for (size_t i = 0; i < n_ids; i++)
         if (!sg_view_find(&v, (int)ids[i])) {
             fprintf(stderr, "%s: gc: no segment has id %ld\n", sg_prog, ids[i]);

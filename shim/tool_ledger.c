@@ -176,8 +176,16 @@ static void print_text(const struct ledger_set *ls, struct seg_view *sv, size_t 
         printf("  and %zu semaphore set record%s with %zu user record%s: shmguard ls --sem shows "
                "them against the kernel\n",
                sets, sets == 1 ? "" : "s", users, users == 1 ? "" : "s");
+    if (ls->no_dir)
+        printf("  %s does not exist: nothing was recorded there (is the library preloaded, with "
+               "this SHMGUARD_LEDGER?)\n", ls->dir);
     for (size_t i = 0; i < ls->n_unreadable; i++)
         printf("  not readable: %s\n", ls->unreadable[i]);
+    for (size_t l = 0; l < ls->n; l++)
+        if (ls->v[l].hdr->dropped) {
+            printf("  in %s: ", ls->v[l].path);
+            tool_note_dropped(stdout, "", ls->v[l].hdr->dropped);
+        }
     for (size_t i = 0; i < n; i++) {
         const struct sg_seg *s = sv[i].s;
         if (!sv[i].in_kernel && !all)

@@ -114,6 +114,7 @@ int ledger_check(const char *dir, int repair)
         struct sg_verify v;
         unsigned problems = 0;
         int loaded = 0;
+        uint64_t dropped = 0;
         for (int pass = 0; pass < 2 && (pass == 0 || problems); pass++) {
             struct sg_ledger L;
             if (pass)
@@ -122,14 +123,16 @@ int ledger_check(const char *dir, int repair)
             if (!loaded)
                 break;
             problems = sg_ledger_verify(&L, &v);
+            dropped = L.hdr->dropped;
             sg_ledger_close(&L);
         }
         if (!loaded) {
-            printf("%s: unusable: %s\n", path, err);
+            printf("%s\n", err); /* names the file */
             bad++;
             continue;
         }
         bad += report(path, &v, problems) != 0;
+        tool_note_dropped(stdout, "  note: ", dropped);
     }
     closedir(dd);
     if (!files)

@@ -442,6 +442,9 @@ static void ls_notes(const struct sg_view *v, const struct proc_scan *ps, size_t
                 sg_prog, v->unreadable[i]);
     if (v->n_unreadable == sizeof v->unreadable / sizeof v->unreadable[0])
         fprintf(stderr, "%s: ls: note: there may be more unreadable ledgers\n", sg_prog);
+    char lead[64];
+    snprintf(lead, sizeof lead, "%s: ls: note: ", sg_prog);
+    tool_note_dropped(stderr, lead, v->dropped);
     if (incomplete) {
         if (ps->unreadable)
             fprintf(stderr,

@@ -352,7 +352,7 @@ int ledger_set_load(struct ledger_set *s, const char *dir)
     s->ns = sg_ipcns_ino();
     DIR *d = opendir(s->dir);
     if (!d)
-        return errno == ENOENT ? 0 : -1; /* no directory: nothing recorded */
+        return errno == ENOENT ? (s->no_dir = 1, 0) : -1; /* no directory: nothing recorded */
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!sg_ledger_name_matches(de->d_name, s->ns))
@@ -383,6 +383,16 @@ void ledger_set_free(struct ledger_set *s)
         sg_ledger_close(&s->v[i]);
     free(s->v);
     memset(s, 0, sizeof *s);
+}
+
+void tool_note_dropped(FILE *f, const char *lead, uint64_t dropped)
+{
+    if (!dropped)
+        return;
+    fprintf(f, "%s%" PRIu64 " record%s could not be stored in the ledger (a table was full): some "
+               "creators, attachers or semaphore users are not known here; whether a segment is "
+               "in use still comes from the kernel's attach count\n",
+            lead, dropped, dropped == 1 ? "" : "s");
 }
 
 void json_str(FILE *f, const char *s, size_t maxlen)

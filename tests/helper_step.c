@@ -6,6 +6,9 @@
  *   get KEY [create] [excl] [size N]  -> "id N" | "err ERRNO"
  *   getn COUNT KEY [create] [excl] [size N] -> the last answer of COUNT gets
  *   at ID            -> "ok" | "err E"   (remembers the address for ID)
+ *   atn ID N         -> "attached K": N more read-only attachments of ID
+ *                       (kept apart from at's; K of them succeeded)
+ *   dtn              -> "detached K": detaches every atn attachment
  *   dt ID            -> "ok" | "err E"
  *   write ID V       -> "ok"             (int at offset 0)
  *   read ID          -> "val V"
@@ -31,6 +34,8 @@
 #include <unistd.h>
 
 #define MAXATT 64
+static void **many;
+static size_t n_many;
 static struct { int id; void *addr; } att[MAXATT];
 
 static void **slot_for(int id, int create)
@@ -120,6 +125,28 @@ int main(void)
                 *s = p;
                 reply("ok");
             }
+        } else if (!strcmp(cmd, "atn")) {
+            long n = strtol(a2, NULL, 0), k = 0;
+            void **nv = realloc(many, (n_many + (size_t)n) * sizeof *many);
+            if (n <= 0 || !nv) {
+                reply("err %d", ENOMEM);
+                continue;
+            }
+            many = nv;
+            for (long i = 0; i < n; i++) {
+                void *p = shmat(id, NULL, SHM_RDONLY);
+                if (p != (void *)-1) {
+                    many[n_many++] = p;
+                    k++;
+                }
+            }
+            reply("attached %ld", k);
+        } else if (!strcmp(cmd, "dtn")) {
+            size_t k = 0;
+            for (size_t i = 0; i < n_many; i++)
+                k += shmdt(many[i]) == 0;
+            n_many = 0;
+            reply("detached %zu", k);
         } else if (!strcmp(cmd, "dt")) {
             void **s = slot_for(id, 0);
             if (!s) {
