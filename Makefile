@@ -8,6 +8,10 @@
 #   make tsan       the threaded tests built with TSan
 #   make torture    SIGKILL torture (1,200 kills), invariants after each burst
 #   make fuzz       libFuzzer (clang) over every ledger reader, FUZZ_SECONDS
+#   make valgrind   the tool's commands under valgrind memcheck
+#   make e2e-postgres  PostgreSQL under the library: as bare, right creator,
+#                   SIGKILL, gc frees the orphan, restart (root; installs
+#                   postgresql-15 when missing)
 #   make e2e-httpd  apache2 killed uncleanly until AH00023, diagnosed and
 #                   freed (root; installs apache2 when missing)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -57,7 +61,7 @@ BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/benc
               $(BUILD)/bench/bench_contend $(BUILD)/bench/bench_start $(BUILD)/bench/bench_scale \
               $(BUILD)/bench/libempty.so
 
-.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz
+.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz valgrind e2e-postgres
 all: $(LIB) $(TOOL)
 
 deps: $(DEPS_STAMP)
@@ -111,6 +115,12 @@ $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_util.h | $(DEPS_STAMP)
 
 e2e-httpd: all
 	scripts/e2e-httpd.sh
+
+e2e-postgres: all
+	BUILD=$(abspath $(BUILD)) scripts/e2e-postgres.sh
+
+valgrind: all $(BUILD)/tests/helper_actor
+	@scripts/valgrind-tool.sh $(BUILD)
 
 # SIGKILL torture: TORTURE_KILLS kills (at least 1,000), invariants after
 # each burst (tests/torture/torture.c).
