@@ -23,7 +23,8 @@
 
 #define DIAG_BURST 5            /* messages at once, across processes */
 #define DIAG_REFILL_S 10        /* one more message every 10 s */
-#define ANALYSES_PER_S 8        /* analyses a second, per process */
+#define AN_BURST 8              /* EEXIST analyses at once, across processes */
+#define AN_REFILL_S 1           /* one more every second */
 #define MAX_HOLDERS 3
 
 struct out {
@@ -253,24 +254,33 @@ int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int er
 
 /* The shared token bucket in the ledger header (lock held).  Returns 1 if
  * a message may go out, storing the count of those suppressed since. */
-static int diag_token(struct sg_hdr *h, uint32_t *suppressed)
+/* A token bucket kept in two header fields: burst tokens at once, one
+ * more every period seconds.  1 and a token taken, or 0. */
+static int bucket_take(uint64_t *refill_s, uint32_t *tokens, uint32_t burst, uint64_t period)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     uint64_t now = (uint64_t)ts.tv_sec;
-    if (h->diag_refill_s == 0 || now < h->diag_refill_s) {
-        h->diag_refill_s = now;
-        h->diag_tokens = DIAG_BURST;
-    } else if (now - h->diag_refill_s >= DIAG_REFILL_S) {
-        uint64_t add = (now - h->diag_refill_s) / DIAG_REFILL_S;
-        h->diag_tokens = (uint32_t)(h->diag_tokens + add > DIAG_BURST ? DIAG_BURST : h->diag_tokens + add);
-        h->diag_refill_s += add * DIAG_REFILL_S;
+    if (*refill_s == 0 || now < *refill_s) {
+        *refill_s = now;
+        *tokens = burst;
+    } else if (now - *refill_s >= period) {
+        uint64_t add = (now - *refill_s) / period;
+        *tokens = (uint32_t)(*tokens + add > burst ? burst : *tokens + add);
+        *refill_s += add * period;
     }
-    if (h->diag_tokens == 0) {
+    if (*tokens == 0)
+        return 0;
+    (*tokens)--;
+    return 1;
+}
+
+static int diag_token(struct sg_hdr *h, uint32_t *suppressed)
+{
+    if (!bucket_take(&h->diag_refill_s, &h->diag_tokens, DIAG_BURST, DIAG_REFILL_S)) {
         h->diag_suppressed++;
         return 0;
     }
-    h->diag_tokens--;
     *suppressed = h->diag_suppressed;
     h->diag_suppressed = 0;
     return 1;
@@ -393,19 +403,20 @@ struct call {
     int flg, err;
 };
 
-/* Whether this process may run one more analysis in the current second
- * (caller holds emit's busy flag).  Bounds what a loop of failures costs
- * its host; the messages themselves are bounded by the shared bucket. */
+/* Whether one more EEXIST may be analysed: a second bucket in the same
+ * ledger header (AN_BURST, then one a second), so that neither a loop in
+ * one process nor a crash loop of short-lived ones pays for an analysis
+ * per call; without a ledger, this process's own.  Caller holds emit's
+ * composing flag (which guards local_hdr's an_* fields). */
 static int analysis_budget(void)
 {
-    static uint64_t second, used;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    if ((uint64_t)ts.tv_sec != second) {
-        second = (uint64_t)ts.tv_sec;
-        used = 0;
+    if (sg_st.active && sg_core_take()) {
+        struct sg_hdr *h = sg_st.L.hdr;
+        int ok = bucket_take(&h->an_refill_s, &h->an_tokens, AN_BURST, AN_REFILL_S);
+        sg_core_give();
+        return ok;
     }
-    return used++ < ANALYSES_PER_S;
+    return bucket_take(&local_hdr.an_refill_s, &local_hdr.an_tokens, AN_BURST, AN_REFILL_S);
 }
 
 /* A token from the shared bucket, or the per-process one without a
@@ -440,17 +451,20 @@ static void count_suppressed(void)
  * a message: it takes a token from the shared bucket first and is counted
  * as suppressed without one, which also bounds what a crash loop costs.
  * An EEXIST has a message only when the analysis finds an orphan: it is
- * analysed within this process's budget (ANALYSES_PER_S) and takes a
+ * analysed within a budget of its own (analysis_budget) and takes a
  * token only then, so a create-or-open loop cannot use up the burst that
  * a later limit failure needs.  While another thread composes, a failure
  * is skipped rather than waited for.  errno is the caller's to save. */
 static int busy; /* one composition at a time, in buf (a try-lock) */
 
+int sg_diag_enter(void) { return !__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE); }
+void sg_diag_leave(void) { __atomic_store_n(&busy, 0, __ATOMIC_RELEASE); }
+
 static void emit(const struct call *c, int debug)
 {
     static char buf[8192];
     int eexist = c->err == EEXIST;
-    if (__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE)) {
+    if (!sg_diag_enter()) {
         if (!eexist)
             count_suppressed();
         return;
@@ -476,7 +490,7 @@ static void emit(const struct call *c, int debug)
             sg_log(0, "%s", buf);
     }
 out:
-    __atomic_store_n(&busy, 0, __ATOMIC_RELEASE);
+    sg_diag_leave();
 }
 
 void sg_diag_after_fork_child(void)

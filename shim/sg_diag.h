@@ -40,6 +40,11 @@ int sg_diag_classify(key_t key, size_t size, int err, uint64_t *used, uint64_t *
  * free (sg_locks.h, 4). */
 void sg_diag_after_fork_child(void);
 
+/* The composing flag (sg_locks.h, 4): enter returns 1 when taken, 0 when
+ * another thread composes (never waits); leave gives it back. */
+int sg_diag_enter(void);
+void sg_diag_leave(void);
+
 /* Called by the library after shmget failed with err (caller: the
  * program's return address): keep limit failures in the ledger's event
  * ring, and log the diagnosis if it is worth one and the rate limit

@@ -103,7 +103,10 @@ struct sg_hdr {
     uint64_t semuser_off;    /* 256 */
     uint32_t semuser_cap;    /* 264 SG_SEMUSER_CAP */
     uint32_t semuser_live;   /* 268 live semaphore user records */
-    uint8_t  pad1[48];       /* 272 */
+    uint64_t an_refill_s;    /* 272 EEXIST analyses: last refill (mono s) */
+    uint32_t an_tokens;      /* 280 analyses that may still run now */
+    uint8_t  pad1[36];       /* 284 (an_* were pad1 before: a reader of
+                              * an earlier build ignores them) */
 };                            /* 320 */
 
 /* One System V object: a shared memory segment (kind SG_KIND_SHM) or a

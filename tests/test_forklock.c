@@ -12,7 +12,9 @@
  * must be credited once the holder lets go (not skipped), and the child
  * must finish.  In both cases the holder releases its lock in the parent;
  * the parent waits for the child with a bound (pidfd + poll) and fails,
- * killing it, if it hangs.  The child reports through its exit status:
+ * killing it, if it hangs.  (d) A second thread is composing a limit
+ * diagnosis (sg_diag's try-lock) at the fork: the child's own limit
+ * failure must still be explained.  The child reports through its exit status:
  * cmocka's assertions are only used in the parent.
  */
 #include "sgtest.h"
@@ -21,6 +23,7 @@
 #include <sys/syscall.h>
 
 #include "sg_core.h"
+#include "sg_diag.h"
 #include "sg_locks.h"
 #include "sg_proc.h"
 #include "sg_state.h"
@@ -363,18 +366,120 @@ static void test_fork_during_inflight_shmat(void **state)
     assert_int_equal(count_att(pid, -1), 0);
 }
 
+/* ---- (d) fork while another thread composes a diagnosis --------------- */
+
+static char g_log[PATH_MAX + 8];
+
+struct composer {
+    int ready[2], release[2];
+    int took;
+};
+
+static void *composer_main(void *arg)
+{
+    struct composer *c = arg;
+    c->took = sg_diag_enter();
+    char x = 1;
+    if (write(c->ready[1], &x, 1) != 1)
+        abort();
+    struct pollfd p = { c->release[0], POLLIN, 0 };
+    poll(&p, 1, 10000);
+    if (c->took)
+        sg_diag_leave();
+    return NULL;
+}
+
+static size_t log_count(const char *needle)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(g_log, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    size_t k = 0;
+    for (const char *p = buf; (p = strstr(p, needle)); p++)
+        k++;
+    return k;
+}
+
+static void test_fork_while_diag_composes(void **state)
+{
+    (void)state;
+    /* kernel.shmmni at the number in use: the next create fails. */
+    FILE *f = fopen("/proc/sys/kernel/shmmni", "r+");
+    if (!f)
+        skip();
+    char old[32] = "";
+    assert_non_null(fgets(old, sizeof old, f));
+    struct sg_ksnap s;
+    assert_int_equal(sg_ksnap_read(&s), 0);
+    size_t used = s.n;
+    sg_ksnap_free(&s);
+    int id = -1;
+    if (used == 0) { /* shmmni cannot be 0: hold one */
+        id = sg_shmget(0x5a172004, 4096, IPC_CREAT | 0600, NULL);
+        assert_true(id >= 0);
+        used = 1;
+    }
+    rewind(f);
+    fprintf(f, "%zu\n", used);
+    fflush(f);
+
+    struct composer c = { 0 };
+    assert_int_equal(pipe2(c.ready, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(c.release, O_CLOEXEC), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, composer_main, &c), 0);
+    char x;
+    assert_int_equal(read(c.ready[0], &x, 1), 1);
+    size_t before = log_count("kernel.shmmni is exhausted");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int r = sg_shmget(0x5a172005, 4096, IPC_CREAT | 0600, NULL);
+        _exit(r == -1 && errno == ENOSPC ? 0 : 1);
+    }
+    int st = 0, rc = wait_pid_ms(pid, 10000, &st);
+    if (rc != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    assert_int_equal(write(c.release[1], "x", 1), 1);
+    pthread_join(t, NULL);
+    rewind(f);
+    fputs(old, f);
+    fclose(f);
+    if (id >= 0)
+        sg_shmctl(id, IPC_RMID, NULL);
+    for (int i = 0; i < 4; i++) {
+        close(i < 2 ? c.ready[i] : c.release[i - 2]);
+    }
+    assert_int_equal(c.took, 1);
+    if (rc != 0)
+        fail_msg("the child hung after fork (another thread was composing a diagnosis)");
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (log_count("kernel.shmmni is exhausted") != before + 1)
+        fail_msg("the child's limit failure went unexplained: it inherited the parent's "
+                 "composing flag held (log: %s)", g_log);
+}
+
 int main(void)
 {
     snprintf(g_dir, sizeof g_dir, "%s", sgt_ledger_dir());
     setenv("SHMGUARD_LEDGER", g_dir, 1);
+    snprintf(g_log, sizeof g_log, "%s.log", g_dir);
+    setenv("SHMGUARD_LOG", g_log, 1);
     unsetenv("SHMGUARD_MODE");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fork_while_local_lock_held),
         cmocka_unit_test(test_fork_while_ledger_lock_held),
         cmocka_unit_test(test_fork_during_inflight_shmat),
+        cmocka_unit_test(test_fork_while_diag_composes),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sgt_clear_ipc();
     sgt_rmdir(g_dir);
+    unlink(g_log);
     return rc;
 }

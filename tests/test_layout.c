@@ -101,7 +101,9 @@ static void test_hdr(void **state)
         F(sg_hdr, semuser_off, 256, 8, 'u'),
         F(sg_hdr, semuser_cap, 264, 4, 'u'),
         F(sg_hdr, semuser_live, 268, 4, 'u'),
-        F(sg_hdr, pad1, 272, 48, 'a'),
+        F(sg_hdr, an_refill_s, 272, 8, 'u'),
+        F(sg_hdr, an_tokens, 280, 4, 'u'),
+        F(sg_hdr, pad1, 284, 36, 'a'),
     };
     check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_hdr), 320);
     /* The robust mutex lives in the 64 lock bytes, suitably aligned. */
@@ -359,7 +361,7 @@ static void test_file_bytes(void **state)
     for (size_t i = 192; i < 256; i++)
         assert_int_equal(b[i], 0);          /* counters start at zero */
     for (size_t i = 268; i < 320; i++)
-        assert_int_equal(b[i], 0);          /* semuser_live, pad1 */
+        assert_int_equal(b[i], 0);          /* semuser_live, an_*, pad1 */
     /* The pending index starts empty (id -1). */
     for (unsigned i = 0; i < 16; i++)
         assert_int_equal((int32_t)rd32(b + rd64(b + 88) + i * 8), -1);
