@@ -134,7 +134,12 @@ static void enospc(struct out *o, const struct sg_view *v, size_t size)
             l->used_ids, l->shmmni);
         holders(o, v);
         orphans(o, v);
-        say(o, "\n  Or raise the limit: sysctl -w kernel.shmmni=%" PRIu64, l->shmmni * 2);
+        uint64_t ceil, want = sg_ipcmni_raise(l->shmmni, l->used_ids, &ceil);
+        if (want)
+            say(o, "\n  Or raise the limit: sysctl -w kernel.shmmni=%" PRIu64, want);
+        else
+            say(o, "\n  kernel.shmmni is at the kernel's ceiling (%" PRIu64 "): only removing "
+                   "segments helps.", ceil);
     } else {
         say(o, "\n  This is not a full disk: a System V shared memory limit was exhausted at the "
                "time of the call (now kernel.shmmni %" PRIu64 "/%" PRIu64 " segments, kernel.shmall %" PRIu64
@@ -679,7 +684,12 @@ int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int 
                 l->used_sets, l->semmni, l->used_sems, l->semmns);
             sem_holders(&o, &v);
             sem_orphans(&o, &v);
-            sem_sysctl(&o, l, l->semmsl, l->semmns, l->semmni * 2);
+            uint64_t ceil, want = sg_ipcmni_raise(l->semmni, l->used_sets, &ceil);
+            if (want)
+                sem_sysctl(&o, l, l->semmsl, l->semmns, want);
+            else
+                say(&o, "\n  SEMMNI is at the kernel's ceiling (%" PRIu64 "): only removing sets "
+                        "helps.", ceil);
         }
     } else if (err == EINVAL && held && held->k.nsems < (uint32_t)nsems) {
         say(&o, "\n  Key 0x%08x already names semaphore set %d of %u semaphore%s, fewer than the "

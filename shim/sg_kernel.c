@@ -221,3 +221,24 @@ uint64_t sg_ipcns_ino(void)
         return 0;
     return (uint64_t)st.st_ino;
 }
+
+uint64_t sg_ipcmni_raise(uint64_t limit, uint64_t used, uint64_t *ceiling)
+{
+    char line[4096];
+    int ext = 0;
+    FILE *f = fopen("/proc/cmdline", "re");
+    if (f) {
+        if (fgets(line, sizeof line, f))
+            ext = strstr(line, "ipcmni_extend") != NULL;
+        fclose(f);
+    }
+    uint64_t ceil = ext ? 1ull << 24 : 32768;
+    if (ceiling)
+        *ceiling = ceil;
+    uint64_t want = (limit > used ? limit : used) * 2;
+    if (want < 16)
+        want = 16;
+    if (want > ceil)
+        want = ceil;
+    return want > limit ? want : 0;
+}

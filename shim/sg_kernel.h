@@ -61,4 +61,11 @@ int sg_kernel_may_remove(const struct ipc_perm *perm);
 /* Inode number of this process's IPC namespace, 0 if unknown. */
 uint64_t sg_ipcns_ino(void);
 
+/* The value to suggest for an id-count limit (kernel.shmmni, SEMMNI)
+ * that is exhausted: twice the larger of the limit and what is in use, at
+ * least 16, at most the kernel's ceiling (IPCMNI, 32768, or 2^24 when
+ * booted with ipcmni_extend).  0 when the limit is at the ceiling already:
+ * only removing objects helps.  *ceiling gets the ceiling (may be NULL). */
+uint64_t sg_ipcmni_raise(uint64_t limit, uint64_t used, uint64_t *ceiling);
+
 #endif

@@ -52,11 +52,6 @@
  * (ULONG_MAX - 2^24 for shmmax and shmall): say so instead of 16 EiB. */
 #define UNLIMITED_BYTES (1ull << 62)
 
-/* The kernel's ceiling for kernel.shmmni: IPCMNI, or 2^24 when booted
- * with ipcmni_extend. */
-#define IPCMNI 32768ull
-#define IPCMNI_EXTENDED (1ull << 24)
-
 enum level { LV_OK, LV_NEAR, LV_EXHAUSTED };
 
 static const char *level_name(enum level l)
@@ -187,19 +182,6 @@ static void shell_quote(char *buf, size_t n, const char *s)
     if (o + 1 < n)
         buf[o++] = '\'';
     buf[o] = '\0';
-}
-
-static uint64_t shmmni_ceiling(void)
-{
-    char line[4096];
-    FILE *f = fopen("/proc/cmdline", "re");
-    int ext = 0;
-    if (f) {
-        if (fgets(line, sizeof line, f))
-            ext = strstr(line, "ipcmni_extend") != NULL;
-        fclose(f);
-    }
-    return ext ? IPCMNI_EXTENDED : IPCMNI;
 }
 
 /* ---- due pending removals ---------------------------------------------- */
@@ -457,13 +439,9 @@ static void analyse(struct doctor *d)
                    what, pages, plural(pages, "page", "pages"));
     }
     if (d->mni != LV_OK) {
-        uint64_t ceil = shmmni_ceiling();
-        uint64_t want = l->shmmni * 2 > l->used_ids * 2 ? l->shmmni * 2 : l->used_ids * 2;
-        if (want < 16)
-            want = 16;
-        if (want > ceil)
-            want = ceil;
-        if (want > l->shmmni) {
+        uint64_t ceil;
+        uint64_t want = sg_ipcmni_raise(l->shmmni, l->used_ids, &ceil);
+        if (want) {
             snprintf(cmd, sizeof cmd, "sysctl -w kernel.shmmni=%" PRIu64, want);
             add_action(d, cmd, "raises the segment limit from %" PRIu64 " (this IPC namespace, until reboot)",
                        l->shmmni);

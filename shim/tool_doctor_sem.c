@@ -95,11 +95,14 @@ void doctor_sem_text(const struct doctor_sem *d, const struct sg_view *v, FILE *
                 sg_prog, sg_prog, d->sets[SG_SEM_ORPHANED],
                 d->sets[SG_SEM_ORPHANED] == 1 ? "" : "s");
     }
-    if (d->mni || d->mns)
+    uint64_t mni = d->mni ? sg_ipcmni_raise(l->semmni, l->used_sets, NULL) : l->semmni;
+    uint64_t mns = d->mns ? l->semmns * 2 : l->semmns;
+    if ((d->mni || d->mns) && mni)
         fprintf(f, "  to do          sysctl -w kernel.sem=\"%" PRIu64 " %" PRIu64 " %" PRIu64
                    " %" PRIu64 "\"   # raises the limits (this IPC namespace, until reboot)\n",
-                l->semmsl, d->mns ? l->semmns * 2 : l->semmns, l->semopm,
-                d->mni ? l->semmni * 2 : l->semmni);
+                l->semmsl, mns, l->semopm, mni);
+    else if (d->mni)
+        fprintf(f, "  to do          SEMMNI is at the kernel's ceiling: only removing sets helps\n");
 }
 
 void doctor_sem_json(const struct doctor_sem *d, const struct sg_view *v, FILE *f)

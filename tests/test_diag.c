@@ -179,10 +179,23 @@ static void test_shmmni_exhausted(void **state)
     /* The live idle holder is not an orphan: 3, not 4. */
     ASSERT_HAS(log, "Orphaned: 3 segments, 3.0 MiB (nobody attached, creator dead)");
     ASSERT_HAS(log, "shmguard gc --dry-run, then shmguard gc");
-    ASSERT_HAS(log, "sysctl -w kernel.shmmni=8");
+    ASSERT_HAS(log, "sysctl -w kernel.shmmni=16"); /* as doctor: at least 16 */
     ASSERT_LACKS(log, "kernel.shmall is exhausted");
     step_end(&live, "exit");
     assert_event(0x5eed0a99, SG_LIM_SHMMNI, ENOSPC, 4, 4);
+}
+
+/* kernel.shmmni set to 0 (the kernel allows it): the suggestion is a
+ * limit that helps, not twice 0. */
+static void test_shmmni_zero(void **state)
+{
+    (void)state;
+    set_limit("shmmni", 0);
+    fails_like_bare("get 0x5eed0b99 create", "err 28");
+    const char *log = read_log();
+    ASSERT_HAS(log, "kernel.shmmni is exhausted: 0 of 0 segments in use");
+    ASSERT_HAS(log, "sysctl -w kernel.shmmni=16");
+    ASSERT_LACKS(log, "kernel.shmmni=0");
 }
 
 static void test_shmall_exhausted(void **state)
@@ -560,7 +573,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_each, teardown_each)
     const struct CMUnitTest tests[] = {
-        T(test_shmmni_exhausted), T(test_shmall_exhausted), T(test_both_near),
+        T(test_shmmni_exhausted), T(test_shmmni_zero), T(test_shmall_exhausted), T(test_both_near),
         T(test_shmmax), T(test_smaller_existing), T(test_eexist_live_holder),
         T(test_eexist_dead_holder), T(test_pid_reuse_is_not_life), T(test_zombie_creator_is_dead),
         T(test_rate_limit), T(test_excl_loop_keeps_burst),
