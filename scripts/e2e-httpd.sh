@@ -33,23 +33,8 @@ if [ "${1:-}" != --inside ]; then
         exit 1
     fi
     if ! command -v apache2 >/dev/null 2>&1 && [ ! -x /usr/sbin/apache2 ]; then
-        echo "e2e-httpd: installing apache2" >&2
-        # policy-rc.d 101: the package must not start the system's own
-        # apache2 on port 80.
-        planted=
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-            chmod 755 /usr/sbin/policy-rc.d
-            planted=1
-        fi
-        export DEBIAN_FRONTEND=noninteractive
-        rc=0
-        apt-get install -y -q --no-install-recommends apache2 >/dev/null 2>&1 || {
-            apt-get update -q >/dev/null 2>&1
-            apt-get install -y -q --no-install-recommends apache2 >/dev/null
-        } || rc=$?
-        [ -n "$planted" ] && rm -f /usr/sbin/policy-rc.d
-        [ "$rc" = 0 ] || { echo "e2e-httpd: cannot install apache2" >&2; exit 1; }
+        # (without starting the system's own apache2 on port 80)
+        "$here/scripts/apt-install.sh" e2e-httpd apache2
     fi
     command -v unshare >/dev/null || { echo "e2e-httpd: unshare (util-linux) is missing" >&2; exit 1; }
     ipc_before=$(ipcs -a)

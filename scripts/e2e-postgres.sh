@@ -48,23 +48,8 @@ if [ "${1:-}" != --inside ]; then
         exit 1
     fi
     if [ ! -x "$pgbin/postgres" ] || [ ! -x "$pgbin/psql" ] || ! id postgres >/dev/null 2>&1; then
-        echo "e2e-postgres: installing postgresql-15" >&2
-        # policy-rc.d 101: the package must not start the system's own
-        # cluster.
-        planted=
-        if [ ! -e /usr/sbin/policy-rc.d ]; then
-            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-            chmod 755 /usr/sbin/policy-rc.d
-            planted=1
-        fi
-        export DEBIAN_FRONTEND=noninteractive
-        rc=0
-        apt-get install -y -q --no-install-recommends postgresql-15 >/dev/null 2>&1 || {
-            apt-get update -q >/dev/null 2>&1
-            apt-get install -y -q --no-install-recommends postgresql-15 >/dev/null
-        } || rc=$?
-        [ -n "$planted" ] && rm -f /usr/sbin/policy-rc.d
-        [ "$rc" = 0 ] || { echo "e2e-postgres: cannot install postgresql-15" >&2; exit 1; }
+        # (without starting the system's own cluster)
+        "$here/scripts/apt-install.sh" e2e-postgres postgresql-15
     fi
     for cmd in unshare setpriv timeout; do
         command -v "$cmd" >/dev/null || { echo "e2e-postgres: $cmd (util-linux, coreutils) is missing" >&2; exit 1; }

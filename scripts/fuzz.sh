@@ -23,17 +23,7 @@ deps)
         clang -fsanitize=fuzzer,address,undefined -o "$probe/p" "$probe/p.c" >/dev/null 2>&1; then
         exit 0
     fi
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "fuzz: installing clang (with its libFuzzer runtime)" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get install -y -q clang >/dev/null 2>&1 || {
-            apt-get update -q >/dev/null 2>&1
-            apt-get install -y -q clang >/dev/null
-        }
-        exit 0
-    fi
-    echo "shmguard: make fuzz needs clang with libFuzzer; run: sudo apt-get install clang" >&2
-    exit 1
+    exec "$here/scripts/apt-install.sh" "make fuzz" clang
     ;;
 run) ;;
 *)

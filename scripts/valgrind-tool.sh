@@ -19,18 +19,7 @@ ACTOR=$BUILD/tests/helper_actor
 for f in "$LIB" "$TOOL" "$ACTOR"; do
     [ -e "$f" ] || { echo "valgrind: $f missing (make; make $ACTOR)" >&2; exit 1; }
 done
-if ! command -v valgrind >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "valgrind: installing valgrind" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null 2>&1 || {
-            apt-get update -q >/dev/null 2>&1
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null
-        }
-    else
-        echo "shmguard: make valgrind needs valgrind; run: sudo apt-get install valgrind" >&2
-        exit 1
-    fi
-fi
+command -v valgrind >/dev/null || "$(dirname "$0")/apt-install.sh" "make valgrind" valgrind
 
 SHMGUARD_LEDGER=$(mktemp -d /tmp/shmguard-valgrind.XXXXXX)
 chmod 1777 "$SHMGUARD_LEDGER"
