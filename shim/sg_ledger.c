@@ -117,8 +117,26 @@ static void layout_offsets(const struct sg_caps *c, uint64_t *seg, uint64_t *att
 
 static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
 
-int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
-                          size_t errlen)
+int sg_seg_rec_ok(const struct sg_seg *r)
+{
+    /* The kernel's ids are never negative, and a negative id means
+     * "empty" in the pending index. */
+    return r->state == SG_REC_EMPTY ||
+           (r->state == SG_REC_LIVE && r->id >= 0 &&
+            (r->kind == SG_KIND_SHM || r->kind == SG_KIND_SEM));
+}
+
+int sg_att_state_ok(uint32_t st)
+{
+    return st <= SG_REC_LIVE || (st & ~SG_REC_CLAIM_PID) == SG_REC_CLAIM;
+}
+
+int sg_semuser_state_ok(uint32_t st) { return st <= SG_REC_LIVE; }
+
+/* sg_ledger_check_image (big: the large tables too) or
+ * sg_ledger_check_layout. */
+static int check_image(const void *img, size_t len, uint64_t ns, int big, char *err,
+                       size_t errlen)
 {
     const struct sg_hdr *h = img;
     if (len < sizeof *h)
@@ -158,23 +176,17 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
      * are data, bounded by their widths, and every string is read with its
      * fixed length. */
     const unsigned char *b = img;
-    for (uint32_t i = 0; i < c.seg; i++) {
-        const struct sg_seg *s = (const void *)(b + so + (uint64_t)i * sizeof *s);
-        /* The kernel's ids are never negative, and a negative id means
-         * "empty" in the pending index. */
-        if (s->state > SG_REC_LIVE ||
-            (s->state == SG_REC_LIVE &&
-             (s->id < 0 || (s->kind != SG_KIND_SHM && s->kind != SG_KIND_SEM))))
+    for (uint32_t i = 0; big && i < c.seg; i++)
+        if (!sg_seg_rec_ok((const void *)(b + so + (uint64_t)i * sizeof(struct sg_seg))))
             return ERR("corrupt segment record %u", i);
-    }
-    for (uint32_t i = 0; i < c.att; i++) {
+    for (uint32_t i = 0; big && i < c.att; i++) {
         const struct sg_att *a = (const void *)(b + ao + (uint64_t)i * sizeof *a);
-        if (a->state > SG_REC_LIVE && (a->state & ~SG_REC_CLAIM_PID) != SG_REC_CLAIM)
+        if (!sg_att_state_ok(a->state))
             return ERR("corrupt attachment record %u", i);
     }
-    for (uint32_t i = 0; i < SG_SEMUSER_CAP; i++) {
+    for (uint32_t i = 0; big && i < SG_SEMUSER_CAP; i++) {
         const struct sg_semuser *u = (const void *)(b + uo + (uint64_t)i * sizeof *u);
-        if (u->state > SG_REC_LIVE)
+        if (!sg_semuser_state_ok(u->state))
             return ERR("corrupt semaphore user record %u", i);
     }
     for (uint32_t i = 0; i < SG_EV_CAP; i++) {
@@ -183,6 +195,18 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
             return ERR("corrupt event record %u", i);
     }
     return 0;
+}
+
+int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
+                          size_t errlen)
+{
+    return check_image(img, len, ns, 1, err, errlen);
+}
+
+int sg_ledger_check_layout(const void *img, size_t len, uint64_t ns, char *err,
+                           size_t errlen)
+{
+    return check_image(img, len, ns, 0, err, errlen);
 }
 
 static void bind_tables(struct sg_ledger *L)
@@ -431,7 +455,7 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
         return -1;
     }
     flock(fd, LOCK_UN);
-    if (sg_ledger_check_image(L->base, L->len, ns, why, sizeof why) != 0) {
+    if (sg_ledger_check_layout(L->base, L->len, ns, why, sizeof why) != 0) {
         munmap(L->base, L->len);
         free(L->pagemap);
         L->base = NULL;
@@ -883,10 +907,38 @@ static int t_repair(struct sg_ledger *L, const struct table *t)
 
 static int att_repair(struct sg_ledger *L);
 
+/* Free every record whose fields are out of range (sg_seg_rec_ok and the
+ * state checks): they read as free slots already, and t_repair then
+ * re-places what followed them in a probe chain.  Returns how many. */
+static int clear_bad_records(struct sg_ledger *L)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < L->hdr->seg_cap; i++)
+        if (!sg_seg_rec_ok(&L->seg[i])) {
+            set_state(&L->seg[i], SG_REC_EMPTY);
+            n++;
+        }
+    for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
+        uint32_t st = state_of(&L->att[i]);
+        /* Compare-and-swap: live processes place attachments unlocked. */
+        if (!sg_att_state_ok(st) &&
+            __atomic_compare_exchange_n(&L->att[i].state, &st, SG_REC_EMPTY, 0, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
+            n++;
+    }
+    for (uint32_t i = 0; i < SG_SEMUSER_CAP; i++)
+        if (!sg_semuser_state_ok(L->semuser[i].state)) {
+            set_state(&L->semuser[i], SG_REC_EMPTY);
+            n++;
+        }
+    return n;
+}
+
 int sg_ledger_repair(struct sg_ledger *L)
 {
     struct table s = seg_table(L), u = semuser_table(L);
-    int fixed = t_repair(L, &s) + att_repair(L) + t_repair(L, &u);
+    int fixed = clear_bad_records(L);
+    fixed += t_repair(L, &s) + att_repair(L) + t_repair(L, &u);
     /* Rebuild the pending index and the counters from the records. */
     uint32_t pending = 0, intents = 0;
     for (uint32_t i = 0; i < L->hdr->pend_cap; i++)

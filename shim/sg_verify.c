@@ -43,6 +43,12 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
     uint32_t seg_live = 0, pending = 0, att_live = 0, semuser_live = 0, intents = 0;
     for (uint32_t i = 0; i < h->seg_cap; i++) {
         struct sg_seg *r = &L->seg[i];
+        if (!sg_seg_rec_ok(r)) {
+            v->bad_records++;
+            note(v, "segment record %u is out of range (state %u, id %d, kind %u)", i, r->state,
+                 r->id, r->kind);
+            continue;
+        }
         if (r->state != SG_REC_LIVE)
             continue;
         seg_live++;
@@ -85,6 +91,11 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
             }
             continue;
         }
+        if (!sg_att_state_ok(r->state)) {
+            v->bad_records++;
+            note(v, "attachment record %u has state %#x, out of range", i, r->state);
+            continue;
+        }
         if (r->state != SG_REC_LIVE)
             continue;
         att_live++;
@@ -97,6 +108,11 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
     }
     for (uint32_t i = 0; i < SG_SEMUSER_CAP; i++) {
         struct sg_semuser *r = &L->semuser[i];
+        if (!sg_semuser_state_ok(r->state)) {
+            v->bad_records++;
+            note(v, "semaphore user record %u has state %u, out of range", i, r->state);
+            continue;
+        }
         if (r->state != SG_REC_LIVE)
             continue;
         semuser_live++;
@@ -130,5 +146,6 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
     if (v->gen_odd)
         note(v, "the generation is odd with the lock free (a writer stopped without unlocking)");
     return v->dup_seg + v->lost_seg + v->dup_att + v->dup_semuser + v->lost_semuser +
-           v->pend_missing + v->pend_extra + v->counters + v->dead_claims + (unsigned)v->gen_odd;
+           v->pend_missing + v->pend_extra + v->counters + v->dead_claims + v->bad_records +
+           (unsigned)v->gen_odd;
 }

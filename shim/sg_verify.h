@@ -26,6 +26,8 @@ struct sg_verify {
                                          * process killed between a record's store and
                                          * the counter's; --repair recounts it */
     unsigned dead_claims;               /* attachment slots claimed by a dead process */
+    unsigned bad_records;               /* records with a state, id or kind out of
+                                         * range (read as free; repair clears them) */
     unsigned dead_intents;              /* intents of dead processes (harmless; dropped
                                          * at the next look) */
     int lock_dead;                      /* the lock's holder is dead (recovered at the

@@ -4,17 +4,18 @@
  * A ledger is a file that crashes and other processes of its owner can
  * leave in any state, so every piece of code that reads one is run here
  * on images the fuzzer makes:
- *   - sg_ledger_check_image, the gate (pure);
+ *   - sg_ledger_check_image, the tool's gate, and sg_ledger_check_layout,
+ *     the library's (pure);
  *   - sg_ledger_load, sg_ledger_verify and look-ups on the private copy,
  *     as the tool reads ledgers;
  *   - the tool's commands that read ledgers: ledger, ledger --check,
  *     ls (table and JSON) and doctor, on a directory holding the image;
  *   - the library's own path: sg_ledger_open_own maps the file, then, if
- *     the image passed the gate, the lock, sg_ledger_repair, and the
- *     edits the library makes (records put, found and deleted, pending
- *     index, intents, semaphore users, events, attachments).
+ *     the image passed its gate, the lock, the edits the library makes
+ *     (records put, found and deleted, pending index, intents, semaphore
+ *     users, events, attachments), sg_ledger_repair, and the edits again.
  * Beyond "no crash, no hang, no sanitizer report", two properties are
- * asserted: load, open and check_image agree on what is usable, and
+ * asserted: load and open agree with their gates on what is usable, and
  * after sg_ledger_repair (and again after the edits) sg_ledger_verify
  * finds the ledger consistent.
  *
@@ -138,9 +139,15 @@ static void seg_rec(struct sg_seg *r, int id, uint32_t flags)
     snprintf(r->site_sym, sizeof r->site_sym, "make_segment");
 }
 
-static void add_att(struct sg_ledger *L, int shmid, int32_t pid, uint64_t start, uint64_t addr)
+/* must: building a base image, where there is room; in the library's
+ * edits a full table (or a wrong count of it) leaves the call unrecorded,
+ * as in the library. */
+static void add_att_(struct sg_ledger *L, int shmid, int32_t pid, uint64_t start, uint64_t addr,
+                     int must)
 {
     struct sg_att *a = sg_att_claim(L, pid, addr);
+    if (!a && !must)
+        return;
     if (!a)
         die("base", "no attachment slot");
     a->shmid = shmid;
@@ -152,6 +159,8 @@ static void add_att(struct sg_ledger *L, int shmid, int32_t pid, uint64_t start,
     memset(a->pad, 0, sizeof a->pad);
     sg_att_publish(L, a);
 }
+
+#define add_att(L, shmid, pid, start, addr) add_att_(L, shmid, pid, start, addr, 1)
 
 static void add_event(struct sg_ledger *L, uint32_t limit)
 {
@@ -329,8 +338,46 @@ static void check_consistent(struct sg_ledger *L, const char *when)
         die(when, v.first);
 }
 
-/* The library's path: map the file and, when it is usable, lock, repair
- * and edit it as the library would. */
+/* The edits the library makes. */
+static void library_edits(struct sg_ledger *L)
+{
+    struct sg_seg rec;
+    seg_rec(&rec, shm_ids[2], SG_SEG_PENDING);
+    struct sg_seg *s = sg_seg_put(L, &rec);
+    if (s && sg_pend_add(L, SG_KIND_SHM, rec.id) != 0)
+        s->flags &= ~SG_SEG_PENDING;
+    s = sg_seg_find(L, SG_KIND_SHM, shm_ids[1]);
+    if (s) {
+        if (s->flags & SG_SEG_PENDING)
+            sg_pend_del(L, SG_KIND_SHM, s->id);
+        sg_seg_del(L, s);
+    }
+    for (uint32_t i = 0; i < L->seg_cap; i++)
+        if (L->seg[i].state == SG_REC_LIVE && (L->seg[i].flags & SG_SEG_PENDING) == 0 &&
+            L->seg[i].id % 3 == 0) {
+            sg_seg_del(L, &L->seg[i]);
+            break;
+        }
+    sg_intent_put(L, self.pid, self.start, shm_ids[2]);
+    sg_intent_holding(L, shm_ids[0], sg_mono_ns());
+    sg_intent_clear_pid(L, self.pid);
+    struct sg_semuser u = { 0, sem_id, 2, 0, 9, 9 };
+    sg_semuser_put(L, &u);
+    sg_semuser_del_set(L, sem_id);
+    add_event(L, 2);
+    struct sg_att *a = sg_att_find(L, self.pid, 0x7f0000000000ull);
+    if (a)
+        sg_att_del(L, a);
+    /* A mapping at this address ends before another begins there. */
+    a = sg_att_find(L, self.pid, 0x7f0000200000ull);
+    if (a)
+        sg_att_del(L, a);
+    add_att_(L, shm_ids[2], self.pid, self.start, 0x7f0000200000ull, 0);
+}
+
+/* The library's path: map the file and, when it passes the layout check,
+ * lock and edit it as the library would (bad records in the large tables
+ * included: it opens such files), then repair, and edit again. */
 static void library_path(int usable)
 {
     struct sg_ledger L;
@@ -347,44 +394,17 @@ static void library_path(int usable)
     }
     if (r != 0 || !usable) {
         if (r == 0)
-            die("open", "accepted an image that check_image refuses");
+            die("open", "accepted an image that check_layout refuses");
         if (usable)
             die("open", err);
         return;
     }
     if (sg_ledger_lock(&L) != 0)
         die("lock", "a free lock was not taken");
+    library_edits(&L);
     sg_ledger_repair(&L);
     check_consistent(&L, "after repair");
-    /* The library's edits. */
-    struct sg_seg rec;
-    seg_rec(&rec, shm_ids[2], SG_SEG_PENDING);
-    struct sg_seg *s = sg_seg_put(&L, &rec);
-    if (s && sg_pend_add(&L, SG_KIND_SHM, rec.id) != 0)
-        s->flags &= ~SG_SEG_PENDING;
-    s = sg_seg_find(&L, SG_KIND_SHM, shm_ids[1]);
-    if (s) {
-        if (s->flags & SG_SEG_PENDING)
-            sg_pend_del(&L, SG_KIND_SHM, s->id);
-        sg_seg_del(&L, s);
-    }
-    for (uint32_t i = 0; i < L.seg_cap; i++)
-        if (L.seg[i].state == SG_REC_LIVE && (L.seg[i].flags & SG_SEG_PENDING) == 0 &&
-            L.seg[i].id % 3 == 0) {
-            sg_seg_del(&L, &L.seg[i]);
-            break;
-        }
-    sg_intent_put(&L, self.pid, self.start, shm_ids[2]);
-    sg_intent_holding(&L, shm_ids[0], sg_mono_ns());
-    sg_intent_clear_pid(&L, self.pid);
-    struct sg_semuser u = { 0, sem_id, 2, 0, 9, 9 };
-    sg_semuser_put(&L, &u);
-    sg_semuser_del_set(&L, sem_id);
-    add_event(&L, 2);
-    struct sg_att *a = sg_att_find(&L, self.pid, 0x7f0000000000ull);
-    if (a)
-        sg_att_del(&L, a);
-    add_att(&L, shm_ids[2], self.pid, self.start, 0x7f0000200000ull);
+    library_edits(&L);
     check_consistent(&L, "after the library's edits");
     sg_ledger_unlock(&L);
     sg_ledger_close(&L);
@@ -439,7 +459,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
         fflush(stdout);
     }
     if (!(f & F_KEEP_LOCK) && len >= sizeof *h)
-        library_path(usable);
+        library_path(sg_ledger_check_layout(img, len, ns, err, sizeof err) == 0);
     unlink(own_path);
     free(img);
     return 0;
