@@ -451,6 +451,11 @@ static void count_suppressed(void)
     __atomic_store_n(&local_lock, 0, __ATOMIC_RELEASE);
 }
 
+static int busy; /* one composition at a time, in buf (a try-lock) */
+
+int sg_diag_enter(void) { return !__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE); }
+void sg_diag_leave(void) { __atomic_store_n(&busy, 0, __ATOMIC_RELEASE); }
+
 /* Compose the call's diagnosis and log it, within the rate limit.  A
  * limit failure (and, at debug >= 1, any failure but EEXIST) always has
  * a message: it takes a token from the shared bucket first and is counted
@@ -460,11 +465,6 @@ static void count_suppressed(void)
  * token only then, so a create-or-open loop cannot use up the burst that
  * a later limit failure needs.  While another thread composes, a failure
  * is skipped rather than waited for.  errno is the caller's to save. */
-static int busy; /* one composition at a time, in buf (a try-lock) */
-
-int sg_diag_enter(void) { return !__atomic_exchange_n(&busy, 1, __ATOMIC_ACQUIRE); }
-void sg_diag_leave(void) { __atomic_store_n(&busy, 0, __ATOMIC_RELEASE); }
-
 static void emit(const struct call *c, int debug)
 {
     static char buf[8192];
