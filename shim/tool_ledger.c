@@ -32,8 +32,40 @@ struct seg_view {
     int in_kernel;
     int creator_alive;          /* 1, 0, -1 unknown */
     struct att_view *att;
-    size_t n_att;
+    size_t n_att, cap_att;
 };
+
+/* Segment views by id, for the attachments' look-up: (id, index in sv). */
+struct by_id {
+    int32_t id;
+    size_t i;
+};
+
+static int by_id_cmp(const void *a, const void *b)
+{
+    const struct by_id *x = a, *y = b;
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The first view (in sv's order) of shmid id that the kernel still has,
+ * or NULL: a binary search in idx (n entries, sorted by by_id_cmp). */
+static struct seg_view *owner_of(struct seg_view *sv, const struct by_id *idx, size_t n, int32_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (idx[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && idx[lo].id == id; lo++)
+        if (sv[idx[lo].i].in_kernel)
+            return &sv[idx[lo].i];
+    return NULL;
+}
 
 static void fmt_time(char *buf, size_t n, uint64_t ns)
 {
@@ -333,6 +365,12 @@ int cmd_ledger(int argc, char **argv)
         }
     }
     struct sg_maps_cache mc = { NULL, 0 };
+    struct by_id *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx)
+        abort();
+    for (size_t k = 0; k < n; k++)
+        idx[k] = (struct by_id){ sv[k].s->id, k };
+    qsort(idx, n, sizeof *idx, by_id_cmp);
     for (size_t l = 0; l < ls.n; l++) {
         struct sg_ledger *L = &ls.v[l];
         for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
@@ -340,19 +378,17 @@ int cmd_ledger(int argc, char **argv)
             if (a->state != SG_REC_LIVE)
                 continue;
             int alive = sg_att_live(&mc, a) != 0; /* stale only when proven */
-            struct seg_view *owner = NULL;
-            for (size_t k = 0; k < n; k++)
-                if (sv[k].s->id == a->shmid && sv[k].in_kernel) {
-                    owner = &sv[k];
-                    break;
-                }
+            struct seg_view *owner = owner_of(sv, idx, n, a->shmid);
             if (!alive || !owner)
                 stale_att++;
             if (!owner)
                 continue;
-            owner->att = realloc(owner->att, (owner->n_att + 1) * sizeof *owner->att);
-            if (!owner->att)
-                abort();
+            if (owner->n_att == owner->cap_att) {
+                owner->cap_att = owner->cap_att ? owner->cap_att * 2 : 4;
+                owner->att = realloc(owner->att, owner->cap_att * sizeof *owner->att);
+                if (!owner->att)
+                    abort();
+            }
             owner->att[owner->n_att].a = a;
             owner->att[owner->n_att].alive = alive;
             owner->n_att++;
@@ -365,6 +401,7 @@ int cmd_ledger(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         free(sv[i].att);
     free(sv);
+    free(idx);
     sg_maps_cache_free(&mc);
     sg_ksnap_free(&ks);
     ledger_set_free(&ls);
