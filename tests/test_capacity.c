@@ -133,12 +133,12 @@ static void test_attachment_table_full(void **state)
     ASSERT_HAS(res.out, note);
 
     /* Every detach succeeds.  b's look-up after its removal holds the
-     * segment for b (an intent) until b is gone; then the next process's
-     * first call completes the removal and the key is free. */
+     * segment for b (an intent) until b is gone or the intent expires
+     * (which a slow run, under ASan, can reach here); then the next
+     * process's first call completes the removal and the key is free. */
     snprintf(want, sizeof want, "detached %d", MANY);
     assert_string_equal(step(&a, "dtn"), want);
     assert_int_equal(step_end(&a, "exit"), 0);
-    assert_true(sgt_shm_exists(id));
     assert_int_equal(step_end(&b, "exit"), 0);
     struct step c;
     step_start(&c, env);
