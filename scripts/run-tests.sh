@@ -10,7 +10,8 @@
 # drivers and load it into their children themselves.  `ipcs -a` is
 # compared before and after: the suite fails if it changed.
 # SG_TESTS_FILTER="word ..." runs only the tests whose name contains one
-# of the words.  The last line is the count, "N passed, N failed".
+# of the words.  Each test's time follows it ("--- NAME: N s"); the last
+# line is the count, "N passed, N failed".
 set -u
 BUILD=${1:-build}
 export SG_BUILD=$(cd "$BUILD" && pwd)
@@ -47,8 +48,11 @@ for t in "$SG_BUILD"/tests/test_*; do
         [ -n "$hit" ] || continue
     fi
     echo "=== $name"
+    t0=$(date +%s)
     timeout -k 5 "$TIMEOUT" $CHECK "$t"
     rc=$?
+    echo "--- $name: $(( $(date +%s) - t0 )) s"
+
     if [ $rc = 0 ]; then
         pass=$((pass + 1))
     else

@@ -378,7 +378,7 @@ static void library_edits(struct sg_ledger *L)
 /* The library's path: map the file and, when it passes the layout check,
  * lock and edit it as the library would (bad records in the large tables
  * included: it opens such files), then repair, and edit again. */
-static void library_path(int usable)
+static void library_path(int usable, int unfinished)
 {
     struct sg_ledger L;
     char err[PATH_MAX + 256];
@@ -391,6 +391,14 @@ static void library_path(int usable)
         unlink(L.path);
         sg_ledger_close(&L);
         return;
+    }
+    if (r == 0 && !usable && unfinished) {
+        /* A creation that never finished (header all zero, or not marked
+         * ready): nothing was ever recorded in it, and open makes it anew. */
+        char why[512];
+        if (sg_ledger_check_layout(L.base, L.len, ns, why, sizeof why) != 0)
+            die("open", "made a file anew that is not usable");
+        usable = 1;
     }
     if (r != 0 || !usable) {
         if (r == 0)
@@ -458,8 +466,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
         ledger_check(dir, 0);
         fflush(stdout);
     }
-    if (!(f & F_KEEP_LOCK) && len >= sizeof *h)
-        library_path(sg_ledger_check_layout(img, len, ns, err, sizeof err) == 0);
+    if (!(f & F_KEEP_LOCK) && len >= sizeof *h) {
+        static const struct sg_hdr zero;
+        int unfinished = memcmp(h, &zero, sizeof zero) == 0 ||
+                         (memcmp(h->magic, SG_LEDGER_MAGIC, 8) == 0 && h->ready == 0);
+        library_path(sg_ledger_check_layout(img, len, ns, err, sizeof err) == 0, unfinished);
+    }
     unlink(own_path);
     free(img);
     return 0;
