@@ -17,6 +17,12 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
+# Compile on every CPU unless told otherwise (make -jN); the tests
+# themselves run one after another (scripts/run-tests.sh).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 BUILD    ?= build
