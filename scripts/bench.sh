@@ -41,3 +41,4 @@ unshare --ipc sh -c 'echo 32768 > /proc/sys/kernel/shmmni && exec "$@"' sh \
 echo
 echo "== the tool"
 unshare --ipc "$HERE/bench-ls.sh" "$BUILD"
+unshare --ipc "$HERE/bench-hostile.sh" "$BUILD"

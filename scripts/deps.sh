@@ -12,6 +12,8 @@ need cmocka.h libcmocka-dev
 need uthash.h uthash-dev
 need libsmartcols/libsmartcols.h libsmartcols-dev
 need elfutils/libdwfl.h libdw-dev
+# The tests check the tool's JSON with a real parser (python3's json).
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 
 [ -z "$missing" ] && exit 0
 

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_analysis.h"
+#include "sg_ledger_dir.h"
 #include "sg_proc.h"
 #include "sg_real.h"
 
@@ -184,7 +185,7 @@ unsigned sg_view_sem_users(const struct sg_view *v, const struct sg_seminfo *s,
         const struct sg_ledger *L = all[i];
         if (!L->hdr->semuser_live)
             continue;
-        for (uint32_t j = 0; j < L->hdr->semuser_cap; j++) {
+        for (uint32_t j = 0; j < L->semuser_cap; j++) {
             const struct sg_semuser *u = &L->semuser[j];
             if (u->state != SG_REC_LIVE || u->semid != s->k.id)
                 continue;
@@ -212,7 +213,7 @@ static struct set_users *count_users(struct sg_view *v, struct pid_fact **facts)
         const struct sg_ledger *L = all[i];
         if (!L->hdr->semuser_live)
             continue;
-        for (uint32_t j = 0; j < L->hdr->semuser_cap; j++) {
+        for (uint32_t j = 0; j < L->semuser_cap; j++) {
             const struct sg_semuser *u = &L->semuser[j];
             if (u->state != SG_REC_LIVE)
                 continue;
@@ -349,30 +350,39 @@ void sg_view_semtally(const struct sg_view *v, size_t sets[3], size_t sems[3])
     }
 }
 
+static void note_unreadable(struct sg_view *v, const char *what)
+{
+    if (v->n_unreadable < 8)
+        snprintf(v->unreadable[v->n_unreadable++], sizeof v->unreadable[0], "%s", what);
+}
+
+/* The ledgers worth reading, best first (sg_ledger_dir.h): the reader's
+ * own in full, the others by lookup of the objects that exist (bounded
+ * work for files that anyone may plant). */
 static void load_ledgers(struct sg_view *v, const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
     uint64_t ns = sg_ipcns_ino();
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!sg_ledger_name_matches(de->d_name, ns))
-            continue;
-        if (v->n_ledgers == 64) {
-            if (v->n_unreadable < 8)
-                snprintf(v->unreadable[v->n_unreadable++], sizeof v->unreadable[0],
-                         "more than 64 ledger files in %s: the rest were not read", dir);
-            break;
-        }
-        char path[8192], err[512];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    struct sg_ipc_objs objs;
+    sg_ipc_objs_read(&objs);
+    struct sg_ledger_files files;
+    if (sg_ledger_files_list(&files, dir, ns, objs.uid, objs.n_uid) != 0) {
+        sg_ipc_objs_free(&objs);
+        return;
+    }
+    char note[600];
+    if (sg_ledger_files_note(&files, dir, note, sizeof note))
+        note_unreadable(v, note);
+    for (size_t i = 0; i < files.n; i++) {
+        const char *path = files.v[i].path;
         if (v->own && !strcmp(path, v->own->path))
             continue; /* already mapped */
+        char err[512];
         struct sg_ledger L;
-        if (sg_ledger_load(&L, path, ns, err, sizeof err) != 0) {
-            if (v->n_unreadable < 8)
-                snprintf(v->unreadable[v->n_unreadable++], sizeof v->unreadable[0], "%s", err);
+        int rc = files.v[i].rank == 0
+                     ? sg_ledger_load(&L, path, ns, err, sizeof err)
+                     : sg_ledger_load_objects(&L, path, ns, objs.ref, objs.n_ref, err, sizeof err);
+        if (rc != 0) {
+            note_unreadable(v, err);
             continue;
         }
         struct sg_ledger *nv = realloc(v->ledgers, (v->n_ledgers + 1) * sizeof *nv);
@@ -384,7 +394,8 @@ static void load_ledgers(struct sg_view *v, const char *dir)
         v->ledgers[v->n_ledgers++] = L;
         v->dropped += L.hdr->dropped;
     }
-    closedir(d);
+    sg_ledger_files_free(&files);
+    sg_ipc_objs_free(&objs);
 }
 
 int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_ledger *own)

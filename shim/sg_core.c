@@ -22,8 +22,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 struct sg_state sg_st __attribute__((aligned(4096)));
@@ -69,10 +72,18 @@ SG_HOT void sg_core_init(void)
     errno = saved;
 }
 
+/* Threads between sg_core_take and sg_core_give, and whether the ledger
+ * is being exchanged (sg_core_rehome): while it is, every take fails (the
+ * call passes through), and the exchange waits until no thread is inside
+ * the ledger.  Only the locked paths count themselves (the hot paths that
+ * read the ledger without the lock are excluded by sg_local_lock, or
+ * validate what they read; see sg_core_rehome). */
+static uint32_t take_users, rehoming;
+
 /* Take the ledger lock for this call; 0 means pass the call through. */
 int sg_core_take(void)
 {
-    if (!sg_st.active)
+    if (!__atomic_load_n(&sg_st.active, __ATOMIC_ACQUIRE))
         return 0;
     uint64_t until = __atomic_load_n(&sg_st.degraded_until, __ATOMIC_RELAXED);
     if (until) {
@@ -80,8 +91,14 @@ int sg_core_take(void)
             return 0;
         __atomic_store_n(&sg_st.degraded_until, 0, __ATOMIC_RELAXED);
     }
+    __atomic_add_fetch(&take_users, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&rehoming, __ATOMIC_SEQ_CST) || !sg_st.active) {
+        __atomic_sub_fetch(&take_users, 1, __ATOMIC_RELEASE);
+        return 0;
+    }
     if (sg_ledger_lock(&sg_st.L) == 0)
         return 1;
+    __atomic_sub_fetch(&take_users, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&sg_st.degraded_until, sg_mono_ns() + LOCK_BACKOFF_NS, __ATOMIC_RELAXED);
     sg_log_once(&sg_st.said_lock,
                 "ledger lock of %s not available within 2 s (holder stopped or ledger "
@@ -90,7 +107,11 @@ int sg_core_take(void)
     return 0;
 }
 
-void sg_core_give(void) { sg_ledger_unlock(&sg_st.L); }
+void sg_core_give(void)
+{
+    sg_ledger_unlock(&sg_st.L);
+    __atomic_sub_fetch(&take_users, 1, __ATOMIC_RELEASE);
+}
 
 /* ---- local attachment list ------------------------------------------- */
 
@@ -303,6 +324,7 @@ struct get_hint {
     uint32_t seg_slot;
     uint32_t intent_slot; /* unused in observe mode */
     uint64_t gen;         /* ledger generation when filled */
+    uint32_t epoch;       /* sg_st.epoch when filled (which ledger) */
 };
 #define GET_HINTS 8
 static __thread struct get_hint get_hints[GET_HINTS] __attribute__((tls_model("initial-exec")));
@@ -327,6 +349,7 @@ static int shmget_fast(key_t key, size_t size, int flg, int *id, int *err)
 {
     const struct get_hint *h = hint_of(key);
     if (key == IPC_PRIVATE || h->key != key || h->pid != sg_st.self.pid ||
+        h->epoch != __atomic_load_n(&sg_st.epoch, __ATOMIC_ACQUIRE) ||
         __atomic_load_n(&sg_st.degraded_until, __ATOMIC_RELAXED))
         return 0;
     uint64_t gen = sg_ledger_read_begin(&sg_st.L);
@@ -363,6 +386,7 @@ static void hint_fill(key_t key, int id, const struct sg_intent *in)
     h->key = key;
     h->id = id;
     h->pid = sg_st.self.pid;
+    h->epoch = sg_st.epoch;
     h->seg_slot = sg_seg_slot(&sg_st.L, r);
     h->intent_slot = in ? sg_intent_slot(&sg_st.L, in) : 0;
     /* The generation this lock cycle will leave behind (sg_ledger_unlock). */
@@ -659,5 +683,115 @@ void sg_core_after_fork_child(void)
         sg_sem_after_fork_child();
         sg_core_give();
     }
+    errno = saved;
+}
+
+/* ---- a privilege boundary is a ledger boundary ------------------------ */
+
+/* Replace the mapping at L->base, in place, by private zero pages: a
+ * thread still holding a pointer into it reads zeros instead of faulting,
+ * and the process holds nothing of the file any more. */
+static void retire_mapping(struct sg_ledger *L)
+{
+    if (mmap(L->base, L->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+             0) == MAP_FAILED)
+        munmap(L->base, L->len);
+    if (L->fd >= 0)
+        close(L->fd);
+    L->fd = -1;
+}
+
+void sg_core_rehome(void)
+{
+    static int said;
+    int saved = errno;
+    if (!__atomic_load_n(&sg_st.active, __ATOMIC_ACQUIRE)) {
+        errno = saved;
+        return;
+    }
+    int held = sg_local_take();
+    __atomic_store_n(&rehoming, 1, __ATOMIC_SEQ_CST);
+    /* Every ledger lock wait ends within 2 s. */
+    for (int i = 0; __atomic_load_n(&take_users, __ATOMIC_SEQ_CST) && i < 3000; i++) {
+        struct timespec ts = { 0, 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    struct sg_ledger *L = &sg_st.L;
+    uid_t old_owner = L->owner;
+
+    /* Open the new uid's ledger first (at another address). */
+    struct sg_ledger N;
+    char err[2 * PATH_MAX + 200];
+    int ok = sg_ledger_open_own(&N, sg_st.cfg->ledger_dir, sg_ipcns_ino(), NULL, err,
+                                sizeof err) == 0;
+    if (ok && (N.len != L->len || N.seg_cap != L->seg_cap || N.att_cap != L->att_cap ||
+               N.intent_cap != L->intent_cap || N.pend_cap != L->pend_cap)) {
+        snprintf(err, sizeof err, "ledger %s has other table sizes than %s", N.path, L->path);
+        sg_ledger_close(&N);
+        ok = 0;
+    }
+
+    /* Leave the old one: this process's records go with it. */
+    uint32_t semflags[SG_LOCAL_SEMS];
+    SG_LOCAL_FOREACH(&sg_st.local, e) {
+        struct sg_att *rec = att_of(e, e->addr);
+        if (rec)
+            sg_att_del(L, rec);
+        e->att_slot = 0;
+    }
+    if (sg_ledger_lock(L) == 0) {
+        if (L->hdr->intents)
+            sg_intent_clear_pid(L, sg_st.self.pid);
+        sg_sem_leave(semflags);
+        sg_ledger_unlock(L);
+    } else {
+        sg_sem_leave(NULL);
+        for (uint32_t i = 0; i < SG_LOCAL_SEMS; i++)
+            semflags[i] = SG_USE_INHERITED;
+    }
+    memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
+    sg_st.intents_many = 0;
+
+    /* The new ledger takes the old one's place, at the same address with
+     * the same table sizes: one mremap swaps what every pointer reaches,
+     * as a concurrent writer would change it (the lock-free readers
+     * validate what they read).  Otherwise, pass calls through. */
+    if (ok && mremap(N.base, N.len, N.len, MREMAP_MAYMOVE | MREMAP_FIXED, L->base) == MAP_FAILED) {
+        snprintf(err, sizeof err, "cannot move ledger %s into place: %s", N.path, strerror(errno));
+        sg_ledger_close(&N);
+        ok = 0;
+    }
+    if (!ok) {
+        __atomic_store_n(&sg_st.active, 0, __ATOMIC_RELEASE);
+        sg_st.defer = 0;
+        retire_mapping(L);
+        sg_log_once(&said,
+                    "credentials changed (uid %u can no longer write the ledger of uid %u): "
+                    "left it; %s; passing every call through unchanged",
+                    (unsigned)geteuid(), (unsigned)old_owner, err);
+    } else {
+        if (L->fd >= 0)
+            close(L->fd);
+        free(L->pagemap);
+        L->fd = N.fd;
+        L->dev = N.dev;
+        L->ino = N.ino;
+        L->owner = N.owner;
+        L->pagemap = N.pagemap;
+        memcpy(L->path, N.path, sizeof L->path);
+        sg_st.self.euid = geteuid();
+        __atomic_add_fetch(&sg_st.epoch, 1, __ATOMIC_RELEASE);
+        /* Record there what this process holds. */
+        uint64_t now = sg_now_ns();
+        SG_LOCAL_FOREACH(&sg_st.local, e) att_record(e, now);
+        if (sg_ledger_lock(L) == 0) {
+            sg_sem_arrive(semflags);
+            sg_ledger_unlock(L);
+        }
+        sg_log(2, "credentials changed: ledger of uid %u left for %s", (unsigned)old_owner,
+               L->path);
+    }
+    __atomic_store_n(&rehoming, 0, __ATOMIC_SEQ_CST);
+    sg_local_give(held);
     errno = saved;
 }

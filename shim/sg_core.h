@@ -37,4 +37,14 @@ void sg_core_exit(void);
  * credit the inherited attachments to the child. */
 void sg_core_after_fork_child(void);
 
+/* The process's credentials changed so that it can no longer open its
+ * ledger for writing (sg_creds.c decides): leave that ledger (its records
+ * of this process deleted, its mapping replaced by private zero pages, no
+ * descriptor kept) and record into the ledger of the new euid from now
+ * on, this process's attachments and semaphore sets included.  When that
+ * ledger cannot be used, calls pass through from then on (one line on the
+ * log).  Takes sg_local_lock, waits for every other thread to leave the
+ * ledger lock; call with neither held. */
+void sg_core_rehome(void);
+
 #endif

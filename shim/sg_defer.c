@@ -162,7 +162,7 @@ out:
 void sg_defer_sweep(int (*own_count)(int shmid))
 {
     struct sg_ledger *L = &sg_st.L;
-    for (uint32_t i = 0; i < L->hdr->pend_cap && L->hdr->pending; i++) {
+    for (uint32_t i = 0; i < L->pend_cap && L->hdr->pending; i++) {
         struct sg_pend p = L->pend[i];
         if (p.id < 0)
             continue;

@@ -1,8 +1,8 @@
 /*
  * sg_hooks.c - the only symbols libshmguard.so exports.
  *
- * Each hook (the four shared memory calls and semget, semctl, semop,
- * semtimedop) sends a call made while the library is handling another one
+ * Each hook (the four shared memory calls, semget, semctl, semop,
+ * semtimedop, and the credential calls of sg_creds.h) sends a call made while the library is handling another one
  * in the same thread (sg_in_hook: from a signal handler, or from inside
  * the library) straight to libc, and otherwise tail-calls its sg_*
  * function (sg_core.c, sg_sem.c), which sets the guard itself, passing the
@@ -15,12 +15,15 @@
  */
 #define _GNU_SOURCE
 #include "sg_core.h"
+#include "sg_creds.h"
 #include "sg_real.h"
 #include "sg_sem.h"
 
 #include "sg_compiler.h"
 
+#include <grp.h>
 #include <stdarg.h>
+#include <unistd.h>
 
 #define SG_EXPORT __attribute__((visibility("default"))) SG_HOT
 
@@ -86,6 +89,27 @@ SG_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct time
         return real_semtimedop(id, ops, n, t);
     return sg_semop(id, ops, n, t, 1);
 }
+
+/* Credentials (sg_creds.h).  The real function is bound here, not on
+ * the first shared-memory call: a process that never makes one does no
+ * ledger work either. */
+#define SG_CRED_HOOK(name, params, args)                                                      \
+    SG_EXPORT int name params                                                                 \
+    {                                                                                         \
+        sg_real_bind();                                                                       \
+        if (sg_in_hook)                                                                       \
+            return real_##name args;                                                          \
+        return sg_##name args;                                                                \
+    }
+SG_CRED_HOOK(setuid, (uid_t uid), (uid))
+SG_CRED_HOOK(seteuid, (uid_t euid), (euid))
+SG_CRED_HOOK(setreuid, (uid_t ruid, uid_t euid), (ruid, euid))
+SG_CRED_HOOK(setresuid, (uid_t ruid, uid_t euid, uid_t suid), (ruid, euid, suid))
+SG_CRED_HOOK(setgid, (gid_t gid), (gid))
+SG_CRED_HOOK(setegid, (gid_t egid), (egid))
+SG_CRED_HOOK(setregid, (gid_t rgid, gid_t egid), (rgid, egid))
+SG_CRED_HOOK(setresgid, (gid_t rgid, gid_t egid, gid_t sgid), (rgid, egid, sgid))
+SG_CRED_HOOK(setgroups, (size_t n, const gid_t *list), (n, list))
 
 __attribute__((destructor)) static void sg_hooks_fini(void)
 {

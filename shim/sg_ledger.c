@@ -176,10 +176,13 @@ static int check_image(const void *img, size_t len, uint64_t ns, int big, char *
      * are data, bounded by their widths, and every string is read with its
      * fixed length. */
     const unsigned char *b = img;
-    for (uint32_t i = 0; big && i < c.seg; i++)
+    /* big: 1 every table; 2 all but the object and attachment tables (a
+     * copy by lookup: zeros there, but the records looked up, which
+     * sg_ledger_load_objects checks); 0 only the small ones. */
+    for (uint32_t i = 0; big == 1 && i < c.seg; i++)
         if (!sg_seg_rec_ok((const void *)(b + so + (uint64_t)i * sizeof(struct sg_seg))))
             return ERR("corrupt segment record %u", i);
-    for (uint32_t i = 0; big && i < c.att; i++) {
+    for (uint32_t i = 0; big == 1 && i < c.att; i++) {
         const struct sg_att *a = (const void *)(b + ao + (uint64_t)i * sizeof *a);
         if (!sg_att_state_ok(a->state))
             return ERR("corrupt attachment record %u", i);
@@ -209,36 +212,87 @@ int sg_ledger_check_layout(const void *img, size_t len, uint64_t ns, char *err,
     return check_image(img, len, ns, 0, err, errlen);
 }
 
-static void bind_tables(struct sg_ledger *L)
+/* Point L's tables into L->base.  The capacities are read from the
+ * header once, into a copy, and the offsets derived from them (never read
+ * from the file): a writer that changes the header after the check cannot
+ * make a table reach past the mapping.  -1 if the copy does not fit
+ * L->len (the header changed since it was checked). */
+static int bind_tables(struct sg_ledger *L)
 {
-    struct sg_hdr *h = (struct sg_hdr *)L->base;
-    L->hdr = h;
-    L->seg = (struct sg_seg *)(L->base + h->seg_off);
-    L->att = (struct sg_att *)(L->base + h->att_off);
-    L->att_mask = h->att_cap - 1;
-    L->seg_cap = h->seg_cap;
-    L->intent_cap = h->intent_cap;
-    L->semuser = (struct sg_semuser *)(L->base + h->semuser_off);
-    L->intent = (struct sg_intent *)(L->base + h->intent_off);
-    L->pend = (struct sg_pend *)(L->base + h->pend_off);
-    L->ev = (struct sg_event *)(L->base + h->ev_off);
+    struct sg_hdr h;
+    memcpy(&h, L->base, sizeof h);
+    struct sg_caps c = { h.seg_cap, h.att_cap, h.intent_cap, h.pend_cap };
+    if (!pow2(c.seg) || !pow2(c.att) || c.seg > MAX_CAP || c.att > MAX_CAP || c.intent == 0 ||
+        c.intent > 65536 || c.pend == 0 || c.pend > 65536 ||
+        sg_layout_file_size(c.seg, c.att, c.intent, c.pend) != L->len)
+        return -1;
+    uint64_t so, ao, uo, io, po, eo;
+    layout_offsets(&c, &so, &ao, &uo, &io, &po, &eo);
+    L->hdr = (struct sg_hdr *)L->base;
+    L->seg = (struct sg_seg *)(L->base + so);
+    L->att = (struct sg_att *)(L->base + ao);
+    L->att_mask = c.att - 1;
+    L->seg_cap = c.seg;
+    L->intent_cap = c.intent;
+    L->att_cap = c.att;
+    L->pend_cap = c.pend;
+    L->semuser_cap = SG_SEMUSER_CAP;
+    L->semuser = (struct sg_semuser *)(L->base + uo);
+    L->intent = (struct sg_intent *)(L->base + io);
+    L->pend = (struct sg_pend *)(L->base + po);
+    L->ev = (struct sg_event *)(L->base + eo);
+    return 0;
 }
 
 /* ---- page allocation: never let a store into the mapping hit SIGBUS ----- */
+
+/* Allocate page pg of the file: through the mapping when the kernel can
+ * (MADV_POPULATE_WRITE, Linux 5.14: the library then holds no descriptor
+ * at all), else with fallocate on the descriptor kept for it, after
+ * checking that it still names the ledger (a program may close or reuse
+ * descriptors it did not open: close_range, dup2). */
+static int alloc_page(struct sg_ledger *L, size_t pg)
+{
+    if (L->fd < 0)
+        return madvise(L->base + pg * PAGE, PAGE, MADV_POPULATE_WRITE);
+    struct stat st;
+    if (fstat(L->fd, &st) != 0 || st.st_dev != L->dev || st.st_ino != L->ino)
+        return -1;
+    return fallocate(L->fd, FALLOC_FL_KEEP_SIZE, (off_t)pg * PAGE, PAGE);
+}
 
 static int ensure_pages_slow(struct sg_ledger *L, size_t off, size_t n)
 {
     for (size_t pg = off / PAGE; pg <= (off + n - 1) / PAGE; pg++) {
         /* Atomic: attachment records are placed without the lock, by
-         * any thread; a fallocate repeated by a race is harmless. */
+         * any thread; an allocation repeated by a race is harmless. */
         unsigned char bit = (unsigned char)(1u << (pg % 8));
         if (__atomic_load_n(&L->pagemap[pg / 8], __ATOMIC_RELAXED) & bit)
             continue;
-        if (fallocate(L->fd, FALLOC_FL_KEEP_SIZE, (off_t)pg * PAGE, PAGE) != 0)
+        if (alloc_page(L, pg) != 0)
             return -1;
         __atomic_fetch_or(&L->pagemap[pg / 8], bit, __ATOMIC_RELAXED);
     }
     return 0;
+}
+
+/* After a successful open of an own ledger: drop the descriptor when
+ * pages can be allocated through the mapping (probed on the header page,
+ * allocated at creation), else move it above 0-2 so that it can never be
+ * taken for the program's stdin, stdout or stderr. */
+static void shed_fd(struct sg_ledger *L)
+{
+    struct stat st;
+    if (fstat(L->fd, &st) == 0) {
+        L->dev = st.st_dev;
+        L->ino = st.st_ino;
+    }
+    if (madvise(L->base, PAGE, MADV_POPULATE_WRITE) == 0) {
+        close(L->fd);
+        L->fd = -1;
+        return;
+    }
+    L->fd = sg_fd_above_stdio(L->fd);
 }
 
 /* 0 when the n bytes at p are backed by allocated pages (allocating them
@@ -354,7 +408,7 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     h->semuser_off = uo;
     h->created_ns = sg_now_ns();
     h->static_sum = static_sum(h);
-    bind_tables(L);
+    (void)bind_tables(L); /* our own header: it fits */
     for (uint32_t i = 0; i < c->pend; i++)
         L->pend[i].id = -1;
     pthread_mutexattr_t a;
@@ -455,14 +509,18 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
         return -1;
     }
     flock(fd, LOCK_UN);
-    if (sg_ledger_check_layout(L->base, L->len, ns, why, sizeof why) != 0) {
+    int bad = sg_ledger_check_layout(L->base, L->len, ns, why, sizeof why);
+    if (!bad && bind_tables(L) != 0) {
+        bad = 1;
+        snprintf(why, sizeof why, "its header changed while it was being opened");
+    }
+    if (bad) {
         munmap(L->base, L->len);
         free(L->pagemap);
         L->base = NULL;
         L->pagemap = NULL;
         return ERR("ledger %s is unusable: %s", L->path, why);
     }
-    bind_tables(L);
     return 0;
 }
 
@@ -475,6 +533,7 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
     int dfd = open_dir(dir, err, errlen);
     if (dfd < 0)
         return -1;
+    dfd = sg_fd_above_stdio(dfd);
     uid_t me = geteuid();
     char name[128];
     int rc = -1;
@@ -530,8 +589,10 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
         rc = 0;
     }
     close(dfd);
-    if (rc == 0)
+    if (rc == 0) {
         L->owner = me;
+        shed_fd(L);
+    }
     return rc;
 }
 
@@ -544,35 +605,35 @@ static int writer_gone(const unsigned char *img)
     return owner == 0 || (owner > 0 && sg_proc_alive(owner, 0) == 0);
 }
 
-/* Read the data extents of fd's first len bytes into buf (which holds
- * zeros, or an earlier read when again is set: then holes are zeroed).
- * Bytes past a shorter file stay zero.  0 on success. */
-static int read_data(int fd, unsigned char *buf, size_t len, int again)
+/* Read the data extents of fd's bytes [from, to) into buf (which holds
+ * zeros there, or an earlier read when again is set: then holes are
+ * zeroed).  Bytes past a shorter file stay zero.  0 on success. */
+static int read_range(int fd, unsigned char *buf, size_t from, size_t to, int again)
 {
-    off_t pos = 0;
-    while ((size_t)pos < len) {
+    off_t pos = (off_t)from;
+    while ((size_t)pos < to) {
         off_t data = lseek(fd, pos, SEEK_DATA);
         if (data < 0) {
             if (errno != ENXIO)
                 data = pos; /* no SEEK_DATA here: read everything */
             else
-                data = (off_t)len; /* only a hole is left */
+                data = (off_t)to; /* only a hole is left */
         }
-        if ((size_t)data > len)
-            data = (off_t)len;
+        if ((size_t)data > to)
+            data = (off_t)to;
         if (again)
             memset(buf + pos, 0, (size_t)(data - pos));
-        if ((size_t)data >= len)
+        if ((size_t)data >= to)
             break;
         off_t hole = lseek(fd, data, SEEK_HOLE);
-        if (hole < 0 || (size_t)hole > len)
-            hole = (off_t)len;
+        if (hole < 0 || (size_t)hole > to)
+            hole = (off_t)to;
         while (data < hole) {
             ssize_t r = pread(fd, buf + data, (size_t)(hole - data), data);
             if (r < 0)
                 return -1;
             if (r == 0) { /* shrank under us: the rest reads as zeros */
-                memset(buf + data, 0, len - (size_t)data);
+                memset(buf + data, 0, to - (size_t)data);
                 return 0;
             }
             data += r;
@@ -582,8 +643,104 @@ static int read_data(int fd, unsigned char *buf, size_t len, int again)
     return 0;
 }
 
+/* A zeroed buffer for a copy of len bytes (its mapping's length in
+ * *maplen).  Its page table is filled with the zero page in one call
+ * (MADV_POPULATE_READ, Linux 5.14): most of a sparse ledger is holes that
+ * its readers walk, and a fault for each of its 9,300 pages cost 5 ms a
+ * file.  NULL when out of memory. */
+static unsigned char *copy_alloc(size_t len, size_t *maplen)
+{
+    size_t n = (len + PAGE - 1) & ~(size_t)(PAGE - 1);
+    unsigned char *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    *maplen = n;
+    return m;
+}
+
+/* Fill the page table of [lo, hi) of a copy with the zero page. */
+static void copy_populate(unsigned char *buf, size_t lo, size_t hi)
+{
+    lo &= ~(size_t)(PAGE - 1);
+    if (hi > lo)
+        madvise(buf + lo, hi - lo, MADV_POPULATE_READ);
+}
+
+static uint32_t seg_home(const void *r);
+
+/* Probes longer than this many slots end there: the record is taken as
+ * absent from that file (a ledger the library keeps has an eighth of its
+ * slots free, and its probes are a few slots long). */
+#define PROBE_MAX 512u
+#define PROBE_CHUNK 8u /* slots read at once: one page */
+/* Slots a file's lookups may read in all: 64 per object (a table 7/8 full
+ * averages 32 for a record that is absent) and 8,192 more. */
+#define PROBE_BUDGET(n) (64u * (uint64_t)(n) + 8192u)
+
+/* Copy, from fd into buf, the probe chain of each wanted object record:
+ * from its home slot up to the record or the first empty slot.  The
+ * slots copied keep their places, so that sg_seg_find on the copy finds
+ * what it would find in the file.  *bad: a copied record out of range
+ * (its slot).  0; 1 when the lookups would read more than PROBE_BUDGET
+ * slots (no ledger the library keeps needs that many); -1 on a read
+ * error. */
+static int read_objects(int fd, unsigned char *buf, uint64_t seg_off, uint32_t cap,
+                        const struct sg_objref *want, size_t n_want, long *bad)
+{
+    struct sg_seg *seg = (struct sg_seg *)(buf + seg_off);
+    uint32_t mask = cap - 1;
+    uint64_t budget = PROBE_BUDGET(n_want);
+    for (size_t w = 0; w < n_want; w++) {
+        struct sg_seg key = { .kind = want[w].kind, .id = want[w].id };
+        uint32_t i = seg_home(&key) & mask, seen = 0;
+        int done = 0;
+        while (!done && seen < PROBE_MAX && seen < cap) {
+            uint32_t k = PROBE_CHUNK - (i % PROBE_CHUNK); /* to the chunk's end */
+            if (k > cap - i)
+                k = cap - i;
+            if (budget < k)
+                return 1;
+            budget -= k;
+            size_t sz = (size_t)k * sizeof *seg;
+            off_t off = (off_t)(seg_off + (uint64_t)i * sizeof *seg);
+            ssize_t r = pread(fd, &seg[i], sz, off);
+            if (r < 0)
+                return -1;
+            if ((size_t)r < sz)
+                memset((unsigned char *)&seg[i] + r, 0, sz - (size_t)r);
+            for (uint32_t j = 0; j < k; j++, seen++) {
+                const struct sg_seg *x = &seg[i + j];
+                if (!sg_seg_rec_ok(x) && *bad < 0)
+                    *bad = (long)(i + j);
+                if (x->state != SG_REC_LIVE || (x->kind == key.kind && x->id == key.id)) {
+                    done = 1;
+                    break;
+                }
+            }
+            i = (i + k) & mask;
+        }
+    }
+    return 0;
+}
+
+static int load(struct sg_ledger *L, const char *path, uint64_t ns, int full,
+                const struct sg_objref *want, size_t n_want, char *err, size_t errlen);
+
 int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err,
                    size_t errlen)
+{
+    return load(L, path, ns, 1, NULL, 0, err, errlen);
+}
+
+int sg_ledger_load_objects(struct sg_ledger *L, const char *path, uint64_t ns,
+                           const struct sg_objref *want, size_t n_want, char *err,
+                           size_t errlen)
+{
+    return load(L, path, ns, 0, want, n_want, err, errlen);
+}
+
+static int load(struct sg_ledger *L, const char *path, uint64_t ns, int full,
+                const struct sg_objref *want, size_t n_want, char *err, size_t errlen)
 {
     memset(L, 0, sizeof *L);
     L->fd = -1;
@@ -596,26 +753,53 @@ int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err
         close(fd);
         return ERR("%s is not a regular file", path);
     }
-    if (st.st_size > (off_t)sg_layout_file_size(MAX_CAP, MAX_CAP, 65536, 65536)) {
+    /* Bounded work whatever the file declares: no ledger this build
+     * makes is larger than one of the default capacities. */
+    if (st.st_size > (off_t)sg_layout_file_size(SG_SEG_CAP_DEFAULT, SG_ATT_CAP_DEFAULT,
+                                                SG_INTENT_CAP_DEFAULT, SG_PEND_CAP_DEFAULT)) {
         close(fd);
-        return ERR("%s is too large to be a ledger", path);
+        return ERR("%s is larger than any ledger this build makes: not read", path);
     }
     L->owner = st.st_uid;
-    size_t len = (size_t)st.st_size;
-    /* calloc of a large size maps fresh zero pages, so the file's holes
-     * (most of a sparse ledger) cost nothing: only its data is read. */
-    unsigned char *buf = calloc(len ? len : 1, 1);
+    size_t len = (size_t)st.st_size, maplen = 0;
+    /* Fresh zero pages: only the file's data is read into them. */
+    unsigned char *buf = copy_alloc(len ? len : 1, &maplen);
     if (!buf) {
         close(fd);
         return ERR("out of memory reading %s", path);
     }
-    int rc = -1, left = 0;
+    /* By lookup (want set): the header, the small tables from the
+     * semaphore users on, and the wanted object records; the object and
+     * attachment tables ([mid_lo, mid_hi)) are otherwise left as zeros,
+     * every record there empty. */
+    size_t mid_lo = len, mid_hi = len;
+    struct sg_hdr hh;
+    struct sg_caps c = { 0, 0, 0, 0 };
+    uint64_t so = 0, ao, uo, io, po, eo;
+    if (!full && pread(fd, &hh, sizeof hh, 0) == (ssize_t)sizeof hh) {
+        c = (struct sg_caps){ hh.seg_cap, hh.att_cap, hh.intent_cap, hh.pend_cap };
+        if (pow2(c.seg) && pow2(c.att) && c.seg <= MAX_CAP && c.att <= MAX_CAP &&
+            c.intent && c.intent <= 65536 && c.pend && c.pend <= 65536 &&
+            sg_layout_file_size(c.seg, c.att, c.intent, c.pend) == len) {
+            layout_offsets(&c, &so, &ao, &uo, &io, &po, &eo);
+            mid_lo = (size_t)so;
+            mid_hi = (size_t)uo;
+        }
+    }
+    int lookup = mid_hi > mid_lo;
+    copy_populate(buf, 0, mid_lo);
+    copy_populate(buf, mid_hi, len);
+    int rc = -1, left = 0, over = 0;
+    long bad = -1;
     for (int attempt = 0; attempt < 50; attempt++) {
         uint64_t g0 = 0, g1 = 1;
         if (len >= sizeof(struct sg_hdr) &&
             pread(fd, &g0, sizeof g0, offsetof(struct sg_hdr, generation)) != sizeof g0)
             break;
-        if (read_data(fd, buf, len, attempt > 0) != 0)
+        bad = -1;
+        if (read_range(fd, buf, 0, mid_lo, attempt > 0) != 0 ||
+            read_range(fd, buf, mid_hi, len, attempt > 0) != 0 ||
+            (lookup && (over = read_objects(fd, buf, so, c.seg, want, n_want, &bad)) != 0))
             break;
         if (len >= sizeof(struct sg_hdr))
             memcpy(&g1, buf + offsetof(struct sg_hdr, generation), sizeof g1);
@@ -642,18 +826,26 @@ int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err
     }
     close(fd);
     if (rc != 0) {
-        free(buf);
+        munmap(buf, maplen);
+        if (over == 1)
+            return ERR("%s is unusable: its lookups would read more of it than any ledger the "
+                       "library keeps needs", path);
         return ERR("%s kept changing while being read", path);
     }
     L->base = buf;
     L->len = len;
+    L->copy_len = maplen;
     char why[160];
-    if (sg_ledger_check_image(buf, len, ns, why, sizeof why) != 0) {
-        free(buf);
+    int bad_img = check_image(buf, len, ns, lookup ? 2 : 1, why, sizeof why) != 0;
+    if (!bad_img && bad >= 0) {
+        bad_img = 1;
+        snprintf(why, sizeof why, "corrupt segment record %ld", bad);
+    }
+    if (bad_img || bind_tables(L) != 0) {
+        munmap(buf, maplen);
         L->base = NULL;
         return ERR("%s is unusable: %s", path, why);
     }
-    bind_tables(L);
     return 0;
 }
 
@@ -662,6 +854,8 @@ void sg_ledger_close(struct sg_ledger *L)
     if (L->base) {
         if (L->mapped)
             munmap(L->base, L->len);
+        else if (L->copy_len)
+            munmap(L->base, L->copy_len);
         else
             free(L->base);
     }
@@ -677,6 +871,10 @@ void sg_ledger_close(struct sg_ledger *L)
 int sg_ledger_lock(struct sg_ledger *L)
 {
     pthread_mutex_t *m = (pthread_mutex_t *)L->hdr->lock;
+    /* A lock of another kind (scribbled since the file was opened) would
+     * make glibc assert or wait forever. */
+    if (!lock_kind_ok(L->hdr))
+        return -1;
     int r = pthread_mutex_trylock(m);
     if (r == EBUSY) {
         struct timespec ts;
@@ -751,7 +949,7 @@ static uint32_t att_home(const void *r)
 
 static struct table seg_table(struct sg_ledger *L)
 {
-    struct table t = { (unsigned char *)L->seg, sizeof(struct sg_seg), L->hdr->seg_cap - 1,
+    struct table t = { (unsigned char *)L->seg, sizeof(struct sg_seg), L->seg_cap - 1,
                        &L->hdr->seg_live, seg_home, seg_same };
     return t;
 }
@@ -768,7 +966,7 @@ static int semuser_same(const void *a, const void *b)
 static struct table semuser_table(struct sg_ledger *L)
 {
     struct table t = { (unsigned char *)L->semuser, sizeof(struct sg_semuser),
-                       L->hdr->semuser_cap - 1, &L->hdr->semuser_live, semuser_home,
+                       L->semuser_cap - 1, &L->hdr->semuser_live, semuser_home,
                        semuser_same };
     return t;
 }
@@ -913,12 +1111,12 @@ static int att_repair(struct sg_ledger *L);
 static int clear_bad_records(struct sg_ledger *L)
 {
     int n = 0;
-    for (uint32_t i = 0; i < L->hdr->seg_cap; i++)
+    for (uint32_t i = 0; i < L->seg_cap; i++)
         if (!sg_seg_rec_ok(&L->seg[i])) {
             set_state(&L->seg[i], SG_REC_EMPTY);
             n++;
         }
-    for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
+    for (uint32_t i = 0; i < L->att_cap; i++) {
         uint32_t st = state_of(&L->att[i]);
         /* Compare-and-swap: live processes place attachments unlocked. */
         if (!sg_att_state_ok(st) &&
@@ -941,12 +1139,12 @@ int sg_ledger_repair(struct sg_ledger *L)
     fixed += t_repair(L, &s) + att_repair(L) + t_repair(L, &u);
     /* Rebuild the pending index and the counters from the records. */
     uint32_t pending = 0, intents = 0;
-    for (uint32_t i = 0; i < L->hdr->pend_cap; i++)
+    for (uint32_t i = 0; i < L->pend_cap; i++)
         L->pend[i].id = -1;
-    for (uint32_t i = 0; i < L->hdr->seg_cap; i++) {
+    for (uint32_t i = 0; i < L->seg_cap; i++) {
         struct sg_seg *r = &L->seg[i];
         if (r->state == SG_REC_LIVE && (r->flags & SG_SEG_PENDING)) {
-            if (pending < L->hdr->pend_cap) {
+            if (pending < L->pend_cap) {
                 L->pend[pending].kind = r->kind;
                 L->pend[pending].id = r->id;
                 pending++;
@@ -954,7 +1152,7 @@ int sg_ledger_repair(struct sg_ledger *L)
                 r->flags &= ~SG_SEG_PENDING;
         }
     }
-    for (uint32_t i = 0; i < L->hdr->intent_cap; i++)
+    for (uint32_t i = 0; i < L->intent_cap; i++)
         intents += L->intent[i].state == SG_REC_LIVE;
     fixed += (L->hdr->pending != pending) + (L->hdr->intents != intents);
     counter_set(&L->hdr->pending, pending);
@@ -1131,7 +1329,7 @@ static int att_free_claim(struct sg_att *r, uint32_t st)
 unsigned sg_att_free_dead_claims(struct sg_ledger *L)
 {
     unsigned n = 0;
-    for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
+    for (uint32_t i = 0; i < L->att_cap; i++) {
         uint32_t st = state_of(&L->att[i]);
         if ((st & ~SG_REC_CLAIM_PID) == SG_REC_CLAIM)
             n += (unsigned)att_free_claim(&L->att[i], st);
@@ -1153,7 +1351,7 @@ static int att_drop_dup(struct sg_ledger *L, struct sg_att *r)
 static int att_repair(struct sg_ledger *L)
 {
     int fixed = 0;
-    uint32_t live = 0, cap = L->hdr->att_cap;
+    uint32_t live = 0, cap = L->att_cap;
     for (uint32_t i = 0; i < cap; i++) {
         struct sg_att *r = &L->att[i];
         uint32_t st = state_of(r);
@@ -1201,7 +1399,7 @@ unsigned sg_semuser_del_set(struct sg_ledger *L, int32_t semid)
     if (!L->hdr->semuser_live)
         return 0;
     struct table t = semuser_table(L);
-    for (uint32_t i = 0; i < L->hdr->semuser_cap; i++) {
+    for (uint32_t i = 0; i < L->semuser_cap; i++) {
         struct sg_semuser *u = &L->semuser[i];
         /* Deletion shifts later records back into slot i: look again. */
         while (u->state == SG_REC_LIVE && u->semid == semid) {
@@ -1232,7 +1430,7 @@ int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmi
 struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid)
 {
     uint64_t now = sg_coarse_mono_ns();
-    uint32_t cap = L->hdr->intent_cap, h = intent_home(pid, shmid);
+    uint32_t cap = L->intent_cap, h = intent_home(pid, shmid);
     struct sg_intent *free_slot = NULL, *own_oldest = NULL;
     for (uint32_t k = 0; k < INTENT_WINDOW && k < cap; k++) {
         struct sg_intent *x = &L->intent[(h + k) % cap];
@@ -1271,7 +1469,7 @@ struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint64_t start
 
 void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid)
 {
-    uint32_t cap = L->hdr->intent_cap, h = intent_home(pid, shmid);
+    uint32_t cap = L->intent_cap, h = intent_home(pid, shmid);
     for (uint32_t k = 0; k < INTENT_WINDOW && k < cap; k++) {
         struct sg_intent *x = &L->intent[(h + k) % cap];
         if (x->state == SG_REC_LIVE && x->pid == pid && x->shmid == shmid) {
@@ -1283,7 +1481,7 @@ void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid)
 
 void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid)
 {
-    for (uint32_t i = 0; i < L->hdr->intent_cap && L->hdr->intents; i++) {
+    for (uint32_t i = 0; i < L->intent_cap && L->hdr->intents; i++) {
         struct sg_intent *x = &L->intent[i];
         if (x->state == SG_REC_LIVE && x->pid == pid) {
             set_state(x, SG_REC_EMPTY);
@@ -1297,7 +1495,7 @@ int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now)
     int n = 0;
     if (now < L->hdr->intent_overflow_until_ns)
         n++;
-    for (uint32_t i = 0; i < L->hdr->intent_cap && L->hdr->intents; i++) {
+    for (uint32_t i = 0; i < L->intent_cap && L->hdr->intents; i++) {
         struct sg_intent *x = &L->intent[i];
         if (x->state != SG_REC_LIVE || x->shmid != shmid)
             continue;
@@ -1316,7 +1514,7 @@ int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now)
 int sg_pend_add(struct sg_ledger *L, uint32_t kind, int32_t id)
 {
     struct sg_pend *free_slot = NULL;
-    for (uint32_t i = 0; i < L->hdr->pend_cap; i++) {
+    for (uint32_t i = 0; i < L->pend_cap; i++) {
         struct sg_pend *p = &L->pend[i];
         if (p->id == id && p->kind == kind)
             return 0;
@@ -1333,7 +1531,7 @@ int sg_pend_add(struct sg_ledger *L, uint32_t kind, int32_t id)
 
 void sg_pend_del(struct sg_ledger *L, uint32_t kind, int32_t id)
 {
-    for (uint32_t i = 0; i < L->hdr->pend_cap; i++) {
+    for (uint32_t i = 0; i < L->pend_cap; i++) {
         struct sg_pend *p = &L->pend[i];
         if (p->id == id && p->kind == kind) {
             __atomic_store_n(&p->id, -1, __ATOMIC_RELEASE);

@@ -27,15 +27,27 @@
 struct sg_ledger {
     unsigned char *base;        /* mapping, or private copy */
     size_t len;
-    int fd;                     /* -1 for a private copy */
+    int fd;                     /* -1 for a private copy, and for an own
+                                 * mapping once pages can be allocated
+                                 * through it (sg_ledger_open_own) */
+    dev_t dev;                  /* the file's identity, checked before */
+    ino_t ino;                  /* fd is used */
     int mapped;                 /* 1 if base is a shared mapping */
+    size_t copy_len;            /* a copy's mapping (sg_ledger_load), or 0 */
     uid_t owner;                /* st_uid of the file: the trust domain */
     struct sg_hdr *hdr;
     struct sg_seg *seg;
     struct sg_att *att;
-    uint32_t att_mask;          /* att_cap - 1, fixed when opened */
-    uint32_t seg_cap;           /* copies of the header's, fixed when */
-    uint32_t intent_cap;        /* opened: the hot paths need no header line */
+    /* Capacities: copies of the header's, checked and fixed when the file
+     * is opened and never read from the file again (another process of
+     * the domain may scribble over the header; every index is bounded by
+     * these).  The hot paths need no header line for them either. */
+    uint32_t att_mask;          /* att_cap - 1 */
+    uint32_t seg_cap;
+    uint32_t intent_cap;
+    uint32_t att_cap;
+    uint32_t pend_cap;
+    uint32_t semuser_cap;
     struct sg_semuser *semuser; /* SG_SEMUSER_CAP records */
     struct sg_intent *intent;
     struct sg_pend *pend;
@@ -99,6 +111,21 @@ void sg_ledger_seal_header(struct sg_hdr *h);
  * reason. */
 int sg_ledger_load(struct sg_ledger *L, const char *path, uint64_t ns, char *err,
                    size_t errlen);
+
+/* A copy by lookup, for a ledger that somebody else may have filled: the
+ * header, the semaphore users, intents, pending index and events, and of
+ * the object table only the records of the objects in want (with the
+ * slots before them on their probe chains, at most 512); the rest of the
+ * object table and the attachment table read as empty.  The work is
+ * bounded by the number of objects, whatever the file holds.  0 ok; -1
+ * with reason. */
+struct sg_objref {
+    uint32_t kind;              /* SG_KIND_* */
+    int32_t id;
+};
+int sg_ledger_load_objects(struct sg_ledger *L, const char *path, uint64_t ns,
+                           const struct sg_objref *want, size_t n_want, char *err,
+                           size_t errlen);
 
 void sg_ledger_close(struct sg_ledger *L);
 

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_log.h"
+#include "sg_proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <syslog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,25 +56,82 @@ static int take_token(void)
     return 0;
 }
 
+/* The stderr the process started with (note_stderr, at load):
+ * its identity, or none when descriptor 2 was closed then. */
+static int start_err_ok;
+static dev_t start_err_dev;
+static ino_t start_err_ino;
+
+/* At load (of the library, or of a program linking this file): an
+ * fstat, the only work done before the first intercepted call. */
+__attribute__((constructor)) static void note_stderr(void)
+{
+    struct stat st;
+    start_err_ok = fstat(2, &st) == 0;
+    if (start_err_ok) {
+        start_err_dev = st.st_dev;
+        start_err_ino = st.st_ino;
+    }
+}
+
+/* 1 if descriptor 2 may take a message: it is the stderr the process
+ * started with, or a file opened write-only for appending (a log the
+ * program made its stderr, as httpd does with its error log).  A file the
+ * program opened for its data, that landed on 2 after it closed its
+ * stderr, is neither. */
+static int stderr_usable(void)
+{
+    struct stat st;
+    if (fstat(2, &st) != 0)
+        return 0;
+    if (start_err_ok && st.st_dev == start_err_dev && st.st_ino == start_err_ino)
+        return 1;
+    int fl = fcntl(2, F_GETFL);
+    return fl >= 0 && S_ISREG(st.st_mode) && (fl & O_ACCMODE) == O_WRONLY && (fl & O_APPEND);
+}
+
+/* One datagram to the system log (/dev/log), on a socket opened and
+ * closed here: unlike syslog(3), no descriptor is kept. */
+static void to_syslog(const char *msg, size_t len)
+{
+    char buf[SG_LOG_MAX + 16];
+    /* <12>: facility user, severity warning; the tag is in msg. */
+    int n = snprintf(buf, sizeof buf, "<12>%.*s", (int)len, msg);
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    int fd = sg_fd_above_stdio(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (fd < 0)
+        return;
+    struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+    ssize_t w = sendto(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&a,
+                       sizeof a);
+    (void)w;
+    close(fd);
+}
+
 static void emit(const char *msg, size_t len)
 {
     const struct sg_config *c = cfg();
     if (c->sink == SG_SINK_SYSLOG) {
-        syslog(LOG_USER | LOG_WARNING, "%.*s", (int)len, msg);
+        to_syslog(msg, len);
         return;
     }
-    int fd = 2, own = 0;
     if (c->sink == SG_SINK_FILE) {
-        fd = open(c->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-        if (fd < 0)
-            fd = 2;
-        else
-            own = 1;
+        int fd = sg_fd_above_stdio(
+            open(c->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
+        if (fd >= 0) {
+            ssize_t w = write(fd, msg, len);
+            (void)w;
+            close(fd);
+            return;
+        }
     }
-    ssize_t w = write(fd, msg, len);
+    if (!stderr_usable()) {
+        to_syslog(msg, len);
+        return;
+    }
+    ssize_t w = write(2, msg, len);
     (void)w;
-    if (own)
-        close(fd);
 }
 
 static void vlog(const char *fmt, va_list ap)

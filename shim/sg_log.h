@@ -4,7 +4,15 @@
  * Each message goes out with a single write(2) (or one syslog() call), so
  * lines from concurrent processes never interleave.  Messages are
  * rate-limited per process: a crash loop cannot flood a log.  errno is
- * preserved by every function here.  The library never writes to stdout.
+ * preserved by every function here.  The library never writes to stdout,
+ * and keeps no descriptor open (syslog messages are sent on a socket
+ * opened for each one).  Messages go to the configured log file or
+ * syslog, or to descriptor 2 only while it is the stderr the process
+ * started with (its identity is taken when this file is loaded) or a
+ * file opened write-only for appending (a program's error log made its
+ * stderr, as httpd does); anything else there (a data file that took the
+ * number after the program closed its stderr) gets nothing, and the
+ * message goes to syslog instead.
  */
 #ifndef SG_LOG_H
 #define SG_LOG_H

@@ -76,7 +76,10 @@ void sg_proc_comm(pid_t pid, char *buf)
     buf[0] = '\0';
     if (read_small(path, tmp, sizeof tmp) <= 0)
         return;
-    tmp[strcspn(tmp, "\n")] = '\0';
+    /* The kernel ends it with a newline; a name may hold one too. */
+    size_t l = strlen(tmp);
+    if (l && tmp[l - 1] == '\n')
+        tmp[l - 1] = '\0';
     size_t n = strnlen(tmp, SG_COMM_LEN - 1);
     memcpy(buf, tmp, n);
     buf[n] = '\0';
@@ -120,6 +123,15 @@ void sg_proc_self(struct sg_self *s)
         exe[n] = '\0';
         sg_copy_tail(s->exe, sizeof s->exe, exe);
     }
+}
+
+int sg_fd_above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return nfd;
 }
 
 uint64_t sg_now_ns(void)

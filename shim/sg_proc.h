@@ -59,6 +59,11 @@ void sg_maps_free(struct sg_maps *m);
 /* 1 if the process maps shmid at addr. */
 int sg_maps_has(const struct sg_maps *m, uint64_t addr, long shmid);
 
+/* fd, moved to a number above 2 (closing fd) when it is 0, 1 or 2, so
+ * that a descriptor the library keeps is never taken for the program's
+ * stdin, stdout or stderr; -1 (fd closed) when it cannot be moved. */
+int sg_fd_above_stdio(int fd);
+
 /* CLOCK_REALTIME and CLOCK_MONOTONIC in nanoseconds. */
 uint64_t sg_now_ns(void);
 uint64_t sg_mono_ns(void);

@@ -30,8 +30,21 @@ static int sys_semtimedop(int id, struct sembuf *o, size_t n, const struct times
 }
 static int sys_semop(int id, struct sembuf *o, size_t n) { return sys_semtimedop(id, o, n, NULL); }
 
+static int sys_setuid(uid_t u) { return (int)syscall(SYS_setuid, u); }
+static int sys_seteuid(uid_t u) { return (int)syscall(SYS_setresuid, -1, u, -1); }
+static int sys_setreuid(uid_t r, uid_t e) { return (int)syscall(SYS_setreuid, r, e); }
+static int sys_setresuid(uid_t r, uid_t e, uid_t s) { return (int)syscall(SYS_setresuid, r, e, s); }
+static int sys_setgid(gid_t g) { return (int)syscall(SYS_setgid, g); }
+static int sys_setegid(gid_t g) { return (int)syscall(SYS_setresgid, -1, g, -1); }
+static int sys_setregid(gid_t r, gid_t e) { return (int)syscall(SYS_setregid, r, e); }
+static int sys_setresgid(gid_t r, gid_t e, gid_t s) { return (int)syscall(SYS_setresgid, r, e, s); }
+static int sys_setgroups(size_t n, const gid_t *l) { return (int)syscall(SYS_setgroups, n, l); }
+
 struct sg_real sg_real_tab = { sys_shmget, sys_shmat, sys_shmdt, sys_shmctl,
-                               sys_semget, sys_semctl, sys_semop, sys_semtimedop };
+                               sys_semget, sys_semctl, sys_semop, sys_semtimedop,
+                               sys_setuid, sys_seteuid, sys_setreuid, sys_setresuid,
+                               sys_setgid, sys_setegid, sys_setregid, sys_setresgid,
+                               sys_setgroups };
 
 static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
 
@@ -68,6 +81,19 @@ static void do_bind(void)
         sg_real_tab.semop = (int (*)(int, struct sembuf *, size_t))p;
     if ((p = next_symbol("semtimedop")))
         sg_real_tab.semtimedop = (int (*)(int, struct sembuf *, size_t, const struct timespec *))p;
+#define BIND_CRED(name, type)                                                                  \
+    if ((p = next_symbol(#name)))                                                              \
+        sg_real_tab.name = (type)p;
+    BIND_CRED(setuid, int (*)(uid_t))
+    BIND_CRED(seteuid, int (*)(uid_t))
+    BIND_CRED(setreuid, int (*)(uid_t, uid_t))
+    BIND_CRED(setresuid, int (*)(uid_t, uid_t, uid_t))
+    BIND_CRED(setgid, int (*)(gid_t))
+    BIND_CRED(setegid, int (*)(gid_t))
+    BIND_CRED(setregid, int (*)(gid_t, gid_t))
+    BIND_CRED(setresgid, int (*)(gid_t, gid_t, gid_t))
+    BIND_CRED(setgroups, int (*)(size_t, const gid_t *))
+#undef BIND_CRED
 }
 
 void sg_real_bind(void) { pthread_once(&bind_once, do_bind); }

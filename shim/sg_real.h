@@ -31,6 +31,15 @@ struct sg_real {
     int (*semctl)(int, int, int, ...);
     int (*semop)(int, struct sembuf *, size_t);
     int (*semtimedop)(int, struct sembuf *, size_t, const struct timespec *);
+    int (*setuid)(uid_t);
+    int (*seteuid)(uid_t);
+    int (*setreuid)(uid_t, uid_t);
+    int (*setresuid)(uid_t, uid_t, uid_t);
+    int (*setgid)(gid_t);
+    int (*setegid)(gid_t);
+    int (*setregid)(gid_t, gid_t);
+    int (*setresgid)(gid_t, gid_t, gid_t);
+    int (*setgroups)(size_t, const gid_t *);
 };
 
 /* Bind the table if not yet bound; never fails (falls back to syscalls). */
@@ -48,5 +57,17 @@ static inline int real_semget(key_t k, int n, int f) { return sg_real_tab.semget
 static inline int real_semctl(int id, int num, int cmd, union sg_semun arg) { return sg_real_tab.semctl(id, num, cmd, arg); }
 static inline int real_semop(int id, struct sembuf *o, size_t n) { return sg_real_tab.semop(id, o, n); }
 static inline int real_semtimedop(int id, struct sembuf *o, size_t n, const struct timespec *t) { return sg_real_tab.semtimedop(id, o, n, t); }
+
+/* Credentials: glibc applies these to every thread of the process (the
+ * raw system calls of the fallback change only the calling thread's). */
+static inline int real_setuid(uid_t u) { return sg_real_tab.setuid(u); }
+static inline int real_seteuid(uid_t u) { return sg_real_tab.seteuid(u); }
+static inline int real_setreuid(uid_t r, uid_t e) { return sg_real_tab.setreuid(r, e); }
+static inline int real_setresuid(uid_t r, uid_t e, uid_t s) { return sg_real_tab.setresuid(r, e, s); }
+static inline int real_setgid(gid_t g) { return sg_real_tab.setgid(g); }
+static inline int real_setegid(gid_t g) { return sg_real_tab.setegid(g); }
+static inline int real_setregid(gid_t r, gid_t e) { return sg_real_tab.setregid(r, e); }
+static inline int real_setresgid(gid_t r, gid_t e, gid_t s) { return sg_real_tab.setresgid(r, e, s); }
+static inline int real_setgroups(size_t n, const gid_t *l) { return sg_real_tab.setgroups(n, l); }
 
 #endif

@@ -51,7 +51,7 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
     if (sg_ksnap_read(&ks) != 0)
         return -1;
     /* Deleting at slot i may shift a later record into i: look again. */
-    for (uint32_t i = 0; i < L->hdr->seg_cap; i++) {
+    for (uint32_t i = 0; i < L->seg_cap; i++) {
         struct sg_seg *s = &L->seg[i];
         if (s->state != SG_REC_LIVE || s->kind != SG_KIND_SHM)
             continue;
@@ -66,7 +66,7 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
      * their users; users of sets the ledger has no record of. */
     struct sg_ksemsnap kss;
     if (sg_ksemsnap_read(&kss) == 0) {
-        for (uint32_t i = 0; i < L->hdr->seg_cap; i++) {
+        for (uint32_t i = 0; i < L->seg_cap; i++) {
             struct sg_seg *s = &L->seg[i];
             if (s->state != SG_REC_LIVE || s->kind != SG_KIND_SEM)
                 continue;
@@ -78,7 +78,7 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
             st->semusers_dropped += sg_semuser_del_set(L, id);
             i--;
         }
-        for (uint32_t i = 0; i < L->hdr->semuser_cap && L->hdr->semuser_live; i++) {
+        for (uint32_t i = 0; i < L->semuser_cap && L->hdr->semuser_live; i++) {
             struct sg_semuser *u = &L->semuser[i];
             if (u->state != SG_REC_LIVE || sg_seg_find(L, SG_KIND_SEM, u->semid))
                 continue;
@@ -94,7 +94,7 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
      * judged (t0, less a second for the coarse clock that stamps them),
      * each on a copy, and removed only if the slot still holds it. */
     struct sg_maps_cache mc = { NULL, 0 };
-    for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
+    for (uint32_t i = 0; i < L->att_cap; i++) {
         struct sg_att a = L->att[i];
         if (__atomic_load_n(&L->att[i].state, __ATOMIC_ACQUIRE) != SG_REC_LIVE ||
             a.state != SG_REC_LIVE || a.time_ns + 1000000000ull > t0)

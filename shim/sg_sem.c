@@ -116,7 +116,7 @@ static unsigned prune_dead_users(void)
     next = now + PRUNE_INTERVAL_NS;
     unsigned n = 0;
     struct sg_ledger *L = &sg_st.L;
-    for (uint32_t i = 0; i < L->hdr->semuser_cap; i++) {
+    for (uint32_t i = 0; i < L->semuser_cap; i++) {
         struct sg_semuser *u = &L->semuser[i];
         while (u->state == SG_REC_LIVE && sg_proc_alive(u->pid, u->start) == 0) {
             sg_semuser_del(L, u);
@@ -377,5 +377,43 @@ void sg_sem_exit(void)
         struct sg_semuser *u = sg_semuser_find(&sg_st.L, sg_st.semids[i], sg_st.self.pid);
         if (u && u->start == sg_st.self.start)
             sg_semuser_del(&sg_st.L, u);
+    }
+}
+
+void sg_sem_leave(uint32_t *flags)
+{
+    for (uint32_t i = 0; i < sg_st.n_semids; i++) {
+        if (flags)
+            flags[i] = SG_USE_INHERITED;
+        if (!flags || sg_st.semids[i] < 0)
+            continue;
+        struct sg_semuser *u = sg_semuser_find(&sg_st.L, sg_st.semids[i], sg_st.self.pid);
+        if (!u || u->start != sg_st.self.start)
+            continue;
+        flags[i] = u->flags;
+        sg_semuser_del(&sg_st.L, u);
+    }
+}
+
+void sg_sem_arrive(const uint32_t *flags)
+{
+    uint64_t now = sg_coarse_now_ns();
+    for (uint32_t i = 0; i < sg_st.n_semids; i++) {
+        if (sg_st.semids[i] < 0)
+            continue;
+        struct sg_ksem k;
+        if (sg_ksem_stat(sg_st.semids[i], &k) != 0)
+            continue;
+        struct sg_seg *r = rec_for(&k);
+        if (!r || sg_semuser_find(&sg_st.L, k.id, sg_st.self.pid))
+            continue;
+        struct sg_semuser u;
+        memset(&u, 0, sizeof u);
+        u.semid = k.id;
+        u.pid = sg_st.self.pid;
+        u.start = sg_st.self.start;
+        u.flags = flags[i] ? flags[i] : SG_USE_INHERITED;
+        u.time_ns = now;
+        put_user(&u);
     }
 }

@@ -34,6 +34,9 @@ struct sg_state {
     int defer;                  /* mode == defer and active */
     uint32_t intents_many;      /* 1: more intents than intent_ids holds
                                  * (atomic); 0 again when the ledger has none */
+    uint32_t epoch;             /* advanced when the ledger is exchanged
+                                 * (sg_core_rehome): shmget's hints of the
+                                 * old one are void */
     struct sg_local_tab local;  /* this process's attachments; sg_local_lock */
     uint64_t degraded_until;    /* mono ns: after a lock timeout */
     uint64_t next_sweep;        /* mono ns: earliest next throttled sweep

@@ -204,7 +204,7 @@ static void intents_collect(struct intents *in, const struct sg_view *v)
         const struct sg_ledger *L = &v->ledgers[l];
         if (L->hdr->intent_overflow_until_ns > now)
             in->overflow = 1;
-        for (uint32_t i = 0; L->intent && i < L->hdr->intent_cap; i++) {
+        for (uint32_t i = 0; L->intent && i < L->intent_cap; i++) {
             const struct sg_intent *t = &L->intent[i];
             if (t->state != SG_REC_LIVE || now - t->time_ns >= SG_INTENT_TTL_NS)
                 continue;

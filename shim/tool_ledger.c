@@ -79,7 +79,7 @@ static void fmt_time(char *buf, size_t n, uint64_t ns)
 static size_t count_sets(const struct sg_ledger *L)
 {
     size_t n = 0;
-    for (uint32_t i = 0; i < L->hdr->seg_cap; i++)
+    for (uint32_t i = 0; i < L->seg_cap; i++)
         n += L->seg[i].state == SG_REC_LIVE && L->seg[i].kind == SG_KIND_SEM;
     return n;
 }
@@ -344,7 +344,7 @@ int cmd_ledger(int argc, char **argv)
     struct seg_view *sv = NULL;
     for (size_t l = 0; l < ls.n; l++) {
         struct sg_ledger *L = &ls.v[l];
-        for (uint32_t i = 0; i < L->hdr->seg_cap; i++) {
+        for (uint32_t i = 0; i < L->seg_cap; i++) {
             const struct sg_seg *s = &L->seg[i];
             if (s->state != SG_REC_LIVE || s->kind != SG_KIND_SHM)
                 continue;
@@ -373,7 +373,7 @@ int cmd_ledger(int argc, char **argv)
     qsort(idx, n, sizeof *idx, by_id_cmp);
     for (size_t l = 0; l < ls.n; l++) {
         struct sg_ledger *L = &ls.v[l];
-        for (uint32_t i = 0; i < L->hdr->att_cap; i++) {
+        for (uint32_t i = 0; i < L->att_cap; i++) {
             const struct sg_att *a = &L->att[i];
             if (a->state != SG_REC_LIVE)
                 continue;

@@ -386,9 +386,13 @@ static int ls_fill_line(const struct ls_opts *o, struct tt *tb,
                 int r;
                 if (o->cols[c] == COL_APIDS)
                     r = ls_buf_add(&list, o->json ? "\n" : ",", "%d", maps[i].pid);
-                else
-                    r = ls_buf_add(&list, o->json ? "\n" : ",", "%d(%s)", maps[i].pid,
-                                   proc_scan_comm(ps, maps[i].pid));
+                else {
+                    /* A name with the list's separator in it. */
+                    char *comm = tt_clean(proc_scan_comm(ps, maps[i].pid), 0);
+                    r = comm ? ls_buf_add(&list, o->json ? "\n" : ",", "%d(%s)", maps[i].pid, comm)
+                             : -1;
+                    free(comm);
+                }
                 if (r != 0) {
                     free(list.s);
                     return -1;

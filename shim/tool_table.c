@@ -154,12 +154,63 @@ static int arena_room(struct tt *t, size_t need)
     return 0;
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if it is not one
+ * (RFC 3629: no overlong forms, surrogates, or code points past U+10FFFF). */
+static size_t utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf ? 2 : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+             : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+        (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+char *tt_clean(const char *s, int keep_nl)
+{
+    size_t n = strlen(s);
+    char *out = malloc(4 * n + 1), *w = out;
+    if (!out)
+        return NULL;
+    static const char hex[] = "0123456789abcdef";
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t k = utf8_len(p);
+        int ctl = *p < 0x20 || *p == 0x7f;
+        if (k && !(ctl && !(keep_nl && *p == '\n'))) {
+            memcpy(w, p, k);
+            w += k;
+            p += k;
+            continue;
+        }
+        *w++ = '\\';
+        *w++ = 'x';
+        *w++ = hex[*p >> 4];
+        *w++ = hex[*p & 15];
+        p++;
+    }
+    *w = '\0';
+    return out;
+}
+
 int tt_set(struct tt *t, size_t col, const char *data)
 {
     if (!t->direct) {
         if (!t->ln)
             return errno = EINVAL, -1;
-        return !data || scols_line_set_data(t->ln, col, data) == 0 ? 0 : -1;
+        if (!data)
+            return 0;
+        /* libsmartcols writes a cell's bytes as they are: valid UTF-8 and
+         * no control characters but the separators of list cells, or its
+         * JSON would not parse and a terminal would obey them. */
+        char *clean = tt_clean(data, 1);
+        int r = clean && scols_line_set_data(t->ln, col, clean) == 0 ? 0 : -1;
+        free(clean);
+        return r;
     }
     if (!t->nlines || col >= t->ncols)
         return errno = EINVAL, -1;

@@ -40,6 +40,11 @@ int tt_new_line(struct tt *t);
 /* Set cell col of the current line to a copy of data (NULL: empty).
  * 0, or -1 out of memory. */
 int tt_set(struct tt *t, size_t col, const char *data);
+/* A copy of s (malloc'd; NULL when out of memory) that is valid UTF-8
+ * without control characters: each byte that is neither becomes the four
+ * characters \xNN ("\n" is kept when keep_nl, the separator of list
+ * cells).  For names any process may choose (comm, paths). */
+char *tt_clean(const char *s, int keep_nl);
 
 /* Print the table.  0, or -1 with errno set when it could not be
  * written. */

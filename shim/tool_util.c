@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_ledger_dir.h"
 #include "sg_config.h"
 
 #include <ctype.h>
@@ -350,17 +351,20 @@ int ledger_set_load(struct ledger_set *s, const char *dir)
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", dir ? dir : sg_config_get()->ledger_dir);
     s->ns = sg_ipcns_ino();
-    DIR *d = opendir(s->dir);
-    if (!d)
+    struct sg_ipc_objs objs;
+    sg_ipc_objs_read(&objs);
+    struct sg_ledger_files files;
+    int rc = sg_ledger_files_list(&files, s->dir, s->ns, objs.uid, objs.n_uid);
+    sg_ipc_objs_free(&objs);
+    if (rc != 0)
         return errno == ENOENT ? (s->no_dir = 1, 0) : -1; /* no directory: nothing recorded */
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!sg_ledger_name_matches(de->d_name, s->ns))
-            continue;
-        char path[8192], err[512];
-        snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name);
+    char note[600];
+    if (sg_ledger_files_note(&files, s->dir, note, sizeof note))
+        snprintf(s->unreadable[s->n_unreadable++], sizeof s->unreadable[0], "%s", note);
+    for (size_t i = 0; i < files.n; i++) {
+        char err[512];
         struct sg_ledger L;
-        if (sg_ledger_load(&L, path, s->ns, err, sizeof err) != 0) {
+        if (sg_ledger_load(&L, files.v[i].path, s->ns, err, sizeof err) != 0) {
             if (s->n_unreadable < 8)
                 snprintf(s->unreadable[s->n_unreadable++], sizeof s->unreadable[0], "%s", err);
             continue;
@@ -373,7 +377,7 @@ int ledger_set_load(struct ledger_set *s, const char *dir)
         s->v = nv;
         s->v[s->n++] = L;
     }
-    closedir(d);
+    sg_ledger_files_free(&files);
     return 0;
 }
 

@@ -67,6 +67,7 @@
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "sg_kernel.h"
@@ -341,7 +342,11 @@ static void cmd_lockhold(int dup_pid)
             continue;
         off_t off = (off_t)((unsigned char *)d - held.base);
         off_t pg = off & ~(off_t)4095;
-        if (fallocate(held.fd, 0, pg, 4096) != 0 && errno != EOPNOTSUPP) {
+        /* The page, allocated as the library does (sg_ledger.c: through
+         * the mapping, or with the descriptor it kept). */
+        if ((held.fd >= 0 ? fallocate(held.fd, 0, pg, 4096)
+                          : madvise(held.base + pg, 4096, MADV_POPULATE_WRITE)) != 0 &&
+            errno != EOPNOTSUPP) {
             say("err fallocate %s", strerror(errno));
             return;
         }

@@ -34,6 +34,7 @@
 
 #include <dirent.h>
 #include <grp.h>
+#include <pthread.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 
@@ -486,12 +487,320 @@ static void test_secure_exec(void **state)
     ASSERT_HAS(res.out, "plain attacker files: 1 log yes");
 }
 
+
+/* ---- a worker that dropped root (helper_drop) --------------------------- */
+
+/* A segment of uid 1234, idle, mode 0600: uid 65534 cannot remove it. */
+static int make_victim(key_t key)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        if (setresgid(1234, 1234, 1234) != 0 || setresuid(1234, 1234, 1234) != 0)
+            _exit(1);
+        int id = shmget(key, 4096, IPC_CREAT | 0600);
+        _exit(write(fds[1], &id, sizeof id) == sizeof id ? 0 : 1);
+    }
+    int id = -1;
+    assert_int_equal(read(fds[0], &id, sizeof id), (ssize_t)sizeof id);
+    close(fds[0]);
+    close(fds[1]);
+    waitpid(c, NULL, 0);
+    assert_true(id >= 0);
+    return id;
+}
+
+/* The value of "name=" in text, or -99 when absent. */
+static int field(const char *text, const char *name)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "%s=", name);
+    const char *p = strstr(text, pat);
+    return p ? atoi(p + strlen(pat)) : -99;
+}
+
+static void run_drop(const char *mode, int victim)
+{
+    char vid[16], ledger[PATH_MAX + 32], pre[PATH_MAX + 32];
+    snprintf(vid, sizeof vid, "%d", victim);
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+    char *argv[] = { (char *)SGT_HELPER("helper_drop"), (char *)mode, vid, NULL };
+    char *env[] = { ledger, pre, "SHMGUARD_MODE=", NULL };
+    sgt_run(&res, argv, env, 60);
+    if (!sgt_exited(&res, 0))
+        fail_msg("helper_drop %s: status %d\n%s\n%s", mode, res.status, res.out, res.err);
+}
+
+/* Issue: the worker kept root's mapping and descriptor; forging a pending
+ * removal made root remove uid 1234's segment, overwriting the header's
+ * capacities crashed root (SIGSEGV), truncating the file crashed it too
+ * (SIGBUS).  Now the worker holds nothing of root's ledger once setuid
+ * returns, records into uid 65534's ledger, and root goes on. */
+static void test_dropped_worker(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        skip();
+    const char *modes[] = { "none", "pending", "caps", "truncate" };
+    for (int m = 0; m < 4; m++) {
+        int victim = make_victim(0x5eedd000 + m);
+        run_drop(modes[m], victim);
+        const char *o = res.out;
+        if (field(o, "maps_root") != 0 || field(o, "fds_root") != 0 || field(o, "attacked") != 0)
+            fail_msg("%s: the worker still holds root's ledger:\n%s", modes[m], o);
+        if (field(o, "worker_status") != 0 || field(o, "master_ok") != 1)
+            fail_msg("%s: master or worker failed:\n%s\n%s", modes[m], o, res.err);
+        if (field(o, "victim") != 1)
+            fail_msg("%s: uid 1234's segment was removed:\n%s", modes[m], o);
+        /* Its attachment and its use of the set moved to uid 65534's
+         * ledger: httpd's workers still count as users. */
+        if (field(o, "old_att") != 0 || field(o, "old_user") != 0 || field(o, "new_att") != 1 ||
+            field(o, "new_user") != 1)
+            fail_msg("%s: records not moved:\n%s", modes[m], o);
+        shmctl(victim, IPC_RMID, NULL);
+    }
+}
+
+/* seteuid alone: root stays the real and saved uid, so the worker may
+ * take root back and has crossed no boundary: it keeps root's ledger. */
+static void test_saved_uid_keeps_ledger(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        skip();
+    int victim = make_victim(0x5eedd100);
+    run_drop("saved", victim);
+    if (field(res.out, "maps_root") != 1 || field(res.out, "old_att") != 1 ||
+        field(res.out, "master_ok") != 1)
+        fail_msg("seteuid: expected root's ledger kept:\n%s", res.out);
+    shmctl(victim, IPC_RMID, NULL);
+}
+
+/* ---- descriptors 0-2 (helper_stdio) ------------------------------------- */
+
+static void run_stdio(const char *mode, const char *redir, const char *data, const char *report)
+{
+    char ledger[PATH_MAX + 32], pre[PATH_MAX + 32], script[256];
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(script, sizeof script, "exec \"$0\" \"$1\" \"$2\" \"$3\" %s", redir);
+    char *argv[] = { "sh", "-c", script, (char *)SGT_HELPER("helper_stdio"), (char *)mode,
+                     (char *)data, (char *)report, NULL };
+    char *env[] = { ledger, pre, "SHMGUARD_MODE=", "SHMGUARD_LOG=", NULL };
+    unlink(data);
+    unlink(report);
+    sgt_run(&res, argv, env, 60);
+    if (!sgt_exited(&res, 0))
+        fail_msg("helper_stdio %s: status %d\n%s", mode, res.status, res.err);
+}
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t k = fread(buf, 1, n - 1, f);
+    buf[k] = '\0';
+    fclose(f);
+}
+
+/* Issue: with 0-2 closed the ledger took descriptor 1, the program's
+ * write(1) landed in it and destroyed it for everyone; with stderr closed
+ * the library's diagnosis went into the program's data file on 2; after
+ * close_range the library ran fallocate on the program's next file and
+ * called its ledger full. */
+static void test_stdio_closed(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        skip();
+    char data[PATH_MAX + 32], report[PATH_MAX + 32], rep[512];
+    snprintf(data, sizeof data, "%s/../sgtest-data.%d", dir, (int)getpid());
+    snprintf(report, sizeof report, "%s/../sgtest-report.%d", dir, (int)getpid());
+    struct stat st;
+
+    run_stdio("closed", "<&- >&- 2>&-", data, report);
+    slurp(report, rep, sizeof rep);
+    if (field(rep, "ok") != 1 || field(rep, "ebadf") != 1 || field(rep, "ledger_fds") != 0 ||
+        field(rep, "data_fd") != 0)
+        fail_msg("closed stdio:\n%s", rep);
+    assert_int_equal(stat(data, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    struct sg_ledger L;
+    assert_int_equal(sgt_load_ledger(dir, &L), 0); /* intact for everyone */
+    sg_ledger_close(&L);
+
+    run_stdio("noerr", "2>&-", data, report);
+    slurp(report, rep, sizeof rep);
+    if (field(rep, "ok") != 1 || field(rep, "ledger_fds") != 0 || field(rep, "data_fd") != 2)
+        fail_msg("stderr closed:\n%s", rep);
+    assert_int_equal(stat(data, &st), 0);
+    if (st.st_size != 0) {
+        char d[4096];
+        slurp(data, d, sizeof d);
+        fail_msg("the library wrote into the program's data file:\n%s", d);
+    }
+
+    run_stdio("closerange", "", data, report);
+    slurp(report, rep, sizeof rep);
+    if (field(rep, "ok") != 1 || field(rep, "ledger_fds") != 0 || field(rep, "data_fd") != 3)
+        fail_msg("close_range:\n%s", rep);
+    assert_int_equal(stat(data, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(st.st_blocks, 0);
+    ASSERT_LACKS(res.err, "full");
+    assert_int_equal(sgt_load_ledger(dir, &L), 0);
+    sg_ledger_close(&L);
+    unlink(data);
+    unlink(report);
+}
+
+/* ---- planted ledgers against the tool ------------------------------------ */
+
+/* A valid ledger image with the given capacities (sparse: only the header
+ * and the pending index hold data), written at path. */
+static void plant_ledger(const char *path, uint32_t seg, uint32_t att, uint32_t intent,
+                         uint32_t pend)
+{
+    uint64_t size = sg_layout_file_size(seg, att, intent, pend);
+    struct sg_hdr h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, SG_LEDGER_MAGIC, 8);
+    h.version = SG_LEDGER_VERSION;
+    h.hdr_size = sizeof h;
+    h.file_size = size;
+    h.ipcns_ino = ns;
+    h.owner_uid = ATTACKER;
+    h.seg_cap = seg;
+    h.att_cap = att;
+    h.intent_cap = intent;
+    h.pend_cap = pend;
+    h.seg_off = sizeof h;
+    h.att_off = h.seg_off + (uint64_t)seg * sizeof(struct sg_seg);
+    h.semuser_off = h.att_off + (uint64_t)att * sizeof(struct sg_att);
+    h.semuser_cap = SG_SEMUSER_CAP;
+    h.intent_off = h.semuser_off + (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser);
+    h.pend_off = h.intent_off + (uint64_t)intent * sizeof(struct sg_intent);
+    h.ev_off = h.pend_off + (uint64_t)pend * sizeof(struct sg_pend);
+    h.ev_cap = SG_EV_CAP;
+    h.ready = 1;
+    /* The lock: a robust, process-shared, error-checking mutex. */
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutex_init((pthread_mutex_t *)h.lock, &a);
+    sg_ledger_seal_header(&h);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        _exit(30);
+    int ok = pwrite(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && ftruncate(fd, (off_t)size) == 0;
+    for (uint32_t i = 0; ok && i < pend; i++) {
+        struct sg_pend e = { -1, 0 };
+        ok = pwrite(fd, &e, sizeof e, (off_t)(h.pend_off + i * sizeof e)) == (ssize_t)sizeof e;
+    }
+    close(fd);
+    if (!ok)
+        _exit(31);
+}
+
+#define PLANTED 600
+
+/* Issue: uid 65534 planted valid ledgers of the largest declared size
+ * (9.6 GB apparent each: root's ls went from 0.02 s to 19 s with eight)
+ * and 64 small ones, which filled the tool's 64-file cap and hid root's
+ * own ledger: root's pending removal showed as "orphaned", its set as
+ * "unknown".  Now a file is read only under its owner's own name and up
+ * to the size of any ledger the library makes, root's first. */
+static void test_planted_ledgers(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        skip();
+    /* Root: a live holder of a segment and a set, and a deferred removal
+     * of that segment. */
+    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t holder_pid = fork();
+    if (holder_pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        putenv(preload);
+        putenv(ledger);
+        execl(SGT_HELPER("helper_named"), "helper_named", "686f6c646572", "0x5eedd200",
+              (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    char ready[16] = "";
+    assert_true(read(out[0], ready, sizeof ready - 1) > 0);
+    int id = shmget(0x5eedd200, 0, 0);
+    assert_true(id >= 0);
+    char cmd[PATH_MAX * 2];
+    snprintf(cmd, sizeof cmd, "printf 'rmid %d\\nexit\\n' | %s", id, SGT_HELPER("helper_step"));
+    char *rm[] = { "sh", "-c", cmd, NULL };
+    char *env[] = { preload, ledger, "SHMGUARD_MODE=defer", NULL };
+    sgt_run(&res, rm, env, 60);
+    ASSERT_HAS(res.out, "ok");
+
+    /* The attacker plants: its own four names as ledgers of the largest
+     * declared capacities, and PLANTED small valid ledgers under the
+     * names of other uids. */
+    pid_t c = fork();
+    if (c == 0) {
+        drop_to_attacker();
+        char p[PATH_MAX + 200];
+        for (int alt = 0; alt < 4; alt++) {
+            ledger_path(p, sizeof p, ATTACKER, alt);
+            plant_ledger(p, 1u << 24, 1u << 24, 65536, 65536);
+        }
+        for (int i = 0; i < PLANTED; i++) {
+            ledger_path(p, sizeof p, 2000 + i, 0);
+            plant_ledger(p, 1, 1, 1, 1);
+        }
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    root_tool("ls", "--pending", NULL);
+    if (!sgt_exited(&res, 0) || !strstr(res.out, "pending"))
+        fail_msg("root's pending removal not seen:\n%s\n%s", res.out, res.err);
+    root_tool("ls", "--sem", NULL);
+    ASSERT_HAS(res.out, "in-use");
+    ASSERT_LACKS(res.out, "unknown");
+    root_tool("doctor", NULL, NULL);
+    ASSERT_HAS(res.out, "not read");
+    root_tool("gc", "--dry-run", NULL);
+    assert_true(sgt_shm_exists(id));
+
+    close(in[1]);
+    waitpid(holder_pid, NULL, 0);
+    close(out[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_attacker_rounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planted_before_first_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secure_exec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dropped_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_saved_uid_keeps_ledger, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stdio_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_planted_ledgers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
