@@ -78,7 +78,7 @@ int sg_ledger_files_list(struct sg_ledger_files *f, const char *dir, uint64_t ns
                                            SG_INTENT_CAP_DEFAULT, SG_PEND_CAP_DEFAULT);
     uid_t me = geteuid();
     struct cand *c = NULL;
-    size_t n = 0, cap = 0, others = 0;
+    size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
         long u = name_uid(de->d_name, ns);
@@ -107,7 +107,6 @@ int sg_ledger_files_list(struct sg_ledger_files *f, const char *dir, uint64_t ns
         c[n].f.uid = (uid_t)u;
         c[n].f.rank = rank;
         n++;
-        others += rank == 2;
     }
     closedir(d);
     if (n)

@@ -22,6 +22,14 @@
  *     a ledger.  child: both cleared (sg_diag_after_fork_child), so a
  *     child forked while another thread composed still explains.
  *
+ *  5. the ledger exchange gate (sg_core.c: `rehoming`, `take_users`) -
+ *     when a credential change makes the process leave its ledger
+ *     (sg_core_rehome), every sg_core_take fails while `rehoming` is set,
+ *     and the exchange waits (at most 3 s: lock waits end within 2 s) for
+ *     the threads counted in `take_users` to give the ledger lock back.
+ *     The exchange holds sg_local_lock throughout, so no fork happens in
+ *     the middle of it (prepare takes that lock).
+ *
  * Order: sg_local_lock, then the ledger mutex.  Never call dladdr() while
  * holding the ledger mutex (the loader's lock may be held by a thread that
  * is about to call into us).

@@ -14,6 +14,8 @@
  *   caps      overwrite the header's table capacities in the mapping;
  *   truncate  ftruncate the ledger through the descriptor;
  *   none      nothing;
+ *   threads   nothing, while two threads of the worker keep calling
+ *             shmget, shmat, shmdt and semop across the drop;
  *   saved     nothing, and the worker only calls seteuid(65534): root
  *             stays its real and saved uid, it may take root back, and so
  *             keeps root's ledger.
@@ -29,6 +31,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,12 +175,51 @@ static void count_records(uid_t uid, const char *tag)
     printf("%s_att=%d\n%s_user=%d\n", tag, att, tag, user);
 }
 
+/* "threads": two threads keep calling into the library (get, attach,
+ * detach, semop) while the main thread drops root. */
+static volatile int stop;
+static int t_semid;
+static void *busy(void *arg)
+{
+    (void)arg;
+    long n = 0;
+    while (!stop) {
+        int id = shmget(KEY, 0, 0);
+        void *p = id >= 0 ? shmat(id, NULL, 0) : (void *)-1;
+        if (p != (void *)-1)
+            shmdt(p);
+        struct sembuf op[2] = { { 0, 1, 0 }, { 0, -1, 0 } };
+        semop(t_semid, op, 2);
+        n++;
+    }
+    return (void *)n;
+}
+
 static void worker(const char *mode, int victim, int semid, int done_w)
 {
+    pthread_t t[2];
+    int threads = !strcmp(mode, "threads");
+    if (threads) {
+        t_semid = semid;
+        for (int i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, busy, NULL);
+        usleep(50 * 1000);
+    }
     if (!strcmp(mode, "saved") ? seteuid(WORKER) != 0
                                : setgroups(0, NULL) != 0 || setgid(WORKER) != 0 || setuid(WORKER) != 0) {
         printf("drop failed: %s\n", strerror(errno));
         _exit(3);
+    }
+    if (threads) {
+        usleep(50 * 1000);
+        stop = 1;
+        long calls = 0;
+        for (int i = 0; i < 2; i++) {
+            void *r;
+            pthread_join(t[i], &r);
+            calls += (long)r;
+        }
+        printf("thread_loops=%ld\n", calls);
     }
     unsigned char *base = NULL;
     size_t len = root_mapping(&base);

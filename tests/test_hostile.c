@@ -543,8 +543,8 @@ static void test_dropped_worker(void **state)
     (void)state;
     if (!sgt_other_uid_ok())
         skip();
-    const char *modes[] = { "none", "pending", "caps", "truncate" };
-    for (int m = 0; m < 4; m++) {
+    const char *modes[] = { "none", "pending", "caps", "truncate", "threads" };
+    for (int m = 0; m < 5; m++) {
         int victim = make_victim(0x5eedd000 + m);
         run_drop(modes[m], victim);
         const char *o = res.out;
@@ -559,6 +559,8 @@ static void test_dropped_worker(void **state)
         if (field(o, "old_att") != 0 || field(o, "old_user") != 0 || field(o, "new_att") != 1 ||
             field(o, "new_user") != 1)
             fail_msg("%s: records not moved:\n%s", modes[m], o);
+        if (m == 4 && field(o, "thread_loops") <= 0)
+            fail_msg("threads: the worker's threads made no calls:\n%s", o);
         shmctl(victim, IPC_RMID, NULL);
     }
 }
