@@ -37,7 +37,7 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -fvisibility=hidden
 LDLIBS_LIB := -ldl -pthread
 
 # The shared analysis core: ledger, kernel facts, identity, config, log.
-CORE_SRC := shim/sg_config.c shim/sg_log.c shim/sg_real.c shim/sg_proc.c \
+CORE_SRC := shim/sg_config.c shim/sg_log.c shim/sg_real.c shim/sg_proc.c shim/sg_pidns.c \
             shim/sg_kernel.c shim/sg_ksem.c shim/sg_ledger.c shim/sg_ledger_dir.c shim/sg_reconcile.c shim/sg_analysis.c shim/sg_verify.c
 # The interposition logic (library only, also linked by unit tests).
 SHIM_SRC := shim/sg_core.c shim/sg_local.c shim/sg_sem.c shim/sg_defer.c shim/sg_locks.c shim/sg_callsite.c shim/sg_diag.c shim/sg_creds.c

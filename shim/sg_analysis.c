@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "sg_analysis.h"
 #include "sg_ledger_dir.h"
+#include "sg_pidns.h"
 #include "sg_proc.h"
 #include "sg_real.h"
 
@@ -74,9 +75,13 @@ static struct pid_fact *fact(struct pid_fact **cache, int pid)
     return f;
 }
 
-/* 1 if (pid, start) is alive, 0 if not, -1 if unknown. */
-static int alive_cached(struct pid_fact **cache, int pid, uint64_t start)
+/* 1 if (pid, start) of pid namespace ns is alive, 0 if not, -1 if
+ * unknown, SG_ALIVE_HIDDEN if not visible from here (sg_pidns.h); /proc
+ * facts are cached for the namespace /proc shows. */
+static int alive_cached(struct pid_fact **cache, int pid, uint64_t start, uint32_t ns)
 {
+    if (ns && ns != sg_pidns_view())
+        return sg_proc_alive_ns(pid, start, ns);
     struct pid_fact *f = fact(cache, pid);
     if (!f)
         return sg_proc_alive(pid, start);
@@ -191,7 +196,7 @@ unsigned sg_view_sem_users(const struct sg_view *v, const struct sg_seminfo *s,
                 continue;
             seen++;
             if (fn)
-                fn(arg, u, sg_proc_alive(u->pid, u->start));
+                fn(arg, u, sg_proc_alive_ns(u->pid, u->start, u->pidns));
         }
     }
     return seen;
@@ -227,7 +232,7 @@ static struct set_users *count_users(struct sg_view *v, struct pid_fact **facts)
             }
             e->users++;
             /* Unknown liveness keeps the set, as a live user does. */
-            e->alive += alive_cached(facts, u->pid, u->start) != 0;
+            e->alive += alive_cached(facts, u->pid, u->start, u->pidns) != 0;
         }
     }
     return map;
@@ -235,7 +240,7 @@ static struct set_users *count_users(struct sg_view *v, struct pid_fact **facts)
 
 static void sem_verdict(struct sg_seminfo *s)
 {
-    if (s->creator_alive == 1 || s->users_alive) {
+    if (s->creator_alive == 1 || s->creator_alive == SG_ALIVE_HIDDEN || s->users_alive) {
         s->state = SG_SEM_IN_USE;
         return;
     }
@@ -269,7 +274,7 @@ static void build_sems(struct sg_view *v, struct pid_fact **facts)
         s->rec = find_sem_rec(v, &s->k, &s->rec_domain);
         s->creator_alive = -1;
         if (s->rec && (s->rec->flags & SG_SEG_CREATOR)) {
-            s->creator_alive = alive_cached(facts, s->rec->cr_pid, s->rec->cr_start);
+            s->creator_alive = alive_cached(facts, s->rec->cr_pid, s->rec->cr_start, s->rec->cr_pidns);
             memcpy(s->comm, s->rec->cr_comm, sizeof s->comm);
             s->comm[sizeof s->comm - 1] = '\0';
         }
@@ -393,6 +398,7 @@ static void load_ledgers(struct sg_view *v, const char *dir)
         v->ledgers = nv;
         v->ledgers[v->n_ledgers++] = L;
         v->dropped += L.hdr->dropped;
+        sg_pidns_learn(L.pidns, SG_PIDNS_CAP);
     }
     sg_ledger_files_free(&files);
     sg_ipc_objs_free(&objs);
@@ -402,8 +408,13 @@ int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_led
 {
     memset(v, 0, sizeof *v);
     v->own = own;
-    if (own)
+    if (own) {
         v->dropped = __atomic_load_n(&own->hdr->dropped, __ATOMIC_RELAXED);
+        sg_pidns_learn(own->pidns, SG_PIDNS_CAP);
+    }
+    /* Processes of other pid namespaces, as /proc shows them now (the
+     * tool caches the scan for one view; sg_pidns.h). */
+    sg_pidns_rescan();
     v->have_limits = sg_limits_read(&v->lim) == 0;
     uint64_t ps = v->have_limits ? v->lim.page_size : 4096;
     struct sg_ksnap ks;
@@ -425,14 +436,19 @@ int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_led
         s->rec = find_rec(v, &s->k, &s->rec_domain);
         s->creator_alive = -1;
         if (s->rec && (s->rec->flags & SG_SEG_CREATOR)) {
-            s->creator_alive = alive_cached(&facts, s->rec->cr_pid, s->rec->cr_start);
+            s->creator_alive = alive_cached(&facts, s->rec->cr_pid, s->rec->cr_start, s->rec->cr_pidns);
             memcpy(s->comm, s->rec->cr_comm, sizeof s->comm);
             s->comm[sizeof s->comm - 1] = '\0';
         } else if (s->k.cpid > 0) {
-            /* No start time: only "no such process" proves death. */
-            s->creator_alive = alive_cached(&facts, s->k.cpid, 0) ? -1 : 0;
-            if (s->creator_alive)
+            /* No start time: only "no such process" proves death.  The
+             * kernel gives cpid in the reader's own pid namespace. */
+            int a = alive_cached(&facts, s->k.cpid, 0, sg_pidns_self());
+            s->creator_alive = a == SG_ALIVE_HIDDEN ? a : a ? -1 : 0;
+            if (s->creator_alive == -1 && sg_pidns_self() == sg_pidns_view())
                 comm_cached(&facts, s->k.cpid, s->comm);
+        } else if (s->k.cpid == 0) {
+            /* 0: its creator is not in the reader's pid namespace. */
+            s->creator_alive = SG_ALIVE_HIDDEN;
         }
         if (s->rec && (s->rec->flags & SG_SEG_PENDING))
             s->state = SG_ST_PENDING;

@@ -15,6 +15,7 @@
 #include "sg_kernel.h"
 #include "sg_locks.h"
 #include "sg_log.h"
+#include "sg_pidns.h"
 #include "sg_real.h"
 #include "sg_reconcile.h"
 #include "sg_sem.h"
@@ -37,6 +38,24 @@ static int said_unusable, said_config;
 
 #define LOCK_BACKOFF_NS (5ull * 1000000000ull)
 
+/* Put this process's pid namespace, with its ancestors, in the ledger's
+ * table (sg_pidns.h) unless it is there: readers in an ancestor
+ * namespace need the chain to prove one of its processes dead. */
+static void note_pidns(void)
+{
+    uint32_t ns = sg_st.self.pidns;
+    for (uint32_t i = 0; ns && i < SG_PIDNS_CAP; i++)
+        if (__atomic_load_n(&sg_st.L.pidns[i].state, __ATOMIC_ACQUIRE) == SG_REC_LIVE &&
+            sg_st.L.pidns[i].ino == ns)
+            return;
+    uint32_t anc[SG_PIDNS_ANC];
+    int n = sg_pidns_ancestors(anc, SG_PIDNS_ANC);
+    if (ns && sg_ledger_lock(&sg_st.L) == 0) {
+        sg_pidns_note(&sg_st.L, ns, anc, (uint32_t)n);
+        sg_ledger_unlock(&sg_st.L);
+    }
+}
+
 static void do_init(void)
 {
     sg_real_bind();
@@ -54,6 +73,7 @@ static void do_init(void)
         return;
     }
     sg_local_init(&sg_st.local, sg_st.local_first);
+    note_pidns();
     sg_locks_register_atfork();
     sg_st.defer = sg_st.cfg->mode == SG_MODE_DEFER;
     __atomic_store_n(&sg_st.active, 1, __ATOMIC_RELEASE);
@@ -137,6 +157,7 @@ SG_HOT static void att_record(struct sg_local *loc, uint64_t time_ns)
         return;
     r->shmid = loc->shmid;
     r->pid = sg_st.self.pid;
+    r->pidns = sg_st.self.pidns;
     r->flags = loc->flags;
     r->start = sg_st.self.start;
     r->addr = loc->addr;
@@ -251,6 +272,7 @@ static void fill_creator(struct sg_seg *r)
 {
     r->flags |= SG_SEG_CREATOR;
     r->cr_pid = sg_st.self.pid;
+    r->cr_pidns = sg_st.self.pidns;
     r->cr_uid = sg_st.self.euid;
     r->cr_start = sg_st.self.start;
     r->cr_time_ns = sg_now_ns();
@@ -276,6 +298,7 @@ static int record_get(key_t key, size_t size, int flg, int id)
         n.size = size;
         n.mode = (uint32_t)flg & 0777;
         n.kcpid = sg_st.self.pid;
+        n.kc_pidns = sg_st.self.pidns;
         n.kcuid = sg_st.self.euid;
         n.flags |= SG_SEG_PRIVATE;
     } else {
@@ -289,9 +312,11 @@ static int record_get(key_t key, size_t size, int flg, int id)
         n.size = ds.shm_segsz;
         n.mode = ds.shm_perm.mode & 0777;
         n.kcpid = ds.shm_cpid;
+        n.kc_pidns = sg_st.self.pidns;
         n.kcuid = ds.shm_perm.cuid;
         if (!created) {
             n.cr_pid = ds.shm_cpid;
+            n.cr_pidns = sg_st.self.pidns;
             n.cr_uid = ds.shm_perm.cuid;
         }
     }
@@ -668,12 +693,16 @@ void sg_core_after_fork_child(void)
         return;
     }
     sg_st.self.pid = getpid();
-    sg_st.self.start = sg_proc_start_time(sg_st.self.pid);
+    sg_st.self.start = sg_proc_self_start();
+    uint32_t parent_ns = sg_st.self.pidns;
+    sg_st.self.pidns = sg_pidns_self();
     sg_st.degraded_until = 0;
     sg_st.next_sweep = 0;
     /* The parent's intents are not the child's. */
     sg_st.intents_many = 0;
     memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
+    if (sg_st.self.pidns != parent_ns) /* forked after unshare(CLONE_NEWPID) */
+        note_pidns();
     uint64_t now = sg_now_ns();
     SG_LOCAL_FOREACH(&sg_st.local, e) {
         e->flags |= SG_ATT_INHERITED;
@@ -784,6 +813,7 @@ void sg_core_rehome(void)
         /* Record there what this process holds. */
         uint64_t now = sg_now_ns();
         SG_LOCAL_FOREACH(&sg_st.local, e) att_record(e, now);
+        note_pidns();
         if (sg_ledger_lock(L) == 0) {
             sg_sem_arrive(semflags);
             sg_ledger_unlock(L);

@@ -23,10 +23,17 @@
 
 #define SWEEP_INTERVAL_NS (10ull * 1000000ull)
 
-/* 1 if rec still describes the kernel's segment (ids are reused). */
+/* 1 if rec still describes the kernel's segment (ids are reused).  The
+ * kernel gives cpid in the caller's pid namespace: a record made in
+ * another is compared by key and size instead (a pending removal must not
+ * be dropped for a difference a pid namespace explains). */
 static int same_segment(const struct sg_seg *rec, const struct shmid_ds *ds)
 {
-    return rec->kcpid == ds->shm_cpid && rec->kcuid == ds->shm_perm.cuid;
+    if (rec->kcuid != ds->shm_perm.cuid)
+        return 0;
+    if (!rec->kc_pidns || rec->kc_pidns == sg_st.self.pidns)
+        return rec->kcpid == ds->shm_cpid;
+    return rec->key == ds->shm_perm.__key && rec->size == ds->shm_segsz;
 }
 
 /* 1 if uid may remove a segment with these permissions: the check applied
@@ -89,8 +96,10 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
         n.size = ds.shm_segsz;
         n.mode = ds.shm_perm.mode & 0777;
         n.kcpid = ds.shm_cpid;
+        n.kc_pidns = sg_st.self.pidns;
         n.kcuid = ds.shm_perm.cuid;
         n.cr_pid = ds.shm_cpid;
+        n.cr_pidns = sg_st.self.pidns;
         n.cr_uid = ds.shm_perm.cuid;
         rec = sg_seg_put(&sg_st.L, &n);
     }
@@ -103,6 +112,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
         goto passthrough;
     }
     rec->rm_pid = sg_st.self.pid;
+    rec->rm_pidns = sg_st.self.pidns;
     rec->rm_uid = geteuid();
     rec->rm_start = sg_st.self.start;
     rec->rm_time_ns = sg_now_ns();

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_diag.h"
+#include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "sg_callsite.h"
 #include "sg_kernel.h"
@@ -175,7 +176,9 @@ static void creator(struct out *o, const struct sg_seginfo *s)
 
 static const char *alive_word(const struct sg_seginfo *s)
 {
-    return s->creator_alive == 1 ? "alive" : s->creator_alive == 0 ? "dead" : "maybe alive";
+    return s->creator_alive == 1 ? "alive" : s->creator_alive == 0 ? "dead"
+           : s->creator_alive == SG_ALIVE_HIDDEN ? "not visible from this pid namespace"
+                                                 : "maybe alive";
 }
 
 int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int err,
@@ -629,8 +632,10 @@ static int sem_holder_may_be_orphan(key_t key)
     int known = r && (r->flags & SG_SEG_CREATOR) && r->key == key;
     int32_t pid = known ? r->cr_pid : 0;
     uint64_t start = known ? r->cr_start : 0;
+    uint32_t ns = known ? r->cr_pidns : 0;
+    sg_pidns_learn(sg_st.L.pidns, SG_PIDNS_CAP);
     sg_core_give();
-    return known && sg_proc_alive(pid, start) == 0;
+    return known && sg_proc_alive_ns(pid, start, ns) == 0;
 }
 
 int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int err,

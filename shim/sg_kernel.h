@@ -14,6 +14,7 @@
 #include <sys/shm.h>
 
 #include "sg_layout.h"
+#include "sg_pidns.h"
 
 /* One line of /proc/sysvipc/shm. */
 struct sg_kseg {
@@ -43,10 +44,16 @@ void sg_ksnap_free(struct sg_ksnap *s);
 const struct sg_kseg *sg_ksnap_find(const struct sg_ksnap *s, int id);
 
 /* 1 if the ledger record rec describes the kernel's segment k (NULL: 0).
- * Ids are reused: the kernel's creator pid and uid must match too. */
+ * Ids are reused: the kernel's creator uid must match too, and its
+ * creator pid, which the kernel gives in the reader's own pid namespace:
+ * comparable only with one read in the same (else key and size). */
 static inline int sg_kseg_is(const struct sg_kseg *k, const struct sg_seg *rec)
 {
-    return k && rec && k->cpid == rec->kcpid && k->cuid == rec->kcuid;
+    if (!k || !rec || k->cuid != rec->kcuid)
+        return 0;
+    if (!rec->kc_pidns || rec->kc_pidns == sg_pidns_self())
+        return k->cpid == rec->kcpid;
+    return k->key == rec->key && k->size == rec->size;
 }
 
 /* IPC_STAT of id, falling back to SHM_STAT_ANY when the caller lacks read

@@ -11,6 +11,7 @@
  *
  * File shape:  [header 320 B][segment table][attachment table]
  *              [semaphore user table][intent table][pending index][event ring]
+ *              [pid namespace table]
  * Table offsets and capacities are stored in the header and validated
  * against the file size before anything is dereferenced.
  */
@@ -21,8 +22,9 @@
 #include <stddef.h>
 
 #define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
-#define SG_LEDGER_VERSION 4u   /* 2: the event ring; 3: semaphore users;
-                                  * 4: attachments written without the lock */
+#define SG_LEDGER_VERSION 5u   /* 2: the event ring; 3: semaphore users;
+                                  * 4: attachments written without the lock;
+                                  * 5: pid namespaces (records, table) */
 
 /* Default capacities (powers of two).  The kernel's hard ceiling on
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */
@@ -34,15 +36,19 @@
  * every ledger. */
 #define SG_SEMUSER_CAP        16384u
 #define SG_EV_CAP             64u
+#define SG_PIDNS_CAP          64u
 
 /* Record states: a record becomes visible only when state is stored last. */
 #define SG_REC_EMPTY 0u
 #define SG_REC_LIVE  1u
 /* Attachment slots only: being filled, without the lock, by the process
- * whose pid is in the low bits (sg_att_put); freed by repair when that
- * process is dead. */
-#define SG_REC_CLAIM     0x80000000u
-#define SG_REC_CLAIM_PID 0x003fffffu /* pid_max is at most 2^22 */
+ * whose pid is in the low bits (sg_att_put), with the low 9 bits of its
+ * pid namespace's inode above them; freed by repair when that process is
+ * provably dead. */
+#define SG_REC_CLAIM       0x80000000u
+#define SG_REC_CLAIM_PID   0x003fffffu /* pid_max is at most 2^22 */
+#define SG_REC_CLAIM_NS    0x7fc00000u
+#define SG_REC_CLAIM_NS_SHIFT 22
 
 /* Kinds of System V object a segment record can describe. */
 #define SG_KIND_SHM 1u
@@ -105,8 +111,10 @@ struct sg_hdr {
     uint32_t semuser_live;   /* 268 live semaphore user records */
     uint64_t an_refill_s;    /* 272 EEXIST analyses: last refill (mono s) */
     uint32_t an_tokens;      /* 280 analyses that may still run now */
-    uint8_t  pad1[36];       /* 284 (an_* were pad1 before: a reader of
-                              * an earlier build ignores them) */
+    uint32_t pad1;           /* 284 */
+    uint64_t pidns_off;      /* 288 */
+    uint32_t pidns_cap;      /* 296 SG_PIDNS_CAP */
+    uint8_t  pad2[20];       /* 300 */
 };                            /* 320 */
 
 /* One System V object: a shared memory segment (kind SG_KIND_SHM) or a
@@ -136,7 +144,10 @@ struct sg_seg {
     uint64_t rm_start;         /* 416 */
     uint64_t rm_time_ns;       /* 424 */
     uint32_t nsems;            /* 432 semaphore sets only */
-    uint8_t  pad[76];          /* 436 */
+    uint32_t cr_pidns;         /* 436 creator's pid namespace (inode; 0: unknown) */
+    uint32_t rm_pidns;         /* 440 remover's */
+    uint32_t kc_pidns;         /* 444 the one kcpid was read in */
+    uint8_t  pad[64];          /* 448 */
 };                              /* 512 */
 
 /* One attachment: a mapping made by shmat (or inherited through fork). */
@@ -148,7 +159,8 @@ struct sg_att {
     uint64_t start;            /* 16 attacher's start time (clock ticks) */
     uint64_t addr;             /* 24 address of the mapping */
     uint64_t time_ns;          /* 32 when attached (or inherited) */
-    uint8_t  pad[24];          /* 40 */
+    uint32_t pidns;            /* 40 attacher's pid namespace */
+    uint8_t  pad[20];          /* 44 */
 };                              /* 64 */
 
 /* A carrier process between its shmget of a keyed segment and its shmat. */
@@ -156,7 +168,7 @@ struct sg_intent {
     uint32_t state;            /*  0 */
     int32_t  shmid;            /*  4 */
     int32_t  pid;              /*  8 */
-    uint32_t pad0;             /* 12 */
+    uint32_t pidns;            /* 12 */
     uint64_t start;            /* 16 */
     uint64_t time_ns;          /* 24 CLOCK_MONOTONIC when looked up */
 };                              /* 32 */
@@ -171,10 +183,26 @@ struct sg_semuser {
     uint32_t flags;            /* 12 SG_USE_* */
     uint64_t start;            /* 16 the user's start time (clock ticks) */
     uint64_t time_ns;          /* 24 when first seen using it */
+    uint32_t pidns;            /* 32 the user's pid namespace */
+    uint8_t  pad[12];          /* 36 */
+};                              /* 48 */
+
+/* A pid namespace that processes recording here live in, with its
+ * ancestors (nearest first, as far as NS_GET_PARENT went): what lets a
+ * reader in an ancestor namespace know that it sees every process of this
+ * one, and so prove one dead.  Identified by the inode of
+ * /proc/PID/ns/pid. */
+#define SG_PIDNS_ANC 5
+struct sg_pidns {
+    uint32_t state;            /*  0 */
+    uint32_t ino;              /*  4 */
+    uint32_t nanc;             /*  8 ancestors known, at most SG_PIDNS_ANC */
+    uint32_t anc[SG_PIDNS_ANC];/* 12 */
 };                              /* 32 */
 
 _Static_assert(sizeof(struct sg_hdr) == 320, "sg_hdr is 320 bytes");
-_Static_assert(sizeof(struct sg_semuser) == 32, "sg_semuser is 32 bytes");
+_Static_assert(sizeof(struct sg_semuser) == 48, "sg_semuser is 48 bytes");
+_Static_assert(sizeof(struct sg_pidns) == 32, "sg_pidns is 32 bytes");
 _Static_assert(sizeof(struct sg_seg) == 512, "sg_seg is 512 bytes");
 _Static_assert(sizeof(struct sg_att) == 64, "sg_att is 64 bytes");
 _Static_assert(sizeof(struct sg_intent) == 32, "sg_intent is 32 bytes");
@@ -225,7 +253,8 @@ struct sg_pend {
 _Static_assert(sizeof(struct sg_pend) == 8, "sg_pend is 8 bytes");
 
 /* Bytes needed for a ledger with the given capacities (the semaphore
- * user table is always SG_SEMUSER_CAP records, the event ring SG_EV_CAP). */
+ * user table is always SG_SEMUSER_CAP records, the event ring SG_EV_CAP,
+ * the pid namespace table SG_PIDNS_CAP). */
 static inline uint64_t sg_layout_file_size(uint32_t seg_cap, uint32_t att_cap,
                                            uint32_t intent_cap, uint32_t pend_cap)
 {
@@ -234,7 +263,8 @@ static inline uint64_t sg_layout_file_size(uint32_t seg_cap, uint32_t att_cap,
            (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser) +
            (uint64_t)intent_cap * sizeof(struct sg_intent) +
            (uint64_t)pend_cap * sizeof(struct sg_pend) +
-           (uint64_t)SG_EV_CAP * sizeof(struct sg_event);
+           (uint64_t)SG_EV_CAP * sizeof(struct sg_event) +
+           (uint64_t)SG_PIDNS_CAP * sizeof(struct sg_pidns);
 }
 
 #endif

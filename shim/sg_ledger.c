@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_ledger.h"
+#include "sg_pidns.h"
 #include "sg_proc.h"
 
 #include <errno.h>
@@ -66,6 +67,8 @@ static uint32_t static_sum(const struct sg_hdr *h)
         x = (x ^ p[i]) * 16777619u;
     for (size_t i = offsetof(struct sg_hdr, semuser_off); i < offsetof(struct sg_hdr, semuser_live); i++)
         x = (x ^ p[i]) * 16777619u;
+    for (size_t i = offsetof(struct sg_hdr, pidns_off); i < offsetof(struct sg_hdr, pad2); i++)
+        x = (x ^ p[i]) * 16777619u;
     return x;
 }
 
@@ -115,6 +118,9 @@ static void layout_offsets(const struct sg_caps *c, uint64_t *seg, uint64_t *att
     *ev = *pend + (uint64_t)c->pend * sizeof(struct sg_pend);
 }
 
+/* The pid namespace table: after the event ring, the last. */
+static uint64_t pidns_offset(uint64_t ev) { return ev + (uint64_t)SG_EV_CAP * sizeof(struct sg_event); }
+
 static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
 
 int sg_seg_rec_ok(const struct sg_seg *r)
@@ -128,7 +134,8 @@ int sg_seg_rec_ok(const struct sg_seg *r)
 
 int sg_att_state_ok(uint32_t st)
 {
-    return st <= SG_REC_LIVE || (st & ~SG_REC_CLAIM_PID) == SG_REC_CLAIM;
+    return st <= SG_REC_LIVE ||
+           ((st & SG_REC_CLAIM) && (st & SG_REC_CLAIM_NS) != SG_REC_CLAIM_NS);
 }
 
 int sg_semuser_state_ok(uint32_t st) { return st <= SG_REC_LIVE; }
@@ -164,7 +171,8 @@ static int check_image(const void *img, size_t len, uint64_t ns, int big, char *
     layout_offsets(&c, &so, &ao, &uo, &io, &po, &eo);
     if (h->seg_off != so || h->att_off != ao || h->intent_off != io || h->pend_off != po ||
         h->ev_off != eo || h->ev_cap != SG_EV_CAP || h->semuser_off != uo ||
-        h->semuser_cap != SG_SEMUSER_CAP)
+        h->semuser_cap != SG_SEMUSER_CAP || h->pidns_off != pidns_offset(eo) ||
+        h->pidns_cap != SG_PIDNS_CAP)
         return ERR("corrupt header (table offsets)");
     uint64_t want = sg_layout_file_size(c.seg, c.att, c.intent, c.pend);
     if (h->file_size != want)
@@ -196,6 +204,11 @@ static int check_image(const void *img, size_t len, uint64_t ns, int big, char *
         const struct sg_event *e = (const void *)(b + eo + (uint64_t)i * sizeof *e);
         if (e->state > SG_REC_LIVE)
             return ERR("corrupt event record %u", i);
+    }
+    for (uint32_t i = 0; i < SG_PIDNS_CAP; i++) {
+        const struct sg_pidns *e = (const void *)(b + pidns_offset(eo) + (uint64_t)i * sizeof *e);
+        if (e->state > SG_REC_LIVE || e->nanc > SG_PIDNS_ANC)
+            return ERR("corrupt pid namespace record %u", i);
     }
     return 0;
 }
@@ -241,6 +254,7 @@ static int bind_tables(struct sg_ledger *L)
     L->intent = (struct sg_intent *)(L->base + io);
     L->pend = (struct sg_pend *)(L->base + po);
     L->ev = (struct sg_event *)(L->base + eo);
+    L->pidns = (struct sg_pidns *)(L->base + pidns_offset(eo));
     return 0;
 }
 
@@ -406,6 +420,8 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     h->ev_off = eo;
     h->semuser_cap = SG_SEMUSER_CAP;
     h->semuser_off = uo;
+    h->pidns_off = pidns_offset(eo);
+    h->pidns_cap = SG_PIDNS_CAP;
     h->created_ns = sg_now_ns();
     h->static_sum = static_sum(h);
     (void)bind_tables(L); /* our own header: it fits */
@@ -1198,7 +1214,23 @@ void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec)
  * live owner may still touch - and repair frees the claims of processes
  * that died while filling a slot. */
 
-SG_HOT static uint32_t att_claim(int32_t pid) { return SG_REC_CLAIM | ((uint32_t)pid & SG_REC_CLAIM_PID); }
+/* A claim names its process by pid and by a 9-bit tag of its pid
+ * namespace, 1 to 510 (0: a claim that names no namespace; 511, all
+ * ones, is no claim: a state of all ones is refused). */
+uint32_t sg_claim_tag(uint32_t pidns) { return 1 + pidns % 510; }
+SG_HOT static uint32_t att_claim(int32_t pid)
+{
+    return SG_REC_CLAIM | (sg_claim_tag(sg_pidns_self()) << SG_REC_CLAIM_NS_SHIFT) |
+           ((uint32_t)pid & SG_REC_CLAIM_PID);
+}
+
+int sg_claim_dead(uint32_t st)
+{
+    uint32_t tag = (st & SG_REC_CLAIM_NS) >> SG_REC_CLAIM_NS_SHIFT;
+    if (tag && tag != sg_claim_tag(sg_pidns_view()))
+        return 0; /* another pid namespace's: not provable from here */
+    return sg_proc_alive((int)(st & SG_REC_CLAIM_PID), 0) == 0;
+}
 
 SG_HOT static void att_live_sub(struct sg_ledger *L)
 {
@@ -1281,7 +1313,7 @@ SG_HOT void sg_att_del(struct sg_ledger *L, struct sg_att *rec)
             att_live_sub(L);
             return;
         }
-        if ((st & ~SG_REC_CLAIM_PID) != SG_REC_CLAIM)
+        if (!(st & SG_REC_CLAIM))
             return; /* already gone */
         sched_yield();
     }
@@ -1321,7 +1353,7 @@ int sg_att_drop_stale(struct sg_ledger *L, struct sg_att *rec, const struct sg_a
  * reconcile. */
 static int att_free_claim(struct sg_att *r, uint32_t st)
 {
-    return sg_proc_alive((int)(st & SG_REC_CLAIM_PID), 0) == 0 &&
+    return sg_claim_dead(st) &&
            __atomic_compare_exchange_n(&r->state, &st, SG_REC_EMPTY, 0, __ATOMIC_RELEASE,
                                        __ATOMIC_RELAXED);
 }
@@ -1331,7 +1363,7 @@ unsigned sg_att_free_dead_claims(struct sg_ledger *L)
     unsigned n = 0;
     for (uint32_t i = 0; i < L->att_cap; i++) {
         uint32_t st = state_of(&L->att[i]);
-        if ((st & ~SG_REC_CLAIM_PID) == SG_REC_CLAIM)
+        if ((st & SG_REC_CLAIM) != 0)
             n += (unsigned)att_free_claim(&L->att[i], st);
     }
     return n;
@@ -1355,7 +1387,7 @@ static int att_repair(struct sg_ledger *L)
     for (uint32_t i = 0; i < cap; i++) {
         struct sg_att *r = &L->att[i];
         uint32_t st = state_of(r);
-        if ((st & ~SG_REC_CLAIM_PID) == SG_REC_CLAIM) {
+        if ((st & SG_REC_CLAIM) != 0) {
             fixed += att_free_claim(r, st);
             continue;
         }
@@ -1461,6 +1493,7 @@ struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint64_t start
     set_state(free_slot, SG_REC_EMPTY);
     free_slot->shmid = shmid;
     free_slot->pid = pid;
+    free_slot->pidns = sg_pidns_self(); /* only ever the caller's own */
     free_slot->start = start;
     free_slot->time_ns = now;
     set_state(free_slot, SG_REC_LIVE);
@@ -1493,13 +1526,15 @@ void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid)
 int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now)
 {
     int n = 0;
+    if (L->pidns)
+        sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
     if (now < L->hdr->intent_overflow_until_ns)
         n++;
     for (uint32_t i = 0; i < L->intent_cap && L->hdr->intents; i++) {
         struct sg_intent *x = &L->intent[i];
         if (x->state != SG_REC_LIVE || x->shmid != shmid)
             continue;
-        if (now - x->time_ns > SG_INTENT_TTL_NS || sg_proc_alive(x->pid, x->start) == 0) {
+        if (now - x->time_ns > SG_INTENT_TTL_NS || sg_proc_alive_ns(x->pid, x->start, x->pidns) == 0) {
             set_state(x, SG_REC_EMPTY);
             counter_add(&L->hdr->intents, -1);
             continue;
@@ -1538,6 +1573,38 @@ void sg_pend_del(struct sg_ledger *L, uint32_t kind, int32_t id)
             counter_add(&L->hdr->pending, -1);
         }
     }
+}
+
+/* ---- pid namespace table ---------------------------------------------- */
+
+void sg_pidns_note(struct sg_ledger *L, uint32_t ino, const uint32_t *anc, uint32_t nanc)
+{
+    if (!ino || !L->pidns)
+        return;
+    if (nanc > SG_PIDNS_ANC)
+        nanc = SG_PIDNS_ANC;
+    struct sg_pidns *free_slot = NULL;
+    for (uint32_t i = 0; i < SG_PIDNS_CAP; i++) {
+        struct sg_pidns *e = &L->pidns[i];
+        if (e->state == SG_REC_LIVE && e->ino == ino && e->nanc >= nanc)
+            return;
+        if (e->state == SG_REC_LIVE && e->ino == ino) {
+            free_slot = e;
+            break;
+        }
+        if (e->state != SG_REC_LIVE && !free_slot)
+            free_slot = e;
+    }
+    if (!free_slot) /* full: the slot this one hashes to */
+        free_slot = &L->pidns[ino % SG_PIDNS_CAP];
+    if (ensure_pages(L, free_slot, sizeof *free_slot) != 0)
+        return;
+    set_state(free_slot, SG_REC_EMPTY);
+    free_slot->ino = ino;
+    free_slot->nanc = nanc;
+    memset(free_slot->anc, 0, sizeof free_slot->anc);
+    memcpy(free_slot->anc, anc, nanc * sizeof *anc);
+    set_state(free_slot, SG_REC_LIVE);
 }
 
 /* ---- event ring -------------------------------------------------------- */

@@ -52,6 +52,7 @@ struct sg_ledger {
     struct sg_intent *intent;
     struct sg_pend *pend;
     struct sg_event *ev;        /* ring of SG_EV_CAP */
+    struct sg_pidns *pidns;     /* SG_PIDNS_CAP records */
     unsigned char *pagemap;     /* pages known allocated (own mapping) */
     char path[PATH_MAX];
 };
@@ -272,6 +273,16 @@ static inline uint32_t sg_intent_slot(const struct sg_ledger *L, const struct sg
 {
     return (uint32_t)(rec - L->intent);
 }
+
+/* Note pid namespace ino and its ancestors (nearest first) in the table
+ * (lock held); a known one is kept unless this chain is longer. */
+void sg_pidns_note(struct sg_ledger *L, uint32_t ino, const uint32_t *anc, uint32_t nanc);
+
+/* Claims of attachment slots (see sg_layout.h): the tag of a pid
+ * namespace, and whether the process a claim state names is provably
+ * dead from here (a claim of another namespace never is). */
+uint32_t sg_claim_tag(uint32_t pidns);
+int sg_claim_dead(uint32_t claim_state);
 
 /* Event ring: record one failed call (lock held).  rec's state is set
  * here; the oldest event is overwritten when the ring is full. */

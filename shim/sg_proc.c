@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "sg_proc.h"
 #include "sg_compiler.h"
+#include "sg_pidns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,11 +28,10 @@ static ssize_t read_small(const char *path, char *buf, size_t n)
     return r;
 }
 
-uint64_t sg_proc_start_time(pid_t pid)
+static uint64_t start_time_at(const char *path)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (pid <= 0 || read_small(path, buf, sizeof buf) <= 0)
+    char buf[1024];
+    if (read_small(path, buf, sizeof buf) <= 0)
         return 0;
     /* comm may contain spaces and ')': fields resume after the last ')'. */
     char *p = strrchr(buf, ')');
@@ -50,6 +50,15 @@ uint64_t sg_proc_start_time(pid_t pid)
     }
     return strtoull(p + 1, NULL, 10);
 }
+
+uint64_t sg_proc_start_time(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    return pid > 0 ? start_time_at(path) : 0;
+}
+
+uint64_t sg_proc_self_start(void) { return start_time_at("/proc/self/stat"); }
 
 int64_t sg_proc_start_epoch(uint64_t start)
 {
@@ -72,7 +81,10 @@ int64_t sg_proc_start_epoch(uint64_t start)
 void sg_proc_comm(pid_t pid, char *buf)
 {
     char path[64], tmp[64];
-    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    if (pid == 0)
+        snprintf(path, sizeof path, "/proc/self/comm");
+    else
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
     buf[0] = '\0';
     if (read_small(path, tmp, sizeof tmp) <= 0)
         return;
@@ -116,8 +128,12 @@ void sg_proc_self(struct sg_self *s)
     memset(s, 0, sizeof *s);
     s->pid = getpid();
     s->euid = geteuid();
-    s->start = sg_proc_start_time(s->pid);
-    sg_proc_comm(s->pid, s->comm);
+    /* From /proc/self: in a pid namespace without a /proc of its own,
+     * /proc/<getpid()> is somebody else (the host's pid 1 for a
+     * container's init). */
+    s->start = sg_proc_self_start();
+    s->pidns = sg_pidns_self();
+    sg_proc_comm(0, s->comm);
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = '\0';

@@ -17,6 +17,7 @@
 struct sg_self {
     pid_t pid;
     uint64_t start;             /* clock ticks since boot */
+    uint32_t pidns;             /* pid namespace (inode), sg_pidns.h */
     uid_t euid;
     char comm[SG_COMM_LEN];
     char exe[SG_PATH_LEN];
@@ -27,11 +28,16 @@ struct sg_self {
  * is dead, and its pid cannot be reused until it is reaped). */
 uint64_t sg_proc_start_time(pid_t pid);
 
+/* This process's start time (from /proc/self, whichever namespace /proc
+ * shows). */
+uint64_t sg_proc_self_start(void);
+
 /* A start time (clock ticks since boot) as seconds since the epoch,
  * rounded down; 0 if unknown.  Boot time is read once. */
 int64_t sg_proc_start_epoch(uint64_t start);
 
-/* Command name (comm) of pid into buf (size SG_COMM_LEN); "" if unknown. */
+/* Command name (comm) of pid (0: this process) into buf (size
+ * SG_COMM_LEN); "" if unknown. */
 void sg_proc_comm(pid_t pid, char *buf);
 
 /* Liveness of the process (pid, start): 1 alive, 0 dead (or the pid now

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_reconcile.h"
+#include "sg_pidns.h"
 #include "sg_kernel.h"
 #include "sg_ksem.h"
 
@@ -34,7 +35,10 @@ void sg_maps_cache_free(struct sg_maps_cache *c)
 
 int sg_att_live(struct sg_maps_cache *c, const struct sg_att *a)
 {
-    int alive = sg_proc_alive(a->pid, a->start);
+    int alive = sg_proc_alive_ns(a->pid, a->start, a->pidns);
+    /* Another namespace's process: its maps are not /proc/PID here. */
+    if (a->pidns && a->pidns != sg_pidns_view())
+        return alive == 0 ? 0 : 1;
     if (alive != 1)
         return alive;
     const struct sg_maps *m = maps_of(c, a->pid);
@@ -47,6 +51,8 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
 {
     memset(st, 0, sizeof *st);
     uint64_t t0 = sg_now_ns();
+    if (L->pidns)
+        sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
     struct sg_ksnap ks;
     if (sg_ksnap_read(&ks) != 0)
         return -1;

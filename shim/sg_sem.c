@@ -10,6 +10,7 @@
 #include "sg_ksem.h"
 #include "sg_locks.h"
 #include "sg_log.h"
+#include "sg_pidns.h"
 #include "sg_state.h"
 
 #include <errno.h>
@@ -116,9 +117,10 @@ static unsigned prune_dead_users(void)
     next = now + PRUNE_INTERVAL_NS;
     unsigned n = 0;
     struct sg_ledger *L = &sg_st.L;
+    sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
     for (uint32_t i = 0; i < L->semuser_cap; i++) {
         struct sg_semuser *u = &L->semuser[i];
-        while (u->state == SG_REC_LIVE && sg_proc_alive(u->pid, u->start) == 0) {
+        while (u->state == SG_REC_LIVE && sg_proc_alive_ns(u->pid, u->start, u->pidns) == 0) {
             sg_semuser_del(L, u);
             n++;
         }
@@ -152,6 +154,7 @@ static void add_user(const struct sg_ksem *k, uint32_t how)
     memset(&u, 0, sizeof u);
     u.semid = k->id;
     u.pid = sg_st.self.pid;
+    u.pidns = sg_st.self.pidns;
     u.start = sg_st.self.start;
     u.flags = how;
     u.time_ns = sg_coarse_now_ns();
@@ -175,6 +178,7 @@ static void add_created(key_t key, int nsems, int flg, int id)
     n.kcuid = sg_st.self.euid;
     n.flags = SG_SEG_CREATOR | (key == IPC_PRIVATE ? SG_SEG_PRIVATE : 0);
     n.cr_pid = sg_st.self.pid;
+    n.cr_pidns = sg_st.self.pidns;
     n.cr_uid = sg_st.self.euid;
     n.cr_start = sg_st.self.start;
     n.cr_time_ns = sg_now_ns();
@@ -361,6 +365,7 @@ void sg_sem_after_fork_child(void)
         memset(&u, 0, sizeof u);
         u.semid = id;
         u.pid = sg_st.self.pid;
+        u.pidns = sg_st.self.pidns;
         u.start = sg_st.self.start;
         u.flags = SG_USE_INHERITED;
         u.time_ns = now;
@@ -411,6 +416,7 @@ void sg_sem_arrive(const uint32_t *flags)
         memset(&u, 0, sizeof u);
         u.semid = k.id;
         u.pid = sg_st.self.pid;
+        u.pidns = sg_st.self.pidns;
         u.start = sg_st.self.start;
         u.flags = flags[i] ? flags[i] : SG_USE_INHERITED;
         u.time_ns = now;

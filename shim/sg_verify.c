@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_verify.h"
+#include "sg_pidns.h"
 #include "sg_proc.h"
 
 #include <inttypes.h>
@@ -81,10 +82,12 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
             note(v, "the pending index lists %d, which has no pending removal", L->pend[p].id);
         }
     }
+    if (L->pidns)
+        sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
     for (uint32_t i = 0; i < h->att_cap; i++) {
         struct sg_att *r = &L->att[i];
-        if ((r->state & ~SG_REC_CLAIM_PID) == SG_REC_CLAIM) {
-            if (sg_proc_alive((int)(r->state & SG_REC_CLAIM_PID), 0) == 0) {
+        if (r->state & SG_REC_CLAIM) {
+            if (sg_claim_dead(r->state)) {
                 v->dead_claims++;
                 note(v, "attachment slot %u is claimed by pid %u, which is dead", i,
                      r->state & SG_REC_CLAIM_PID);
@@ -131,7 +134,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
         if (x->state != SG_REC_LIVE)
             continue;
         intents++;
-        v->dead_intents += sg_proc_alive(x->pid, x->start) == 0;
+        v->dead_intents += sg_proc_alive_ns(x->pid, x->start, x->pidns) == 0;
     }
     count_field(v, "seg_live", h->seg_live, seg_live);
     v->att_drift = (int64_t)h->att_live - (int64_t)att_live;

@@ -177,6 +177,7 @@ struct gc_item {
     uid_t rec_domain;           /* the ledger's owner uid, when has_rec */
     int32_t cr_pid;             /* GC_ORPHAN: the creator pid proven dead */
     uint64_t cr_start;          /* its start time from the ledger, 0 without */
+    uint32_t cr_pidns;          /* its pid namespace (0: the reader's own) */
     int not_permitted;          /* the caller may not remove it (predicted) */
     char why[512];              /* the decision, in words */
 };
@@ -199,10 +200,12 @@ size_t gc_decide(const struct sg_view *v, const struct proc_scan *ps, const stru
 int gc_recheck(const struct gc_item *it, struct sg_ledger *own, const char *dir, char *why,
                size_t n);
 
-/* Whether the process (pid, start) is dead: 1 dead (no such pid, a
+/* Whether the process (pid, start) of pid namespace ns (0: the caller's
+ * own, as the kernel reports pids) is dead: 1 dead (no such pid, a
  * zombie, or with start != 0 another process on that pid), 0 alive, -1
- * cannot tell; *how (may be NULL) says which way it was dead. */
-int gc_dead(int32_t pid, uint64_t start, const char **how);
+ * cannot tell (also: a namespace not visible from here, sg_pidns.h);
+ * *how (may be NULL) says which way it was dead, or why it cannot tell. */
+int gc_dead(int32_t pid, uint64_t start, uint32_t ns, const char **how);
 
 /* Semaphore sets (tool_gc_sem.c): one decision per set. */
 struct gc_sem_item {
@@ -210,6 +213,7 @@ struct gc_sem_item {
     int orphan;                 /* to be removed */
     int32_t cr_pid;             /* the creator proven dead */
     uint64_t cr_start;
+    uint32_t cr_pidns;
     int not_permitted;
     char why[512];
 };

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_pidns.h"
 #include "tool_check.h"
 #include "sg_proc.h"
 #include "sg_real.h"
@@ -367,7 +368,9 @@ static void seg_text(FILE *f, const char *pfx, const char *label, const struct c
     else
         fprintf(f, "%s %s segment %d: key %s, %s (%" PRIu64 " bytes), %s, nobody attached\n", pfx, label,
                 c->k.id, key, size, c->k.size, sg_segstate_name(c->state));
-    const char *alive = c->creator_alive == 1 ? "alive" : c->creator_alive == 0 ? "dead" : "alive?";
+    const char *alive = c->creator_alive == 1 ? "alive" : c->creator_alive == 0 ? "dead"
+                        : c->creator_alive == SG_ALIVE_HIDDEN ? "not visible from this pid namespace"
+                                                              : "alive?";
     if (c->has_rec)
         creator_text(f, pfx, &c->rec, alive, start_s);
     else
@@ -384,7 +387,9 @@ static void sem_text(FILE *f, const char *pfx, const struct check_sem *c, int64_
     fmt_key(key, sizeof key, c->k.key);
     fprintf(f, "%s Leaked semaphore set %d: key %s, %u semaphore%s, %s\n", pfx, c->k.id, key,
             c->k.nsems, c->k.nsems == 1 ? "" : "s", sg_semstate_name(c->state));
-    const char *alive = c->creator_alive == 1 ? "alive" : c->creator_alive == 0 ? "dead" : "alive?";
+    const char *alive = c->creator_alive == 1 ? "alive" : c->creator_alive == 0 ? "dead"
+                        : c->creator_alive == SG_ALIVE_HIDDEN ? "not visible from this pid namespace"
+                                                              : "alive?";
     if (c->has_rec)
         creator_text(f, pfx, &c->rec, alive, start_s);
     else

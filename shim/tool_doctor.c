@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "sg_config.h"
 #include "sg_proc.h"
@@ -208,7 +209,7 @@ static void intents_collect(struct intents *in, const struct sg_view *v)
             const struct sg_intent *t = &L->intent[i];
             if (t->state != SG_REC_LIVE || now - t->time_ns >= SG_INTENT_TTL_NS)
                 continue;
-            if (sg_proc_alive(t->pid, t->start) == 0)
+            if (sg_proc_alive_ns(t->pid, t->start, t->pidns) == 0)
                 continue; /* alive or unknown: it holds, as gc sees it */
             if (in->n == cap) {
                 cap = cap ? cap * 2 : 16;
@@ -533,6 +534,12 @@ static void print_text(const struct doctor *d)
         printf("  marked           %zu, %s: removed by the kernel at the last detach\n",
                d->st[SG_ST_MARKED].count, b1);
     }
+    size_t hidden = 0;
+    for (size_t i = 0; i < d->v.n; i++)
+        hidden += d->v.seg[i].creator_alive == SG_ALIVE_HIDDEN && d->v.seg[i].k.nattch == 0;
+    if (hidden)
+        printf("  elsewhere        %zu idle, kept: %s not visible from this pid namespace\n",
+               hidden, hidden == 1 ? "its creator is" : "their creators are");
 
     if (d->n_hold) {
         printf("\nLargest holders (creator command, uid):\n");

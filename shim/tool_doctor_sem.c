@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_pidns.h"
 #include "sg_analysis.h"
 
 #include <inttypes.h>
@@ -82,6 +83,12 @@ void doctor_sem_text(const struct doctor_sem *d, const struct sg_view *v, FILE *
     fprintf(f, "  sets           %zu: %zu in use, %zu orphaned, %zu unknown (made without the "
                "library)\n",
             total, d->sets[SG_SEM_IN_USE], d->sets[SG_SEM_ORPHANED], d->sets[SG_SEM_UNKNOWN]);
+    size_t hidden = 0;
+    for (size_t i = 0; i < v->n_sem; i++)
+        hidden += v->sem[i].creator_alive == SG_ALIVE_HIDDEN && !v->sem[i].users_alive;
+    if (hidden)
+        fprintf(f, "  elsewhere      %zu in use, kept: %s not visible from this pid namespace\n",
+                hidden, hidden == 1 ? "its creator is" : "their creators are");
     for (size_t i = 0; i < d->n_hold && i < HOLDERS; i++) {
         const struct sg_semholder *h = &d->hold[i];
         fprintf(f, "  holder         %-16.*s uid %-6u %5zu %-5s %5zu sem%s%s\n",

@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "sg_config.h"
 #include "sg_proc.h"
@@ -91,14 +92,27 @@ static void gc_usage(FILE *f)
  * some process has that pid, maybe the creator).  -1: cannot tell (pid 0,
  * i.e. not in this pid namespace, or /proc/PID/stat cannot be read).
  * When dead, *how (may be NULL) says which of the three it was. */
-int gc_dead(int32_t pid, uint64_t start, const char **how)
+int gc_dead(int32_t pid, uint64_t start, uint32_t ns, const char **how)
 {
     const char *dummy;
     if (!how)
         how = &dummy;
     *how = "no process has that pid";
-    if (pid <= 0)
+    if (pid <= 0) {
+        *how = "not in this pid namespace";
         return -1;
+    }
+    uint32_t self = sg_pidns_self();
+    if (ns && (ns != self || sg_pidns_view() != self)) {
+        /* Another pid namespace, or a /proc of another: only what this
+         * view can prove (sg_pidns.h). */
+        int a = sg_proc_alive_ns(pid, start, ns);
+        if (a == 0)
+            *how = "no process of its pid namespace has that pid and start time";
+        else if (a == SG_ALIVE_HIDDEN)
+            *how = "it lives in a pid namespace not visible from here";
+        return a == 0 ? 1 : a == 1 ? 0 : -1;
+    }
     /* kill(0) sees every pid, also where /proc hides other users' ones. */
     if (kill(pid, 0) != 0 && errno == ESRCH)
         return 1;
@@ -143,7 +157,7 @@ static int gc_intent_in(const struct sg_hdr *h, const struct sg_intent *intent, 
             continue;
         if (x->time_ns < mono && mono - x->time_ns > SG_INTENT_TTL_NS)
             continue;
-        if (sg_proc_alive(x->pid, x->start) == 0)
+        if (sg_proc_alive_ns(x->pid, x->start, x->pidns) == 0)
             continue;
         return x->pid > 0 ? x->pid : -1;
     }
@@ -292,16 +306,18 @@ static void gc_judge(const struct sg_view *v, const struct sg_seginfo *s,
     } else {
         int32_t pid = k->cpid;
         uint64_t start = 0;
+        uint32_t pidns = sg_pidns_self(); /* the kernel's cpid */
         int have_start = trusted && (rec->flags & SG_SEG_CREATOR) && rec->cr_start;
         if (have_start) {
             pid = rec->cr_pid;
             start = rec->cr_start;
+            pidns = rec->cr_pidns;
         }
         char comm[SG_COMM_LEN + 8] = "";
         if (s->comm[0])
             snprintf(comm, sizeof comm, " (%.*s)", SG_COMM_LEN - 1, s->comm);
         const char *how;
-        int dead = gc_dead(pid, start, &how);
+        int dead = gc_dead(pid, start, pidns, &how);
         if (dead == 1) {
             if (holder) {
                 snprintf(it->why, sizeof it->why, "orphaned, but %s", held);
@@ -310,6 +326,7 @@ static void gc_judge(const struct sg_view *v, const struct sg_seginfo *s,
             it->kind = GC_ORPHAN;
             it->cr_pid = pid;
             it->cr_start = start;
+            it->cr_pidns = pidns;
             if (have_start)
                 snprintf(it->why, sizeof it->why,
                          "orphaned: nobody attached, its creator pid %d%s is dead: %s", pid, comm, how);
@@ -322,6 +339,11 @@ static void gc_judge(const struct sg_view *v, const struct sg_seginfo *s,
             if (pid <= 0)
                 snprintf(it->why, sizeof it->why,
                          "idle: nobody attached, its creator is not visible from this pid namespace");
+            else if (dead < 0 && pidns && (pidns != sg_pidns_self() || sg_pidns_view() != pidns))
+                snprintf(it->why, sizeof it->why,
+                         "idle: nobody attached, its creator pid %d%s is not visible from this pid "
+                         "namespace (%s)",
+                         pid, comm, how);
             else if (dead < 0)
                 snprintf(it->why, sizeof it->why,
                          "idle: nobody attached, cannot tell whether its creator pid %d is alive "
@@ -394,7 +416,7 @@ int gc_recheck(const struct gc_item *it, struct sg_ledger *own, const char *dir,
         return 0;
     }
     if (it->kind == GC_ORPHAN) {
-        int dead = gc_dead(it->cr_pid, it->cr_start, NULL);
+        int dead = gc_dead(it->cr_pid, it->cr_start, it->cr_pidns, NULL);
         if (dead != 1) {
             if (dead < 0)
                 snprintf(why, n, "cannot tell any more whether its creator pid %d is alive", it->cr_pid);

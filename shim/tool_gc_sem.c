@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "sg_real.h"
 
@@ -58,7 +59,11 @@ static void judge(const struct sg_view *v, const struct sg_seminfo *s, const str
         snprintf(comm, sizeof comm, " (%.*s)", SG_COMM_LEN - 1, s->comm);
     switch (s->state) {
     case SG_SEM_IN_USE:
-        if (s->creator_alive == 1)
+        if (s->creator_alive == SG_ALIVE_HIDDEN)
+            snprintf(it->why, sizeof it->why,
+                     "in use: its creator pid %d%s is not visible from this pid namespace", rec->cr_pid,
+                     comm);
+        else if (s->creator_alive == 1)
             snprintf(it->why, sizeof it->why, "in use: its creator pid %d%s is alive", rec->cr_pid,
                      comm);
         else if (s->users_alive)
@@ -95,6 +100,7 @@ static void judge(const struct sg_view *v, const struct sg_seminfo *s, const str
     it->orphan = 1;
     it->cr_pid = rec->cr_pid;
     it->cr_start = rec->cr_start;
+    it->cr_pidns = rec->cr_pidns;
     if (uc.n)
         snprintf(it->why, sizeof it->why,
                  "orphaned: its creator pid %d%s and its %u recorded user%s are dead", rec->cr_pid,
@@ -149,7 +155,7 @@ static int recheck(const struct gc_sem_item *it, const struct sg_view *fresh, ch
                  s ? sg_semstate_name(s->state) : "not in the kernel's list");
         return 0;
     }
-    if (gc_dead(it->cr_pid, it->cr_start, NULL) != 1) {
+    if (gc_dead(it->cr_pid, it->cr_start, it->cr_pidns, NULL) != 1) {
         snprintf(why, n, "its creator pid %d is not provably dead any more", it->cr_pid);
         return 0;
     }

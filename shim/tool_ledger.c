@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_pidns.h"
 #include "sg_proc.h"
 #include "sg_reconcile.h"
 #include "sg_config.h"
@@ -229,7 +230,9 @@ static void print_text(const struct ledger_set *ls, struct seg_view *sv, size_t 
             fmt_time(t, sizeof t, s->cr_time_ns);
             printf("  created   %s by pid %d (%.*s, uid %u, %s)\n", t, s->cr_pid, SG_COMM_LEN,
                    s->cr_comm, s->cr_uid,
-                   sv[i].creator_alive == 1 ? "alive" : sv[i].creator_alive == 0 ? "dead" : "unknown");
+                   sv[i].creator_alive == 1 ? "alive" : sv[i].creator_alive == 0 ? "dead"
+                   : sv[i].creator_alive == SG_ALIVE_HIDDEN ? "not visible from this pid namespace"
+                                                            : "unknown");
             printf("  program   %.*s\n", SG_PATH_LEN, s->cr_exe);
             if (s->site_obj[0])
                 printf("  call site %s%s%.*s+0x%" PRIx64 "\n", s->site_sym[0] ? s->site_sym : "",
@@ -360,7 +363,11 @@ int cmd_ledger(int argc, char **argv)
             v->ledger_uid = L->owner;
             const struct sg_kseg *k = sg_ksnap_find(&ks, s->id);
             v->in_kernel = sg_kseg_is(k, s);
-            v->creator_alive = (s->flags & SG_SEG_CREATOR) ? sg_proc_alive(s->cr_pid, s->cr_start) : -1;
+            if (L->pidns)
+                sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
+            v->creator_alive = (s->flags & SG_SEG_CREATOR)
+                                   ? sg_proc_alive_ns(s->cr_pid, s->cr_start, s->cr_pidns)
+                                   : -1;
             stale_seg += !v->in_kernel;
         }
     }

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "sg_config.h"
 #include "tool_table.h"
@@ -367,7 +368,8 @@ static int ls_fill_line(const struct ls_opts *o, struct tt *tb,
         case COL_CPID: snprintf(buf, sizeof buf, "%d", s->k.cpid); break;
         case COL_COMMAND: data = s->comm[0] ? s->comm : NULL; break;
         case COL_ALIVE:
-            data = s->creator_alive == 1 ? "yes" : s->creator_alive == 0 ? "no" : o->json ? NULL : "?";
+            data = s->creator_alive == 1 ? "yes" : s->creator_alive == 0 ? "no"
+                   : s->creator_alive == SG_ALIVE_HIDDEN ? "not-visible" : o->json ? NULL : "?";
             break;
         case COL_AGE:
             if (o->json)

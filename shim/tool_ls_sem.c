@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "tool_table.h"
 
@@ -96,7 +97,8 @@ static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo 
         case S_COMMAND: data = s->comm; break;
         case S_ALIVE:
             data = !creator ? NULL : s->creator_alive == 1 ? "yes"
-                   : s->creator_alive == 0 ? "no" : o->json ? NULL : "?";
+                   : s->creator_alive == 0 ? "no"
+                   : s->creator_alive == SG_ALIVE_HIDDEN ? "not-visible" : o->json ? NULL : "?";
             break;
         case S_USERS:
             sg_view_sem_users(v, s, add_user, &users);

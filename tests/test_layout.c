@@ -103,7 +103,10 @@ static void test_hdr(void **state)
         F(sg_hdr, semuser_live, 268, 4, 'u'),
         F(sg_hdr, an_refill_s, 272, 8, 'u'),
         F(sg_hdr, an_tokens, 280, 4, 'u'),
-        F(sg_hdr, pad1, 284, 36, 'a'),
+        F(sg_hdr, pad1, 284, 4, 'u'),
+        F(sg_hdr, pidns_off, 288, 8, 'u'),
+        F(sg_hdr, pidns_cap, 296, 4, 'u'),
+        F(sg_hdr, pad2, 300, 20, 'a'),
     };
     check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_hdr), 320);
     /* The robust mutex lives in the 64 lock bytes, suitably aligned. */
@@ -138,7 +141,10 @@ static void test_seg(void **state)
         F(sg_seg, rm_start, 416, 8, 'u'),
         F(sg_seg, rm_time_ns, 424, 8, 'u'),
         F(sg_seg, nsems, 432, 4, 'u'),
-        F(sg_seg, pad, 436, 76, 'a'),
+        F(sg_seg, cr_pidns, 436, 4, 'u'),
+        F(sg_seg, rm_pidns, 440, 4, 'u'),
+        F(sg_seg, kc_pidns, 444, 4, 'u'),
+        F(sg_seg, pad, 448, 64, 'a'),
     };
     check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_seg), 512);
 }
@@ -154,7 +160,8 @@ static void test_att(void **state)
         F(sg_att, start, 16, 8, 'u'),
         F(sg_att, addr, 24, 8, 'u'),
         F(sg_att, time_ns, 32, 8, 'u'),
-        F(sg_att, pad, 40, 24, 'a'),
+        F(sg_att, pidns, 40, 4, 'u'),
+        F(sg_att, pad, 44, 20, 'a'),
     };
     check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_att), 64);
 }
@@ -169,8 +176,10 @@ static void test_semuser(void **state)
         F(sg_semuser, flags, 12, 4, 'u'),
         F(sg_semuser, start, 16, 8, 'u'),
         F(sg_semuser, time_ns, 24, 8, 'u'),
+        F(sg_semuser, pidns, 32, 4, 'u'),
+        F(sg_semuser, pad, 36, 12, 'a'),
     };
-    check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_semuser), 32);
+    check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_semuser), 48);
 }
 
 static void test_intent(void **state)
@@ -180,7 +189,7 @@ static void test_intent(void **state)
         F(sg_intent, state, 0, 4, 'u'),
         F(sg_intent, shmid, 4, 4, 's'),
         F(sg_intent, pid, 8, 4, 's'),
-        F(sg_intent, pad0, 12, 4, 'u'),
+        F(sg_intent, pidns, 12, 4, 'u'),
         F(sg_intent, start, 16, 8, 'u'),
         F(sg_intent, time_ns, 24, 8, 'u'),
     };
@@ -226,7 +235,10 @@ static void test_event(void **state)
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(SG_LEDGER_VERSION, 4);
+    assert_int_equal(SG_LEDGER_VERSION, 5);
+    assert_int_equal(SG_PIDNS_CAP, 64);
+    assert_int_equal(SG_PIDNS_ANC, 5);
+    assert_int_equal(SG_REC_CLAIM_NS, 0x7fc00000u);
     assert_int_equal(SG_REC_CLAIM, 0x80000000u);
     assert_int_equal(SG_REC_CLAIM_PID, 0x003fffffu);
     assert_int_equal(SG_EV_CAP, 64);
@@ -266,12 +278,12 @@ static void test_file_size(void **state)
     assert_int_equal(SG_ATT_CAP_DEFAULT, 65536);
     assert_int_equal(SG_INTENT_CAP_DEFAULT, 4096);
     assert_int_equal(SG_PEND_CAP_DEFAULT, 1024);
-    /* 320 + 65536*512 + 65536*64 + 16384*32 (semaphore users) + 4096*32
-     * + 1024*8 + 64*256 (events) */
-    const uint64_t fixed = 320 + 16384 * 32 + 64 * 256;
+    /* 320 + 65536*512 + 65536*64 + 16384*48 (semaphore users) + 4096*32
+     * + 1024*8 + 64*256 (events) + 64*32 (pid namespaces) */
+    const uint64_t fixed = 320 + 16384 * 48 + 64 * 256 + 64 * 32;
     assert_int_equal(sg_layout_file_size(SG_SEG_CAP_DEFAULT, SG_ATT_CAP_DEFAULT,
                                          SG_INTENT_CAP_DEFAULT, SG_PEND_CAP_DEFAULT),
-                     38428992ull);
+                     38693184ull);
     assert_int_equal(sg_layout_file_size(64, 64, 32, 16), 38016ull + fixed);
     assert_int_equal(sg_layout_file_size(0, 0, 0, 0), fixed);
     assert_int_equal(sg_layout_file_size(1, 0, 0, 0), 512 + fixed);
@@ -335,7 +347,7 @@ static void test_file_bytes(void **state)
     assert_int_equal((uint64_t)st.st_size, size);
 
     assert_memory_equal(b, "SHMGLDGR", 8);
-    assert_int_equal(rd32(b + 8), 4);                 /* version */
+    assert_int_equal(rd32(b + 8), 5);                 /* version */
     assert_int_equal(rd32(b + 12), 320);              /* hdr_size */
     assert_int_equal(rd64(b + 16), size);             /* file_size */
     assert_int_equal(rd64(b + 24), ns);               /* ipcns_ino */
@@ -347,21 +359,25 @@ static void test_file_bytes(void **state)
     assert_int_equal(rd64(b + 56), 320 + 64 * 512);   /* att_off */
     assert_int_equal(rd64(b + 256), 320 + 64 * 512 + 128 * 64);          /* semuser_off */
     assert_int_equal(rd32(b + 264), 16384);                              /* semuser_cap */
-    assert_int_equal(rd64(b + 64), rd64(b + 256) + 16384 * 32);          /* intent_off */
+    assert_int_equal(rd64(b + 64), rd64(b + 256) + 16384 * 48);          /* intent_off */
     assert_true(rd64(b + 72) > 1500000000ull * 1000000000ull);           /* created_ns */
     assert_int_equal(rd32(b + 84), 1);                                   /* ready */
     assert_int_equal(rd64(b + 88), rd64(b + 64) + 32 * 32);              /* pend_off */
     assert_int_equal(rd32(b + 96), 16);                                  /* pend_cap */
     assert_int_equal(rd32(b + 100), 64);                                 /* ev_cap */
     assert_int_equal(rd64(b + 104), rd64(b + 88) + 16 * 8);              /* ev_off */
-    assert_int_equal(rd64(b + 104) + 64 * 256, size);    /* the ring ends the file */
+    assert_int_equal(rd64(b + 288), rd64(b + 104) + 64 * 256);           /* pidns_off */
+    assert_int_equal(rd32(b + 296), 64);                                 /* pidns_cap */
+    assert_int_equal(rd64(b + 288) + 64 * 32, size);  /* the pid namespaces end the file */
     assert_int_equal(rd32(b + 112), 0);                                  /* ev_total */
     for (size_t i = 116; i < 128; i++)
         assert_int_equal(b[i], 0);                                       /* pad0 */
     for (size_t i = 192; i < 256; i++)
         assert_int_equal(b[i], 0);          /* counters start at zero */
-    for (size_t i = 268; i < 320; i++)
+    for (size_t i = 268; i < 288; i++)
         assert_int_equal(b[i], 0);          /* semuser_live, an_*, pad1 */
+    for (size_t i = 300; i < 320; i++)
+        assert_int_equal(b[i], 0);          /* pad2 */
     /* The pending index starts empty (id -1). */
     for (unsigned i = 0; i < 16; i++)
         assert_int_equal((int32_t)rd32(b + rd64(b + 88) + i * 8), -1);
@@ -371,6 +387,7 @@ static void test_file_bytes(void **state)
     assert_ptr_equal((unsigned char *)L.semuser, b + rd64(b + 256));
     assert_ptr_equal((unsigned char *)L.intent, b + rd64(b + 64));
     assert_ptr_equal((unsigned char *)L.pend, b + rd64(b + 88));
+    assert_ptr_equal((unsigned char *)L.pidns, b + rd64(b + 288));
     assert_ptr_equal((unsigned char *)L.ev, b + rd64(b + 104));
 
     sg_ledger_close(&L);

@@ -157,6 +157,8 @@ static uint32_t hdr_sum(const struct sg_hdr *h)
         x = (x ^ p[i]) * 16777619u;
     for (size_t i = 256; i < 268; i++)
         x = (x ^ p[i]) * 16777619u;
+    for (size_t i = 288; i < 300; i++) /* pidns_off, pidns_cap */
+        x = (x ^ p[i]) * 16777619u;
     return x;
 }
 

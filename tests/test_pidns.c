@@ -1,0 +1,323 @@
+/*
+ * test_pidns.c - pid namespaces that share one IPC namespace and one
+ * ledger directory (a pod's containers, docker --ipc=host), SPEC
+ * "Security: Containers".
+ *
+ * Child pid namespaces are made with `unshare --pid --fork --mount-proc`
+ * (their own /proc) or without --mount-proc (the parent's /proc); they
+ * stay in the test's IPC namespace, so every process meets the same
+ * segments, sets and ledger.  Processes are driven one command at a time
+ * (helper_step) or hold a segment and a set until their stdin closes
+ * (helper_named).  Each case of the issue, before the change:
+ *   1. gc inside a child namespace removed live sets whose creators live
+ *      in the parent ("creator pid ... is dead");
+ *   2. gc in the parent removed live sets and segments whose creators live
+ *      in a child, and doctor called them orphans;
+ *   3. a removal asked in a child namespace while a process there was
+ *      attached was dropped by the next library call in the parent (the
+ *      kernel's cpid differs by namespace), so the last detach left the
+ *      segment and its key forever;
+ *   4. without --mount-proc the library recorded the host's pid 1 (its
+ *      start time and command) as the creator;
+ *   5. a lookup intent made in a child namespace was judged dead, so a
+ *      removal was carried out between its shmget and its shmat.
+ * And what must still work: after SIGKILL of a whole child namespace, gc
+ * in the parent (an ancestor, which sees every process of it) proves its
+ * creators dead and frees the orphans (6).
+ * Root only (unshare --pid); skipped otherwise.
+ */
+#include "sgtest.h"
+
+#include <sys/prctl.h>
+
+#include "sg_pidns.h"
+#include "sg_proc.h"
+#include <sys/shm.h>
+
+static char dir[PATH_MAX];
+static struct sgt_result res;
+
+/* A process driven over pipes. */
+struct co {
+    pid_t pid;
+    FILE *in, *out;
+};
+
+/* Start argv (after "unshare ..." words when ns is "mount-proc" or
+ * "plain"; in this pid namespace when NULL) under the library. */
+static void co_start3(struct co *c, const char *ns, const char *helper, const char *arg1,
+                      const char *arg2, const char *arg3)
+{
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    c->pid = fork();
+    if (c->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        setpgid(0, 0);
+        setenv("SHMGUARD_LEDGER", dir, 1);
+        setenv("SHMGUARD_MODE", "defer", 1);
+        char pre[PATH_MAX + 32];
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+        const char *h = SGT_HELPER("");
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s%s", h, helper);
+        if (!ns)
+            execl("/usr/bin/env", "env", pre, path, arg1, arg2, arg3, (char *)NULL);
+        else if (!strcmp(ns, "mount-proc"))
+            execlp("unshare", "unshare", "--pid", "--fork", "--mount-proc", "env", pre, path, arg1,
+                   arg2, arg3, (char *)NULL);
+        else
+            execlp("unshare", "unshare", "--pid", "--fork", "env", pre, path, arg1, arg2, arg3,
+                   (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    c->in = fdopen(in[1], "w");
+    c->out = fdopen(out[0], "r");
+    setvbuf(c->in, NULL, _IOLBF, 0);
+}
+
+static void co_start(struct co *c, const char *ns, const char *helper, const char *arg1,
+                     const char *arg2)
+{
+    co_start3(c, ns, helper, arg1, arg2, NULL);
+}
+
+/* Send one command line, return the answer line (static buffer). */
+static const char *co_cmd(struct co *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *co_cmd(struct co *c, const char *fmt, ...)
+{
+    static char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(c->in, fmt, ap);
+    va_end(ap);
+    fputc('\n', c->in);
+    fflush(c->in);
+    if (!fgets(line, sizeof line, c->out))
+        snprintf(line, sizeof line, "(no answer)");
+    line[strcspn(line, "\n")] = '\0';
+    return line;
+}
+
+/* helper_named prints "ready" once it holds its segment and set. */
+static void co_ready(struct co *c)
+{
+    char line[64];
+    if (!fgets(line, sizeof line, c->out) || strncmp(line, "ready", 5) != 0)
+        fail_msg("helper did not get ready");
+}
+
+static void co_end(struct co *c)
+{
+    fclose(c->in);
+    int st;
+    waitpid(c->pid, &st, 0);
+    fclose(c->out);
+}
+
+static void co_kill(struct co *c)
+{
+    kill(-c->pid, SIGKILL);
+    kill(c->pid, SIGKILL);
+    waitpid(c->pid, NULL, 0);
+    fclose(c->in);
+    fclose(c->out);
+}
+
+/* Run the tool (in a child pid namespace with its own /proc when inner). */
+static void tool(int inner, const char *sub, const char *a1)
+{
+    char d[PATH_MAX + 16];
+    snprintf(d, sizeof d, "--dir=%s", dir);
+    char *plain[] = { (char *)SGT_TOOL, (char *)sub, d, (char *)a1, NULL };
+    char *nested[] = { "unshare", "--pid", "--fork", "--mount-proc", (char *)SGT_TOOL, (char *)sub,
+                       d, (char *)a1, NULL };
+    char *env[] = { "LD_PRELOAD=", NULL };
+    sgt_run(&res, inner ? nested : plain, env, 60);
+    if (res.status == -1 || !WIFEXITED(res.status))
+        fail_msg("shmguard %s: status %d\n%s", sub, res.status, res.err);
+}
+
+static int sem_exists(key_t key) { return semget(key, 0, 0) >= 0; }
+static int shm_key_exists(key_t key) { return shmget(key, 0, 0) >= 0; }
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "%s", sgt_ledger_dir());
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sgt_clear_ipc();
+    sgt_rmdir(dir);
+    return 0;
+}
+
+static int root_ok(void) { return geteuid() == 0 && system("unshare --pid --fork true 2>/dev/null") == 0; }
+
+/* 1. Creators alive in the parent; gc inside a child namespace. */
+static void test_gc_in_child(void **state)
+{
+    (void)state;
+    if (!root_ok())
+        skip();
+    struct co holder;
+    co_start(&holder, NULL, "helper_named", "706172656e74", "0x5eed9001");
+    co_ready(&holder);
+    tool(1, "gc", NULL);
+    if (!sem_exists(0x5eed9001) || !shm_key_exists(0x5eed9001))
+        fail_msg("gc in a child pid namespace removed the parent's live set or segment:\n%s%s",
+                 res.out, res.err);
+    tool(1, "ls", "--sem");
+    ASSERT_HAS(res.out, "not-visible");
+    tool(1, "doctor", NULL);
+    ASSERT_HAS(res.out, "not visible from this pid namespace");
+    tool(1, "gc", "--dry-run");
+    ASSERT_HAS(res.out, "not visible from this pid namespace");
+    co_end(&holder);
+}
+
+/* 2. Creators alive in a child that never operate on their set; gc and
+ * doctor in the parent.  6. Then SIGKILL of that child namespace: gc in
+ * the parent proves them dead and frees both. */
+static void test_gc_in_parent(void **state)
+{
+    (void)state;
+    if (!root_ok())
+        skip();
+    struct co holder;
+    co_start3(&holder, "mount-proc", "helper_named", "6368696c64", "0x5eed9002", "idle");
+    co_ready(&holder);
+    tool(0, "gc", NULL);
+    if (!sem_exists(0x5eed9002) || !shm_key_exists(0x5eed9002))
+        fail_msg("gc in the parent removed a child's live set or segment:\n%s%s", res.out, res.err);
+    tool(0, "doctor", NULL);
+    ASSERT_LACKS(res.out, "ORPHANS");
+    if (sgt_exited(&res, 2))
+        fail_msg("doctor exits 2 (orphans) for a child's live sets:\n%s", res.out);
+    tool(0, "gc", "--dry-run");
+    ASSERT_LACKS(res.out, "orphaned");
+
+    co_kill(&holder); /* the whole namespace: its init is killed */
+    tool(0, "gc", NULL);
+    if (sem_exists(0x5eed9002) || shm_key_exists(0x5eed9002))
+        fail_msg("after SIGKILL of the child namespace, gc in the parent did not free its "
+                 "orphans:\n%s%s",
+                 res.out, res.err);
+}
+
+/* 3. A removal asked in one child namespace while a process of another
+ * is attached; a library call in the parent meanwhile; the last detach
+ * completes it. */
+static void test_pending_across(void **state)
+{
+    (void)state;
+    if (!root_ok())
+        skip();
+    struct co a, b, c;
+    co_start(&a, "mount-proc", "helper_step", NULL, NULL);
+    const char *r = co_cmd(&a, "get 0x5eed9003 create");
+    int id = -1;
+    assert_int_equal(sscanf(r, "id %d", &id), 1);
+    assert_string_equal(co_cmd(&a, "at %d", id), "ok");
+    co_start(&b, "mount-proc", "helper_step", NULL, NULL);
+    assert_string_equal(co_cmd(&b, "rmid %d", id), "ok");
+    co_cmd(&b, "exit");
+    co_end(&b);
+    /* Deferred: the key still resolves. */
+    assert_true(shm_key_exists(0x5eed9003));
+    co_start(&c, NULL, "helper_step", NULL, NULL);
+    r = co_cmd(&c, "stat %d", id); /* a parent's call: sweeps pending removals */
+    ASSERT_HAS(r, "mode");
+    tool(0, "ledger", NULL);
+    ASSERT_HAS(res.out, "1 pending");
+    assert_string_equal(co_cmd(&a, "dt %d", id), "ok");
+    if (shm_key_exists(0x5eed9003) || sgt_shm_exists(id))
+        fail_msg("the last detach left the segment whose removal was asked in a child pid "
+                 "namespace");
+    co_cmd(&c, "exit");
+    co_end(&c);
+    co_cmd(&a, "exit");
+    co_end(&a);
+}
+
+/* 4. No /proc of its own: the creator recorded is the process itself. */
+static void test_no_mount_proc(void **state)
+{
+    (void)state;
+    if (!root_ok())
+        skip();
+    struct co a;
+    co_start(&a, "plain", "helper_step", NULL, NULL);
+    const char *r = co_cmd(&a, "get 0x5eed9004 create");
+    int id = -1;
+    assert_int_equal(sscanf(r, "id %d", &id), 1);
+    struct sg_ledger L;
+    assert_int_equal(sgt_load_ledger(dir, &L), 0);
+    const struct sg_seg *s = sg_seg_find(&L, SG_KIND_SHM, id);
+    assert_non_null(s);
+    char init_comm[SG_COMM_LEN];
+    sg_proc_comm(1, init_comm);
+    if (!strcmp(s->cr_comm, init_comm) && strcmp(init_comm, "helper_step") != 0)
+        fail_msg("recorded the host's pid 1 (%s) as the creator", s->cr_comm);
+    assert_string_equal(s->cr_comm, "helper_step");
+    assert_int_equal(s->cr_pid, 1); /* its pid in its namespace */
+    if (s->cr_start == sg_proc_start_time(1))
+        fail_msg("recorded the start time of the host's pid 1");
+    assert_true(s->cr_pidns != 0 && s->cr_pidns != sg_pidns_self());
+    sg_ledger_close(&L);
+    co_cmd(&a, "rmid %d", id);
+    co_cmd(&a, "exit");
+    co_end(&a);
+}
+
+/* 5. A lookup made in a child namespace holds a removal back until its
+ * attach. */
+static void test_intent_across(void **state)
+{
+    (void)state;
+    if (!root_ok())
+        skip();
+    struct co r, p;
+    co_start(&r, NULL, "helper_step", NULL, NULL);
+    int id = -1;
+    assert_int_equal(sscanf(co_cmd(&r, "get 0x5eed9005 create"), "id %d", &id), 1);
+    assert_string_equal(co_cmd(&r, "at %d", id), "ok");
+    co_start(&p, "mount-proc", "helper_step", NULL, NULL);
+    assert_true(sscanf(co_cmd(&p, "get 0x5eed9005"), "id %d", &id) == 1);
+    assert_string_equal(co_cmd(&r, "rmid %d", id), "ok"); /* deferred: p looked it up */
+    assert_string_equal(co_cmd(&r, "dt %d", id), "ok");    /* the last detach */
+    const char *at = co_cmd(&p, "at %d", id);
+    if (strcmp(at, "ok") != 0)
+        fail_msg("the removal was carried out between the child's shmget and its shmat: %s", at);
+    assert_string_equal(co_cmd(&p, "dt %d", id), "ok");
+    if (sgt_shm_exists(id))
+        fail_msg("the removal did not complete at the child's last detach");
+    co_cmd(&p, "exit");
+    co_end(&p);
+    co_cmd(&r, "exit");
+    co_end(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_gc_in_child, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gc_in_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_across, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_mount_proc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intent_across, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
