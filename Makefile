@@ -14,6 +14,8 @@
 #                   postgresql-15 when missing)
 #   make e2e-httpd  apache2 killed uncleanly until AH00023, diagnosed and
 #                   freed (root; installs apache2 when missing)
+#   make e2e-pod    pid namespaces with their own /proc sharing one IPC
+#                   namespace and ledger, apache2 in one of them (root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -67,7 +69,7 @@ BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/benc
               $(BUILD)/bench/bench_contend $(BUILD)/bench/bench_start $(BUILD)/bench/bench_scale \
               $(BUILD)/bench/libempty.so
 
-.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz valgrind e2e-postgres
+.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz valgrind e2e-postgres e2e-pod
 all: $(LIB) $(TOOL)
 
 deps: $(DEPS_STAMP)
@@ -121,6 +123,9 @@ $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_util.h | $(DEPS_STAMP)
 
 e2e-httpd: all
 	scripts/e2e-httpd.sh
+
+e2e-pod: all $(HELPERS)
+	BUILD=$(abspath $(BUILD)) scripts/e2e-pod.sh
 
 e2e-postgres: all
 	BUILD=$(abspath $(BUILD)) scripts/e2e-postgres.sh

@@ -310,6 +310,65 @@ static void test_intent_across(void **state)
     co_end(&r);
 }
 
+/* A rootless container (a user namespace whose uid 0 is uid 1234
+ * outside) in this IPC and pid namespace: the ledger directory's owner
+ * (root) is not mapped there, so the library passes every call through
+ * and says so; outside, its objects are judged by kernel facts alone, as
+ * those of a program without the library: kept while the creator lives;
+ * then a segment with nobody attached is an orphan, a set "unknown" (never
+ * removed). */
+static void test_user_namespace(void **state)
+{
+    (void)state;
+    if (!root_ok() || system("setpriv --reuid=1234 --regid=1234 --clear-groups unshare -r true "
+                             "2>/dev/null") != 0)
+        skip();
+    int in[2], out[2], err[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(err), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        close(in[1]);
+        close(out[0]);
+        close(err[0]);
+        char pre[PATH_MAX + 32];
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+        setenv("SHMGUARD_LEDGER", dir, 1);
+        execlp("setpriv", "setpriv", "--reuid=1234", "--regid=1234", "--clear-groups", "unshare",
+               "-r", "env", pre, SGT_HELPER("helper_named"), "726f6f746c657373", "0x5eed9006",
+               "idle", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    char ready[16] = "";
+    assert_true(read(out[0], ready, sizeof ready - 1) > 0);
+    char msg[1024] = "";
+    ssize_t n = read(err[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    ASSERT_HAS(msg, "passing every call through");
+    tool(0, "gc", NULL);
+    assert_true(shm_key_exists(0x5eed9006) && sem_exists(0x5eed9006));
+    tool(0, "ls", NULL);
+    ASSERT_HAS(res.out, "rootless");
+    close(in[1]);
+    kill(c, SIGKILL);
+    waitpid(c, NULL, 0);
+    /* helper_named, still running in the user namespace, ends on EOF. */
+    for (int i = 0; i < 100 && system("pgrep -f 726f6f746c657373 >/dev/null") == 0; i++)
+        usleep(20000);
+    tool(0, "gc", NULL);
+    assert_false(shm_key_exists(0x5eed9006)); /* creator dead, nobody attached */
+    assert_true(sem_exists(0x5eed9006));       /* no record: unknown, kept */
+    close(out[0]);
+    close(err[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +377,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pending_across, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_mount_proc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intent_across, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_namespace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
