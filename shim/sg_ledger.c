@@ -505,6 +505,16 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
         flock(fd, LOCK_UN);
         return ERR("cannot stat ledger %s: %s", L->path, strerror(errno));
     }
+    /* Another format version (an earlier build's file, left in place while
+     * its processes may still use it): not ours to touch; the caller takes
+     * the next name. */
+    if (r == (ssize_t)sizeof h && memcmp(h.magic, SG_LEDGER_MAGIC, 8) == 0 &&
+        h.version != SG_LEDGER_VERSION) {
+        flock(fd, LOCK_UN);
+        snprintf(err, errlen, "ledger %s has format version %u, this build uses %u", L->path,
+                 h.version, SG_LEDGER_VERSION);
+        return -2;
+    }
     /* Check the header before mapping, so that a short file is refused
      * instead of faulting later. */
     if (r != (ssize_t)sizeof h) {
@@ -597,7 +607,13 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
         }
         if (st.st_mode & (S_IWGRP | S_IWOTH))
             fchmod(fd, st.st_mode & 0644);
-        if (attach_existing(L, fd, ns, &c, err, errlen) != 0) {
+        int ar = attach_existing(L, fd, ns, &c, err, errlen);
+        if (ar == -2) {
+            close(fd);
+            L->fd = -1;
+            continue; /* another build's format: next name */
+        }
+        if (ar != 0) {
             close(fd);
             L->fd = -1;
             break;

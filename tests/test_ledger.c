@@ -1915,6 +1915,19 @@ static void test_open_unusable(void **state)
         char err[PATH_MAX + 256] = "";
         memset(&L, 0x5a, sizeof L);
         int rc = sg_ledger_open_own(&L, dir, sg_ipcns_ino(), &c, err, sizeof err);
+        char name1[PATH_MAX];
+        ledger_name_in(name1, sizeof name1, dir, 1);
+        if (i <= 1) {
+            /* Another build's format is left alone, and the next name
+             * taken instead. */
+            if (rc != 0 || strcmp(L.path, name1) != 0)
+                fail_msg("%s: expected the next name %s, got rc %d (%s)", cases[i].what, name1, rc,
+                         rc == 0 ? L.path : err);
+            sg_ledger_close(&L);
+            assert_file_is(name0, img, n);
+            unlink(name1);
+            continue;
+        }
         if (rc == 0)
             fail_msg("open accepted a ledger with %s (using %s)", cases[i].what, L.path);
         if (!strstr(err, name0))
@@ -1924,8 +1937,6 @@ static void test_open_unusable(void **state)
         assert_null(L.base);
         assert_file_is(name0, img, n);
         /* No other name was taken instead. */
-        char name1[PATH_MAX];
-        ledger_name_in(name1, sizeof name1, dir, 1);
         assert_int_equal(access(name1, F_OK), -1);
     }
     free(img);
