@@ -76,52 +76,20 @@ show() { # a command and its output, into the transcript
     "$@" 2>&1 | tee -a "$t" || true
 }
 
-free_port() { # first port from $1 that nothing on loopback listens on
-    local p=$1
-    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-    echo "$p"
-}
+. "$here/scripts/httpd-common.sh"
 p1=$(free_port 18081)
 p2=$(free_port $((p1 + 1)))
-
-mkdir -p "$work/htdocs" "$work/logs" "$work/run" "$work/ledger"
-echo "hello from httpd under shmguard" >"$work/htdocs/index.html"
-chmod -R a+rX "$work"
-mods=/usr/lib/apache2/modules
-cat >"$work/httpd.conf" <<EOF
-ServerRoot $work
-ServerName localhost
-LoadModule mpm_prefork_module $mods/mod_mpm_prefork.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-Listen 127.0.0.1:$p1
-Listen 127.0.0.1:$p2
-Mutex sysvsem default
-User www-data
-Group www-data
-PidFile $work/run/httpd.pid
-DefaultRuntimeDir $work/run
-ErrorLog $work/logs/error.log
-DocumentRoot $work/htdocs
-<Directory $work/htdocs>
-    Require all granted
-</Directory>
-StartServers 2
-MinSpareServers 1
-MaxSpareServers 3
-EOF
+# The ledger directory as the library makes /dev/shm/shmguard: sticky and
+# world-writable, so that the workers, once they are www-data, keep a
+# ledger of their own.
+mkdir -p "$work/ledger"
+chmod 1777 "$work/ledger"
+httpd_setup "$work" "$p1" "$p2" "hello from httpd under shmguard"
 echo "250 32000 32 $SEMMNI" >/proc/sys/kernel/sem
 export SHMGUARD_LEDGER=$work/ledger
 say "# private IPC namespace, kernel.sem = \"$(cat /proc/sys/kernel/sem | tr '\t' ' ')\"; httpd on 127.0.0.1:$p1 and :$p2"
 
-get() { # GET /index.html from port $1; the body on stdout
-    local body
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-    printf 'GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
-    body=$(cat <&3)
-    exec 3<&-
-    printf '%s' "$body" | grep -q "hello from httpd under shmguard" || return 1
-    printf '%s\n' "$body" | head -1
-}
+get() { http_get "$1" "hello from httpd under shmguard"; }
 
 start() { # start httpd under the library; 0 when it serves, 1 when it died
     LD_PRELOAD=$lib setsid apache2 -f "$work/httpd.conf" -DFOREGROUND 2>>"$work/logs/error.log" &
@@ -156,6 +124,8 @@ for round in $(seq 1 $((SEMMNI + 3))); do
 done
 [ "$failed" = 1 ] || fail "httpd still started after $kills kills"
 [ "$kills" = "$SEMMNI" ] || fail "httpd failed after $kills kills, expected $SEMMNI (one set each)"
+! grep -q "passing every call through" "$work/logs/error.log" || fail "the library passed calls through"
+ls "$work/ledger" | grep -q '\.uid-33\.ledger$' || fail "the workers (www-data) kept no ledger of their own"
 
 say ""
 say "# httpd's error log after the failed start:"

@@ -93,49 +93,14 @@ show() { # a title and a command's output, into the transcript
     "$@" 2>&1 | tee -a "$t" || true
 }
 export SHMGUARD_LEDGER=$work/ledger SHMGUARD_MODE=defer
-mkdir -p "$work/htdocs" "$work/logs" "$work/run" "$work/ledger" "$work/fifo"
+mkdir -p "$work/ledger" "$work/fifo"
 chmod 1777 "$work/ledger"
 
-free_port() {
-    local p=$1
-    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-    echo "$p"
-}
+. "$here/scripts/httpd-common.sh"
 port=$(free_port 18181)
 port2=$(free_port $((port + 1)))
-echo "hello from a pod under shmguard" >"$work/htdocs/index.html"
-chmod -R a+rX "$work/htdocs"
-mods=/usr/lib/apache2/modules
-cat >"$work/httpd.conf" <<EOF
-ServerRoot $work
-ServerName localhost
-LoadModule mpm_prefork_module $mods/mod_mpm_prefork.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-Listen 127.0.0.1:$port
-Listen 127.0.0.1:$port2
-Mutex sysvsem default
-User www-data
-Group www-data
-PidFile $work/run/httpd.pid
-DefaultRuntimeDir $work/run
-ErrorLog $work/logs/error.log
-DocumentRoot $work/htdocs
-<Directory $work/htdocs>
-    Require all granted
-</Directory>
-StartServers 2
-MinSpareServers 1
-MaxSpareServers 3
-EOF
-
-get() {
-    local body
-    exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
-    printf 'GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
-    body=$(cat <&3)
-    exec 3<&-
-    grep -q "hello from a pod under shmguard" <<<"$body"
-}
+httpd_setup "$work" "$port" "$port2" "hello from a pod under shmguard"
+get() { http_get "$port" "hello from a pod under shmguard" >/dev/null; }
 
 # A pod: a pid namespace with its own /proc whose init is $2...; its
 # init's pid (as the host sees it) in the variable named $1.

@@ -244,18 +244,23 @@ static void print_text(const struct ledger_set *ls, struct seg_view *sv, size_t 
             const struct sg_att *a = sv[i].att[k].a;
             if (!sv[i].att[k].alive && !all)
                 continue;
-            char comm[SG_COMM_LEN];
-            sg_proc_comm(a->pid, comm);
+            char comm[SG_COMM_LEN] = "";
+            int here = !a->pidns || a->pidns == sg_pidns_view();
+            if (here) /* another namespace's pid is not /proc/PID here */
+                sg_proc_comm(a->pid, comm);
             fmt_time(t, sizeof t, a->time_ns);
-            printf("  attached  pid %d (%s) at 0x%" PRIx64 " since %s%s%s%s\n", a->pid,
+            printf("  attached  pid %d (%s) at 0x%" PRIx64 " since %s%s%s%s%s\n", a->pid,
                    comm[0] ? comm : "?", a->addr, t, (a->flags & SG_ATT_INHERITED) ? ", inherited" : "",
                    (a->flags & SG_ATT_RDONLY) ? ", read-only" : "",
+                   here ? "" : ", in another pid namespace",
                    sv[i].att[k].alive ? "" : "  [stale]");
         }
         if (s->flags & SG_SEG_PENDING) {
             fmt_time(t, sizeof t, s->rm_time_ns);
-            printf("  pending   IPC_RMID asked by pid %d (uid %u) at %s; done at the last detach\n",
-                   s->rm_pid, s->rm_uid, t);
+            printf("  pending   IPC_RMID asked by pid %d (uid %u%s) at %s; done at the last detach\n",
+                   s->rm_pid, s->rm_uid,
+                   s->rm_pidns && s->rm_pidns != sg_pidns_view() ? ", in another pid namespace" : "",
+                   t);
         }
     }
     if ((stale_seg || stale_att) && !all)

@@ -369,7 +369,8 @@ static int ls_fill_line(const struct ls_opts *o, struct tt *tb,
         case COL_COMMAND: data = s->comm[0] ? s->comm : NULL; break;
         case COL_ALIVE:
             data = s->creator_alive == 1 ? "yes" : s->creator_alive == 0 ? "no"
-                   : s->creator_alive == SG_ALIVE_HIDDEN ? "not-visible" : o->json ? NULL : "?";
+                   : s->creator_alive == SG_ALIVE_HIDDEN && !o->json ? "not-visible"
+                   : o->json ? NULL : "?";
             break;
         case COL_AGE:
             if (o->json)

@@ -45,7 +45,8 @@ static const struct {
     [S_SITE] = { "SITE", 20, SCOLS_FL_TRUNC, SCOLS_JSON_STRING },
 };
 
-/* The USERS cell: "PID" for a live user, "PID(dead)" for a dead one. */
+/* The USERS cell: "PID" for a live user, "PID(dead)" for a dead one,
+ * "PID(not-visible)" for one in a pid namespace not visible from here. */
 struct users_cell {
     char *s;
     size_t len, cap;
@@ -58,7 +59,8 @@ static void add_user(void *arg, const struct sg_semuser *u, int alive)
     struct users_cell *c = arg;
     char one[48];
     int w = snprintf(one, sizeof one, "%s%d%s", c->len ? c->sep : "", u->pid,
-                     alive == 0 ? "(dead)" : alive < 0 ? "(?)" : "");
+                     alive == 0 ? "(dead)" : alive < 0 ? "(?)"
+                     : alive == SG_ALIVE_HIDDEN ? "(not-visible)" : "");
     if (c->len + (size_t)w + 1 > c->cap) {
         size_t nc = (c->cap ? c->cap * 2 : 128) + (size_t)w;
         char *ns = realloc(c->s, nc);
@@ -98,7 +100,8 @@ static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo 
         case S_ALIVE:
             data = !creator ? NULL : s->creator_alive == 1 ? "yes"
                    : s->creator_alive == 0 ? "no"
-                   : s->creator_alive == SG_ALIVE_HIDDEN ? "not-visible" : o->json ? NULL : "?";
+                   : s->creator_alive == SG_ALIVE_HIDDEN && !o->json ? "not-visible"
+                   : o->json ? NULL : "?";
             break;
         case S_USERS:
             sg_view_sem_users(v, s, add_user, &users);

@@ -13,7 +13,7 @@
 static char dir[PATH_MAX];
 static char env_ledger[PATH_MAX + 32];
 static char env_preload[PATH_MAX + 32];
-static char *lib_env[] = { env_preload, env_ledger, "SHMGUARD_MODE=", NULL };
+static char *lib_env[] __attribute__((unused)) = { env_preload, env_ledger, "SHMGUARD_MODE=", NULL };
 static char *bare_env[] __attribute__((unused)) = { "LD_PRELOAD=", env_ledger, NULL };
 
 static int setup(void **state)

@@ -26,7 +26,7 @@
  * creators dead and frees the orphans (6).
  * Root only (unshare --pid); skipped otherwise.
  */
-#include "sgtest.h"
+#include "fixture.h"
 
 #include <sys/prctl.h>
 
@@ -34,7 +34,6 @@
 #include "sg_proc.h"
 #include <sys/shm.h>
 
-static char dir[PATH_MAX];
 static struct sgt_result res;
 
 /* A process driven over pipes. */
@@ -62,8 +61,7 @@ static void co_start3(struct co *c, const char *ns, const char *helper, const ch
         setpgid(0, 0);
         setenv("SHMGUARD_LEDGER", dir, 1);
         setenv("SHMGUARD_MODE", "defer", 1);
-        char pre[PATH_MAX + 32];
-        snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+        const char *pre = env_preload;
         const char *h = SGT_HELPER("");
         char path[PATH_MAX + 64];
         snprintf(path, sizeof path, "%s%s", h, helper);
@@ -148,21 +146,6 @@ static void tool(int inner, const char *sub, const char *a1)
 
 static int sem_exists(key_t key) { return semget(key, 0, 0) >= 0; }
 static int shm_key_exists(key_t key) { return shmget(key, 0, 0) >= 0; }
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "%s", sgt_ledger_dir());
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    sgt_clear_ipc();
-    sgt_rmdir(dir);
-    return 0;
-}
 
 static int root_ok(void) { return geteuid() == 0 && system("unshare --pid --fork true 2>/dev/null") == 0; }
 
@@ -335,8 +318,7 @@ static void test_user_namespace(void **state)
         close(in[1]);
         close(out[0]);
         close(err[0]);
-        char pre[PATH_MAX + 32];
-        snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+        const char *pre = env_preload;
         setenv("SHMGUARD_LEDGER", dir, 1);
         execlp("setpriv", "setpriv", "--reuid=1234", "--regid=1234", "--clear-groups", "unshare",
                "-r", "env", pre, SGT_HELPER("helper_named"), "726f6f746c657373", "0x5eed9006",

@@ -213,7 +213,8 @@ static void make_base(int i)
         r.cr_pid = self.pid;
         r.cr_start = self.start;
         sg_seg_put(&L, &r);
-        struct sg_semuser u = { 0, sem_id, self.pid, SG_USE_LOOKUP, self.start, 4 };
+        struct sg_semuser u = { .semid = sem_id, .pid = self.pid, .flags = SG_USE_LOOKUP,
+                                .start = self.start, .time_ns = 4, .pidns = self.pidns };
         sg_semuser_put(&L, &u);
         u.pid = 1;
         u.start = sg_proc_start_time(1);
@@ -361,7 +362,7 @@ static void library_edits(struct sg_ledger *L)
     sg_intent_put(L, self.pid, self.start, shm_ids[2]);
     sg_intent_holding(L, shm_ids[0], sg_mono_ns());
     sg_intent_clear_pid(L, self.pid);
-    struct sg_semuser u = { 0, sem_id, 2, 0, 9, 9 };
+    struct sg_semuser u = { .semid = sem_id, .pid = 2, .start = 9, .time_ns = 9 };
     sg_semuser_put(L, &u);
     sg_semuser_del_set(L, sem_id);
     add_event(L, 2);

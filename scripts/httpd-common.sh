@@ -1,0 +1,54 @@
+# httpd-common.sh - sourced by e2e-httpd.sh and e2e-pod.sh: the httpd they
+# run (Debian's apache2, prefork, two Listen lines on loopback, "Mutex
+# sysvsem default": its accept mutex is a System V semaphore set) and how
+# they ask it for a page.
+
+# free_port FROM: the first port from FROM that nothing on loopback
+# listens on.
+free_port() {
+    local p=$1
+    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
+    echo "$p"
+}
+
+# httpd_setup WORK PORT1 PORT2 TEXT: WORK/httpd.conf serving TEXT as
+# /index.html from WORK/htdocs, logging to WORK/logs/error.log.
+httpd_setup() {
+    local work=$1 p1=$2 p2=$3 text=$4 mods=/usr/lib/apache2/modules
+    mkdir -p "$work/htdocs" "$work/logs" "$work/run"
+    echo "$text" >"$work/htdocs/index.html"
+    chmod -R a+rX "$work/htdocs" "$work/logs" "$work/run"
+    cat >"$work/httpd.conf" <<CONF
+ServerRoot $work
+ServerName localhost
+LoadModule mpm_prefork_module $mods/mod_mpm_prefork.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+Listen 127.0.0.1:$p1
+Listen 127.0.0.1:$p2
+Mutex sysvsem default
+User www-data
+Group www-data
+PidFile $work/run/httpd.pid
+DefaultRuntimeDir $work/run
+ErrorLog $work/logs/error.log
+DocumentRoot $work/htdocs
+<Directory $work/htdocs>
+    Require all granted
+</Directory>
+StartServers 2
+MinSpareServers 1
+MaxSpareServers 3
+CONF
+}
+
+# http_get PORT TEXT: GET /index.html from PORT; 0 and its status line on
+# stdout when the body holds TEXT.
+http_get() {
+    local body
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+    body=$(cat <&3)
+    exec 3<&-
+    grep -qF "$2" <<<"$body" || return 1
+    printf '%s\n' "$body" | head -1
+}
