@@ -194,7 +194,10 @@ say "#    done at pod B's last detach"
 live=$(objects)
 kill -KILL "$A" "$B"
 pkill -KILL -f "$named" || true
-sleep 0.5
+for _ in $(seq 100); do # killed is not yet gone
+    pgrep -f "$named|apache2 -f $work" >/dev/null || break
+    sleep 0.05
+done
 get 2>/dev/null && fail "httpd still serves after SIGKILL"
 show "shmguard gc   (a new pod C, after SIGKILL of everyone)" unshare --pid --fork --mount-proc "$tool" gc
 [ "$(objects)" = "$live" ] || fail "gc in pod C removed what it cannot prove orphaned"

@@ -193,6 +193,9 @@ static void test_gc_in_parent(void **state)
     ASSERT_LACKS(res.out, "orphaned");
 
     co_kill(&holder); /* the whole namespace: its init is killed */
+    /* Its init is killed, not yet gone: wait until it is. */
+    for (int i = 0; i < 250 && system("pgrep -f 'helper_named 6368696c64' >/dev/null") == 0; i++)
+        usleep(20000);
     tool(0, "gc", NULL);
     if (sem_exists(0x5eed9002) || shm_key_exists(0x5eed9002))
         fail_msg("after SIGKILL of the child namespace, gc in the parent did not free its "
