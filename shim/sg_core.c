@@ -418,6 +418,17 @@ static void hint_fill(key_t key, int id, const struct sg_intent *in)
     h->gen = (sg_st.L.hdr->generation | 1) + 1;
 }
 
+/* 1 if this process asked for the pending removal of id (lock held): its
+ * own lookup after that is no attach to wait for. */
+static int removed_by_self(int id)
+{
+    if (!sg_st.L.hdr->pending)
+        return 0;
+    const struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
+    return r && (r->flags & SG_SEG_PENDING) && r->rm_pid == sg_st.self.pid &&
+           r->rm_start == sg_st.self.start;
+}
+
 /* The locked path of shmget, with the call already made when called is
  * set (id, e).  errno on entry is still the caller's: nothing before has
  * changed it but a failed call, after which it is not restored.  Kept
@@ -429,8 +440,10 @@ __attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size,
     int e0 = errno;
     int held = sg_core_take(), created = 0;
     if (!called) {
-        if (held && sg_st.defer)
+        if (held && sg_st.defer) {
             sg_defer_sweep_maybe(0);
+            sg_defer_make_way(key, size, flg);
+        }
         id = real_shmget(key, size, flg);
         e = errno;
     }
@@ -442,7 +455,7 @@ __attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size,
         if (id >= 0) {
             created = record_get(key, size, flg, id);
             struct sg_intent *in = NULL;
-            if (sg_st.defer && key != IPC_PRIVATE &&
+            if (sg_st.defer && key != IPC_PRIVATE && !removed_by_self(id) &&
                 (in = sg_intent_put(&sg_st.L, sg_st.self.pid, sg_st.self.start, id)))
                 intent_note(id);
             hint_fill(key, id, in);
@@ -598,21 +611,6 @@ SG_HOT int sg_shmdt(const void *addr)
 
 /* ---- shmctl ----------------------------------------------------------- */
 
-/* After a real IPC_RMID succeeded: forget the record once the kernel has
- * destroyed the segment (it stays while attached, as SHM_DEST). */
-static void forget_if_gone(int id)
-{
-    struct shmid_ds ds;
-    if (sg_kernel_stat(id, &ds) == 0)
-        return;
-    if (sg_core_take()) {
-        struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
-        if (s)
-            sg_seg_del(&sg_st.L, s);
-        sg_core_give();
-    }
-}
-
 SG_BODY int shmctl_body(int id, int cmd, struct shmid_ds *buf)
 {
     sg_core_init();
@@ -625,7 +623,7 @@ SG_BODY int shmctl_body(int id, int cmd, struct shmid_ds *buf)
         int r = real_shmctl(id, cmd, buf);
         int e = errno;
         if (r == 0)
-            forget_if_gone(id);
+            sg_defer_removed(id);
         errno = r == 0 ? e0 : e;
         return r;
     }

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "sg_defer.h"
 #include "sg_kernel.h"
+#include "sg_locks.h"
 #include "sg_log.h"
 #include "sg_real.h"
 
@@ -49,6 +50,28 @@ static void clear_pending(struct sg_seg *rec)
     rec->flags &= ~SG_SEG_PENDING;
 }
 
+/* After a real IPC_RMID (lock held): the record goes at once, also while
+ * the segment is still attached (SHM_DEST, its key private): nothing can
+ * look it up any more, nor may gc remove it; a record kept until the last
+ * detach would keep every carrier off the lock-free paths meanwhile. */
+static void removed(struct sg_seg *rec) { sg_seg_del(&sg_st.L, rec); }
+
+void sg_defer_removed(int id)
+{
+    struct shmid_ds ds;
+    int there = sg_kernel_stat(id, &ds) == 0;
+    if (!sg_core_take())
+        return;
+    struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
+    if (s && (!there || same_segment(s, &ds)))
+        removed(s);
+    sg_core_give();
+}
+
+/* This process's attachments of id (any thread): they do not hold a
+ * removal back.  sg_local_lock held. */
+static int own_attachments(int id) { return sg_local_count(&sg_st.local, id); }
+
 int sg_defer_rmid(int id, struct shmid_ds *buf)
 {
     int e0 = errno;
@@ -58,8 +81,14 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     if (sg_kernel_stat(id, &ds) != 0 || ds.shm_perm.__key == IPC_PRIVATE ||
         (ds.shm_perm.mode & SHM_DEST) || !sg_kernel_may_remove(&ds.shm_perm))
         goto passthrough;
-    if (!sg_core_take())
+    /* sg_local_lock before the ledger lock: this process's own
+     * attachments, counted under it, do not hold its removal back. */
+    int held = sg_local_take();
+    if (!sg_core_take()) {
+        sg_local_give(held);
         goto passthrough;
+    }
+    int own = own_attachments(id);
     struct sg_seg *rec = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
     if (rec && !same_segment(rec, &ds)) {
         sg_seg_del(&sg_st.L, rec); /* an older segment that had this id */
@@ -68,6 +97,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     if (rec && (rec->flags & SG_SEG_PENDING)) {
         /* A second IPC_RMID: the kernel accepts it on a SHM_DEST segment. */
         sg_core_give();
+        sg_local_give(held);
         errno = e0;
         return 0;
     }
@@ -76,14 +106,17 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     if (sg_st.L.hdr->intents)
         sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
     /* Decide on fresh facts, under the lock that orders us against every
-     * carrier's lookup. */
+     * carrier's lookup: deferred only while another process is attached,
+     * or looked the key up before this removal and has not attached yet. */
     if (sg_kernel_stat(id, &ds) != 0 ||
-        (ds.shm_nattch == 0 && !sg_intent_holding(&sg_st.L, id, sg_coarse_mono_ns()))) {
+        (ds.shm_nattch <= (unsigned long)own &&
+         !sg_intent_holding(&sg_st.L, id, sg_coarse_mono_ns()))) {
         int r = real_shmctl(id, IPC_RMID, buf);
         int e = errno;
         if (r == 0 && rec)
-            sg_seg_del(&sg_st.L, rec);
+            removed(rec);
         sg_core_give();
+        sg_local_give(held);
         errno = r == 0 ? e0 : e;
         return r;
     }
@@ -106,6 +139,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     if (!rec || sg_pend_add(&sg_st.L, SG_KIND_SHM, id) != 0) {
         /* No room to remember it: behave as bare. */
         sg_core_give();
+        sg_local_give(held);
         sg_log(0, "cannot record the deferred removal of shmid %d (ledger full); "
                   "removing it now as the kernel would",
                id);
@@ -116,8 +150,10 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     rec->rm_uid = geteuid();
     rec->rm_start = sg_st.self.start;
     rec->rm_time_ns = sg_now_ns();
+    rec->idle_ns = 0;
     __atomic_or_fetch(&rec->flags, SG_SEG_PENDING, __ATOMIC_RELEASE);
     sg_core_give();
+    sg_local_give(held);
     sg_log(2, "IPC_RMID of shmid %d (key 0x%08x, nattch %lu) deferred until the last detach",
            id, (unsigned)ds.shm_perm.__key, (unsigned long)ds.shm_nattch);
     errno = e0;
@@ -126,6 +162,8 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
 passthrough:;
     int r = real_shmctl(id, IPC_RMID, buf);
     int e = errno;
+    if (r == 0)
+        sg_defer_removed(id); /* its record (IPC_PRIVATE too) */
     errno = r == 0 ? e0 : e;
     return r;
 }
@@ -138,7 +176,7 @@ void sg_defer_try(struct sg_seg *rec, int own)
     struct shmid_ds ds;
     if (sg_kernel_stat(rec->id, &ds) != 0) {
         if (errno == EINVAL || errno == EIDRM)
-            sg_seg_del(&sg_st.L, rec); /* removed behind our back */
+            sg_seg_del(&sg_st.L, rec); /* gone: removed, or behind our back */
         goto out;
     }
     if (!same_segment(rec, &ds)) {
@@ -146,12 +184,22 @@ void sg_defer_try(struct sg_seg *rec, int own)
         goto out;
     }
     if (ds.shm_perm.mode & SHM_DEST) {
-        clear_pending(rec); /* someone issued the real IPC_RMID */
+        removed(rec); /* someone issued the real IPC_RMID */
         goto out;
     }
-    if (ds.shm_nattch > (unsigned long)own ||
-        sg_intent_holding(&sg_st.L, rec->id, sg_coarse_mono_ns()))
+    if (ds.shm_nattch > (unsigned long)own) {
+        rec->idle_ns = 0;
         goto out;
+    }
+    /* Nobody attached: lookups made before the last detach hold it back,
+     * for at most SG_INTENT_TTL_NS from then, whatever lookups follow. */
+    uint64_t now = sg_coarse_mono_ns();
+    if (sg_intent_holding(&sg_st.L, rec->id, now)) {
+        if (!rec->idle_ns)
+            rec->idle_ns = now;
+        if (now - rec->idle_ns < SG_INTENT_TTL_NS)
+            goto out;
+    }
     if (!uid_may_remove(sg_st.L.owner, &ds.shm_perm)) {
         clear_pending(rec); /* not this domain's to remove */
         goto out;
@@ -161,10 +209,7 @@ void sg_defer_try(struct sg_seg *rec, int own)
         goto out;
     }
     sg_log(2, "deferred IPC_RMID of shmid %d done", rec->id);
-    if (ds.shm_nattch == 0)
-        sg_seg_del(&sg_st.L, rec);
-    else
-        clear_pending(rec); /* SHM_DEST until this exiting process is gone */
+    removed(rec);
 out:
     errno = saved;
 }
@@ -199,6 +244,24 @@ void sg_defer_sweep_maybe(int throttled)
     if (throttled ? !sg_defer_sweep_due() : !sg_st.L.hdr->pending)
         return;
     sg_defer_sweep(NULL);
+}
+
+void sg_defer_make_way(key_t key, size_t size, int flg)
+{
+    if (key == IPC_PRIVATE || !(flg & IPC_CREAT) || !sg_st.L.hdr->pending)
+        return;
+    int saved = errno;
+    int id = real_shmget(key, 0, 0);
+    struct sg_seg *rec = id >= 0 ? sg_seg_find(&sg_st.L, SG_KIND_SHM, id) : NULL;
+    struct shmid_ds ds;
+    if (rec && (rec->flags & SG_SEG_PENDING) && sg_kernel_stat(id, &ds) == 0 &&
+        same_segment(rec, &ds) && ((flg & IPC_EXCL) || size > ds.shm_segsz) &&
+        uid_may_remove(sg_st.L.owner, &ds.shm_perm) && real_shmctl(id, IPC_RMID, NULL) == 0) {
+        sg_log(2, "pending removal of shmid %d carried out for a new segment of key 0x%08x", id,
+               (unsigned)key);
+        removed(rec);
+    }
+    errno = saved;
 }
 
 int sg_defer_is_pending(int id)

@@ -17,7 +17,10 @@
 #include "sg_state.h"
 
 /* shmctl(id, IPC_RMID, buf) in defer mode.  Same result as the kernel's
- * for every refused call; 0 when deferred. */
+ * for every refused call; 0 when deferred: a keyed segment another process
+ * is attached to (this process's own attachments, in any thread, do not
+ * count), or that a process looked up before this removal and has not
+ * attached yet.  Takes sg_local_lock, then the ledger lock. */
 int sg_defer_rmid(int id, struct shmid_ds *buf);
 
 /* Issue the real IPC_RMID for a pending record if it is due.  own is the
@@ -41,6 +44,18 @@ int sg_defer_sweep_due(void);
  * carrier never observes a removal that is already due.  Ledger lock
  * held. */
 void sg_defer_sweep_maybe(int throttled);
+
+/* After a real IPC_RMID of id succeeded (any mode, IPC_PRIVATE too): its
+ * record goes, also while the segment stays attached (SHM_DEST).  Takes
+ * the ledger lock. */
+void sg_defer_removed(int id);
+
+/* shmget(key, IPC_CREAT...) on a key whose segment's removal is pending:
+ * with IPC_EXCL, or a size the segment cannot satisfy, the caller gets
+ * what it would get bare (a new segment), so the pending removal is
+ * carried out for real first (attached processes keep their mappings, as
+ * with the kernel's SHM_DEST).  Ledger lock held. */
+void sg_defer_make_way(key_t key, size_t size, int flg);
 
 /* 1 if the record is pending: for IPC_STAT's SHM_DEST bit. */
 int sg_defer_is_pending(int id);

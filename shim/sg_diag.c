@@ -224,8 +224,15 @@ int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int er
                 "the %zu bytes (%s) asked; its creator: ",
             (unsigned)key, held->k.id, held->k.size, have, size, want);
         creator(&o, held);
-        say(&o, ", %s. Ask for at most %" PRIu64 " bytes, or remove the old segment first%s.",
-            alive_word(held), held->k.size, held->state == SG_ST_ORPHANED ? " (it is an orphan: shmguard gc --dry-run)" : "");
+        if (held->state == SG_ST_PENDING)
+            say(&o, ", %s. Its removal is pending until its last detach (the key still resolves "
+                    "meanwhile): ask for at most %" PRIu64 " bytes, or create with IPC_CREAT, "
+                    "which carries the removal out and makes a new segment.",
+                alive_word(held), held->k.size);
+        else
+            say(&o, ", %s. Ask for at most %" PRIu64 " bytes, or remove the old segment first%s.",
+                alive_word(held), held->k.size,
+                held->state == SG_ST_ORPHANED ? " (it is an orphan: shmguard gc --dry-run)" : "");
     } else if (err == EINVAL && !held && (size > l->shmmax || size < l->shmmin)) {
         char want[32], lim[32];
         sg_fmt_bytes(want, sizeof want, size);

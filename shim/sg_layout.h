@@ -147,7 +147,9 @@ struct sg_seg {
     uint32_t cr_pidns;         /* 436 creator's pid namespace (inode; 0: unknown) */
     uint32_t rm_pidns;         /* 440 remover's */
     uint32_t kc_pidns;         /* 444 the one kcpid was read in */
-    uint8_t  pad[64];          /* 448 */
+    uint64_t idle_ns;          /* 448 pending: CLOCK_MONOTONIC when first seen
+                                * with nobody attached (0: attached) */
+    uint8_t  pad[56];          /* 456 */
 };                              /* 512 */
 
 /* One attachment: a mapping made by shmat (or inherited through fork). */

@@ -8,7 +8,9 @@
  *                    prints "pid P id I line L"
  *   clean CODE       create, attach, detach, remove; exit CODE
  *   killed KEY       create a segment, then SIGKILL itself
- *   pending KEY      create, attach, IPC_RMID (deferred), SIGKILL itself
+ *   pending KEY      create, attach, fork a child that holds the
+ *                    attachment, IPC_RMID (deferred: the child is another
+ *                    process attached), SIGKILL the child and itself
  *   enospc KEY       a shmget that fails (limits lowered by the test);
  *                    prints "line L errno E"
  *   lookup KEY       look up KEY, attach, detach; exit 0, or 2 if not found
@@ -100,8 +102,17 @@ int main(int argc, char **argv)
         if (id < 0)
             return 1;
         if (!strcmp(m, "pending")) {
-            if (shmat(id, NULL, 0) == (void *)-1 || shmctl(id, IPC_RMID, NULL) != 0)
+            if (shmat(id, NULL, 0) == (void *)-1)
                 return 1;
+            pid_t c = fork();
+            if (c == 0) {
+                pause();
+                _exit(0);
+            }
+            if (c < 0 || shmctl(id, IPC_RMID, NULL) != 0)
+                return 1;
+            kill(c, SIGKILL);
+            waitpid(c, NULL, 0);
         }
         say("pid %d id %d\n", (int)getpid(), id);
         raise(SIGKILL);

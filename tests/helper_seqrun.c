@@ -854,7 +854,10 @@ static void sc_rmid_keyed_child_lookup_noexit(void)
  * keyed segment is held back, so the key stays resolvable until the last
  * detach.  Bare, observe and off: the kernel turns the key into
  * IPC_PRIVATE at once. */
-static void sc_rmid_keyed_attached(void)
+/* Removed by a process attached alone (its own attachment defers
+ * nothing): as bare, the key is private at once and a new IPC_CREAT makes
+ * a new segment. */
+static void sc_rmid_keyed_self(void)
 {
     int id = G(K1, PG, IPC_CREAT | 0600);
     void *p = A(id, NULL, 0);
@@ -866,6 +869,42 @@ static void sc_rmid_keyed_attached(void)
     S(id);
     D(p, "p");
     D(q, "q");
+    S(id);
+    G(K1, 0, 0);
+    G(K1, PG, IPC_CREAT | 0600);
+}
+
+/* Removed while another process (a forked child, holding the inherited
+ * attachment) is attached: the documented difference of defer mode (the
+ * key stays resolvable); after the child's exit, the next call completes
+ * the removal and both runs agree again. */
+static void sc_rmid_keyed_attached(void)
+{
+    int id = G(K1, PG, IPC_CREAT | 0600);
+    void *p = A(id, NULL, 0);
+    int go[2];
+    if (pipe(go) != 0)
+        harness_fail("pipe");
+    pid_t c = fork();
+    if (c < 0)
+        harness_fail("fork");
+    if (c == 0) { /* silent: holds the inherited attachment until told */
+        char b;
+        close(go[1]);
+        ssize_t n = read(go[0], &b, 1);
+        _exit(n < 0);
+    }
+    close(go[0]);
+    D(p, "p");
+    C(id, IPC_RMID, NULL);
+    S(id);
+    G(K1, 0, 0);
+    C(id, IPC_RMID, NULL);
+    close(go[1]);
+    int st;
+    if (waitpid(c, &st, 0) != c)
+        harness_fail("waitpid");
+    out("holder exited");
     S(id);
     G(K1, 0, 0);
     G(K1, PG, IPC_CREAT | 0600);
@@ -1516,6 +1555,7 @@ static const struct scenario {
     { "rmid_keyed_killed_after_call", sc_rmid_keyed_killed_after_call, 0 },
     { "rmid_keyed_exec_after_call", sc_rmid_keyed_exec_after_call, 0 },
     { "rmid_keyed_after_many_gets", sc_rmid_keyed_after_many_gets, 0 },
+    { "rmid_keyed_self", sc_rmid_keyed_self, 0 },
     { "rmid_keyed_attached", sc_rmid_keyed_attached, 0 },
     { "ctl_set", sc_ctl_set, 0 },
     { "ctl_lock", sc_ctl_lock, 0 },

@@ -19,12 +19,21 @@
  *                       attachments and obeys lines read from FIFO:
  *                       "dt" (detach all), "exit"
  *   pid              -> "pid P"
+ *   poll KEY MS N    -> "polled F": N lookups shmget(KEY, 0, 0), MS ms
+ *                       apart; F of them found the key
+ *   thr_rm KEY       -> "old O new N oldkey HEX": creates KEY; a second
+ *                       thread attaches it; this one removes it, then
+ *                       shmget(KEY, 4096, IPC_CREAT) again (new id N); the
+ *                       old segment's key as IPC_STAT shows it; the
+ *                       thread detaches
+ *   cycles KEY N     -> "done N": N times create, attach, IPC_RMID, detach
  *   exit             -> exits 0 (normal exit: destructors run)
  *   _exit            -> _exit(0)
  * Keys are hex (0x...) or decimal.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -54,6 +63,23 @@ static void **slot_for(int id, int create)
 }
 
 static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* thr_rm: thread A attached while thread B (the caller) removes the
+ * segment and creates the key again. */
+static int thr_id;
+static volatile int thr_state; /* 1 attached, 2 may detach */
+static void *thr_attach(void *arg)
+{
+    (void)arg;
+    void *p = shmat(thr_id, NULL, 0);
+    __atomic_store_n(&thr_state, 1, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&thr_state, __ATOMIC_ACQUIRE) != 2)
+        usleep(1000);
+    if (p != (void *)-1)
+        shmdt(p);
+    return NULL;
+}
+static void thr_rm(key_t key);
 static void reply(const char *fmt, ...)
 {
     va_list ap;
@@ -187,6 +213,28 @@ int main(void)
             reply("child %d", (int)c);
         } else if (!strcmp(cmd, "pid")) {
             reply("pid %d", (int)getpid());
+        } else if (!strcmp(cmd, "poll")) {
+            int ms = atoi(a2), n = atoi(a3), found = 0;
+            for (int i = 0; i < n; i++) {
+                found += shmget((key_t)strtol(a1, NULL, 0), 0, 0) >= 0;
+                usleep((useconds_t)ms * 1000);
+            }
+            reply("polled %d", found);
+        } else if (!strcmp(cmd, "thr_rm")) {
+            thr_rm((key_t)strtol(a1, NULL, 0));
+        } else if (!strcmp(cmd, "cycles")) {
+            int n = atoi(a2), done = 0;
+            key_t k = (key_t)strtol(a1, NULL, 0);
+            for (int i = 0; i < n; i++) {
+                int sid = shmget(k, 4096, IPC_CREAT | 0600);
+                void *p = sid >= 0 ? shmat(sid, NULL, 0) : (void *)-1;
+                if (p == (void *)-1)
+                    break;
+                shmctl(sid, IPC_RMID, NULL);
+                shmdt(p);
+                done++;
+            }
+            reply("done %d", done);
         } else if (!strcmp(cmd, "exit")) {
             exit(0);
         } else if (!strcmp(cmd, "_exit")) {
@@ -195,4 +243,23 @@ int main(void)
             reply("err unknown-command");
     }
     return 0;
+}
+
+static void thr_rm(key_t key)
+{
+    thr_id = shmget(key, 4096, IPC_CREAT | 0600);
+    thr_state = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, thr_attach, NULL);
+    while (__atomic_load_n(&thr_state, __ATOMIC_ACQUIRE) != 1)
+        usleep(1000);
+    shmctl(thr_id, IPC_RMID, NULL);
+    int again = shmget(key, 4096, IPC_CREAT | 0600);
+    struct shmid_ds ds;
+    int k = shmctl(thr_id, IPC_STAT, &ds) == 0 ? ds.shm_perm.__key : -1;
+    __atomic_store_n(&thr_state, 2, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+    reply("old %d new %d oldkey 0x%x", thr_id, again, (unsigned)k);
+    if (again >= 0 && again != thr_id)
+        shmctl(again, IPC_RMID, NULL);
 }

@@ -641,7 +641,10 @@ static void test_orphans(void **state)
     step_start(&b, bare_env);  /* bare, then SIGKILL: orphan by "no such pid" */
     step_start(&c, lib_env);   /* library, alive, not attached: idle */
     step_start(&d, bare_env);  /* bare, alive, not attached: idle */
-    step_start(&e, lib_env);   /* library: attach, IPC_RMID (pending), SIGKILL: due */
+    step_start(&e, lib_env);   /* library: attach, IPC_RMID (pending: f is attached
+                                * too), SIGKILL of both: due */
+    struct step f;
+    step_start(&f, lib_env);
     int a1 = make(&a, "0", 10000);
     int a2 = make(&a, "0x0d0c0101", 12288);
     int b1 = make(&b, "0x0d0c0102", 5000);
@@ -649,12 +652,15 @@ static void test_orphans(void **state)
     int d1 = make(&d, "0x0d0c0103", 6000);
     int e1 = make(&e, "0x0d0c0104", 7000);
     assert_string_equal(step(&e, "at %d", e1), "ok");
+    assert_int_equal(step_id(step(&f, "get 0x0d0c0104")), e1);
+    assert_string_equal(step(&f, "at %d", e1), "ok");
     assert_string_equal(step(&e, "rmid %d", e1), "ok");
-    assert_true(sgt_shm_exists(e1)); /* deferred: e is still attached */
+    assert_true(sgt_shm_exists(e1)); /* deferred: f is attached */
     int b_pid = b.pid;
     step_kill(&a);
     step_kill(&b);
     step_kill(&e);
+    step_kill(&f);
     assert_true(sgt_shm_exists(e1)); /* nobody carried the removal out */
 
     struct jv *j = doctor_both(2);
@@ -740,23 +746,28 @@ static void test_live_idle_is_not_orphan(void **state)
 }
 
 /* A pending removal is due only when nobody is attached and no carrier is
- * between its lookup and its attach: while A is attached, then while C
+ * between its lookup and its attach: while B is attached, then while C
  * has looked the key up, it waits (healthy); once C is gone, it is due. */
 static void test_pending_due_only_when_nothing_holds_it(void **state)
 {
     (void)state;
-    struct step a, c;
+    struct step a, b, c;
     step_start(&a, lib_env);
+    step_start(&b, lib_env);
     step_start(&c, lib_env);
     int id = make(&a, "0x0d0c0401", 20000);
     assert_string_equal(step(&a, "at %d", id), "ok");
-    assert_string_equal(step(&a, "rmid %d", id), "ok"); /* deferred: A is attached */
+    assert_int_equal(step_id(step(&b, "get 0x0d0c0401")), id);
+    assert_string_equal(step(&b, "at %d", id), "ok");
+    assert_string_equal(step(&a, "rmid %d", id), "ok"); /* deferred: B is attached */
     struct jv *j = doctor_both(0);
     assert_int_equal(jnum(j, "segments.pending.count"), 1);
     assert_int_equal(jnum(j, "segments.pending_due.count"), 0);
     ASSERT_HAS(text_out, "removals waiting 1");
     jfree(j);
     assert_int_equal(step_id(step(&c, "get 0x0d0c0401")), id); /* C is about to attach */
+    assert_string_equal(step(&b, "dt %d", id), "ok");
+    step_end(&b, "exit");
     assert_string_equal(step(&a, "dt %d", id), "ok");
     assert_true(sgt_shm_exists(id)); /* C's lookup holds the removal back */
     j = doctor_both(0);

@@ -144,7 +144,8 @@ static void test_seg(void **state)
         F(sg_seg, cr_pidns, 436, 4, 'u'),
         F(sg_seg, rm_pidns, 440, 4, 'u'),
         F(sg_seg, kc_pidns, 444, 4, 'u'),
-        F(sg_seg, pad, 448, 64, 'a'),
+        F(sg_seg, idle_ns, 448, 8, 'u'),
+        F(sg_seg, pad, 456, 56, 'a'),
     };
     check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_seg), 512);
 }

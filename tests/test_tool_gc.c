@@ -341,7 +341,11 @@ static void test_recheck_sees_what_changed(void **state)
     step_start(&p, lib_env);
     int idp = step_id(step(&p, "get 0x7c000102 create"));
     assert_string_equal(step(&p, "at %d", idp), "ok");
+    struct step q; /* a lookup before the removal defers it */
+    step_start(&q, lib_env);
+    assert_int_equal(step_id(step(&q, "get 0x7c000102")), idp);
     assert_string_equal(step(&p, "rmid %d", idp), "ok");
+    step_kill(&q);
     step_kill(&p);
     it = decide_one(idp, 0);
     assert_int_equal(it.kind, GC_PENDING);
