@@ -166,9 +166,9 @@ for side in host A B C; do
     [ "$(objects)" = "$live" ] || fail "gc from $side removed something live"
     get || fail "httpd stopped serving after gc from $side"
 done
-show "shmguard ls; ls --sem   (host)" sh -c "'$tool' ls; '$tool' ls --sem"
-show "shmguard ls; ls --sem   (inside pod A)" in_pod "$A" sh -c "'$tool' ls; '$tool' ls --sem"
-show "shmguard ls; ls --sem   (inside pod B)" in_pod "$B" sh -c "'$tool' ls; '$tool' ls --sem"
+show "shmguard ls   (host)" "$tool" ls
+show "shmguard ls   (inside pod A)" in_pod "$A" "$tool" ls
+show "shmguard ls   (inside pod B)" in_pod "$B" "$tool" ls
 show "shmguard gc --dry-run   (a new pod C)" unshare --pid --fork --mount-proc "$tool" gc --dry-run
 say "# 1: gc from the host, pod A, pod B and a new pod C removed nothing; httpd serves"
 

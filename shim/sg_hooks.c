@@ -22,6 +22,8 @@
 #include "sg_compiler.h"
 
 #include <grp.h>
+#include <setjmp.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -110,6 +112,30 @@ SG_CRED_HOOK(setegid, (gid_t egid), (egid))
 SG_CRED_HOOK(setregid, (gid_t rgid, gid_t egid), (rgid, egid))
 SG_CRED_HOOK(setresgid, (gid_t rgid, gid_t egid, gid_t sgid), (rgid, egid, sgid))
 SG_CRED_HOOK(setgroups, (size_t n, const gid_t *list), (n, list))
+
+/* Non-local jumps.  A jump out of a signal handler that interrupted one
+ * of the library's calls (the classic alarm + siglongjmp timeout around a
+ * blocking semop) never returns through that call, so the thread's mark
+ * "inside the library" (sg_in_hook) would stay set and every later call
+ * of the thread go straight to libc, unrecorded.  The library itself never
+ * jumps: a jump clears the mark.  (A handler that interrupts the library
+ * and jumps within itself, then calls in again before returning, is not
+ * supported: the interrupted call may hold its locks.) */
+#define SG_JUMP_HOOK(name)                                                                    \
+    SG_EXPORT __attribute__((noreturn)) void name(struct __jmp_buf_tag env[1], int val)      \
+    {                                                                                         \
+        sg_in_hook = 0;                                                                       \
+        if (!sg_real_tab.name)                                                                \
+            abort(); /* no such function below us: glibc always has it */                     \
+        sg_real_tab.name(env, val);                                                           \
+    }
+void __longjmp_chk(struct __jmp_buf_tag env[1], int val) __attribute__((noreturn));
+SG_JUMP_HOOK(longjmp)
+SG_JUMP_HOOK(_longjmp)
+SG_JUMP_HOOK(siglongjmp)
+SG_JUMP_HOOK(__longjmp_chk)
+
+__attribute__((constructor)) static void sg_hooks_init(void) { sg_real_bind_jumps(); }
 
 __attribute__((destructor)) static void sg_hooks_fini(void)
 {

@@ -44,7 +44,7 @@ struct sg_real sg_real_tab = { sys_shmget, sys_shmat, sys_shmdt, sys_shmctl,
                                sys_semget, sys_semctl, sys_semop, sys_semtimedop,
                                sys_setuid, sys_seteuid, sys_setreuid, sys_setresuid,
                                sys_setgid, sys_setegid, sys_setregid, sys_setresgid,
-                               sys_setgroups };
+                               sys_setgroups, NULL, NULL, NULL, NULL };
 
 static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
 
@@ -97,3 +97,17 @@ static void do_bind(void)
 }
 
 void sg_real_bind(void) { pthread_once(&bind_once, do_bind); }
+
+void sg_real_bind_jumps(void)
+{
+    typedef void (*jump_fn)(struct __jmp_buf_tag *, int) __attribute__((noreturn));
+    void *p;
+#define BIND_JUMP(name)                                                                        \
+    if ((p = next_symbol(#name)))                                                              \
+        sg_real_tab.name = (jump_fn)p;
+    BIND_JUMP(longjmp)
+    BIND_JUMP(_longjmp)
+    BIND_JUMP(siglongjmp)
+    BIND_JUMP(__longjmp_chk)
+#undef BIND_JUMP
+}

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
+#include <setjmp.h>
 #include <sys/shm.h>
 #include <time.h>
 
@@ -40,10 +41,19 @@ struct sg_real {
     int (*setregid)(gid_t, gid_t);
     int (*setresgid)(gid_t, gid_t, gid_t);
     int (*setgroups)(size_t, const gid_t *);
+    /* Non-local jumps (sg_hooks.c): NULL until bound; glibc has them. */
+    void (*longjmp)(struct __jmp_buf_tag *, int) __attribute__((noreturn));
+    void (*_longjmp)(struct __jmp_buf_tag *, int) __attribute__((noreturn));
+    void (*siglongjmp)(struct __jmp_buf_tag *, int) __attribute__((noreturn));
+    void (*__longjmp_chk)(struct __jmp_buf_tag *, int) __attribute__((noreturn));
 };
 
 /* Bind the table if not yet bound; never fails (falls back to syscalls). */
 void sg_real_bind(void);
+
+/* Bind the non-local jump functions: at load (sg_hooks.c), because a
+ * jump may come from a signal handler, where binding (dlsym) may not run. */
+void sg_real_bind_jumps(void);
 
 extern struct sg_real sg_real_tab;
 
