@@ -73,6 +73,7 @@ static void do_init(void)
         return;
     }
     sg_local_init(&sg_st.local, sg_st.local_first);
+    sg_ledger_claim_ns(sg_st.self.pidns);
     note_pidns();
     sg_locks_register_atfork();
     sg_st.defer = sg_st.cfg->mode == SG_MODE_DEFER;
@@ -699,8 +700,10 @@ void sg_core_after_fork_child(void)
     /* The parent's intents are not the child's. */
     sg_st.intents_many = 0;
     memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
-    if (sg_st.self.pidns != parent_ns) /* forked after unshare(CLONE_NEWPID) */
+    if (sg_st.self.pidns != parent_ns) { /* forked after unshare(CLONE_NEWPID) */
+        sg_ledger_claim_ns(sg_st.self.pidns);
         note_pidns();
+    }
     uint64_t now = sg_now_ns();
     SG_LOCAL_FOREACH(&sg_st.local, e) {
         e->flags |= SG_ATT_INHERITED;

@@ -125,6 +125,8 @@ SG_CRED_HOOK(setgroups, (size_t n, const gid_t *list), (n, list))
     SG_EXPORT __attribute__((noreturn)) void name(struct __jmp_buf_tag env[1], int val)      \
     {                                                                                         \
         sg_in_hook = 0;                                                                       \
+        if (!__atomic_load_n(&sg_real_tab.name, __ATOMIC_ACQUIRE))                            \
+            sg_real_bind_jumps();                                                             \
         if (!sg_real_tab.name)                                                                \
             abort(); /* no such function below us: glibc always has it */                     \
         sg_real_tab.name(env, val);                                                           \
@@ -134,8 +136,6 @@ SG_JUMP_HOOK(longjmp)
 SG_JUMP_HOOK(_longjmp)
 SG_JUMP_HOOK(siglongjmp)
 SG_JUMP_HOOK(__longjmp_chk)
-
-__attribute__((constructor)) static void sg_hooks_init(void) { sg_real_bind_jumps(); }
 
 __attribute__((destructor)) static void sg_hooks_fini(void)
 {

@@ -1234,9 +1234,21 @@ void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec)
  * namespace, 1 to 510 (0: a claim that names no namespace; 511, all
  * ones, is no claim: a state of all ones is refused). */
 uint32_t sg_claim_tag(uint32_t pidns) { return 1 + pidns % 510; }
+
+/* The tag this process's claims carry (sg_ledger_claim_ns; 0 until set:
+ * the tool's and tests' claims name no namespace).  Kept, not computed on
+ * every claim: shmat's claim is on the attach/detach hot path. */
+static uint32_t claim_ns_bits;
+
+void sg_ledger_claim_ns(uint32_t pidns)
+{
+    __atomic_store_n(&claim_ns_bits, pidns ? sg_claim_tag(pidns) << SG_REC_CLAIM_NS_SHIFT : 0,
+                     __ATOMIC_RELAXED);
+}
+
 SG_HOT static uint32_t att_claim(int32_t pid)
 {
-    return SG_REC_CLAIM | (sg_claim_tag(sg_pidns_self()) << SG_REC_CLAIM_NS_SHIFT) |
+    return SG_REC_CLAIM | __atomic_load_n(&claim_ns_bits, __ATOMIC_RELAXED) |
            ((uint32_t)pid & SG_REC_CLAIM_PID);
 }
 

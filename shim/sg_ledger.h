@@ -282,6 +282,9 @@ void sg_pidns_note(struct sg_ledger *L, uint32_t ino, const uint32_t *anc, uint3
  * namespace, and whether the process a claim state names is provably
  * dead from here (a claim of another namespace never is). */
 uint32_t sg_claim_tag(uint32_t pidns);
+/* The pid namespace this process's claims name from now on (the library:
+ * at its first call, and again in a fork child). */
+void sg_ledger_claim_ns(uint32_t pidns);
 int sg_claim_dead(uint32_t claim_state);
 
 /* Event ring: record one failed call (lock held).  rec's state is set

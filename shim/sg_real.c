@@ -94,6 +94,7 @@ static void do_bind(void)
     BIND_CRED(setresgid, int (*)(gid_t, gid_t, gid_t))
     BIND_CRED(setgroups, int (*)(size_t, const gid_t *))
 #undef BIND_CRED
+    sg_real_bind_jumps();
 }
 
 void sg_real_bind(void) { pthread_once(&bind_once, do_bind); }
@@ -102,9 +103,10 @@ void sg_real_bind_jumps(void)
 {
     typedef void (*jump_fn)(struct __jmp_buf_tag *, int) __attribute__((noreturn));
     void *p;
+    /* dlsym alone (no dladdr): this may run in a signal handler. */
 #define BIND_JUMP(name)                                                                        \
-    if ((p = next_symbol(#name)))                                                              \
-        sg_real_tab.name = (jump_fn)p;
+    if ((p = dlsym(RTLD_NEXT, #name)))                                                         \
+        __atomic_store_n(&sg_real_tab.name, (jump_fn)p, __ATOMIC_RELEASE);
     BIND_JUMP(longjmp)
     BIND_JUMP(_longjmp)
     BIND_JUMP(siglongjmp)

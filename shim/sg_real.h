@@ -51,8 +51,10 @@ struct sg_real {
 /* Bind the table if not yet bound; never fails (falls back to syscalls). */
 void sg_real_bind(void);
 
-/* Bind the non-local jump functions: at load (sg_hooks.c), because a
- * jump may come from a signal handler, where binding (dlsym) may not run. */
+/* Bind the non-local jump functions: with the rest at the first
+ * intercepted call, or at a jump made before any (dlsym only; the jump
+ * may come from a signal handler).  Nothing is bound at load: a process
+ * that never calls in pays nothing. */
 void sg_real_bind_jumps(void);
 
 extern struct sg_real sg_real_tab;

@@ -52,6 +52,14 @@ void json_str(FILE *f, const char *s, size_t maxlen);
 
 /* "shmguard: CMD: msg" on stderr, then "Try 'shmguard CMD --help' for more
  * information.": the one way a subcommand reports bad usage. */
+/* --dir's value: an absolute path, as the library accepts; else a usage
+ * error (said) and -1. */
+int tool_dir_arg(const char *cmd, const char *dir);
+/* A ledger directory named on the command line must exist and be
+ * readable: deciding without it would read kernel facts alone (a typo
+ * must not make gc remove what a ledger there keeps).  -1, said, if not. */
+int tool_dir_readable(const char *cmd, const char *dir);
+
 void tool_cmd_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -795,8 +795,7 @@ int cmd_doctor(int argc, char **argv)
         tool_cmd_usage_error("doctor", "unexpected argument '%s'", argv[optind]);
         return SG_EXIT_FAILURE;
     }
-    if (dir && !dir[0]) {
-        tool_cmd_usage_error("doctor", "--dir needs a directory");
+    if (dir && (tool_dir_arg("doctor", dir) != 0 || tool_dir_readable("doctor", dir) != 0)) {
         return SG_EXIT_FAILURE;
     }
 

@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_ledger_dir.h"
 #include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "sg_config.h"
@@ -169,18 +170,20 @@ static int gc_intent_in(const struct sg_hdr *h, const struct sg_intent *intent, 
  * before each removal). */
 static int gc_intent_in_files(const char *dir, const char *skip, int32_t shmid)
 {
-    DIR *d = dir ? opendir(dir) : NULL;
-    if (!d)
-        return 0;
     uint64_t ns = sg_ipcns_ino(), mono = sg_coarse_mono_ns();
+    /* The files a reader reads (sg_ledger_dir.h): planted ones cost a
+     * stat each, not a read. */
+    struct sg_ipc_objs objs;
+    sg_ipc_objs_read(&objs);
+    struct sg_ledger_files files;
+    int rc = dir ? sg_ledger_files_list(&files, dir, ns, objs.uid, objs.n_uid) : -1;
+    sg_ipc_objs_free(&objs);
+    if (rc != 0)
+        return 0;
     int found = 0;
-    struct dirent *de;
-    while (!found && (de = readdir(d))) {
-        if (!sg_ledger_name_matches(de->d_name, ns))
-            continue;
-        char path[PATH_MAX];
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
-            (skip && !strcmp(path, skip)))
+    for (size_t i = 0; i < files.n && !found; i++) {
+        const char *path = files.v[i].path;
+        if (skip && !strcmp(path, skip))
             continue;
         int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (fd < 0)
@@ -201,7 +204,7 @@ static int gc_intent_in_files(const char *dir, const char *skip, int32_t shmid)
         }
         close(fd);
     }
-    closedir(d);
+    sg_ledger_files_free(&files);
     return found;
 }
 
@@ -589,6 +592,11 @@ int cmd_gc(int argc, char **argv)
     }
     if (optind < argc) {
         tool_cmd_usage_error("gc", "unexpected argument '%s'", argv[optind]);
+        free(ids);
+        free(semids);
+        return SG_EXIT_FAILURE;
+    }
+    if (dir && (tool_dir_arg("gc", dir) != 0 || tool_dir_readable("gc", dir) != 0)) {
         free(ids);
         free(semids);
         return SG_EXIT_FAILURE;

@@ -20,6 +20,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct att_view {
@@ -275,6 +276,11 @@ static int prune_own(const char *dir)
     char err[8192];
     struct sg_ledger L;
     const char *d = dir ? dir : sg_config_get()->ledger_dir;
+    struct stat dst;
+    if (stat(d, &dst) != 0) { /* never made here: nothing to prune */
+        fprintf(stderr, "%s: nothing to prune: no ledger directory %s\n", sg_prog, d);
+        return 0;
+    }
     if (sg_ledger_open_own(&L, d, sg_ipcns_ino(), NULL, err, sizeof err) != 0) {
         fprintf(stderr, "%s: cannot prune: %s\n", sg_prog, err);
         return -1;
@@ -333,6 +339,8 @@ int cmd_ledger(int argc, char **argv)
         tool_usage_error("ledger: --repair goes with --check");
         return SG_EXIT_FAILURE;
     }
+    if (dir && (tool_dir_arg("ledger", dir) != 0 || tool_dir_readable("ledger", dir) != 0))
+        return SG_EXIT_FAILURE;
     if (check)
         return ledger_check(dir, repair);
     if (prune && prune_own(dir) != 0)

@@ -680,6 +680,8 @@ int cmd_ls(int argc, char **argv)
         tool_cmd_usage_error("ls", "unexpected argument '%s'", argv[optind]);
         return SG_EXIT_FAILURE;
     }
+    if (o.dir && (tool_dir_arg("ls", o.dir) != 0 || tool_dir_readable("ls", o.dir) != 0))
+        return SG_EXIT_FAILURE;
     if (o.shm_only && o.sem_only) {
         tool_cmd_usage_error("ls", "--shm and --sem exclude each other (without either, both are listed)");
         return SG_EXIT_FAILURE;

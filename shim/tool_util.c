@@ -38,6 +38,29 @@ void tool_cmd_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
+int tool_dir_arg(const char *cmd, const char *dir)
+{
+    if (!dir[0] || dir[0] != '/') {
+        tool_cmd_usage_error(cmd, "--dir must be an absolute path (as SHMGUARD_LEDGER): '%s'", dir);
+        return -1;
+    }
+    return 0;
+}
+
+int tool_dir_readable(const char *cmd, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, R_OK | X_OK) != 0) {
+        fprintf(stderr, "%s: %s: cannot read the ledger directory %s: %s; nothing it records "
+                        "can be known (check the path)\n",
+                sg_prog, cmd, dir,
+                stat(dir, &st) != 0 ? strerror(errno) : !S_ISDIR(st.st_mode) ? "not a directory"
+                                                                            : strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 void tool_getopt_error(const char *cmd, int c, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "";

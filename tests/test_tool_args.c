@@ -10,6 +10,8 @@
  */
 #include "sgtest.h"
 
+#include <sys/shm.h>
+
 static struct sgt_result res;
 
 static char *no_env[] = { "LD_PRELOAD=", NULL };
@@ -223,9 +225,78 @@ static void test_ledger_args(void **state)
     ASSERT_USAGE("ledger: unexpected argument 'extra'", "shmguard --help");
 }
 
+/* --dir (issue: gc with a mistyped or missing ledger directory decided
+ * on kernel facts alone and removed a segment a process had just looked
+ * up; the tool accepted a relative --dir that the library rejects; ledger
+ * --prune created a missing directory and a ledger in it).  A directory
+ * named on the command line must be absolute, exist and be readable:
+ * else exit 1 and nothing done. */
+static void test_dir_args(void **state)
+{
+    (void)state;
+    const char *cmds[] = { "ls", "doctor", "gc", "ledger" };
+    for (int i = 0; i < 4; i++) {
+        tool(cmds[i], "--dir=relative/dir", NULL);
+        if (!sgt_exited(&res, 1) || !strstr(res.err, "must be an absolute path"))
+            fail_msg("%s --dir=relative: status %d, %s", cmds[i], res.status, res.err);
+        tool(cmds[i], "--dir=/nonexistent-shmguard-ledgers", NULL);
+        if (!sgt_exited(&res, 1) || !strstr(res.err, "cannot read the ledger directory"))
+            fail_msg("%s --dir=missing: status %d, %s", cmds[i], res.status, res.err);
+    }
+    tool("ledger", "--prune", "--dir=/nonexistent-shmguard-ledgers", NULL);
+    assert_true(sgt_exited(&res, 1));
+    struct stat st;
+    assert_int_equal(stat("/nonexistent-shmguard-ledgers", &st), -1);
+
+    /* The issue's case: a creator died, a consumer looked the key up and
+     * is about to attach.  gc with the right directory keeps it; with a
+     * mistyped one it must not decide at all. */
+    const char *dir = sgt_ledger_dir();
+    char ledger[PATH_MAX + 32], pre[PATH_MAX + 32], typo[PATH_MAX + 32], right[PATH_MAX + 32];
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(typo, sizeof typo, "--dir=%sx", dir);
+    snprintf(right, sizeof right, "--dir=%s", dir);
+    char *lib[] = { pre, ledger, NULL };
+    char *mk[] = { "sh", "-c", "echo 'get 0x5eedd1d0 create' | \"$0\"", (char *)SGT_HELPER("helper_step"),
+                   NULL };
+    sgt_run(&res, mk, lib, 30);
+    int id = -1;
+    assert_int_equal(sscanf(res.out, "id %d", &id), 1);
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t c = fork();
+    if (c == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        sgt_apply_env(lib);
+        execl(SGT_HELPER("helper_step"), "helper_step", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    assert_int_equal(write(in[1], "get 0x5eedd1d0\n", 15), 15);
+    char ans[64] = "";
+    assert_true(read(out[0], ans, sizeof ans - 1) > 0); /* looked up: about to attach */
+    tool("gc", right, "--dry-run", NULL);
+    ASSERT_HAS(res.out, "about to attach");
+    tool("gc", typo, NULL);
+    assert_true(sgt_exited(&res, 1));
+    assert_true(sgt_shm_exists(id));
+    close(in[1]);
+    waitpid(c, NULL, 0);
+    close(out[0]);
+    shmctl(id, IPC_RMID, NULL);
+    sgt_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dir_args),
         cmocka_unit_test(test_top_level), cmocka_unit_test(test_ls_args),
         cmocka_unit_test(test_gc_args),   cmocka_unit_test(test_run_args),
         cmocka_unit_test(test_ledger_args),
