@@ -762,22 +762,19 @@ void sg_core_rehome(void)
     }
 
     /* Leave the old one: this process's records go with it. */
-    uint32_t semflags[SG_LOCAL_SEMS];
+    uint32_t nsem = sg_st.n_semids;
+    uint32_t *semflags = calloc(nsem ? nsem : 1, sizeof *semflags);
     SG_LOCAL_FOREACH(&sg_st.local, e) {
         struct sg_att *rec = att_of(e, e->addr);
         if (rec)
             sg_att_del(L, rec);
         e->att_slot = 0;
     }
-    if (sg_ledger_lock(L) == 0) {
+    if (semflags && sg_ledger_lock(L) == 0) {
         if (L->hdr->intents)
             sg_intent_clear_pid(L, sg_st.self.pid);
         sg_sem_leave(semflags);
         sg_ledger_unlock(L);
-    } else {
-        sg_sem_leave(NULL);
-        for (uint32_t i = 0; i < SG_LOCAL_SEMS; i++)
-            semflags[i] = SG_USE_INHERITED;
     }
     memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
     sg_st.intents_many = 0;
@@ -819,9 +816,12 @@ void sg_core_rehome(void)
             sg_sem_arrive(semflags);
             sg_ledger_unlock(L);
         }
+        free(semflags);
+        semflags = NULL;
         sg_log(2, "credentials changed: ledger of uid %u left for %s", (unsigned)old_owner,
                L->path);
     }
+    free(semflags);
     __atomic_store_n(&rehoming, 0, __ATOMIC_SEQ_CST);
     sg_local_give(held);
     errno = saved;

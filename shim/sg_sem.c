@@ -14,55 +14,60 @@
 #include "sg_state.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- this process's sets ----------------------------------------------- */
 
-/* Set when a set could not be added to the full local list: further sets
- * used only by id are then not recorded, rather than costing a ledger
- * round trip on every semop.  Cleared when a slot frees up. */
+/* Set when a set could not be added to the full list (past the kernel's
+ * 32,768 sets, or out of memory): that set's use by id is then recorded
+ * on every call instead (see note_use_by_id), never silently dropped. */
 static int local_full;
 
 static int local_has(int id)
 {
     uint32_t n = __atomic_load_n(&sg_st.n_semids, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < n; i++)
-        if (__atomic_load_n(&sg_st.semids[i], __ATOMIC_RELAXED) == id)
+        if (__atomic_load_n(sg_sem_slot(i), __ATOMIC_RELAXED) == id)
             return 1;
     return 0;
 }
 
-/* sg_local_lock held. */
-static void local_add(int id)
+/* sg_local_lock held.  0, or -1 when the list cannot grow. */
+static int local_add(int id)
 {
     uint32_t n = sg_st.n_semids;
     for (uint32_t i = 0; i < n; i++)
-        if (sg_st.semids[i] == id)
-            return;
+        if (*sg_sem_slot(i) == id)
+            return 0;
     for (uint32_t i = 0; i < n; i++)
-        if (sg_st.semids[i] < 0) {
-            __atomic_store_n(&sg_st.semids[i], id, __ATOMIC_RELEASE);
-            return;
+        if (*sg_sem_slot(i) < 0) {
+            __atomic_store_n(sg_sem_slot(i), id, __ATOMIC_RELEASE);
+            return 0;
         }
-    if (n == SG_LOCAL_SEMS) {
-        if (!__atomic_exchange_n(&local_full, 1, __ATOMIC_RELAXED))
-            sg_log(1, "more than %d semaphore sets in use by this process: forked children "
-                      "are not credited with the others, nor is their use by id recorded",
-                   SG_LOCAL_SEMS);
-        return;
+    if (n >= SG_LOCAL_SEMS && n % SG_LOCAL_SEMS == 0) {
+        uint32_t c = n / SG_LOCAL_SEMS - 1;
+        int32_t *chunk = c < SG_SEM_CHUNKS ? malloc(SG_LOCAL_SEMS * sizeof *chunk) : NULL;
+        if (!chunk) {
+            if (!__atomic_exchange_n(&local_full, 1, __ATOMIC_RELAXED))
+                sg_log(0, "%u semaphore sets in use by this process: no room to list more; "
+                          "the use of the others is recorded at each call",
+                       n);
+            return -1;
+        }
+        __atomic_store_n(&sg_st.sem_more[c], chunk, __ATOMIC_RELEASE);
     }
-    __atomic_store_n(&sg_st.semids[n], id, __ATOMIC_RELAXED);
+    __atomic_store_n(sg_sem_slot(n), id, __ATOMIC_RELAXED);
     __atomic_store_n(&sg_st.n_semids, n + 1, __ATOMIC_RELEASE);
+    return 0;
 }
 
 /* sg_local_lock held. */
 static void local_del(int id)
 {
     for (uint32_t i = 0; i < sg_st.n_semids; i++)
-        if (sg_st.semids[i] == id) {
-            __atomic_store_n(&sg_st.semids[i], -1, __ATOMIC_RELEASE);
-            __atomic_store_n(&local_full, 0, __ATOMIC_RELAXED);
-        }
+        if (*sg_sem_slot(i) == id)
+            __atomic_store_n(sg_sem_slot(i), -1, __ATOMIC_RELEASE);
 }
 
 /* ---- records ------------------------------------------------------------ */
@@ -188,7 +193,8 @@ static void add_created(key_t key, int nsems, int flg, int id)
 }
 
 /* First use of set id by this process through an id (not semget):
- * record it before the operation, which may block for long. */
+ * record it before the operation, which may block for long.  (With the
+ * list full, every use is recorded: add_user finds the record there.) */
 static void note_use_by_id(int id)
 {
     struct sg_ksem k;
@@ -309,8 +315,7 @@ SG_BODY int semctl_body(int id, int num, int cmd, union sg_semun arg)
     int e0 = errno;
     int c = cmd & ~0x100;
     /* Setting values is what a user does (observers only read). */
-    if ((c == SETVAL || c == SETALL) && !local_has(id) &&
-        !__atomic_load_n(&local_full, __ATOMIC_RELAXED))
+    if ((c == SETVAL || c == SETALL) && !local_has(id))
         note_use_by_id(id);
     int r = real_semctl(id, num, cmd, arg);
     int e = errno;
@@ -336,7 +341,7 @@ SG_BODY int semop_body(int id, struct sembuf *ops, size_t n, const struct timesp
                        int timed)
 {
     sg_core_init();
-    if (sg_st.active && !local_has(id) && !__atomic_load_n(&local_full, __ATOMIC_RELAXED)) {
+    if (sg_st.active && !local_has(id)) {
         int e0 = errno;
         note_use_by_id(id);
         errno = e0;
@@ -358,7 +363,7 @@ void sg_sem_after_fork_child(void)
 {
     uint64_t now = sg_coarse_now_ns();
     for (uint32_t i = 0; i < sg_st.n_semids; i++) {
-        int id = sg_st.semids[i];
+        int id = *sg_sem_slot(i);
         if (id < 0)
             continue;
         struct sg_semuser u;
@@ -377,9 +382,9 @@ void sg_sem_after_fork_child(void)
 void sg_sem_exit(void)
 {
     for (uint32_t i = 0; i < sg_st.n_semids; i++) {
-        if (sg_st.semids[i] < 0)
+        if (*sg_sem_slot(i) < 0)
             continue;
-        struct sg_semuser *u = sg_semuser_find(&sg_st.L, sg_st.semids[i], sg_st.self.pid);
+        struct sg_semuser *u = sg_semuser_find(&sg_st.L, *sg_sem_slot(i), sg_st.self.pid);
         if (u && u->start == sg_st.self.start)
             sg_semuser_del(&sg_st.L, u);
     }
@@ -388,11 +393,10 @@ void sg_sem_exit(void)
 void sg_sem_leave(uint32_t *flags)
 {
     for (uint32_t i = 0; i < sg_st.n_semids; i++) {
-        if (flags)
-            flags[i] = SG_USE_INHERITED;
-        if (!flags || sg_st.semids[i] < 0)
+        flags[i] = SG_USE_INHERITED;
+        if (*sg_sem_slot(i) < 0)
             continue;
-        struct sg_semuser *u = sg_semuser_find(&sg_st.L, sg_st.semids[i], sg_st.self.pid);
+        struct sg_semuser *u = sg_semuser_find(&sg_st.L, *sg_sem_slot(i), sg_st.self.pid);
         if (!u || u->start != sg_st.self.start)
             continue;
         flags[i] = u->flags;
@@ -404,10 +408,10 @@ void sg_sem_arrive(const uint32_t *flags)
 {
     uint64_t now = sg_coarse_now_ns();
     for (uint32_t i = 0; i < sg_st.n_semids; i++) {
-        if (sg_st.semids[i] < 0)
+        if (*sg_sem_slot(i) < 0)
             continue;
         struct sg_ksem k;
-        if (sg_ksem_stat(sg_st.semids[i], &k) != 0)
+        if (sg_ksem_stat(*sg_sem_slot(i), &k) != 0)
             continue;
         struct sg_seg *r = rec_for(&k);
         if (!r || sg_semuser_find(&sg_st.L, k.id, sg_st.self.pid))
@@ -418,7 +422,7 @@ void sg_sem_arrive(const uint32_t *flags)
         u.pid = sg_st.self.pid;
         u.pidns = sg_st.self.pidns;
         u.start = sg_st.self.start;
-        u.flags = flags[i] ? flags[i] : SG_USE_INHERITED;
+        u.flags = flags && flags[i] ? flags[i] : SG_USE_INHERITED;
         u.time_ns = now;
         put_user(&u);
     }

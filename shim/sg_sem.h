@@ -39,12 +39,13 @@ void sg_sem_after_fork_child(void);
 /* Exit (ledger lock held): this process no longer uses its sets. */
 void sg_sem_exit(void);
 
-/* Leaving a ledger (sg_core_rehome; its lock held, flags NULL when it
- * could not be taken): delete this process's user records of its sets,
- * keeping in flags[i] how it came to use set i of its list. */
+/* Leaving a ledger (sg_core_rehome; its lock held): delete this
+ * process's user records of its sets, keeping in flags[i] (room for
+ * n_semids) how it came to use set i of its list. */
 void sg_sem_leave(uint32_t *flags);
 /* Arriving in a ledger (its lock held): record this process as a user of
- * every set of its list, with the flags sg_sem_leave kept.  A set this
+ * every set of its list, with the flags sg_sem_leave kept (NULL: as
+ * inherited).  A set this
  * process created is recorded as used: its creation stays in the ledger
  * of the uid that created it. */
 void sg_sem_arrive(const uint32_t *flags);

@@ -16,9 +16,13 @@
 
 /* Semaphore sets this process uses (created, looked up, inherited or
  * operated on), so that semop's check is a short lock-free scan and a
- * forked child can be credited with them.  Written under sg_local_lock;
- * read without it (entries are stored before the count grows). */
+ * forked child can be credited with them: the first SG_LOCAL_SEMS inline,
+ * the rest in chunks of as many, allocated when needed and never freed,
+ * up to the kernel's 32,768 sets.  Written under sg_local_lock; read
+ * without it (a chunk and its entries are stored before the count grows).
+ * See sg_sem_slot(). */
 #define SG_LOCAL_SEMS 64
+#define SG_SEM_CHUNKS 511
 
 /* Intents this process tracks by id (sg_state.intent_ids). */
 #define SG_INTENT_IDS 8
@@ -52,9 +56,18 @@ struct sg_state {
     uint32_t n_semids;          /* entries in use; -1 ids are free slots */
     struct sg_ledger L;         /* its pointers first, its path last */
     int32_t semids[SG_LOCAL_SEMS];
+    int32_t *sem_more[SG_SEM_CHUNKS];
 };
 
 extern struct sg_state sg_st;
+
+/* Slot i (< n_semids, or the next one once its chunk exists) of the
+ * process's set list. */
+static inline int32_t *sg_sem_slot(uint32_t i)
+{
+    return i < SG_LOCAL_SEMS ? &sg_st.semids[i]
+                             : &sg_st.sem_more[i / SG_LOCAL_SEMS - 1][i % SG_LOCAL_SEMS];
+}
 
 /* Take the ledger lock for one call (waits at most ~2 s; after a timeout
  * the process passes calls through for 5 s without waiting again).
