@@ -76,8 +76,9 @@ void doctor_sem_text(const struct doctor_sem *d, const struct sg_view *v, FILE *
         fprintf(f, "  a new set      none can be created: semget fails with ENOSPC (SEMMNS)\n");
     else {
         uint64_t left = l->semmns - l->used_sems;
-        fprintf(f, "  a new set      can have up to %" PRIu64 " semaphores (%s)\n",
-                left < l->semmsl ? left : l->semmsl, left < l->semmsl ? "SEMMNS" : "SEMMSL");
+        uint64_t most = left < l->semmsl ? left : l->semmsl;
+        fprintf(f, "  a new set      can have up to %" PRIu64 " semaphore%s (%s)\n", most,
+                most == 1 ? "" : "s", left < l->semmsl ? "SEMMNS" : "SEMMSL");
     }
     size_t total = d->sets[0] + d->sets[1] + d->sets[2];
     fprintf(f, "  sets           %zu: %zu in use, %zu orphaned, %zu unknown (made without the "

@@ -99,7 +99,9 @@ int gc_dead(int32_t pid, uint64_t start, uint32_t ns, const char **how)
     const char *dummy;
     if (!how)
         how = &dummy;
-    *how = "no process has that pid";
+    /* With a start time the ledger recorded the creator itself: it is the
+     * one that exited. */
+    *how = start ? "it exited (no process has that pid now)" : "no process has that pid";
     if (pid <= 0) {
         *how = "not in this pid namespace";
         return -1;

@@ -11,6 +11,9 @@
 #include "tool.h"
 
 #include <errno.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <elf.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -48,6 +51,62 @@ static void run_usage(FILE *f)
             "\n"
             "For more details see shmguard(1).\n",
             sg_prog);
+}
+
+/* The file execvp would run for cmd (PATH searched when cmd has no
+ * slash) into buf; 0, or -1 when none is found. */
+static int resolve(const char *cmd, char *buf, size_t n)
+{
+    if (strchr(cmd, '/'))
+        return snprintf(buf, n, "%s", cmd) < (int)n ? 0 : -1;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        size_t l = strcspn(path, ":");
+        if (snprintf(buf, n, "%.*s/%s", (int)l, l ? path : ".", cmd) < (int)n &&
+            access(buf, X_OK) == 0)
+            return 0;
+        path += l + (path[l] == ':');
+    }
+    return -1;
+}
+
+/* Say so when the library cannot be loaded into cmd: a statically linked
+ * program (no dynamic linker reads LD_PRELOAD), or a set-user-ID or
+ * set-group-ID one of another owner (secure execution ignores preload
+ * paths with a slash). */
+static void warn_unobservable(const char *cmd)
+{
+    char path[PATH_MAX];
+    int fd = resolve(cmd, path, sizeof path) == 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return;
+    struct stat st;
+    Elf64_Ehdr eh;
+    int dynamic = 0;
+    if (fstat(fd, &st) == 0 && pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
+        !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+        eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 256) {
+        for (unsigned i = 0; i < eh.e_phnum && !dynamic; i++) {
+            Elf64_Phdr ph;
+            if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * sizeof ph)) != (ssize_t)sizeof ph)
+                break;
+            dynamic = ph.p_type == PT_INTERP;
+        }
+        if (!dynamic)
+            fprintf(stderr, "%s: run: note: %s is statically linked: the library cannot be loaded "
+                            "into it, and nothing it does will be recorded\n",
+                    sg_prog, path);
+    } else
+        dynamic = 1; /* a script, or another format: its interpreter decides */
+    if (dynamic && (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+                    ((st.st_mode & S_ISGID) && st.st_gid != getegid())))
+        fprintf(stderr, "%s: run: note: %s is set-user-ID or set-group-ID: it runs in secure "
+                        "execution, which ignores the library's path; nothing it does will be "
+                        "recorded\n",
+                sg_prog, path);
+    close(fd);
 }
 
 int cmd_run(int argc, char **argv)
@@ -91,6 +150,7 @@ int cmd_run(int argc, char **argv)
 
     if (tool_preload_env("run", 1, mode, ledger) != 0)
         return SG_EXIT_FAILURE;
+    warn_unobservable(argv[optind]);
     fflush(NULL);
     execvp(argv[optind], argv + optind);
     int e = errno;

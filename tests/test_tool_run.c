@@ -171,12 +171,31 @@ static void test_installed_layout_and_missing_library(void **state)
     assert_string_equal(res.out, want);
 }
 
+/* A program the library cannot be loaded into is named (issue: `run`
+ * said nothing, and the run recorded nothing).  Debian's ldconfig is
+ * statically linked; a dynamic program gets no note. */
+static void test_unobservable_named(void **state)
+{
+    (void)state;
+    char *env[] = { "LD_PRELOAD=", NULL };
+    if (access("/sbin/ldconfig", X_OK) == 0) {
+        char *argv[] = { (char *)SGT_TOOL, "run", "--", "/sbin/ldconfig", "--version", NULL };
+        sgt_run(&res, argv, env, 30);
+        ASSERT_HAS(res.err, "statically linked");
+    }
+    char *dyn[] = { (char *)SGT_TOOL, "run", "--", "true", NULL };
+    sgt_run(&res, dyn, env, 30);
+    assert_true(sgt_exited(&res, 0));
+    ASSERT_LACKS(res.err, "note:");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_status_and_env),
         cmocka_unit_test(test_library_is_active),
         cmocka_unit_test(test_installed_layout_and_missing_library),
+        cmocka_unit_test(test_unobservable_named),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
