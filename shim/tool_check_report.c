@@ -100,7 +100,12 @@ static int push(struct check_seg **v, size_t *n, const struct check_seg *s)
     return 0;
 }
 
-/* Complete a deferred removal that is due: the same checks as gc's. */
+/* Complete a deferred removal the run left: due (the same checks as
+ * gc's), it is carried out; still held (an outside process attached, or
+ * about to attach), it is handed to the kernel as it would have been
+ * without the library (SHM_DEST: gone at the last detach) - the run's
+ * ledger, which held it back, is about to be deleted, and nobody else
+ * would ever carry it out. */
 static void complete_pending(struct check_seg *c, const struct sg_seginfo *s, const char *dir)
 {
     struct gc_item it;
@@ -114,9 +119,17 @@ static void complete_pending(struct check_seg *c, const struct sg_seginfo *s, co
     if (ok < 0) {
         c->removed = 1;
         snprintf(c->note, sizeof c->note, "%s", why);
-    } else if (ok == 0)
-        snprintf(c->note, sizeof c->note, "left pending: %s", why);
-    else if (real_shmctl(s->k.id, IPC_RMID, NULL) == 0) {
+    } else if (ok == 0) {
+        if (real_shmctl(s->k.id, IPC_RMID, NULL) == 0) {
+            c->removed = 1;
+            snprintf(c->note, sizeof c->note,
+                     "handed to the kernel by shmguard check (%.200s): it goes at the last "
+                     "detach, as without the library",
+                     why);
+        } else
+            snprintf(c->note, sizeof c->note, "left pending: %s; IPC_RMID failed: %s", why,
+                     strerror(errno));
+    } else if (real_shmctl(s->k.id, IPC_RMID, NULL) == 0) {
         c->removed = 1;
         snprintf(c->note, sizeof c->note, "completed now by shmguard check");
     } else
@@ -158,10 +171,12 @@ int check_collect(struct check_run *r)
     }
     for (size_t i = 0; i < v.n; i++) {
         const struct sg_seginfo *s = &v.seg[i];
-        if (existed_before(r, &s->k))
+        /* A segment from before the run counts only if the run asked for
+         * its removal (deferred in the run's ledger). */
+        if (existed_before(r, &s->k) && s->state != SG_ST_PENDING)
             continue;
         int ours = s->rec && (s->rec->flags & SG_SEG_CREATOR);
-        if (!ours && !r->isolated) {
+        if (!ours && !r->isolated && s->state != SG_ST_PENDING) {
             r->n_other++;
             continue;
         }

@@ -8,6 +8,8 @@
  *                    prints "pid P id I line L"
  *   clean CODE       create, attach, detach, remove; exit CODE
  *   killed KEY       create a segment, then SIGKILL itself
+ *   rmid KEY         look KEY up and remove it (a segment from before the
+ *                    run, held by a process outside it)
  *   pending KEY      create, attach, fork a child that holds the
  *                    attachment, IPC_RMID (deferred: the child is another
  *                    process attached), SIGKILL the child and itself
@@ -117,6 +119,11 @@ int main(int argc, char **argv)
         say("pid %d id %d\n", (int)getpid(), id);
         raise(SIGKILL);
         return 1;
+    }
+    if (!strcmp(m, "rmid")) {
+        int id = shmget(key, 0, 0);
+        say("rmid %d\n", id >= 0 ? shmctl(id, IPC_RMID, NULL) : -1);
+        return 0;
     }
     if (!strcmp(m, "enospc")) {
         int id = enospc_here(key);

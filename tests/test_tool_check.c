@@ -192,6 +192,29 @@ static void test_pending_completed(void **state)
     assert_int_equal(n_segments(), 0);
 }
 
+/* A segment from before the run, held by a process outside it; the run
+ * removes it (deferred: the outside process is attached).  The run's
+ * ledger goes with the run, so check hands the removal to the kernel as it
+ * would have been without the library (issue: the report said "0 deferred
+ * removals" and the segment stayed forever, its key resolving). */
+static void test_outside_holder_removal(void **state)
+{
+    (void)state;
+    int id = shmget(0x5eedc0de, 4096, IPC_CREAT | 0600);
+    void *p = shmat(id, NULL, 0);
+    assert_true(id >= 0 && p != (void *)-1);
+    check(NULL, (const char *[]){ "rmid", "0x5eedc0de", NULL });
+    ASSERT_HAS(res.out, "rmid 0");
+    ASSERT_HAS(report, "handed to the kernel by shmguard check");
+    ASSERT_HAS(report, "1 deferred removal left by the run");
+    struct shmid_ds ds;
+    assert_int_equal(shmctl(id, IPC_STAT, &ds), 0);
+    assert_true(ds.shm_perm.mode & SHM_DEST);
+    assert_int_equal(shmget(0x5eedc0de, 0, 0), -1); /* the key is gone, as bare */
+    assert_int_equal(shmdt(p), 0);
+    assert_int_equal(cpid_of(id), -1);
+}
+
 static void set_shmmni(int v)
 {
     FILE *f = fopen("/proc/sys/kernel/shmmni", "w");
@@ -452,6 +475,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_grandchild_leak),     T(test_clean_status_passes_through),
         T(test_killed_by_signal),    T(test_pending_completed),
+        T(test_outside_holder_removal),
         T(test_limit_error),         T(test_outside_not_reported),
         T(test_still_running),       T(test_isolate_root),
         T(test_isolate_unprivileged), T(test_usage),
