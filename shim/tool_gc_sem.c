@@ -128,9 +128,28 @@ size_t gc_sem_decide(const struct sg_view *v, const struct gc_opts *o, const lon
     return n;
 }
 
-/* Check a candidate again against a fresh view.  1: remove; 0: keep
- * (why says why); -1: gone. */
-static int recheck(const struct gc_sem_item *it, const struct sg_view *fresh, char *why, size_t n)
+/* A live user of set id recorded in own since the fresh view was built
+ * (own's lock held): the cheap part of the re-check that only the lock
+ * makes final.  Its pid, or 0. */
+static int32_t new_user(const struct sg_ledger *own, int32_t id)
+{
+    for (uint32_t i = 0; own && own->hdr->semuser_live && i < own->semuser_cap; i++) {
+        const struct sg_semuser *u = &own->semuser[i];
+        if (u->state == SG_REC_LIVE && u->semid == id &&
+            sg_proc_alive_ns(u->pid, u->start, u->pidns) != 0)
+            return u->pid;
+    }
+    return 0;
+}
+
+/* Check a candidate again against a fresh view, built before own's lock
+ * was taken (reading every semaphore's last operator, GETPID, may take
+ * long for large sets: it is done outside the lock), then, under the
+ * lock, what can have changed since: the set itself (its times), its
+ * creator, and users recorded in own meanwhile.  1: remove; 0: keep (why
+ * says why); -1: gone. */
+static int recheck(const struct gc_sem_item *it, const struct sg_view *fresh,
+                   const struct sg_ledger *own, char *why, size_t n)
 {
     struct sg_ksem k;
     if (sg_ksem_stat(it->k.id, &k) != 0) {
@@ -159,6 +178,11 @@ static int recheck(const struct gc_sem_item *it, const struct sg_view *fresh, ch
         snprintf(why, n, "its creator pid %d is not provably dead any more", it->cr_pid);
         return 0;
     }
+    int32_t u = new_user(own, it->k.id);
+    if (u) {
+        snprintf(why, n, "pid %d started using it meanwhile", u);
+        return 0;
+    }
     return 1;
 }
 
@@ -179,8 +203,10 @@ void gc_sem_apply(const struct gc_sem_item *items, size_t n, struct sg_ledger *o
     struct sg_view fresh;
     int have_fresh = 0, locked = 0;
     if (any && !dry_run) {
+        /* The expensive view first, then the lock for the cheap part
+         * (recheck): carriers' semget and semctl wait for this lock. */
+        have_fresh = sg_view_build(&fresh, dir, NULL) == 0;
         locked = own && sg_ledger_lock(own) == 0;
-        have_fresh = sg_view_build(&fresh, dir, locked ? own : NULL) == 0;
     }
     for (size_t i = 0; i < n; i++) {
         const struct gc_sem_item *it = &items[i];
@@ -203,7 +229,7 @@ void gc_sem_apply(const struct gc_sem_item *items, size_t n, struct sg_ledger *o
             continue;
         }
         char why[512], full[1100];
-        int ok = have_fresh ? recheck(it, &fresh, why, sizeof why) : 0;
+        int ok = have_fresh ? recheck(it, &fresh, locked ? own : NULL, why, sizeof why) : 0;
         if (!have_fresh)
             snprintf(why, sizeof why, "cannot read the kernel's lists again: %s", strerror(errno));
         if (ok < 0) {
