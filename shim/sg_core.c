@@ -175,21 +175,24 @@ static int local_count(int shmid) { return sg_local_count(&sg_st.local, shmid); 
 #define RECONCILE_INTERVAL_NS (10ull * 1000000000ull)
 
 /* A full table is most often full of records the kernel has forgotten
- * (exec, SIGKILL, ipcrm): drop those, at most every 10 s per process.
- * Ledger lock held. */
+ * (exec, SIGKILL, ipcrm): drop those before giving a record up.  Again at
+ * once while that finds room; after a pass that found none (a table full
+ * of live records), not for 10 s in this process, so that each call does
+ * not pay a pass over the tables.  Ledger lock held. */
 static int reconcile_for_room(void)
 {
     static uint64_t next;
     uint64_t now = sg_coarse_mono_ns();
     if (now < next)
         return 0;
-    next = now + RECONCILE_INTERVAL_NS;
     struct sg_reconcile_stats st;
     if (sg_reconcile(&sg_st.L, &st) != 0)
         return 0;
     sg_log(1, "ledger full: dropped %u stale segment and %u stale attachment records",
            st.segs_dropped, st.atts_dropped);
-    return st.segs_dropped + st.atts_dropped + st.sems_dropped > 0;
+    int room = st.segs_dropped + st.atts_dropped + st.sems_dropped > 0;
+    next = room ? 0 : now + RECONCILE_INTERVAL_NS;
+    return room;
 }
 
 void sg_core_note_full(const char *table)
@@ -202,13 +205,15 @@ void sg_core_note_full(const char *table)
                 sg_st.L.path, table);
 }
 
-static struct sg_seg *put_seg(const struct sg_seg *rec)
+struct sg_seg *sg_core_put_seg(const struct sg_seg *rec)
 {
     struct sg_seg *r = sg_seg_put(&sg_st.L, rec);
     if (!r && reconcile_for_room())
         r = sg_seg_put(&sg_st.L, rec);
-    if (!r)
+    if (!r) {
+        sg_ledger_dropped(&sg_st.L);
         sg_core_note_full("segment and semaphore set");
+    }
     return r;
 }
 
@@ -217,12 +222,16 @@ static struct sg_seg *put_seg(const struct sg_seg *rec)
 SG_HOT static struct sg_att *claim_att(uint64_t addr)
 {
     struct sg_att *r = sg_att_claim(&sg_st.L, sg_st.self.pid, addr);
-    if (!r && sg_core_take()) {
-        if (reconcile_for_room())
-            r = sg_att_claim(&sg_st.L, sg_st.self.pid, addr);
-        sg_core_give();
-        if (!r)
+    if (!r) {
+        if (sg_core_take()) {
+            if (reconcile_for_room())
+                r = sg_att_claim(&sg_st.L, sg_st.self.pid, addr);
+            sg_core_give();
+        }
+        if (!r) {
+            sg_ledger_dropped(&sg_st.L);
             sg_core_note_full("attachment");
+        }
     }
     return r;
 }
@@ -323,7 +332,7 @@ static int record_get(key_t key, size_t size, int flg, int id)
     }
     if (created)
         fill_creator(&n);
-    put_seg(&n);
+    sg_core_put_seg(&n);
     return created;
 }
 

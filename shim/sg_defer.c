@@ -134,7 +134,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
         n.cr_pid = ds.shm_cpid;
         n.cr_pidns = sg_st.self.pidns;
         n.cr_uid = ds.shm_perm.cuid;
-        rec = sg_seg_put(&sg_st.L, &n);
+        rec = sg_core_put_seg(&n);
     }
     if (!rec || sg_pend_add(&sg_st.L, SG_KIND_SHM, id) != 0) {
         /* No room to remember it: behave as bare. */

@@ -1055,14 +1055,11 @@ static void *t_put(struct sg_ledger *L, const struct table *t, const void *rec)
             continue;
         }
         /* Keep at least 1/8 of the table empty so probes stay short. */
-        if (*t->live >= (t->mask + 1) - (t->mask + 1) / 8 || t_fill(L, t, r, rec) != 0) {
-            __atomic_fetch_add(&L->hdr->dropped, 1, __ATOMIC_RELAXED);
+        if (*t->live >= (t->mask + 1) - (t->mask + 1) / 8 || t_fill(L, t, r, rec) != 0)
             return NULL;
-        }
         (*t->live)++;
         return r;
     }
-    __atomic_fetch_add(&L->hdr->dropped, 1, __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -1300,9 +1297,10 @@ SG_HOT struct sg_att *sg_att_claim(struct sg_ledger *L, int32_t pid, uint64_t ad
             /* another process took it first: go on probing */
         }
     }
-    __atomic_fetch_add(&L->hdr->dropped, 1, __ATOMIC_RELAXED);
     return NULL;
 }
+
+void sg_ledger_dropped(struct sg_ledger *L) { __atomic_fetch_add(&L->hdr->dropped, 1, __ATOMIC_RELAXED); }
 
 SG_HOT void sg_att_publish(struct sg_ledger *L, struct sg_att *r)
 {

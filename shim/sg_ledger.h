@@ -142,11 +142,14 @@ int sg_ledger_repair(struct sg_ledger *L);
 
 /* Segment records.  find: the live record or NULL.  put: copy *rec into
  * the table, replacing a live record with the same (kind, id); returns the
- * slot or NULL when the table is full or the page cannot be allocated
- * (hdr->dropped counts those). */
+ * slot or NULL when the table is full or the page cannot be allocated.
+ * (A caller that gives up on a record after reclaiming room counts the
+ * loss with sg_ledger_dropped: hdr->dropped counts real losses only.) */
 struct sg_seg *sg_seg_find(struct sg_ledger *L, uint32_t kind, int32_t id);
 struct sg_seg *sg_seg_put(struct sg_ledger *L, const struct sg_seg *rec);
 void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec);
+/* One record given up for want of room (hdr->dropped; any thread). */
+void sg_ledger_dropped(struct sg_ledger *L);
 
 /* Attachment records, keyed by (pid, addr).  sg_att_at: the record in
  * slot i (an index from sg_att_slot) if it is still the live record of

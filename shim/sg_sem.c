@@ -99,7 +99,7 @@ static struct sg_seg *rec_for(const struct sg_ksem *k)
     sg_semuser_del_set(&sg_st.L, k->id);
     struct sg_seg n;
     kernel_rec(&n, k);
-    return sg_seg_put(&sg_st.L, &n);
+    return sg_core_put_seg(&n);
 }
 
 static int is_creator(const struct sg_seg *r)
@@ -111,15 +111,15 @@ static int is_creator(const struct sg_seg *r)
 #define PRUNE_INTERVAL_NS (10ull * 1000000000ull)
 
 /* A full user table: drop the records of processes that are gone (a
- * dead user never keeps a set alive, so nothing is lost), at most every
- * 10 s per process.  Ledger lock held.  Returns the number dropped. */
+ * dead user never keeps a set alive, so nothing is lost); after a pass
+ * that found none, not again for 10 s in this process.  Ledger lock
+ * held.  Returns the number dropped. */
 static unsigned prune_dead_users(void)
 {
     static uint64_t next;
     uint64_t now = sg_coarse_mono_ns();
     if (now < next)
         return 0;
-    next = now + PRUNE_INTERVAL_NS;
     unsigned n = 0;
     struct sg_ledger *L = &sg_st.L;
     sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
@@ -131,6 +131,8 @@ static unsigned prune_dead_users(void)
         }
     }
     sg_log(1, "ledger full: dropped %u records of semaphore users that are gone", n);
+    /* Again at once while that finds room; not for 10 s after it found none. */
+    next = n ? 0 : now + PRUNE_INTERVAL_NS;
     return n;
 }
 
@@ -140,6 +142,7 @@ static struct sg_semuser *put_user(const struct sg_semuser *u)
     if (!r && prune_dead_users())
         r = sg_semuser_put(&sg_st.L, u);
     if (!r) {
+        sg_ledger_dropped(&sg_st.L);
         sg_log(1, "ledger full: pid %d's use of semaphore set %d is not recorded", (int)u->pid,
                u->semid);
         sg_core_note_full("semaphore user");
@@ -189,7 +192,7 @@ static void add_created(key_t key, int nsems, int flg, int id)
     n.cr_time_ns = sg_now_ns();
     memcpy(n.cr_comm, sg_st.self.comm, sizeof n.cr_comm);
     memcpy(n.cr_exe, sg_st.self.exe, sizeof n.cr_exe);
-    sg_seg_put(&sg_st.L, &n);
+    sg_core_put_seg(&n);
 }
 
 /* First use of set id by this process through an id (not semget):

@@ -79,4 +79,9 @@ void sg_core_give(void);
  * full.  Logs once per process at level 0; the call goes on unchanged. */
 void sg_core_note_full(const char *table);
 
+/* sg_seg_put, reclaiming room first when the table is full (stale
+ * records of objects the kernel no longer has); a record still not
+ * stored is counted and said (sg_core_note_full).  Ledger lock held. */
+struct sg_seg *sg_core_put_seg(const struct sg_seg *rec);
+
 #endif

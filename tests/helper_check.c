@@ -8,6 +8,9 @@
  *                    prints "pid P id I line L"
  *   clean CODE       create, attach, detach, remove; exit CODE
  *   killed KEY       create a segment, then SIGKILL itself
+ *   churn N          N cycles of a private segment (create, attach, remove,
+ *                    detach) and a private set (create, remove), then one
+ *                    segment and one set left behind
  *   rmid KEY         look KEY up and remove it (a segment from before the
  *                    run, held by a process outside it)
  *   pending KEY      create, attach, fork a child that holds the
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -119,6 +123,21 @@ int main(int argc, char **argv)
         say("pid %d id %d\n", (int)getpid(), id);
         raise(SIGKILL);
         return 1;
+    }
+    if (!strcmp(m, "churn")) {
+        int n = argc > 2 ? atoi(argv[2]) : 1000;
+        for (int i = 0; i < n; i++) {
+            int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+            void *p = id >= 0 ? shmat(id, NULL, 0) : (void *)-1;
+            int s = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+            if (p == (void *)-1 || s < 0 || shmctl(id, IPC_RMID, NULL) != 0 || shmdt(p) != 0 ||
+                semctl(s, 0, IPC_RMID) != 0)
+                return 1;
+        }
+        int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+        int s = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+        say("leaked %d %d\n", id, s);
+        return 0;
     }
     if (!strcmp(m, "rmid")) {
         int id = shmget(key, 0, 0);

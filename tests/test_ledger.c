@@ -438,7 +438,8 @@ static void model_put(const struct tab *t, struct sg_ledger *L, struct model *m,
     t->make(k, payload, rec);
     void *r = t->put(L, rec);
     if (!m->present[k] && m->count >= cap - cap / 8) {
-        /* 7/8 full: a new key is refused and counted. */
+        /* 7/8 full: a new key is refused (the caller counts a record it
+         * finally gives up on: hdr->dropped stays). */
         if (r)
             fail_msg("%s put of key %d accepted with %u of %u live", t->name, k, m->count, cap);
         (*dropped_want)++;
@@ -453,7 +454,6 @@ static void model_put(const struct tab *t, struct sg_ledger *L, struct model *m,
         m->present[k] = 1;
         m->payload[k] = payload;
     }
-    assert_int_equal(L->hdr->dropped, *dropped_want);
     assert_int_equal(*t->live(L), m->count);
 }
 
@@ -548,8 +548,10 @@ static void fill_limit(const struct tab *t, struct sg_ledger *L)
     assert_int_equal(L->hdr->dropped, dropped);
     t->make((int)limit, 1, rec);
     assert_null(t->put(L, rec));
-    assert_int_equal(L->hdr->dropped, dropped + 1);
     assert_null(t->put(L, rec));
+    assert_int_equal(L->hdr->dropped, dropped); /* refusals are the caller's to count */
+    sg_ledger_dropped(L);
+    sg_ledger_dropped(L);
     assert_int_equal(L->hdr->dropped, dropped + 2);
     assert_null(t->find(L, (int)limit));
     assert_int_equal(*t->live(L), limit);
@@ -848,7 +850,7 @@ static void test_att_table(void **state)
     assert_int_equal(L.hdr->att_live, limit);
     struct sg_att extra = att_of_key((int)limit, 1);
     assert_null(sg_att_put(&L, &extra));
-    assert_int_equal(L.hdr->dropped, dropped + 1);
+    assert_int_equal(L.hdr->dropped, dropped);
     /* Every record is where put said, found by its key and by its slot. */
     for (uint32_t k = 0; k < limit; k++) {
         struct sg_att a = att_of_key((int)k, 0);
