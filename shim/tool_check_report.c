@@ -231,17 +231,20 @@ void check_cleanup(struct check_run *r)
             snprintf(c->note, sizeof c->note, "not removed: its id names another segment now");
             continue;
         }
+        /* --cleanup removes only what nobody uses (a daemon of the run
+         * that still runs may be attached). */
+        if (ds.shm_nattch) {
+            snprintf(c->note, sizeof c->note,
+                     "not removed by --cleanup: still attached by %lu process%s",
+                     (unsigned long)ds.shm_nattch, ds.shm_nattch == 1 ? "" : "es");
+            continue;
+        }
         if (real_shmctl(c->k.id, IPC_RMID, NULL) != 0) {
             snprintf(c->note, sizeof c->note, "not removed: IPC_RMID failed: %s", strerror(errno));
             continue;
         }
         c->removed = 1;
-        if (ds.shm_nattch)
-            snprintf(c->note, sizeof c->note,
-                     "removed (--cleanup); still attached by %lu process%s, it goes at the last detach",
-                     (unsigned long)ds.shm_nattch, ds.shm_nattch == 1 ? "" : "es");
-        else
-            snprintf(c->note, sizeof c->note, "removed (--cleanup)");
+        snprintf(c->note, sizeof c->note, "removed (--cleanup)");
     }
     for (size_t i = 0; i < r->n_sleaks; i++) {
         struct check_sem *c = &r->sleak[i];
@@ -251,6 +254,13 @@ void check_cleanup(struct check_run *r)
             snprintf(c->note, sizeof c->note, "gone before --cleanup reached it");
         else if (k.key != c->k.key || k.cuid != c->k.cuid || k.nsems != c->k.nsems)
             snprintf(c->note, sizeof c->note, "not removed: its id names another set now");
+        else if (c->state == SG_SEM_IN_USE)
+            snprintf(c->note, sizeof c->note,
+                     "not removed by --cleanup: in use (its creator or a recorded user runs)");
+        else if (c->state == SG_SEM_UNKNOWN && r->n_running)
+            snprintf(c->note, sizeof c->note,
+                     "not removed by --cleanup: a process of the run still runs, and who uses "
+                     "this set cannot be told");
         else if (real_semctl(c->k.id, 0, IPC_RMID, none) != 0)
             snprintf(c->note, sizeof c->note, "not removed: IPC_RMID failed: %s", strerror(errno));
         else {

@@ -170,9 +170,10 @@ int main(int argc, char **argv)
         if (c == 0) {
             close(p[0]);
             int id = shmget(key, 4096, IPC_CREAT | 0600);
-            if (id < 0 || shmat(id, NULL, 0) == (void *)-1)
+            int sem = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+            if (id < 0 || sem < 0 || shmat(id, NULL, 0) == (void *)-1)
                 _exit(1);
-            say("pid %d id %d\n", (int)getpid(), id);
+            say("pid %d id %d sem %d\n", (int)getpid(), id, sem);
             /* Let go of the test's pipes: only the segment stays. */
             int null = open("/dev/null", O_RDWR);
             dup2(null, 0);

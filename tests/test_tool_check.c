@@ -334,10 +334,11 @@ static void test_still_running(void **state)
 {
     (void)state;
     check(NULL, (const char *[]){ "daemon", "0x5eedc020", NULL });
-    int pid, id;
-    if (sscanf(res.out, "pid %d id %d", &pid, &id) != 2)
+    int pid, id, sem;
+    if (sscanf(res.out, "pid %d id %d sem %d", &pid, &id, &sem) != 3)
         fail_msg("helper said: %s", res.out);
     kill(pid, SIGKILL);
+    semctl(sem, 0, IPC_RMID);
     assert_int_equal(exit_code(), 99);
     char want[128];
     snprintf(want, sizeof want, "Still running, started by the run: pid %d (helper_check)", pid);
@@ -346,6 +347,31 @@ static void test_still_running(void **state)
              id);
     ASSERT_HAS(report, want);
     ASSERT_HAS(report, "alive now");
+}
+
+/* --cleanup never removes what a process of the run that still runs (a
+ * daemon: double fork, its own session) uses (issue: it removed the
+ * daemon's set and marked its segment). */
+static void test_cleanup_spares_running(void **state)
+{
+    (void)state;
+    check((const char *[]){ "--cleanup", NULL }, (const char *[]){ "daemon", "0x5eedc021", NULL });
+    int pid, id, sem;
+    if (sscanf(res.out, "pid %d id %d sem %d", &pid, &id, &sem) != 3)
+        fail_msg("helper said: %s", res.out);
+    ASSERT_HAS(report, "Still running, started by the run");
+    ASSERT_HAS(report, "not removed by --cleanup: still attached by 1 process");
+    ASSERT_HAS(report, "not removed by --cleanup: in use");
+    struct shmid_ds ds;
+    assert_int_equal(shmctl(id, IPC_STAT, &ds), 0);
+    assert_false(ds.shm_perm.mode & SHM_DEST);
+    struct semid_ds sds;
+    assert_int_equal(semctl(sem, 0, IPC_STAT, &sds), 0);
+    kill(pid, SIGKILL);
+    for (int i = 0; i < 200 && kill(pid, 0) == 0; i++)
+        usleep(10000);
+    shmctl(id, IPC_RMID, NULL);
+    semctl(sem, 0, IPC_RMID);
 }
 
 /* --isolate as root: the run sees none of this namespace's segments, and
@@ -496,7 +522,8 @@ int main(void)
         T(test_killed_by_signal),    T(test_pending_completed),
         T(test_outside_holder_removal), T(test_churn_then_leak),
         T(test_limit_error),         T(test_outside_not_reported),
-        T(test_still_running),       T(test_isolate_root),
+        T(test_still_running),       T(test_cleanup_spares_running),
+        T(test_isolate_root),
         T(test_isolate_unprivileged), T(test_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
