@@ -28,7 +28,7 @@ static int seg_records(void)
 {
     struct sg_ledger L;
     if (sgt_load_ledger(dir, &L) != 0)
-        return -1;
+        fail_msg("the ledger cannot be read");
     int n = 0;
     for (uint32_t i = 0; i < L.seg_cap; i++)
         n += L.seg[i].state == SG_REC_LIVE && L.seg[i].kind == SG_KIND_SHM;
