@@ -137,6 +137,7 @@ struct seen {
     uint32_t ns;                /* 0: not placed (no permission) */
     pid_t inner;                /* last field of NSpid */
     uint64_t start;
+    pid_t pid;                  /* as /proc shows it */
 };
 
 static int cache_on;
@@ -211,7 +212,7 @@ static struct seen *scan(size_t *n, int *partial)
             }
             v = nv;
         }
-        v[(*n)++] = (struct seen){ ns, in, start };
+        v[(*n)++] = (struct seen){ ns, in, start, atoi(de->d_name) };
     }
     closedir(d);
     return v;
@@ -220,6 +221,9 @@ static struct seen *scan(size_t *n, int *partial)
 void sg_pidns_cache(int on) { cache_on = on; }
 
 void sg_pidns_rescan(void) { cache_valid = 0; }
+
+/* The view's pid of (ns, pid, start), or 0 (needs the scan). */
+static pid_t pid_in_view(uint32_t ns, pid_t pid, uint64_t start);
 
 /* 1 found (and alive with that start), 0 provably absent, HIDDEN when
  * not: the scan was partial, or the view is not known to be above ns and
@@ -268,6 +272,41 @@ int sg_proc_alive_ns(pid_t pid, uint64_t start, uint32_t ns)
     if (pid <= 0 || view == 0)
         return SG_ALIVE_HIDDEN;
     return find(ns, pid, start, view_above(ns, view));
+}
+
+static pid_t pid_in_view(uint32_t ns, pid_t pid, uint64_t start)
+{
+    struct seen *v;
+    size_t n;
+    int partial;
+    if (cache_on && cache_valid) {
+        v = cache;
+        n = cache_n;
+    } else {
+        v = scan(&n, &partial);
+        if (cache_on) {
+            free(cache);
+            cache = v;
+            cache_n = n;
+            cache_partial = partial;
+            cache_valid = 1;
+        }
+    }
+    pid_t r = 0;
+    for (size_t i = 0; i < n && !r; i++)
+        if (v[i].ns == ns && v[i].inner == pid && (start == 0 || v[i].start == start))
+            r = v[i].pid;
+    if (!cache_on)
+        free(v);
+    return r;
+}
+
+pid_t sg_pidns_translate(pid_t pid, uint64_t start, uint32_t ns)
+{
+    uint32_t view = sg_pidns_view();
+    if (ns == 0 || ns == view)
+        return pid;
+    return pid > 0 && view ? pid_in_view(ns, pid, start) : 0;
 }
 
 const char *sg_alive_word(int alive)

@@ -62,6 +62,11 @@ int sg_proc_alive_ns(pid_t pid, uint64_t start, uint32_t ns);
 void sg_pidns_cache(int on);
 void sg_pidns_rescan(void);
 
+/* The pid that the process (pid, start) of namespace ns has in this
+ * reader's /proc, for people to act on (kill, /proc/PID): pid itself in
+ * the view's own namespace, 0 when it is not visible from here. */
+pid_t sg_pidns_translate(pid_t pid, uint64_t start, uint32_t ns);
+
 /* Words for a liveness value, for people. */
 const char *sg_alive_word(int alive);
 

@@ -58,7 +58,9 @@ static void add_user(void *arg, const struct sg_semuser *u, int alive)
 {
     struct users_cell *c = arg;
     char one[48];
-    int w = snprintf(one, sizeof one, "%s%d%s", c->len ? c->sep : "", u->pid,
+    /* A live user's pid as this /proc names it. */
+    int pid = alive == 1 ? sg_pidns_translate(u->pid, u->start, u->pidns) : u->pid;
+    int w = snprintf(one, sizeof one, "%s%d%s", c->len ? c->sep : "", pid,
                      alive == 0 ? "(dead)" : alive < 0 ? "(?)"
                      : alive == SG_ALIVE_HIDDEN ? "(not-visible)" : "");
     if (c->len + (size_t)w + 1 > c->cap) {
@@ -93,8 +95,13 @@ static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo 
         case S_NSEMS: snprintf(buf, sizeof buf, "%u", s->k.nsems); break;
         case S_STATE: data = sg_semstate_name(s->state); break;
         case S_CPID:
+            /* As this /proc names it (the ledger keeps the pid in the
+             * creator's own namespace; 0: not visible from here). */
             if (creator)
-                snprintf(buf, sizeof buf, "%d", rec->cr_pid);
+                snprintf(buf, sizeof buf, "%d",
+                         s->creator_alive == 1 ? sg_pidns_translate(rec->cr_pid, rec->cr_start,
+                                                                    rec->cr_pidns)
+                         : rec->cr_pidns && rec->cr_pidns != sg_pidns_view() ? 0 : rec->cr_pid);
             break;
         case S_COMMAND: data = s->comm; break;
         case S_ALIVE:
