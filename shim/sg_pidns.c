@@ -222,43 +222,44 @@ void sg_pidns_cache(int on) { cache_on = on; }
 
 void sg_pidns_rescan(void) { cache_valid = 0; }
 
-/* The view's pid of (ns, pid, start), or 0 (needs the scan). */
-static pid_t pid_in_view(uint32_t ns, pid_t pid, uint64_t start);
+/* What the view's list says of the process (ns, pid, start): whether it
+ * is there (and its pid as /proc shows it), whether any process of ns is,
+ * whether a process that could not be placed might be it (it started at
+ * the same time), and whether the list is partial.  The list is the
+ * cached one (sg_pidns_cache) or a fresh scan. */
+struct look {
+    int hit;
+    pid_t view_pid;
+    int seen_ns, unplaced, partial;
+};
 
-/* 1 found (and alive with that start), 0 provably absent, HIDDEN when
- * not: the scan was partial, or the view is not known to be above ns and
- * shows none of its processes either (a view that shows one of them is
- * an ancestor, and shows them all). */
-static int find(uint32_t ns, pid_t pid, uint64_t start, int above)
+static struct look look_up(uint32_t ns, pid_t pid, uint64_t start)
 {
+    struct look r = { 0, 0, 0, 0, 0 };
     struct seen *v;
     size_t n;
-    int partial;
     if (cache_on && cache_valid) {
         v = cache;
         n = cache_n;
-        partial = cache_partial;
+        r.partial = cache_partial;
     } else {
-        v = scan(&n, &partial);
+        v = scan(&n, &r.partial);
         if (cache_on) {
             free(cache);
             cache = v;
             cache_n = n;
-            cache_partial = partial;
+            cache_partial = r.partial;
             cache_valid = 1;
         }
     }
-    /* A process that could not be placed could be this one only if it
-     * started at the same time. */
-    int r = -2, seen_ns = 0, unplaced = 0;
-    for (size_t i = 0; i < n && r == -2; i++) {
-        seen_ns |= v[i].ns == ns;
-        unplaced |= v[i].ns == 0 && (start == 0 || v[i].start == start);
-        if (v[i].ns == ns && v[i].inner == pid && (start == 0 || v[i].start == start))
-            r = 1;
+    for (size_t i = 0; i < n && !r.hit; i++) {
+        r.seen_ns |= v[i].ns == ns;
+        r.unplaced |= v[i].ns == 0 && (start == 0 || v[i].start == start);
+        if (v[i].ns == ns && v[i].inner == pid && (start == 0 || v[i].start == start)) {
+            r.hit = 1;
+            r.view_pid = v[i].pid;
+        }
     }
-    if (r == -2)
-        r = partial || unplaced || !(above || seen_ns) ? SG_ALIVE_HIDDEN : 0;
     if (!cache_on)
         free(v);
     return r;
@@ -271,34 +272,13 @@ int sg_proc_alive_ns(pid_t pid, uint64_t start, uint32_t ns)
         return sg_proc_alive(pid, start);
     if (pid <= 0 || view == 0)
         return SG_ALIVE_HIDDEN;
-    return find(ns, pid, start, view_above(ns, view));
-}
-
-static pid_t pid_in_view(uint32_t ns, pid_t pid, uint64_t start)
-{
-    struct seen *v;
-    size_t n;
-    int partial;
-    if (cache_on && cache_valid) {
-        v = cache;
-        n = cache_n;
-    } else {
-        v = scan(&n, &partial);
-        if (cache_on) {
-            free(cache);
-            cache = v;
-            cache_n = n;
-            cache_partial = partial;
-            cache_valid = 1;
-        }
-    }
-    pid_t r = 0;
-    for (size_t i = 0; i < n && !r; i++)
-        if (v[i].ns == ns && v[i].inner == pid && (start == 0 || v[i].start == start))
-            r = v[i].pid;
-    if (!cache_on)
-        free(v);
-    return r;
+    struct look l = look_up(ns, pid, start);
+    if (l.hit)
+        return 1;
+    /* Absent: dead only if the view sees every process of ns (it is
+     * known to be above it, or shows one of them) and nothing unplaced
+     * could be this one. */
+    return l.partial || l.unplaced || !(view_above(ns, view) || l.seen_ns) ? SG_ALIVE_HIDDEN : 0;
 }
 
 pid_t sg_pidns_translate(pid_t pid, uint64_t start, uint32_t ns)
@@ -306,7 +286,7 @@ pid_t sg_pidns_translate(pid_t pid, uint64_t start, uint32_t ns)
     uint32_t view = sg_pidns_view();
     if (ns == 0 || ns == view)
         return pid;
-    return pid > 0 && view ? pid_in_view(ns, pid, start) : 0;
+    return pid > 0 && view ? look_up(ns, pid, start).view_pid : 0;
 }
 
 const char *sg_alive_word(int alive)

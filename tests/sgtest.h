@@ -106,6 +106,33 @@ static inline void sgt_apply_env(char *const env[])
     }
 }
 
+/* Start argv (argv[0] a path) with env entries applied, its stdin and
+ * stdout on pipes: *to (write end) and *from (read end) are the test's
+ * ends.  Returns the pid; the caller closes both ends and reaps it. */
+static inline pid_t sgt_spawn(char *const argv[], char *const env[], int *to, int *from)
+{
+    int in[2], out[2];
+    if (pipe(in) != 0 || pipe(out) != 0)
+        abort();
+    pid_t c = fork();
+    if (c == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        sgt_apply_env(env);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    *to = in[1];
+    *from = out[0];
+    return c;
+}
+
 /* Fail unless needle is (is not) in the text hay, showing hay. */
 #define ASSERT_HAS(hay, needle)                                                               \
     do {                                                                                      \

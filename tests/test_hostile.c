@@ -728,25 +728,13 @@ static void test_planted_ledgers(void **state)
     char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
     snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
     snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    pid_t holder_pid = fork();
-    if (holder_pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[1]);
-        close(out[0]);
-        putenv(preload);
-        putenv(ledger);
-        execl(SGT_HELPER("helper_named"), "helper_named", "686f6c646572", "0x5eedd200",
-              (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
+    char *holder_argv[] = { (char *)SGT_HELPER("helper_named"), "686f6c646572", "0x5eedd200",
+                            NULL };
+    char *holder_env[] = { preload, ledger, NULL };
+    int to, from;
+    pid_t holder_pid = sgt_spawn(holder_argv, holder_env, &to, &from);
     char ready[16] = "";
-    assert_true(read(out[0], ready, sizeof ready - 1) > 0);
+    assert_true(read(from, ready, sizeof ready - 1) > 0);
     int id = shmget(0x5eedd200, 0, 0);
     assert_true(id >= 0);
     char cmd[PATH_MAX * 2];
@@ -788,9 +776,9 @@ static void test_planted_ledgers(void **state)
     root_tool("gc", "--dry-run", NULL);
     assert_true(sgt_shm_exists(id));
 
-    close(in[1]);
+    close(to);
     waitpid(holder_pid, NULL, 0);
-    close(out[0]);
+    close(from);
 }
 
 int main(void)

@@ -97,26 +97,16 @@ static void test_random_names(void **state)
         sgt_run(&res, cpargv, NULL, 30);
         assert_true(sgt_exited(&res, 0));
 
-        int in[2], out[2];
-        assert_int_equal(pipe(in), 0);
-        assert_int_equal(pipe(out), 0);
-        char key[16];
+        char key[16], pre[PATH_MAX + 32], ledger[PATH_MAX + 32];
         snprintf(key, sizeof key, "%d", 0x5eed1000 + round);
-        pid_t c = fork();
-        if (c == 0) {
-            dup2(in[0], 0);
-            dup2(out[1], 1);
-            close(in[1]);
-            close(out[0]);
-            setenv("LD_PRELOAD", SGT_LIB, 1);
-            setenv("SHMGUARD_LEDGER", dir, 1);
-            execl(exe, exe, hex, key, (char *)NULL);
-            _exit(127);
-        }
-        close(in[0]);
-        close(out[1]);
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+        snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+        char *argv[] = { exe, hex, key, NULL };
+        char *env[] = { pre, ledger, NULL };
+        int to, from;
+        pid_t c = sgt_spawn(argv, env, &to, &from);
         char ready[16] = "";
-        ssize_t got = read(out[0], ready, sizeof ready - 1);
+        ssize_t got = read(from, ready, sizeof ready - 1);
         if (got <= 0)
             fail_msg("round %d: helper did not start", round);
 
@@ -127,9 +117,9 @@ static void test_random_names(void **state)
         tool_json(dir, "ledger", "--json", "--all");
         tool_json(dir, "doctor", "--json", NULL);
 
-        close(in[1]);
+        close(to);
         waitpid(c, NULL, 0);
-        close(out[0]);
+        close(from);
         unlink(exe);
     }
     rmdir(bindir);

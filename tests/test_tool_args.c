@@ -263,32 +263,20 @@ static void test_dir_args(void **state)
     sgt_run(&res, mk, lib, 30);
     int id = -1;
     assert_int_equal(sscanf(res.out, "id %d", &id), 1);
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    pid_t c = fork();
-    if (c == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[1]);
-        close(out[0]);
-        sgt_apply_env(lib);
-        execl(SGT_HELPER("helper_step"), "helper_step", (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    assert_int_equal(write(in[1], "get 0x5eedd1d0\n", 15), 15);
+    char *step_argv[] = { (char *)SGT_HELPER("helper_step"), NULL };
+    int to, from;
+    pid_t c = sgt_spawn(step_argv, lib, &to, &from);
+    assert_int_equal(write(to, "get 0x5eedd1d0\n", 15), 15);
     char ans[64] = "";
-    assert_true(read(out[0], ans, sizeof ans - 1) > 0); /* looked up: about to attach */
+    assert_true(read(from, ans, sizeof ans - 1) > 0); /* looked up: about to attach */
     tool("gc", right, "--dry-run", NULL);
     ASSERT_HAS(res.out, "about to attach");
     tool("gc", typo, NULL);
     assert_true(sgt_exited(&res, 1));
     assert_true(sgt_shm_exists(id));
-    close(in[1]);
+    close(to);
     waitpid(c, NULL, 0);
-    close(out[0]);
+    close(from);
     shmctl(id, IPC_RMID, NULL);
     sgt_rmdir(dir);
 }
