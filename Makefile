@@ -35,23 +35,31 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CFLAGS   ?= -O2 -g
 SANFLAGS ?=
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -fvisibility=hidden \
-              -pthread -DSG_VERSION=\"$(VERSION)\" -Ishim
+              -pthread -DSG_VERSION=\"$(VERSION)\"
+# Three folders, one direction of use: the preloaded library (shim/) and
+# the tool (tool/) use the shared core (core/), never each other; core/
+# uses nothing above it.  Each is compiled with only its own headers and
+# those below in the include path, so a wrong-way include fails the build.
+CORE_INC := -Icore
+SHIM_INC := -Ishim -Icore
+TOOL_INC := -Itool -Icore
+TEST_INC := -Itests -Ishim -Icore -Itool
 LDLIBS_LIB := -ldl -pthread
 
-# The shared analysis core: ledger, kernel facts, identity, config, log.
-CORE_SRC := shim/sg_config.c shim/sg_log.c shim/sg_real.c shim/sg_proc.c shim/sg_pidns.c \
-            shim/sg_kernel.c shim/sg_ksem.c shim/sg_ledger.c shim/sg_ledger_dir.c shim/sg_reconcile.c shim/sg_analysis.c shim/sg_verify.c
-# The interposition logic (library only, also linked by unit tests).
-SHIM_SRC := shim/sg_core.c shim/sg_local.c shim/sg_sem.c shim/sg_defer.c shim/sg_locks.c shim/sg_callsite.c shim/sg_diag.c shim/sg_creds.c
+# core/: what library and tool share: ledger, kernel and /proc facts,
+# pid namespaces, analysis, verification, configuration, log.
+CORE_SRC := $(wildcard core/*.c)
+# shim/: what runs inside a host process: the hooks and the logic behind
+# them (also linked by unit tests, without the hooks).
 HOOK_SRC := shim/sg_hooks.c
-TOOL_SRC := shim/tool_main.c shim/tool_ledger.c shim/tool_ls.c shim/tool_ls_sem.c shim/tool_doctor.c shim/tool_doctor_sem.c \
-            shim/tool_gc.c shim/tool_gc_sem.c shim/tool_run.c shim/tool_util.c shim/tool_scan.c shim/tool_site.c \
-            shim/tool_check.c shim/tool_check_report.c shim/tool_table.c shim/tool_ledger_check.c
+SHIM_SRC := $(filter-out $(HOOK_SRC),$(wildcard shim/*.c))
+# tool/: the shmguard command.
+TOOL_SRC := $(wildcard tool/*.c)
 
-CORE_OBJ := $(CORE_SRC:shim/%.c=$(BUILD)/%.o)
-SHIM_OBJ := $(SHIM_SRC:shim/%.c=$(BUILD)/%.o)
-HOOK_OBJ := $(HOOK_SRC:shim/%.c=$(BUILD)/%.o)
-TOOL_OBJ := $(TOOL_SRC:shim/%.c=$(BUILD)/%.o)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/%.o)
+HOOK_OBJ := $(HOOK_SRC:%.c=$(BUILD)/%.o)
+TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 
 LIB   := $(BUILD)/libshmguard.so
 TOOL  := $(BUILD)/shmguard
@@ -78,9 +86,15 @@ $(DEPS_STAMP): scripts/deps.sh
 	@scripts/deps.sh
 	@touch $@
 
-$(BUILD)/%.o: shim/%.c $(wildcard shim/*.h) | $(DEPS_STAMP)
+$(BUILD)/core/%.o: core/%.c $(wildcard core/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CORE_INC) -c $< -o $@
+$(BUILD)/shim/%.o: shim/%.c $(wildcard shim/*.h core/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SHIM_INC) -c $< -o $@
+$(BUILD)/tool/%.o: tool/%.c $(wildcard tool/*.h core/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TOOL_INC) -c $< -o $@
 
 $(CORE_A): $(CORE_OBJ)
 	ar rcs $@ $^
@@ -96,12 +110,12 @@ $(TOOL): $(TOOL_OBJ) $(CORE_A)
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SHIM_A) $(CORE_A) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -o $@ $< $(SHIM_A) $(CORE_A) -lcmocka $(TEST_LIBS) -ldl -pthread
+	$(CC) $(ALL_CFLAGS) $(TEST_INC) -o $@ $< $(SHIM_A) $(CORE_A) -lcmocka $(TEST_LIBS) -ldl -pthread
 # Unit tests of the tool's own code compile its sources in.
 $(BUILD)/tests/test_tool_gc: TEST_LIBS := -ldw -lelf
-$(BUILD)/tests/test_tool_gc: $(wildcard shim/tool_*.c)
+$(BUILD)/tests/test_tool_gc: $(wildcard tool/*.c)
 $(BUILD)/tests/test_table: TEST_LIBS := -lsmartcols
-$(BUILD)/tests/test_table: shim/tool_table.c
+$(BUILD)/tests/test_table: tool/tool_table.c
 
 check: all $(TESTS) $(HELPERS)
 	@scripts/run-tests.sh $(BUILD)
@@ -111,7 +125,7 @@ demo: all $(HELPERS)
 
 $(BUILD)/bench/bench_diag: tests/bench/bench_diag.c $(SHIM_A) $(CORE_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(SHIM_A) $(CORE_A) -ldl -pthread
+	$(CC) $(ALL_CFLAGS) $(TEST_INC) -o $@ $< $(SHIM_A) $(CORE_A) -ldl -pthread
 
 $(BUILD)/bench/libempty.so: tests/bench/empty.c
 	@mkdir -p $(dir $@)
@@ -119,7 +133,7 @@ $(BUILD)/bench/libempty.so: tests/bench/empty.c
 
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_util.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< -ldl -pthread
+	$(CC) $(ALL_CFLAGS) $(TEST_INC) -o $@ $< -ldl -pthread
 
 e2e-httpd: all
 	scripts/e2e-httpd.sh
@@ -137,7 +151,7 @@ valgrind: all $(BUILD)/tests/helper_actor
 # each burst (tests/torture/torture.c).
 TORTURE_KILLS ?= 1200
 $(BUILD)/torture: tests/torture/torture.c $(CORE_A) | $(DEPS_STAMP)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(CORE_A) -ldl -pthread
+	$(CC) $(ALL_CFLAGS) $(TEST_INC) -o $@ $< $(CORE_A) -ldl -pthread
 torture: all $(BUILD)/torture
 	@scripts/torture.sh $(BUILD) $(TORTURE_KILLS)
 
@@ -146,9 +160,9 @@ torture: all $(BUILD)/torture
 # fuzzing from the seed corpus (scripts/fuzz.sh).
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_TOOL_OBJ := $(filter-out $(BUILD)/tool_main.o,$(TOOL_OBJ))
+FUZZ_TOOL_OBJ := $(filter-out $(BUILD)/tool/tool_main.o,$(TOOL_OBJ))
 $(BUILD)/fuzz_ledger: tests/fuzz/fuzz_ledger.c $(FUZZ_TOOL_OBJ) $(CORE_A)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_TOOL_OBJ) $(CORE_A) -lsmartcols -ldw -lelf -ldl -pthread
+	$(CC) $(ALL_CFLAGS) $(TEST_INC) -fsanitize=fuzzer -o $@ $< $(FUZZ_TOOL_OBJ) $(CORE_A) -lsmartcols -ldw -lelf -ldl -pthread
 fuzz:
 	@scripts/fuzz.sh deps
 	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="-O1 -g" SANFLAGS="$(FUZZ_SAN)" build-fuzz/fuzz_ledger

@@ -1,5 +1,5 @@
 /*
- * test_layout.c - pins the ledger file format of shim/sg_layout.h.
+ * test_layout.c - pins the ledger file format of core/sg_layout.h.
  *
  * Every process carrying the library in one namespace maps the same ledger
  * file, and the tool reads ledgers written by other builds, so the layout

@@ -1,5 +1,5 @@
 /*
- * test_ledger.c - unit tests of the ledger module (shim/sg_ledger.c),
+ * test_ledger.c - unit tests of the ledger module (core/sg_ledger.c),
  * linked directly against the core.
  *
  * Covers: the two hash tables (segments, attachments) under seeded random

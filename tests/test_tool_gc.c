@@ -13,7 +13,7 @@
  * The dry run must predict exactly what the real run then removes.
  *
  * The race between a decision and the removal is tested on gc's own
- * re-check (gc_recheck, compiled into this test from shim/tool_gc.c, the
+ * re-check (gc_recheck, compiled into this test from tool/tool_gc.c, the
  * same code the tool runs): a process attaches, a creator's pid comes
  * back, a pending removal is taken over, a carrier looks the key up, the
  * segment goes - each between the decision and the re-check.
