@@ -118,6 +118,7 @@ $(BUILD)/tests/test_table: TEST_LIBS := -lsmartcols
 $(BUILD)/tests/test_table: tool/tool_table.c
 
 check: all $(TESTS) $(HELPERS)
+	@scripts/cycles.sh $(BUILD)/shim $(BUILD)/core $(BUILD)/tool
 	@scripts/run-tests.sh $(BUILD)
 
 demo: all $(HELPERS)

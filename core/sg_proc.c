@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include "sg_proc.h"
 #include "sg_compiler.h"
-#include "sg_pidns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -132,7 +131,6 @@ void sg_proc_self(struct sg_self *s)
      * /proc/<getpid()> is somebody else (the host's pid 1 for a
      * container's init). */
     s->start = sg_proc_self_start();
-    s->pidns = sg_pidns_self();
     sg_proc_comm(0, s->comm);
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {

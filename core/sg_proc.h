@@ -44,7 +44,9 @@ void sg_proc_comm(pid_t pid, char *buf);
  * names another process), -1 unknown (no /proc). */
 int sg_proc_alive(pid_t pid, uint64_t start);
 
-/* Fill *s with this process's identity (reads /proc/self). */
+/* Fill *s with this process's identity (reads /proc/self), all but
+ * pidns, which the caller sets (sg_pidns_self; sg_pidns.c is above this
+ * file: it asks sg_proc whether a process lives). */
 void sg_proc_self(struct sg_self *s);
 
 /* Copy src into a fixed field of n bytes, NUL-terminated; when too long,

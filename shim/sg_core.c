@@ -17,122 +17,15 @@
 #include "sg_log.h"
 #include "sg_pidns.h"
 #include "sg_real.h"
-#include "sg_reconcile.h"
 #include "sg_sem.h"
 #include "sg_state.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
-
-struct sg_state sg_st __attribute__((aligned(4096)));
-__thread int sg_in_hook __attribute__((tls_model("initial-exec")));
-
-static pthread_once_t sg_init_once = PTHREAD_ONCE_INIT;
-static int said_unusable, said_config;
-
-#define LOCK_BACKOFF_NS (5ull * 1000000000ull)
-
-/* Put this process's pid namespace, with its ancestors, in the ledger's
- * table (sg_pidns.h) unless it is there: readers in an ancestor
- * namespace need the chain to prove one of its processes dead. */
-static void note_pidns(void)
-{
-    uint32_t ns = sg_st.self.pidns;
-    for (uint32_t i = 0; ns && i < SG_PIDNS_CAP; i++)
-        if (__atomic_load_n(&sg_st.L.pidns[i].state, __ATOMIC_ACQUIRE) == SG_REC_LIVE &&
-            sg_st.L.pidns[i].ino == ns)
-            return;
-    uint32_t anc[SG_PIDNS_ANC];
-    int n = sg_pidns_ancestors(anc, SG_PIDNS_ANC);
-    if (ns && sg_ledger_lock(&sg_st.L) == 0) {
-        sg_pidns_note(&sg_st.L, ns, anc, (uint32_t)n);
-        sg_ledger_unlock(&sg_st.L);
-    }
-}
-
-static void do_init(void)
-{
-    sg_real_bind();
-    sg_st.cfg = sg_config_get();
-    sg_log_use(sg_st.cfg);
-    if (sg_st.cfg->problems[0])
-        sg_log_once(&said_config, "configuration: %s", sg_st.cfg->problems);
-    if (sg_st.cfg->mode == SG_MODE_OFF)
-        return;
-    sg_proc_self(&sg_st.self);
-    char err[PATH_MAX + 200];
-    uint64_t ns = sg_ipcns_ino();
-    if (sg_ledger_open_own(&sg_st.L, sg_st.cfg->ledger_dir, ns, NULL, err, sizeof err) != 0) {
-        sg_log_once(&said_unusable, "%s; passing every call through unchanged", err);
-        return;
-    }
-    sg_local_init(&sg_st.local, sg_st.local_first);
-    sg_ledger_claim_ns(sg_st.self.pidns);
-    note_pidns();
-    sg_locks_register_atfork();
-    sg_st.defer = sg_st.cfg->mode == SG_MODE_DEFER;
-    __atomic_store_n(&sg_st.active, 1, __ATOMIC_RELEASE);
-    sg_log(2, "ledger %s, mode %s", sg_st.L.path, sg_mode_name(sg_st.cfg->mode));
-}
-
-static int init_done;
-
-SG_HOT void sg_core_init(void)
-{
-    if (__atomic_load_n(&init_done, __ATOMIC_ACQUIRE))
-        return; /* every call after the first */
-    int saved = errno;
-    pthread_once(&sg_init_once, do_init);
-    __atomic_store_n(&init_done, 1, __ATOMIC_RELEASE);
-    errno = saved;
-}
-
-/* Threads between sg_core_take and sg_core_give, and whether the ledger
- * is being exchanged (sg_core_rehome): while it is, every take fails (the
- * call passes through), and the exchange waits until no thread is inside
- * the ledger.  Only the locked paths count themselves (the hot paths that
- * read the ledger without the lock are excluded by sg_local_lock, or
- * validate what they read; see sg_core_rehome). */
-static uint32_t take_users, rehoming;
-
-/* Take the ledger lock for this call; 0 means pass the call through. */
-int sg_core_take(void)
-{
-    if (!__atomic_load_n(&sg_st.active, __ATOMIC_ACQUIRE))
-        return 0;
-    uint64_t until = __atomic_load_n(&sg_st.degraded_until, __ATOMIC_RELAXED);
-    if (until) {
-        if (sg_mono_ns() < until)
-            return 0;
-        __atomic_store_n(&sg_st.degraded_until, 0, __ATOMIC_RELAXED);
-    }
-    __atomic_add_fetch(&take_users, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&rehoming, __ATOMIC_SEQ_CST) || !sg_st.active) {
-        __atomic_sub_fetch(&take_users, 1, __ATOMIC_RELEASE);
-        return 0;
-    }
-    if (sg_ledger_lock(&sg_st.L) == 0)
-        return 1;
-    __atomic_sub_fetch(&take_users, 1, __ATOMIC_RELEASE);
-    __atomic_store_n(&sg_st.degraded_until, sg_mono_ns() + LOCK_BACKOFF_NS, __ATOMIC_RELAXED);
-    sg_log_once(&sg_st.said_lock,
-                "ledger lock of %s not available within 2 s (holder stopped or ledger "
-                "damaged); passing calls through for 5 s at a time",
-                sg_st.L.path);
-    return 0;
-}
-
-void sg_core_give(void)
-{
-    sg_ledger_unlock(&sg_st.L);
-    __atomic_sub_fetch(&take_users, 1, __ATOMIC_RELEASE);
-}
 
 /* ---- local attachment list ------------------------------------------- */
 
@@ -170,67 +63,20 @@ SG_HOT static void att_record(struct sg_local *loc, uint64_t time_ns)
 
 static int local_count(int shmid) { return sg_local_count(&sg_st.local, shmid); }
 
-/* ---- records, with reconciliation when a table is full ----------------- */
-
-#define RECONCILE_INTERVAL_NS (10ull * 1000000000ull)
-
-/* A full table is most often full of records the kernel has forgotten
- * (exec, SIGKILL, ipcrm): drop those before giving a record up.  Again at
- * once while that finds room; after a pass that found none (a table full
- * of live records), not for 10 s in this process, so that each call does
- * not pay a pass over the tables.  Ledger lock held. */
-static int reconcile_for_room(void)
-{
-    static uint64_t next;
-    uint64_t now = sg_coarse_mono_ns();
-    if (now < next)
-        return 0;
-    struct sg_reconcile_stats st;
-    if (sg_reconcile(&sg_st.L, &st) != 0)
-        return 0;
-    sg_log(1, "ledger full: dropped %u stale segment and %u stale attachment records",
-           st.segs_dropped, st.atts_dropped);
-    int room = st.segs_dropped + st.atts_dropped + st.sems_dropped > 0;
-    next = room ? 0 : now + RECONCILE_INTERVAL_NS;
-    return room;
-}
-
-void sg_core_note_full(const char *table)
-{
-    static int once;
-    sg_log_once(&once,
-                "the ledger %s is full (its %s table): calls go on unchanged, but what they do "
-                "is no longer all recorded; `shmguard ledger --check` tells how many records were "
-                "not stored",
-                sg_st.L.path, table);
-}
-
-struct sg_seg *sg_core_put_seg(const struct sg_seg *rec)
-{
-    struct sg_seg *r = sg_seg_put(&sg_st.L, rec);
-    if (!r && reconcile_for_room())
-        r = sg_seg_put(&sg_st.L, rec);
-    if (!r) {
-        sg_ledger_dropped(&sg_st.L);
-        sg_core_note_full("segment and semaphore set");
-    }
-    return r;
-}
-
 /* Attachment records are written without the lock (sg_att_claim); only
  * a full table takes it, to reconcile.  Lock not held by the caller. */
 SG_HOT static struct sg_att *claim_att(uint64_t addr)
 {
     struct sg_att *r = sg_att_claim(&sg_st.L, sg_st.self.pid, addr);
     if (!r) {
-        if (sg_core_take()) {
-            if (reconcile_for_room())
+        if (sg_state_take()) {
+            if (sg_state_reclaim())
                 r = sg_att_claim(&sg_st.L, sg_st.self.pid, addr);
-            sg_core_give();
+            sg_state_give();
         }
         if (!r) {
             sg_ledger_dropped(&sg_st.L);
-            sg_core_note_full("attachment");
+            sg_state_note_full("attachment");
         }
     }
     return r;
@@ -332,7 +178,7 @@ static int record_get(key_t key, size_t size, int flg, int id)
     }
     if (created)
         fill_creator(&n);
-    sg_core_put_seg(&n);
+    sg_state_put_seg(&n);
     return created;
 }
 
@@ -448,7 +294,7 @@ __attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size,
                                                         int e)
 {
     int e0 = errno;
-    int held = sg_core_take(), created = 0;
+    int held = sg_state_take(), created = 0;
     if (!called) {
         if (held && sg_st.defer) {
             sg_defer_sweep_maybe(0);
@@ -470,17 +316,17 @@ __attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size,
                 intent_note(id);
             hint_fill(key, id, in);
         }
-        sg_core_give();
+        sg_state_give();
     }
     if (created) {
         /* dladdr takes the loader's lock: never under the ledger lock. */
         struct sg_callsite cs;
         sg_callsite_resolve(caller, &cs);
-        if (sg_core_take()) {
+        if (sg_state_take()) {
             struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
             if (r && r->cr_pid == sg_st.self.pid)
                 sg_callsite_store(&cs, r);
-            sg_core_give();
+            sg_state_give();
         }
     }
     if (id < 0)
@@ -500,7 +346,6 @@ __attribute__((noinline, cold)) static int shmget_inactive(key_t key, size_t siz
 
 SG_BODY int shmget_body(key_t key, size_t size, int flg, const void *caller)
 {
-    sg_core_init();
     if (!sg_st.active)
         return shmget_inactive(key, size, flg, caller);
     /* errno is not read here: the fast path leaves it alone (a successful
@@ -524,7 +369,6 @@ SG_HOT int sg_shmget(key_t key, size_t size, int flg, const void *caller)
 
 SG_BODY void *shmat_body(int id, const void *addr, int flg)
 {
-    sg_core_init();
     if (!sg_st.active)
         return real_shmat(id, addr, flg);
     int *ep = &errno; /* one look-up of the thread's errno */
@@ -548,14 +392,14 @@ SG_BODY void *shmat_body(int id, const void *addr, int flg)
          * percent of the pair. */
         int intent = sg_st.defer && intent_listed(id);
         int sweep = sg_st.defer && sg_defer_sweep_due();
-        if ((intent || sweep) && sg_core_take()) {
+        if ((intent || sweep) && sg_state_take()) {
             if (intent) {
                 sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
                 intent_unlist(id);
             }
             if (sweep)
                 sg_defer_sweep(NULL);
-            sg_core_give();
+            sg_state_give();
         }
     }
     sg_local_give(held);
@@ -573,7 +417,6 @@ SG_HOT void *sg_shmat(int id, const void *addr, int flg)
 
 SG_BODY int shmdt_body(const void *addr)
 {
-    sg_core_init();
     if (!sg_st.active)
         return real_shmdt(addr);
     int *ep = &errno; /* one look-up of the thread's errno */
@@ -598,12 +441,12 @@ SG_BODY int shmdt_body(const void *addr)
     int e = *ep;
     if (r == 0) {
         if (sg_st.defer && shmid >= 0 && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED) &&
-            sg_core_take()) {
+            sg_state_take()) {
             struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, shmid);
             if (s && (s->flags & SG_SEG_PENDING))
                 sg_defer_try(s, 0);
             sg_defer_sweep_maybe(1);
-            sg_core_give();
+            sg_state_give();
         }
     }
     sg_local_give(held);
@@ -623,7 +466,6 @@ SG_HOT int sg_shmdt(const void *addr)
 
 SG_BODY int shmctl_body(int id, int cmd, struct shmid_ds *buf)
 {
-    sg_core_init();
     if (!sg_st.active)
         return real_shmctl(id, cmd, buf);
     int e0 = errno;
@@ -641,9 +483,9 @@ SG_BODY int shmctl_body(int id, int cmd, struct shmid_ds *buf)
      * caller's caches are cold (see shmget_fast).  A removal asked for
      * during the call is as if asked for just after it. */
     uint32_t pending = sg_st.defer ? __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_ACQUIRE) : 0;
-    if (pending && sg_core_take()) {
+    if (pending && sg_state_take()) {
         sg_defer_sweep_maybe(0);
-        sg_core_give();
+        sg_state_give();
     }
     int r = real_shmctl(id, cmd, buf);
     if (!pending)
@@ -681,13 +523,13 @@ void sg_core_exit(void)
             sg_att_del(&sg_st.L, rec);
         e->att_slot = 0;
     }
-    if (sg_core_take()) {
+    if (sg_state_take()) {
         if (sg_st.L.hdr->intents)
             sg_intent_clear_pid(&sg_st.L, sg_st.self.pid);
         if (sg_st.defer && sg_st.L.hdr->pending)
             sg_defer_sweep(local_count);
         sg_sem_exit();
-        sg_core_give();
+        sg_state_give();
     }
     sg_local_give(held);
     errno = saved;
@@ -711,16 +553,16 @@ void sg_core_after_fork_child(void)
     memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
     if (sg_st.self.pidns != parent_ns) { /* forked after unshare(CLONE_NEWPID) */
         sg_ledger_claim_ns(sg_st.self.pidns);
-        note_pidns();
+        sg_state_note_pidns();
     }
     uint64_t now = sg_now_ns();
     SG_LOCAL_FOREACH(&sg_st.local, e) {
         e->flags |= SG_ATT_INHERITED;
         att_record(e, now);
     }
-    if (sg_st.n_semids && sg_core_take()) {
+    if (sg_st.n_semids && sg_state_take()) {
         sg_sem_after_fork_child();
-        sg_core_give();
+        sg_state_give();
     }
     errno = saved;
 }
@@ -749,12 +591,7 @@ void sg_core_rehome(void)
         return;
     }
     int held = sg_local_take();
-    __atomic_store_n(&rehoming, 1, __ATOMIC_SEQ_CST);
-    /* Every ledger lock wait ends within 2 s. */
-    for (int i = 0; __atomic_load_n(&take_users, __ATOMIC_SEQ_CST) && i < 3000; i++) {
-        struct timespec ts = { 0, 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
+    sg_state_gate_close();
     struct sg_ledger *L = &sg_st.L;
     uid_t old_owner = L->owner;
 
@@ -820,7 +657,7 @@ void sg_core_rehome(void)
         /* Record there what this process holds. */
         uint64_t now = sg_now_ns();
         SG_LOCAL_FOREACH(&sg_st.local, e) att_record(e, now);
-        note_pidns();
+        sg_state_note_pidns();
         if (sg_ledger_lock(L) == 0) {
             sg_sem_arrive(semflags);
             sg_ledger_unlock(L);
@@ -831,7 +668,7 @@ void sg_core_rehome(void)
                L->path);
     }
     free(semflags);
-    __atomic_store_n(&rehoming, 0, __ATOMIC_SEQ_CST);
+    sg_state_gate_open();
     sg_local_give(held);
     errno = saved;
 }

@@ -5,7 +5,8 @@
  * functions (same value, same errno, same kernel effect) except for the
  * deliberate changes of defer mode (see sg_defer.h).  They record
  * ownership in the ledger when it is usable and pass every call through
- * unchanged when it is not.
+ * unchanged when it is not.  The hooks call sg_init() (sg_init.h)
+ * first; these functions never set the process up themselves.
  */
 #ifndef SG_CORE_H
 #define SG_CORE_H
@@ -13,16 +14,6 @@
 #include <sys/types.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
-
-/* Set while this thread is inside the library's handling of an
- * intercepted call; a hook sends any call made meanwhile (from a signal
- * handler, or from a function the library calls) straight to libc.  The
- * sg_* entry points here and in sg_sem.h set and clear it themselves, so
- * that their hooks can tail-call them (see sg_hooks.c). */
-extern __thread int sg_in_hook __attribute__((tls_model("initial-exec")));
-
-/* Set up the process state once: real symbols, configuration, ledger. */
-void sg_core_init(void);
 
 int sg_shmget(key_t key, size_t size, int flg, const void *caller);
 void *sg_shmat(int id, const void *addr, int flg);

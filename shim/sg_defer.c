@@ -60,12 +60,12 @@ void sg_defer_removed(int id)
 {
     struct shmid_ds ds;
     int there = sg_kernel_stat(id, &ds) == 0;
-    if (!sg_core_take())
+    if (!sg_state_take())
         return;
     struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
     if (s && (!there || same_segment(s, &ds)))
         removed(s);
-    sg_core_give();
+    sg_state_give();
 }
 
 /* This process's attachments of id (any thread): they do not hold a
@@ -84,7 +84,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     /* sg_local_lock before the ledger lock: this process's own
      * attachments, counted under it, do not hold its removal back. */
     int held = sg_local_take();
-    if (!sg_core_take()) {
+    if (!sg_state_take()) {
         sg_local_give(held);
         goto passthrough;
     }
@@ -96,7 +96,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     }
     if (rec && (rec->flags & SG_SEG_PENDING)) {
         /* A second IPC_RMID: the kernel accepts it on a SHM_DEST segment. */
-        sg_core_give();
+        sg_state_give();
         sg_local_give(held);
         errno = e0;
         return 0;
@@ -115,7 +115,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
         int e = errno;
         if (r == 0 && rec)
             removed(rec);
-        sg_core_give();
+        sg_state_give();
         sg_local_give(held);
         errno = r == 0 ? e0 : e;
         return r;
@@ -134,11 +134,11 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
         n.cr_pid = ds.shm_cpid;
         n.cr_pidns = sg_st.self.pidns;
         n.cr_uid = ds.shm_perm.cuid;
-        rec = sg_core_put_seg(&n);
+        rec = sg_state_put_seg(&n);
     }
     if (!rec || sg_pend_add(&sg_st.L, SG_KIND_SHM, id) != 0) {
         /* No room to remember it: behave as bare. */
-        sg_core_give();
+        sg_state_give();
         sg_local_give(held);
         sg_log(0, "cannot record the deferred removal of shmid %d (ledger full); "
                   "removing it now as the kernel would",
@@ -152,7 +152,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
     rec->rm_time_ns = sg_now_ns();
     rec->idle_ns = 0;
     __atomic_or_fetch(&rec->flags, SG_SEG_PENDING, __ATOMIC_RELEASE);
-    sg_core_give();
+    sg_state_give();
     sg_local_give(held);
     sg_log(2, "IPC_RMID of shmid %d (key 0x%08x, nattch %lu) deferred until the last detach",
            id, (unsigned)ds.shm_perm.__key, (unsigned long)ds.shm_nattch);
@@ -267,10 +267,10 @@ void sg_defer_make_way(key_t key, size_t size, int flg)
 int sg_defer_is_pending(int id)
 {
     int pending = 0;
-    if (!sg_core_take())
+    if (!sg_state_take())
         return 0;
     struct sg_seg *rec = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
     pending = rec && (rec->flags & SG_SEG_PENDING);
-    sg_core_give();
+    sg_state_give();
     return pending;
 }

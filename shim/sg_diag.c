@@ -404,9 +404,9 @@ static void record_event(uint32_t kind, key_t key, size_t size, int flg, int err
     ev.site_off = cs.off;
     memcpy(ev.site_obj, cs.obj, sizeof ev.site_obj);
     memcpy(ev.site_sym, cs.sym, sizeof ev.site_sym - 1); /* ev is zeroed: terminated */
-    if (sg_core_take()) {
+    if (sg_state_take()) {
         sg_event_add(&sg_st.L, &ev);
-        sg_core_give();
+        sg_state_give();
     }
 }
 
@@ -425,10 +425,10 @@ struct call {
  * composing flag (which guards local_hdr's an_* fields). */
 static int analysis_budget(void)
 {
-    if (sg_st.active && sg_core_take()) {
+    if (sg_st.active && sg_state_take()) {
         struct sg_hdr *h = sg_st.L.hdr;
         int ok = bucket_take(&h->an_refill_s, &h->an_tokens, AN_BURST, AN_REFILL_S);
-        sg_core_give();
+        sg_state_give();
         return ok;
     }
     return bucket_take(&local_hdr.an_refill_s, &local_hdr.an_tokens, AN_BURST, AN_REFILL_S);
@@ -439,9 +439,9 @@ static int analysis_budget(void)
 static int take_token(uint32_t *suppressed)
 {
     int ok;
-    if (sg_st.active && sg_core_take()) {
+    if (sg_st.active && sg_state_take()) {
         ok = diag_token(sg_st.L.hdr, suppressed);
-        sg_core_give();
+        sg_state_give();
     } else
         ok = local_token(suppressed);
     return ok;
@@ -450,9 +450,9 @@ static int take_token(uint32_t *suppressed)
 /* Count a message that will not go out, in the bucket diag_token uses. */
 static void count_suppressed(void)
 {
-    if (sg_st.active && sg_core_take()) {
+    if (sg_st.active && sg_state_take()) {
         sg_st.L.hdr->diag_suppressed++;
-        sg_core_give();
+        sg_state_give();
         return;
     }
     if (__atomic_exchange_n(&local_lock, 1, __ATOMIC_ACQUIRE))
@@ -489,14 +489,14 @@ static void emit(const struct call *c, int debug)
         goto out;
     /* The analysis reads the own ledger under its lock: records are then
      * consistent, and /proc reads take no other lock. */
-    int held = sg_st.active && sg_core_take();
+    int held = sg_st.active && sg_state_take();
     const struct sg_ledger *own = held ? &sg_st.L : NULL;
     int worth = c->sem ? sg_diag_compose_sem(buf, sizeof buf, c->key, (int)c->size, c->flg,
                                              c->err, own, debug)
                        : sg_diag_compose(buf, sizeof buf, c->key, c->size, c->flg, c->err,
                                          own, debug);
     if (held)
-        sg_core_give();
+        sg_state_give();
     if (worth && (!eexist || take_token(&suppressed))) {
         if (suppressed)
             sg_log(0, "%s\n  (%u similar message%s suppressed before this one.)", buf, suppressed,
@@ -633,7 +633,7 @@ static void sem_orphans(struct out *o, const struct sg_view *v)
 static int sem_holder_may_be_orphan(key_t key)
 {
     int id = key == IPC_PRIVATE || !sg_st.active ? -1 : real_semget(key, 0, 0);
-    if (id < 0 || !sg_core_take())
+    if (id < 0 || !sg_state_take())
         return 0;
     const struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SEM, id);
     int known = r && (r->flags & SG_SEG_CREATOR) && r->key == key;
@@ -641,7 +641,7 @@ static int sem_holder_may_be_orphan(key_t key)
     uint64_t start = known ? r->cr_start : 0;
     uint32_t ns = known ? r->cr_pidns : 0;
     sg_pidns_learn(sg_st.L.pidns, SG_PIDNS_CAP);
-    sg_core_give();
+    sg_state_give();
     return known && sg_proc_alive_ns(pid, start, ns) == 0;
 }
 

@@ -15,9 +15,11 @@
  */
 #define _GNU_SOURCE
 #include "sg_core.h"
+#include "sg_init.h"
 #include "sg_creds.h"
 #include "sg_real.h"
 #include "sg_sem.h"
+#include "sg_state.h"
 
 #include "sg_compiler.h"
 
@@ -33,6 +35,7 @@ SG_EXPORT int shmget(key_t key, size_t size, int flg)
 {
     if (sg_in_hook)
         return real_shmget(key, size, flg);
+    sg_init();
     return sg_shmget(key, size, flg, __builtin_return_address(0));
 }
 
@@ -40,6 +43,7 @@ SG_EXPORT void *shmat(int id, const void *addr, int flg)
 {
     if (sg_in_hook)
         return real_shmat(id, addr, flg);
+    sg_init();
     return sg_shmat(id, addr, flg);
 }
 
@@ -47,6 +51,7 @@ SG_EXPORT int shmdt(const void *addr)
 {
     if (sg_in_hook)
         return real_shmdt(addr);
+    sg_init();
     return sg_shmdt(addr);
 }
 
@@ -54,6 +59,7 @@ SG_EXPORT int shmctl(int id, int cmd, struct shmid_ds *buf)
 {
     if (sg_in_hook)
         return real_shmctl(id, cmd, buf);
+    sg_init();
     return sg_shmctl(id, cmd, buf);
 }
 
@@ -61,6 +67,7 @@ SG_EXPORT int semget(key_t key, int nsems, int flg)
 {
     if (sg_in_hook)
         return real_semget(key, nsems, flg);
+    sg_init();
     return sg_semget(key, nsems, flg, __builtin_return_address(0));
 }
 
@@ -75,6 +82,7 @@ SG_EXPORT int semctl(int id, int num, int cmd, ...)
     }
     if (sg_in_hook)
         return real_semctl(id, num, cmd, arg);
+    sg_init();
     return sg_semctl(id, num, cmd, arg);
 }
 
@@ -82,6 +90,7 @@ SG_EXPORT int semop(int id, struct sembuf *ops, size_t n)
 {
     if (sg_in_hook)
         return real_semop(id, ops, n);
+    sg_init();
     return sg_semop(id, ops, n, NULL, 0);
 }
 
@@ -89,6 +98,7 @@ SG_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct time
 {
     if (sg_in_hook)
         return real_semtimedop(id, ops, n, t);
+    sg_init();
     return sg_semop(id, ops, n, t, 1);
 }
 
@@ -139,7 +149,5 @@ SG_JUMP_HOOK(__longjmp_chk)
 
 __attribute__((destructor)) static void sg_hooks_fini(void)
 {
-    sg_in_hook = 1;
-    sg_core_exit();
-    sg_in_hook = 0;
+    sg_init_fini();
 }

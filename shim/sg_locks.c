@@ -1,16 +1,13 @@
 /*
- * sg_locks.c - the in-process locks and the fork handlers (see sg_locks.h).
+ * sg_locks.c - the in-process lock's slow paths (see sg_locks.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/futex.h>
-#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sg_locks.h"
-#include "sg_core.h"
-#include "sg_diag.h"
 
 uint32_t sg_local_lock;
 
@@ -31,15 +28,3 @@ void sg_lock_wake(uint32_t *l)
     syscall(SYS_futex, l, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     errno = saved;
 }
-
-static int prepare_how;
-static void prepare(void) { prepare_how = sg_local_take(); }
-static void parent(void) { sg_local_give(prepare_how); }
-static void child(void)
-{
-    __atomic_store_n(&sg_local_lock, 0, __ATOMIC_RELAXED);
-    sg_diag_after_fork_child();
-    sg_core_after_fork_child();
-}
-
-void sg_locks_register_atfork(void) { pthread_atfork(prepare, parent, child); }

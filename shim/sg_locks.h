@@ -1,8 +1,8 @@
 /*
- * sg_locks.h - every lock the library takes, in one place, with the fork
- * handlers that keep a forked child from inheriting a held one.
+ * sg_locks.h - every lock the library takes, in one place, with what the fork
+ * handlers (sg_init.c) do so that a forked child never inherits a held one.
  *
- *  1. sg_init_once (pthread_once, sg_core.c)   - first-call setup.  Fork
+ *  1. `once` (pthread_once, sg_init.c)        - first-call setup.  Fork
  *     while it runs in another thread: POSIX leaves this to the program;
  *     setup does no blocking work under it except opening the ledger.
  *  2. sg_local_lock (in-process futex lock)    - sg_st.local, and each
@@ -22,9 +22,9 @@
  *     a ledger.  child: both cleared (sg_diag_after_fork_child), so a
  *     child forked while another thread composed still explains.
  *
- *  5. the ledger exchange gate (sg_core.c: `rehoming`, `take_users`) -
+ *  5. the ledger exchange gate (sg_state.c: `rehoming`, `take_users`) -
  *     when a credential change makes the process leave its ledger
- *     (sg_core_rehome), every sg_core_take fails while `rehoming` is set,
+ *     (sg_core_rehome), every sg_state_take fails while `rehoming` is set,
  *     and the exchange waits (at most 3 s: lock waits end within 2 s) for
  *     the threads counted in `take_users` to give the ledger lock back.
  *     The exchange holds sg_local_lock throughout, so no fork happens in
@@ -74,8 +74,5 @@ static inline void sg_local_give(int how)
     if (how && __atomic_exchange_n(&sg_local_lock, 0, __ATOMIC_RELEASE) == 2)
         sg_lock_wake(&sg_local_lock);
 }
-
-/* Register the fork handlers (idempotent; called from sg_core_init). */
-void sg_locks_register_atfork(void);
 
 #endif

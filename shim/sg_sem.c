@@ -5,7 +5,6 @@
 #define _GNU_SOURCE
 #include "sg_sem.h"
 #include "sg_callsite.h"
-#include "sg_core.h"
 #include "sg_diag.h"
 #include "sg_ksem.h"
 #include "sg_locks.h"
@@ -99,7 +98,7 @@ static struct sg_seg *rec_for(const struct sg_ksem *k)
     sg_semuser_del_set(&sg_st.L, k->id);
     struct sg_seg n;
     kernel_rec(&n, k);
-    return sg_core_put_seg(&n);
+    return sg_state_put_seg(&n);
 }
 
 static int is_creator(const struct sg_seg *r)
@@ -145,7 +144,7 @@ static struct sg_semuser *put_user(const struct sg_semuser *u)
         sg_ledger_dropped(&sg_st.L);
         sg_log(1, "ledger full: pid %d's use of semaphore set %d is not recorded", (int)u->pid,
                u->semid);
-        sg_core_note_full("semaphore user");
+        sg_state_note_full("semaphore user");
     }
     return r;
 }
@@ -192,7 +191,7 @@ static void add_created(key_t key, int nsems, int flg, int id)
     n.cr_time_ns = sg_now_ns();
     memcpy(n.cr_comm, sg_st.self.comm, sizeof n.cr_comm);
     memcpy(n.cr_exe, sg_st.self.exe, sizeof n.cr_exe);
-    sg_core_put_seg(&n);
+    sg_state_put_seg(&n);
 }
 
 /* First use of set id by this process through an id (not semget):
@@ -203,9 +202,9 @@ static void note_use_by_id(int id)
     struct sg_ksem k;
     int held = sg_local_take();
     if (!local_has(id) && sg_ksem_stat(id, &k) == 0) {
-        if (sg_core_take()) {
+        if (sg_state_take()) {
             add_user(&k, SG_USE_BYID);
-            sg_core_give();
+            sg_state_give();
         }
         local_add(id);
     }
@@ -218,12 +217,12 @@ static void forget_set(int id)
     int held = sg_local_take();
     local_del(id);
     struct sg_ksem k;
-    if (sg_ksem_stat(id, &k) != 0 && (errno == EINVAL || errno == EIDRM) && sg_core_take()) {
+    if (sg_ksem_stat(id, &k) != 0 && (errno == EINVAL || errno == EIDRM) && sg_state_take()) {
         struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SEM, id);
         if (r)
             sg_seg_del(&sg_st.L, r);
         sg_semuser_del_set(&sg_st.L, id);
-        sg_core_give();
+        sg_state_give();
     }
     sg_local_give(held);
 }
@@ -232,7 +231,6 @@ static void forget_set(int id)
 
 SG_BODY int semget_body(key_t key, int nsems, int flg, const void *caller)
 {
-    sg_core_init();
     if (!sg_st.active) {
         int r = real_semget(key, nsems, flg);
         if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF)
@@ -272,7 +270,7 @@ SG_BODY int semget_body(key_t key, int nsems, int flg, const void *caller)
     int held = sg_local_take();
     struct sg_ksem k;
     int have = created || sg_ksem_stat(id, &k) == 0;
-    if (have && sg_core_take()) {
+    if (have && sg_state_take()) {
         if (created) {
             add_created(key, nsems, flg, id);
             struct sg_seg *r = sg_seg_find(&sg_st.L, SG_KIND_SEM, id);
@@ -280,7 +278,7 @@ SG_BODY int semget_body(key_t key, int nsems, int flg, const void *caller)
                 sg_callsite_store(&cs, r);
         } else
             add_user(&k, SG_USE_LOOKUP);
-        sg_core_give();
+        sg_state_give();
     }
     if (have)
         local_add(id);
@@ -312,7 +310,6 @@ int sg_semctl_has_arg(int cmd)
 
 SG_BODY int semctl_body(int id, int num, int cmd, union sg_semun arg)
 {
-    sg_core_init();
     if (!sg_st.active)
         return real_semctl(id, num, cmd, arg);
     int e0 = errno;
@@ -343,7 +340,6 @@ int sg_semctl(int id, int num, int cmd, union sg_semun arg)
 SG_BODY int semop_body(int id, struct sembuf *ops, size_t n, const struct timespec *timeout,
                        int timed)
 {
-    sg_core_init();
     if (sg_st.active && !local_has(id)) {
         int e0 = errno;
         note_use_by_id(id);

@@ -1,7 +1,8 @@
 /*
- * sg_state.h - the library's per-process state, shared by the core,
- * deferral and fork handling.  One instance (sg_st), set up on the first
- * intercepted call by sg_core_init().
+ * sg_state.h - the library's per-process state and the gate to its
+ * ledger (sg_state.c), which every other file of the library uses and
+ * which uses none of them.  One instance (sg_st), set up on the first
+ * intercepted call (sg_init.h).
  */
 #ifndef SG_STATE_H
 #define SG_STATE_H
@@ -69,19 +70,46 @@ static inline int32_t *sg_sem_slot(uint32_t i)
                              : &sg_st.sem_more[i / SG_LOCAL_SEMS - 1][i % SG_LOCAL_SEMS];
 }
 
+/* Set while this thread is inside the library's handling of an
+ * intercepted call; a hook sends any call made meanwhile (from a signal
+ * handler, or from a function the library calls) straight to libc.  The
+ * sg_* entry points set and clear it themselves, so that their hooks can
+ * tail-call them (see sg_hooks.c); a non-local jump clears it. */
+extern __thread int sg_in_hook __attribute__((tls_model("initial-exec")));
+
+/* First-call setup: real symbols, configuration, identity, ledger (sets
+ * sg_st.active when the ledger is usable).  Once, from sg_init.c. */
+void sg_state_init(void);
+
+/* Put this process's pid namespace, with the ancestors it can name, in
+ * the ledger's table unless it is there (takes the ledger lock). */
+void sg_state_note_pidns(void);
+
 /* Take the ledger lock for one call (waits at most ~2 s; after a timeout
  * the process passes calls through for 5 s without waiting again).
  * 1 when held; 0 means: leave the ledger alone for this call. */
-int sg_core_take(void);
-void sg_core_give(void);
+int sg_state_take(void);
+void sg_state_give(void);
+
+/* While the ledger is exchanged (sg_core_rehome): close makes every take
+ * fail and waits (at most 3 s) until no thread holds the ledger lock
+ * through a take; open ends that. */
+void sg_state_gate_close(void);
+void sg_state_gate_open(void);
 
 /* A record could not be stored: table (its name, for the message) is
  * full.  Logs once per process at level 0; the call goes on unchanged. */
-void sg_core_note_full(const char *table);
+void sg_state_note_full(const char *table);
 
-/* sg_seg_put, reclaiming room first when the table is full (stale
- * records of objects the kernel no longer has); a record still not
- * stored is counted and said (sg_core_note_full).  Ledger lock held. */
-struct sg_seg *sg_core_put_seg(const struct sg_seg *rec);
+/* A full table is most often full of records the kernel has forgotten:
+ * drop those (sg_reconcile).  Again at once while that finds room; after
+ * a pass that found none, not for 10 s in this process.  1 if it found
+ * room.  Ledger lock held. */
+int sg_state_reclaim(void);
+
+/* sg_seg_put, reclaiming room first when the table is full; a record
+ * still not stored is counted and said (sg_state_note_full).  Ledger lock
+ * held. */
+struct sg_seg *sg_state_put_seg(const struct sg_seg *rec);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * test_forklock.c - fork while another thread holds one of the library's
- * locks (regression test for the fork handlers, see shim/sg_locks.h).
+ * locks (regression test for the fork handlers of shim/sg_init.c, see
+ * shim/sg_locks.h).
  *
- * The core is linked in directly (sg_shmget/sg_shmat/sg_shmdt), with
+ * The core is linked in directly (sg_init, then sg_shmget/sg_shmat/sg_shmdt), with
  * SHMGUARD_LEDGER pointing at a private directory.  (a) A second thread
  * holds sg_local_lock, the in-process lock of the local attachment list,
  * while the main thread forks: the child must not inherit it held; it must
@@ -24,6 +25,7 @@
 
 #include "sg_core.h"
 #include "sg_diag.h"
+#include "sg_init.h"
 #include "sg_locks.h"
 #include "sg_proc.h"
 #include "sg_state.h"
@@ -471,6 +473,7 @@ int main(void)
     snprintf(g_log, sizeof g_log, "%s.log", g_dir);
     setenv("SHMGUARD_LOG", g_log, 1);
     unsetenv("SHMGUARD_MODE");
+    sg_init(); /* what a hook does first: setup and the fork handlers */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fork_while_local_lock_held),
         cmocka_unit_test(test_fork_while_ledger_lock_held),

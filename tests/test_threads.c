@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "sg_core.h"
+#include "sg_init.h"
 
 #define THREADS 8
 #define PAIRS 10000
@@ -41,6 +42,7 @@ static void test_threads_churn(void **state)
     (void)state;
     const char *dir = sgt_ledger_dir();
     setenv("SHMGUARD_LEDGER", dir, 1);
+    sg_init();
     seg_id = sg_shmget(0x5eed7777, 4096, IPC_CREAT | 0600, NULL);
     assert_true(seg_id >= 0);
     pthread_t t[THREADS];

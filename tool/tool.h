@@ -208,7 +208,7 @@ size_t gc_decide(const struct sg_view *v, const struct proc_scan *ps, const stru
 int gc_recheck(const struct gc_item *it, struct sg_ledger *own, const char *dir, char *why,
                size_t n);
 
-/* Whether the process (pid, start) of pid namespace ns (0: the caller's
+/* (tool_dead.c) Whether the process (pid, start) of pid namespace ns (0: the caller's
  * own, as the kernel reports pids) is dead: 1 dead (no such pid, a
  * zombie, or with start != 0 another process on that pid), 0 alive, -1
  * cannot tell (also: a namespace not visible from here, sg_pidns.h);

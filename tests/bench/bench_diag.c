@@ -18,6 +18,7 @@
 
 #include "sg_core.h"
 #include "sg_diag.h"
+#include "sg_init.h"
 #include "sg_state.h"
 
 #define SEGS 4096
@@ -38,6 +39,7 @@ static int cmp_d(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 21;
+    sg_init();
     /* Children create the first half and exit: orphans. */
     for (int c = 0; c < 16; c++) {
         pid_t p = fork();
@@ -67,9 +69,9 @@ int main(int argc, char **argv)
     double *t = calloc((size_t)reps, sizeof *t);
     for (int r = 0; r < reps; r++) {
         double t0 = now_ms();
-        sg_core_take();
+        sg_state_take();
         sg_diag_compose(buf, sizeof buf, 0x5effffff, 4096, IPC_CREAT | 0600, ENOSPC, &sg_st.L, 0);
-        sg_core_give();
+        sg_state_give();
         t[r] = now_ms() - t0;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_d);

@@ -40,6 +40,7 @@
 #include "sg_kernel.h"
 #include "sg_ledger.h"
 #include "sg_proc.h"
+#include "sg_pidns.h"
 #include "sg_verify.h"
 #include "tool.h"
 
@@ -276,6 +277,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     ledger_check_settle_ms = 0; /* nothing else writes these files */
     ns = sg_ipcns_ino();
     sg_proc_self(&self);
+    self.pidns = sg_pidns_self();
     for (int k = 0; k < 3; k++) {
         shm_ids[k] = shmget(0x5347000 + k, 4096 * (size_t)(k + 1), IPC_CREAT | 0600);
         if (shm_ids[k] < 0)

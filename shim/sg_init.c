@@ -1,0 +1,54 @@
+/*
+ * sg_init.c - first-call setup, the fork handlers and the exit handler
+ * (see sg_init.h).  The fork handlers guard sg_local_lock (sg_locks.h,
+ * lock 2): prepare takes it, the parent gives it back, the child starts
+ * with it free and then lets each part of the library renew what a child
+ * must not inherit as is.
+ */
+#define _GNU_SOURCE
+#include "sg_init.h"
+#include "sg_core.h"
+#include "sg_diag.h"
+#include "sg_locks.h"
+#include "sg_state.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+int sg_init_ready;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static int prepare_how;
+static void prepare(void) { prepare_how = sg_local_take(); }
+static void parent(void) { sg_local_give(prepare_how); }
+static void child(void)
+{
+    __atomic_store_n(&sg_local_lock, 0, __ATOMIC_RELAXED);
+    sg_diag_after_fork_child();
+    sg_core_after_fork_child();
+}
+
+static void setup(void)
+{
+    sg_state_init();
+    pthread_atfork(prepare, parent, child);
+}
+
+void sg_init_slow(void)
+{
+    int saved = errno;
+    int was = sg_in_hook;
+    sg_in_hook = 1;
+    pthread_once(&once, setup);
+    __atomic_store_n(&sg_init_ready, 1, __ATOMIC_RELEASE);
+    sg_in_hook = was;
+    errno = saved;
+}
+
+void sg_init_fini(void)
+{
+    sg_in_hook = 1;
+    sg_core_exit();
+    sg_in_hook = 0;
+}
