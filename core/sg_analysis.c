@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,43 @@ static int cmp_semholder(const void *a, const void *b)
     return strcmp(x->comm, y->comm);
 }
 
+/* Holders, of segments or of sets, are grouped by creator uid and
+ * command: both structs begin with those two fields, at the same
+ * offsets, so one lookup serves both. */
+_Static_assert(offsetof(struct sg_holder, comm) == 0 && offsetof(struct sg_semholder, comm) == 0 &&
+                   offsetof(struct sg_holder, uid) == offsetof(struct sg_semholder, uid) &&
+                   sizeof(((struct sg_holder *)0)->comm) == sizeof(((struct sg_semholder *)0)->comm),
+               "holder structs share their key");
+#define HOLDER_COMM sizeof(((struct sg_holder *)0)->comm)
+
+/* The group of (uid, comm) among the *n groups in all (each size bytes),
+ * appended (and counted) when new; all has room for one more. */
+static void *group_of(void *all, size_t size, size_t *n, uid_t uid, const char *comm)
+{
+    for (size_t j = 0; j < *n; j++) {
+        char *g = (char *)all + j * size;
+        uid_t *gu = (uid_t *)(g + offsetof(struct sg_holder, uid));
+        if (*gu == uid && !strcmp(g, comm))
+            return g;
+    }
+    char *g = (char *)all + (*n)++ * size;
+    memcpy(g, comm, HOLDER_COMM);
+    *(uid_t *)(g + offsetof(struct sg_holder, uid)) = uid;
+    return g;
+}
+
+/* Sort the n groups of all, largest first (cmp), copy the first max to
+ * out, free all; how many were copied. */
+static size_t top_groups(void *all, size_t n, size_t size, int (*cmp)(const void *, const void *),
+                         void *out, size_t max)
+{
+    qsort(all, n, size, cmp);
+    size_t k = n < max ? n : max;
+    memcpy(out, all, k * size);
+    free(all);
+    return k;
+}
+
 size_t sg_view_semholders(const struct sg_view *v, struct sg_semholder *out, size_t max)
 {
     struct sg_semholder *all = calloc(v->n_sem ? v->n_sem : 1, sizeof *all);
@@ -325,24 +363,12 @@ size_t sg_view_semholders(const struct sg_view *v, struct sg_semholder *out, siz
     size_t n = 0;
     for (size_t i = 0; i < v->n_sem; i++) {
         const struct sg_seminfo *s = &v->sem[i];
-        size_t j;
-        for (j = 0; j < n; j++)
-            if (all[j].uid == s->k.cuid && !strcmp(all[j].comm, s->comm))
-                break;
-        if (j == n) {
-            memcpy(all[n].comm, s->comm, sizeof all[n].comm);
-            all[n].uid = s->k.cuid;
-            n++;
-        }
-        all[j].sets++;
-        all[j].sems += s->k.nsems;
-        all[j].orphaned += s->state == SG_SEM_ORPHANED;
+        struct sg_semholder *h = group_of(all, sizeof *all, &n, s->k.cuid, s->comm);
+        h->sets++;
+        h->sems += s->k.nsems;
+        h->orphaned += s->state == SG_SEM_ORPHANED;
     }
-    qsort(all, n, sizeof *all, cmp_semholder);
-    size_t k = n < max ? n : max;
-    memcpy(out, all, k * sizeof *out);
-    free(all);
-    return k;
+    return top_groups(all, n, sizeof *all, cmp_semholder, out, max);
 }
 
 void sg_view_semtally(const struct sg_view *v, size_t sets[3], size_t sems[3])
@@ -361,47 +387,20 @@ static void note_unreadable(struct sg_view *v, const char *what)
         snprintf(v->unreadable[v->n_unreadable++], sizeof v->unreadable[0], "%s", what);
 }
 
-/* The ledgers worth reading, best first (sg_ledger_dir.h): the reader's
- * own in full, the others by lookup of the objects that exist (bounded
- * work for files that anyone may plant). */
+static void note_cb(void *ctx, const char *what) { note_unreadable(ctx, what); }
+
+/* The ledgers worth reading, best first (sg_ledgers_load): the reader's
+ * own in full, the others by lookup of the objects that exist. */
 static void load_ledgers(struct sg_view *v, const char *dir)
 {
-    uint64_t ns = sg_ipcns_ino();
-    struct sg_ipc_objs objs;
-    sg_ipc_objs_read(&objs);
-    struct sg_ledger_files files;
-    if (sg_ledger_files_list(&files, dir, ns, objs.uid, objs.n_uid) != 0) {
-        sg_ipc_objs_free(&objs);
+    size_t first = v->n_ledgers;
+    if (sg_ledgers_load(dir, sg_ipcns_ino(), v->own ? v->own->path : NULL, 0, &v->ledgers,
+                        &v->n_ledgers, note_cb, v) != 0)
         return;
+    for (size_t i = first; i < v->n_ledgers; i++) {
+        v->dropped += v->ledgers[i].hdr->dropped;
+        sg_pidns_learn(v->ledgers[i].pidns, SG_PIDNS_CAP);
     }
-    char note[600];
-    if (sg_ledger_files_note(&files, dir, note, sizeof note))
-        note_unreadable(v, note);
-    for (size_t i = 0; i < files.n; i++) {
-        const char *path = files.v[i].path;
-        if (v->own && !strcmp(path, v->own->path))
-            continue; /* already mapped */
-        char err[512];
-        struct sg_ledger L;
-        int rc = files.v[i].rank == 0
-                     ? sg_ledger_load(&L, path, ns, err, sizeof err)
-                     : sg_ledger_load_objects(&L, path, ns, objs.ref, objs.n_ref, err, sizeof err);
-        if (rc != 0) {
-            note_unreadable(v, err);
-            continue;
-        }
-        struct sg_ledger *nv = realloc(v->ledgers, (v->n_ledgers + 1) * sizeof *nv);
-        if (!nv) {
-            sg_ledger_close(&L);
-            break;
-        }
-        v->ledgers = nv;
-        v->ledgers[v->n_ledgers++] = L;
-        v->dropped += L.hdr->dropped;
-        sg_pidns_learn(L.pidns, SG_PIDNS_CAP);
-    }
-    sg_ledger_files_free(&files);
-    sg_ipc_objs_free(&objs);
 }
 
 int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_ledger *own)
@@ -515,22 +514,10 @@ size_t sg_view_holders(const struct sg_view *v, struct sg_holder *out, size_t ma
     size_t n = 0;
     for (size_t i = 0; i < v->n; i++) {
         const struct sg_seginfo *s = &v->seg[i];
-        size_t j;
-        for (j = 0; j < n; j++)
-            if (all[j].uid == s->k.cuid && !strcmp(all[j].comm, s->comm))
-                break;
-        if (j == n) {
-            memcpy(all[n].comm, s->comm, sizeof all[n].comm);
-            all[n].uid = s->k.cuid;
-            n++;
-        }
-        add(&all[j].t, s);
+        struct sg_holder *h = group_of(all, sizeof *all, &n, s->k.cuid, s->comm);
+        add(&h->t, s);
     }
-    qsort(all, n, sizeof *all, cmp_holder);
-    size_t k = n < max ? n : max;
-    memcpy(out, all, k * sizeof *out);
-    free(all);
-    return k;
+    return top_groups(all, n, sizeof *all, cmp_holder, out, max);
 }
 
 void sg_view_tally(const struct sg_view *v, struct sg_tally out[5])

@@ -204,3 +204,45 @@ void sg_ipc_objs_free(struct sg_ipc_objs *o)
     free(o->uid);
     memset(o, 0, sizeof *o);
 }
+
+int sg_ledgers_load(const char *dir, uint64_t ns, const char *skip, int whole,
+                    struct sg_ledger **v, size_t *n, void (*note)(void *ctx, const char *text),
+                    void *ctx)
+{
+    struct sg_ipc_objs objs;
+    sg_ipc_objs_read(&objs);
+    struct sg_ledger_files files;
+    if (sg_ledger_files_list(&files, dir, ns, objs.uid, objs.n_uid) != 0) {
+        int e = errno;
+        sg_ipc_objs_free(&objs);
+        errno = e;
+        return -1;
+    }
+    char text[600];
+    if (sg_ledger_files_note(&files, dir, text, sizeof text))
+        note(ctx, text);
+    for (size_t i = 0; i < files.n; i++) {
+        const char *path = files.v[i].path;
+        if (skip && !strcmp(path, skip))
+            continue;
+        char err[512];
+        struct sg_ledger L;
+        int rc = whole || files.v[i].rank == 0
+                     ? sg_ledger_load(&L, path, ns, err, sizeof err)
+                     : sg_ledger_load_objects(&L, path, ns, objs.ref, objs.n_ref, err, sizeof err);
+        if (rc != 0) {
+            note(ctx, err);
+            continue;
+        }
+        struct sg_ledger *nv = realloc(*v, (*n + 1) * sizeof *nv);
+        if (!nv) {
+            sg_ledger_close(&L);
+            break;
+        }
+        *v = nv;
+        (*v)[(*n)++] = L;
+    }
+    sg_ledger_files_free(&files);
+    sg_ipc_objs_free(&objs);
+    return 0;
+}

@@ -66,4 +66,20 @@ struct sg_ipc_objs {
 void sg_ipc_objs_read(struct sg_ipc_objs *o);
 void sg_ipc_objs_free(struct sg_ipc_objs *o);
 
+/* Load the ledgers of namespace ns in dir that a reader reads
+ * (sg_ledger_files_list: which, best first): all in full when whole;
+ * otherwise the reader's own uid's in full and the others by lookup of
+ * the objects that exist (sg_ledger_load_objects: bounded work for files
+ * anyone may plant).  skip: a path not to load (already mapped by the
+ * caller), or NULL.  Appends to *v, *n (grown with realloc; the caller
+ * closes each with sg_ledger_close and frees *v); calls note(ctx, text)
+ * once for what the listing passed over and once per file that could
+ * not be read.  0 on success, also when some files were unreadable; -1
+ * with errno when dir cannot be listed (ENOENT: it does not exist).  The
+ * one loader of the ledger set, for the analysis (sg_view_build) and the
+ * tool's `ledger` command. */
+int sg_ledgers_load(const char *dir, uint64_t ns, const char *skip, int whole,
+                    struct sg_ledger **v, size_t *n, void (*note)(void *ctx, const char *text),
+                    void *ctx);
+
 #endif

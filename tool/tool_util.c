@@ -369,38 +369,20 @@ void tool_usage_error(const char *fmt, ...)
 
 /* ---- ledger set -------------------------------------------------------- */
 
+static void set_note(void *ctx, const char *text)
+{
+    struct ledger_set *s = ctx;
+    if (s->n_unreadable < 8)
+        snprintf(s->unreadable[s->n_unreadable++], sizeof s->unreadable[0], "%s", text);
+}
+
 int ledger_set_load(struct ledger_set *s, const char *dir)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", dir ? dir : sg_config_get()->ledger_dir);
     s->ns = sg_ipcns_ino();
-    struct sg_ipc_objs objs;
-    sg_ipc_objs_read(&objs);
-    struct sg_ledger_files files;
-    int rc = sg_ledger_files_list(&files, s->dir, s->ns, objs.uid, objs.n_uid);
-    sg_ipc_objs_free(&objs);
-    if (rc != 0)
+    if (sg_ledgers_load(s->dir, s->ns, NULL, 1, &s->v, &s->n, set_note, s) != 0)
         return errno == ENOENT ? (s->no_dir = 1, 0) : -1; /* no directory: nothing recorded */
-    char note[600];
-    if (sg_ledger_files_note(&files, s->dir, note, sizeof note))
-        snprintf(s->unreadable[s->n_unreadable++], sizeof s->unreadable[0], "%s", note);
-    for (size_t i = 0; i < files.n; i++) {
-        char err[512];
-        struct sg_ledger L;
-        if (sg_ledger_load(&L, files.v[i].path, s->ns, err, sizeof err) != 0) {
-            if (s->n_unreadable < 8)
-                snprintf(s->unreadable[s->n_unreadable++], sizeof s->unreadable[0], "%s", err);
-            continue;
-        }
-        struct sg_ledger *nv = realloc(s->v, (s->n + 1) * sizeof *nv);
-        if (!nv) {
-            sg_ledger_close(&L);
-            break;
-        }
-        s->v = nv;
-        s->v[s->n++] = L;
-    }
-    sg_ledger_files_free(&files);
     return 0;
 }
 
