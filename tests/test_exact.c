@@ -1,6 +1,6 @@
 /*
  * test_exact.c - deferral changes only what the shared-key problem needs
- * (SPEC "Deferred removal"; README "Every difference from bare").
+ * (SPEC "Deferred removal"; doc/deferral.md).
  *
  * Each case runs bare and under the library (defer mode), driven one
  * command at a time (helper_step), and compares.  Before this contract
