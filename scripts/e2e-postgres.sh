@@ -55,6 +55,7 @@ if [ "${1:-}" != --inside ]; then
         command -v "$cmd" >/dev/null || { echo "e2e-postgres: $cmd (util-linux, coreutils) is missing" >&2; exit 1; }
     done
     ipc_before=$(ipcs -a)
+    shm_before=$(ls -A /dev/shm)
     work=$(mktemp -d /tmp/shmguard-e2e-postgres.XXXXXX)
     chmod 755 "$work"
     keep=$build/e2e-postgres
@@ -92,6 +93,10 @@ if [ "${1:-}" != --inside ]; then
         echo "e2e-postgres: FAIL: the host's System V objects changed" >&2
         rc=1
     fi
+    if [ "$(ls -A /dev/shm)" != "$shm_before" ]; then
+        echo "e2e-postgres: FAIL: the host's /dev/shm changed: $(ls -A /dev/shm | tr '\n' ' ')" >&2
+        rc=1
+    fi
     if [ "$rc" = 0 ]; then
         echo "e2e-postgres: PASS (transcript: $keep/transcript.txt)"
     else
@@ -105,6 +110,11 @@ work=$2
 t=$work/transcript.txt
 : >"$t"
 readlink /proc/self/ns/pid >"$work/pidns"
+# POSIX shared memory (PostgreSQL's dynamic segments, /dev/shm/PostgreSQL.*)
+# is not isolated by an IPC namespace: this run gets a /dev/shm of its own
+# in its private mount namespace, gone with it.
+mount -t tmpfs -o mode=1777,size=256m shmguard-e2e /dev/shm ||
+    { echo "e2e-postgres: cannot mount a private /dev/shm" >&2; exit 1; }
 say() { printf '%s\n' "$*" | tee -a "$t"; }
 fail() { say "FAIL: $*"; exit 1; }
 show() { # a command and its output, into the transcript
