@@ -399,7 +399,7 @@ static void load_ledgers(struct sg_view *v, const char *dir)
         return;
     for (size_t i = first; i < v->n_ledgers; i++) {
         v->dropped += v->ledgers[i].hdr->dropped;
-        sg_pidns_learn(v->ledgers[i].pidns, SG_PIDNS_CAP);
+        sg_pidns_learn(v->ledgers[i].pidns, SG_PIDNS_CAP, v->ledgers[i].owner);
     }
 }
 
@@ -409,7 +409,7 @@ int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_led
     v->own = own;
     if (own) {
         v->dropped = __atomic_load_n(&own->hdr->dropped, __ATOMIC_RELAXED);
-        sg_pidns_learn(own->pidns, SG_PIDNS_CAP);
+        sg_pidns_learn(own->pidns, SG_PIDNS_CAP, own->owner);
     }
     /* Processes of other pid namespaces, as /proc shows them now (the
      * tool caches the scan for one view; sg_pidns.h). */

@@ -1553,7 +1553,7 @@ int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now)
 {
     int n = 0;
     if (L->pidns)
-        sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
+        sg_pidns_learn(L->pidns, SG_PIDNS_CAP, L->owner);
     if (now < L->hdr->intent_overflow_until_ns)
         n++;
     for (uint32_t i = 0; i < L->intent_cap && L->hdr->intents; i++) {

@@ -83,8 +83,12 @@ static void reg_take(void)
 }
 static void reg_give(void) { __atomic_store_n(&reg_lock, 0, __ATOMIC_RELEASE); }
 
-void sg_pidns_learn(const struct sg_pidns *tab, uint32_t n)
+void sg_pidns_after_fork_child(void) { __atomic_store_n(&reg_lock, 0, __ATOMIC_RELAXED); }
+
+void sg_pidns_learn(const struct sg_pidns *tab, uint32_t n, uid_t owner)
 {
+    if (owner != 0 && owner != geteuid())
+        return;
     reg_take();
     for (uint32_t i = 0; i < n; i++) {
         const struct sg_pidns *e = &tab[i];
@@ -287,14 +291,4 @@ pid_t sg_pidns_translate(pid_t pid, uint64_t start, uint32_t ns)
     if (ns == 0 || ns == view)
         return pid;
     return pid > 0 && view ? look_up(ns, pid, start).view_pid : 0;
-}
-
-const char *sg_alive_word(int alive)
-{
-    switch (alive) {
-    case 1: return "alive";
-    case 0: return "dead";
-    case SG_ALIVE_HIDDEN: return "not visible from this pid namespace";
-    default: return "unknown";
-    }
 }

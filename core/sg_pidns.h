@@ -45,10 +45,17 @@ uint32_t sg_pidns_view(void);
  * that is not its own (NS_GET_PARENT names none above the caller's). */
 int sg_pidns_ancestors(uint32_t *anc, int max);
 
-/* Learn namespace chains from a ledger's table (n entries), so that
- * sg_proc_alive_ns can place the namespaces its records name.
+/* Learn namespace chains from the table (n entries) of a ledger owned by
+ * uid owner, so that sg_proc_alive_ns can place the namespaces its
+ * records name.  A chain is what lets a reader call an unseen process
+ * dead, so only the tables of root's ledgers and of the reader's own
+ * euid are learned: another uid could write any chain into its own file.
  * Thread-safe; the registry keeps the first 256 namespaces. */
-void sg_pidns_learn(const struct sg_pidns *tab, uint32_t n);
+void sg_pidns_learn(const struct sg_pidns *tab, uint32_t n, uid_t owner);
+
+/* In a forked child: the registry's spin lock (held by a thread that
+ * does not exist in the child) is free. */
+void sg_pidns_after_fork_child(void);
 
 /* Liveness of the process (pid, start) of pid namespace ns as this
  * reader can prove it: 1 alive, 0 dead, -1 unknown (no /proc),
@@ -66,8 +73,5 @@ void sg_pidns_rescan(void);
  * reader's /proc, for people to act on (kill, /proc/PID): pid itself in
  * the view's own namespace, 0 when it is not visible from here. */
 pid_t sg_pidns_translate(pid_t pid, uint64_t start, uint32_t ns);
-
-/* Words for a liveness value, for people. */
-const char *sg_alive_word(int alive);
 
 #endif

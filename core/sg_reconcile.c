@@ -52,7 +52,7 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
     memset(st, 0, sizeof *st);
     uint64_t t0 = sg_now_ns();
     if (L->pidns)
-        sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
+        sg_pidns_learn(L->pidns, SG_PIDNS_CAP, L->owner);
     struct sg_ksnap ks;
     if (sg_ksnap_read(&ks) != 0)
         return -1;

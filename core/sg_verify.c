@@ -42,7 +42,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
     memset(v, 0, sizeof *v);
     const struct sg_hdr *h = L->hdr;
     uint32_t seg_live = 0, pending = 0, att_live = 0, semuser_live = 0, intents = 0;
-    for (uint32_t i = 0; i < h->seg_cap; i++) {
+    for (uint32_t i = 0; i < L->seg_cap; i++) {
         struct sg_seg *r = &L->seg[i];
         if (!sg_seg_rec_ok(r)) {
             v->bad_records++;
@@ -65,7 +65,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
         if (r->flags & SG_SEG_PENDING) {
             pending++;
             int listed = 0;
-            for (uint32_t p = 0; p < h->pend_cap && !listed; p++)
+            for (uint32_t p = 0; p < L->pend_cap && !listed; p++)
                 listed = L->pend[p].id == r->id && L->pend[p].kind == r->kind;
             if (!listed) {
                 v->pend_missing++;
@@ -73,7 +73,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
             }
         }
     }
-    for (uint32_t p = 0; p < h->pend_cap; p++) {
+    for (uint32_t p = 0; p < L->pend_cap; p++) {
         if (L->pend[p].id < 0)
             continue;
         struct sg_seg *r = sg_seg_find(L, L->pend[p].kind, L->pend[p].id);
@@ -83,8 +83,8 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
         }
     }
     if (L->pidns)
-        sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
-    for (uint32_t i = 0; i < h->att_cap; i++) {
+        sg_pidns_learn(L->pidns, SG_PIDNS_CAP, L->owner);
+    for (uint32_t i = 0; i < L->att_cap; i++) {
         struct sg_att *r = &L->att[i];
         if (r->state & SG_REC_CLAIM) {
             if (sg_claim_dead(r->state)) {
@@ -129,7 +129,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
                  f ? "is a second copy" : "cannot be found by its key");
         }
     }
-    for (uint32_t i = 0; i < h->intent_cap; i++) {
+    for (uint32_t i = 0; i < L->intent_cap; i++) {
         const struct sg_intent *x = &L->intent[i];
         if (x->state != SG_REC_LIVE)
             continue;

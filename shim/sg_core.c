@@ -591,7 +591,7 @@ void sg_core_rehome(void)
         return;
     }
     int held = sg_local_take();
-    sg_state_gate_close();
+    int drained = sg_state_gate_close();
     struct sg_ledger *L = &sg_st.L;
     uid_t old_owner = L->owner;
 
@@ -603,6 +603,14 @@ void sg_core_rehome(void)
     if (ok && (N.len != L->len || N.seg_cap != L->seg_cap || N.att_cap != L->att_cap ||
                N.intent_cap != L->intent_cap || N.pend_cap != L->pend_cap)) {
         snprintf(err, sizeof err, "ledger %s has other table sizes than %s", N.path, L->path);
+        sg_ledger_close(&N);
+        ok = 0;
+    }
+    if (ok && !drained) {
+        /* A thread still holds the old ledger's lock: swapping the file
+         * under it would let it edit, and unlock, the new one. */
+        snprintf(err, sizeof err, "another thread held the ledger lock of %s for over 3 s",
+                 L->path);
         sg_ledger_close(&N);
         ok = 0;
     }

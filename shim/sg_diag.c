@@ -640,7 +640,7 @@ static int sem_holder_may_be_orphan(key_t key)
     int32_t pid = known ? r->cr_pid : 0;
     uint64_t start = known ? r->cr_start : 0;
     uint32_t ns = known ? r->cr_pidns : 0;
-    sg_pidns_learn(sg_st.L.pidns, SG_PIDNS_CAP);
+    sg_pidns_learn(sg_st.L.pidns, SG_PIDNS_CAP, sg_st.L.owner);
     sg_state_give();
     return known && sg_proc_alive_ns(pid, start, ns) == 0;
 }

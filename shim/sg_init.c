@@ -10,6 +10,7 @@
 #include "sg_core.h"
 #include "sg_diag.h"
 #include "sg_locks.h"
+#include "sg_pidns.h"
 #include "sg_state.h"
 
 #include <errno.h>
@@ -25,6 +26,8 @@ static void parent(void) { sg_local_give(prepare_how); }
 static void child(void)
 {
     __atomic_store_n(&sg_local_lock, 0, __ATOMIC_RELAXED);
+    sg_state_after_fork_child();
+    sg_pidns_after_fork_child();
     sg_diag_after_fork_child();
     sg_core_after_fork_child();
 }
@@ -38,11 +41,10 @@ static void setup(void)
 void sg_init_slow(void)
 {
     int saved = errno;
-    int was = sg_in_hook;
-    sg_in_hook = 1;
+    sg_in_hook = 1; /* the hooks call in only when it is clear */
     pthread_once(&once, setup);
     __atomic_store_n(&sg_init_ready, 1, __ATOMIC_RELEASE);
-    sg_in_hook = was;
+    sg_in_hook = 0;
     errno = saved;
 }
 

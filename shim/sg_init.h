@@ -15,7 +15,7 @@ extern int sg_init_ready;
 void sg_init_slow(void);
 
 /* Set the process up on its first intercepted call (sg_state_init, then
- * the fork handlers of sg_locks.h); every later call only reads a flag.
+ * the fork handlers of sg_init.c); every later call only reads a flag.
  * Preserves errno.  Runs sg_state_init under pthread_once: a thread that
  * calls meanwhile waits for it. */
 SG_HOT static inline void sg_init(void)

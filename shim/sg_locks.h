@@ -30,6 +30,11 @@
  *     The exchange holds sg_local_lock throughout, so no fork happens in
  *     the middle of it (prepare takes that lock).
  *
+ *  6. the pid namespace registry's spin lock (core/sg_pidns.c, reg_lock) -
+ *     a few loads and stores under it, never a call out.  child: cleared
+ *     (sg_pidns_after_fork_child).  The exchange gate's counters are reset
+ *     in the child too (sg_state_after_fork_child).
+ *
  * Order: sg_local_lock, then the ledger mutex.  Never call dladdr() while
  * holding the ledger mutex (the loader's lock may be held by a thread that
  * is about to call into us).

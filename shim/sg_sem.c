@@ -121,7 +121,7 @@ static unsigned prune_dead_users(void)
         return 0;
     unsigned n = 0;
     struct sg_ledger *L = &sg_st.L;
-    sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
+    sg_pidns_learn(L->pidns, SG_PIDNS_CAP, L->owner);
     for (uint32_t i = 0; i < L->semuser_cap; i++) {
         struct sg_semuser *u = &L->semuser[i];
         while (u->state == SG_REC_LIVE && sg_proc_alive_ns(u->pid, u->start, u->pidns) == 0) {

@@ -75,7 +75,7 @@ void sg_state_init(void)
  * sg_local_lock, or validate what they read; see sg_core_rehome). */
 static uint32_t take_users, rehoming;
 
-void sg_state_gate_close(void)
+int sg_state_gate_close(void)
 {
     __atomic_store_n(&rehoming, 1, __ATOMIC_SEQ_CST);
     /* Every ledger lock wait ends within 2 s. */
@@ -83,9 +83,17 @@ void sg_state_gate_close(void)
         struct timespec ts = { 0, 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
+    return __atomic_load_n(&take_users, __ATOMIC_SEQ_CST) == 0;
 }
 
 void sg_state_gate_open(void) { __atomic_store_n(&rehoming, 0, __ATOMIC_SEQ_CST); }
+
+void sg_state_after_fork_child(void)
+{
+    /* Only the forking thread goes on: the others' takes never end. */
+    __atomic_store_n(&take_users, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&rehoming, 0, __ATOMIC_RELAXED);
+}
 
 /* Take the ledger lock for this call; 0 means pass the call through. */
 int sg_state_take(void)

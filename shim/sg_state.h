@@ -93,9 +93,14 @@ void sg_state_give(void);
 
 /* While the ledger is exchanged (sg_core_rehome): close makes every take
  * fail and waits (at most 3 s) until no thread holds the ledger lock
- * through a take; open ends that. */
-void sg_state_gate_close(void);
+ * through a take; 1 when none does, 0 when one still did at the end (the
+ * ledger must then not be exchanged).  open ends that. */
+int sg_state_gate_close(void);
 void sg_state_gate_open(void);
+
+/* In a forked child (sg_init.c's handler): no other thread is inside the
+ * ledger, and no exchange is under way. */
+void sg_state_after_fork_child(void);
 
 /* A record could not be stored: table (its name, for the message) is
  * full.  Logs once per process at level 0; the call goes on unchanged. */

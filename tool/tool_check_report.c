@@ -120,7 +120,15 @@ static void complete_pending(struct check_seg *c, const struct sg_seginfo *s, co
         c->removed = 1;
         snprintf(c->note, sizeof c->note, "%s", why);
     } else if (ok == 0) {
-        if (real_shmctl(s->k.id, IPC_RMID, NULL) == 0) {
+        /* Only a hold is handed on: an id that names another segment now,
+         * one already marked, or one that cannot be checked is left alone
+         * (gc_recheck keeps those too). */
+        struct shmid_ds ds;
+        if (sg_kernel_stat(s->k.id, &ds) != 0 || ds.shm_cpid != s->k.cpid ||
+            ds.shm_perm.cuid != s->k.cuid || ds.shm_segsz != s->k.size ||
+            (ds.shm_perm.mode & SHM_DEST))
+            snprintf(c->note, sizeof c->note, "left pending: %s", why);
+        else if (real_shmctl(s->k.id, IPC_RMID, NULL) == 0) {
             c->removed = 1;
             snprintf(c->note, sizeof c->note,
                      "handed to the kernel by shmguard check (%.200s): it goes at the last "

@@ -92,12 +92,12 @@ static void gc_usage(FILE *f)
  * dropped): the pid of a carrier that looked it up and has not attached
  * yet, -1 when the intent table overflowed (every removal waits), 0 when
  * none. */
-static int gc_intent_in(const struct sg_hdr *h, const struct sg_intent *intent, int32_t shmid,
-                        uint64_t mono)
+static int gc_intent_in(const struct sg_hdr *h, const struct sg_intent *intent, uint32_t cap,
+                        int32_t shmid, uint64_t mono)
 {
     if (mono < h->intent_overflow_until_ns)
         return -1;
-    for (uint32_t i = 0; i < h->intent_cap; i++) {
+    for (uint32_t i = 0; i < cap; i++) {
         const struct sg_intent *x = &intent[i];
         if (x->state != SG_REC_LIVE || x->shmid != shmid)
             continue;
@@ -144,7 +144,7 @@ static int gc_intent_in_files(const char *dir, const char *skip, int32_t shmid)
             size_t len = (size_t)h.intent_cap * sizeof(struct sg_intent);
             struct sg_intent *v = malloc(len);
             if (v && pread(fd, v, len, (off_t)h.intent_off) == (ssize_t)len)
-                found = gc_intent_in(&h, v, shmid, mono);
+                found = gc_intent_in(&h, v, h.intent_cap, shmid, mono);
             free(v);
         }
         close(fd);
@@ -233,7 +233,8 @@ static void gc_judge(const struct sg_view *v, const struct sg_seginfo *s,
     uint64_t mono = sg_coarse_mono_ns();
     int holder = 0;
     for (size_t i = 0; i < v->n_ledgers && !holder; i++)
-        holder = gc_intent_in(v->ledgers[i].hdr, v->ledgers[i].intent, k->id, mono);
+        holder = gc_intent_in(v->ledgers[i].hdr, v->ledgers[i].intent, v->ledgers[i].intent_cap,
+                              k->id, mono);
     char held[128] = "";
     if (holder > 0)
         snprintf(held, sizeof held, "pid %d has just looked it up and is about to attach", holder);

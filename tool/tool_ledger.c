@@ -358,6 +358,8 @@ int cmd_ledger(int argc, char **argv)
     }
     size_t n = 0, cap = 0, stale_seg = 0, stale_att = 0;
     struct seg_view *sv = NULL;
+    for (size_t l = 0; l < ls.n; l++)
+        sg_pidns_learn(ls.v[l].pidns, SG_PIDNS_CAP, ls.v[l].owner);
     for (size_t l = 0; l < ls.n; l++) {
         struct sg_ledger *L = &ls.v[l];
         for (uint32_t i = 0; i < L->seg_cap; i++) {
@@ -376,8 +378,6 @@ int cmd_ledger(int argc, char **argv)
             v->ledger_uid = L->owner;
             const struct sg_kseg *k = sg_ksnap_find(&ks, s->id);
             v->in_kernel = sg_kseg_is(k, s);
-            if (L->pidns)
-                sg_pidns_learn(L->pidns, SG_PIDNS_CAP);
             v->creator_alive = (s->flags & SG_SEG_CREATOR)
                                    ? sg_proc_alive_ns(s->cr_pid, s->cr_start, s->cr_pidns)
                                    : -1;
