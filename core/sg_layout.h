@@ -42,7 +42,7 @@
 #define SG_REC_EMPTY 0u
 #define SG_REC_LIVE  1u
 /* Attachment slots only: being filled, without the lock, by the process
- * whose pid is in the low bits (sg_att_put), with the low 9 bits of its
+ * whose pid is in the low bits (sg_att_claim), with the low 9 bits of its
  * pid namespace's inode above them; freed by repair when that process is
  * provably dead. */
 #define SG_REC_CLAIM       0x80000000u

@@ -2,11 +2,14 @@
  * sg_hooks.c - the only symbols libshmguard.so exports.
  *
  * Each hook (the four shared memory calls, semget, semctl, semop,
- * semtimedop, and the credential calls of sg_creds.h) sends a call made while the library is handling another one
- * in the same thread (sg_in_hook: from a signal handler, or from inside
- * the library) straight to libc, and otherwise tail-calls its sg_*
- * function (sg_core.c, sg_sem.c), which sets the guard itself, passing the
- * caller's address for the call-site record.  Nothing else lives here.
+ * semtimedop, and the credential calls of sg_creds.h) sends a call made
+ * while the library is handling another one in the same thread
+ * (sg_in_hook: from a signal handler, or from inside the library)
+ * straight to libc.  Otherwise a shm or sem hook sets the process up on
+ * its first call (sg_init.h) and tail-calls its sg_* function (sg_core.c,
+ * sg_sem.c), which sets the guard itself, passing the caller's address
+ * for the call-site record; a credential hook calls sg_creds.c.  Nothing
+ * else lives here.
  *
  * Why a tail call: the kernel refills the return-stack predictor on the
  * way back from a system call, so every frame the call returns through

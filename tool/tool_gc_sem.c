@@ -8,10 +8,13 @@
  * without the library, or whose users cannot all be told, is never
  * removed: there is no --force for sets.
  *
- * Just before the removals a fresh view is built (under this user's ledger
- * lock when it has one) and each candidate is checked again on it: same
- * set (key, creator uid, number of semaphores, and no semop or change
- * since the decision), still orphaned, creator still dead.
+ * Just before the removals a fresh view is built (before this user's
+ * ledger lock is taken: reading every semaphore of large sets is slow)
+ * and each candidate is checked again on it: same set (key, creator uid,
+ * number of semaphores, and no semop or change since the decision), still
+ * orphaned, creator still dead.  Under the lock only what can change
+ * cheaply is confirmed: the set's times, its creator, users recorded
+ * meanwhile.
  */
 #define _GNU_SOURCE
 #include "tool.h"

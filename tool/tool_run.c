@@ -85,7 +85,11 @@ static void warn_unobservable(const char *cmd)
     struct stat st;
     Elf64_Ehdr eh;
     int dynamic = 0;
-    if (fstat(fd, &st) == 0 && pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return;
+    }
+    if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
         !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
         eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 256) {
         for (unsigned i = 0; i < eh.e_phnum && !dynamic; i++) {
