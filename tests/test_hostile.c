@@ -31,6 +31,7 @@
  * Both need root and uid 65534 (skipped otherwise).
  */
 #include "sgtest.h"
+#include "sg_pidns.h"
 
 #include <dirent.h>
 #include <grp.h>
@@ -784,10 +785,94 @@ static void test_planted_ledgers(void **state)
     close(from);
 }
 
+/* Review: a chain of pid namespaces read from another uid's ledger made
+ * gc, run in a child namespace C, call root's live but unseen creator
+ * (in this namespace, P) dead: uid 65534 wrote "P lies below C" into its
+ * own ledger.  Only root's chains and the reader's own are believed now,
+ * so the creator stays "not visible" and its idle set and segment are
+ * kept. */
+static void test_forged_pidns_chain(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok() || system("unshare --pid --fork true 2>/dev/null") != 0)
+        skip();
+    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    char *holder_argv[] = { (char *)SGT_HELPER("helper_named"), "686f6c646572", "0x5eedd300",
+                            "idle", NULL };
+    char *holder_env[] = { preload, ledger, NULL };
+    int to, from;
+    pid_t holder_pid = sgt_spawn(holder_argv, holder_env, &to, &from);
+    char ready[16] = "";
+    assert_true(read(from, ready, sizeof ready - 1) > 0);
+
+    /* C: a pid namespace (with its own /proc) kept alive by a sleeper. */
+    pid_t u = fork();
+    if (u == 0) {
+        close(to); /* the holder ends when the test closes its stdin */
+        close(from);
+        execlp("unshare", "unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "sleep",
+               "600", (char *)NULL);
+        _exit(127);
+    }
+    char pfc[64], mnt[64];
+    snprintf(pfc, sizeof pfc, "/proc/%d/ns/pid_for_children", (int)u);
+    snprintf(mnt, sizeof mnt, "/proc/%d/ns/mnt", (int)u);
+    uint32_t p_ino = sg_pidns_self(), c_ino = 0;
+    for (int i = 0; i < 500 && (!c_ino || c_ino == p_ino); i++) {
+        struct stat st;
+        c_ino = stat(pfc, &st) == 0 ? (uint32_t)st.st_ino : 0;
+        usleep(10000);
+    }
+    assert_true(c_ino && c_ino != p_ino);
+
+    /* The attacker's own ledger, with the forged chain. */
+    pid_t a = fork();
+    if (a == 0) {
+        drop_to_attacker();
+        struct sg_ledger L;
+        char err[PATH_MAX + 256];
+        if (sg_ledger_open_own(&L, dir, ns, NULL, err, sizeof err) != 0)
+            _exit(40);
+        sg_pidns_note(&L, p_ino, &c_ino, 1);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(a, &st, 0), a);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+    /* gc from inside C (after its /proc is mounted). */
+    char dirarg[PATH_MAX + 16], pidarg[PATH_MAX], mntarg[PATH_MAX];
+    snprintf(dirarg, sizeof dirarg, "--dir=%s", dir);
+    snprintf(pidarg, sizeof pidarg, "--pid=%s", pfc);
+    snprintf(mntarg, sizeof mntarg, "--mount=%s", mnt);
+    char *gc[] = { "nsenter", pidarg, mntarg, "--", (char *)SGT_TOOL, "gc", dirarg, NULL };
+    char *env[] = { "LD_PRELOAD=", NULL };
+    for (int i = 0; i < 100; i++) {
+        sgt_run(&res, gc, env, 60);
+        if (!strstr(res.err, "proc")) /* /proc not mounted yet in C */
+            break;
+        usleep(20000);
+    }
+    int kept = semget(0x5eedd300, 0, 0) >= 0 && shmget(0x5eedd300, 0, 0) >= 0;
+    kill(u, SIGKILL);
+    waitpid(u, NULL, 0);
+    close(to);
+    waitpid(holder_pid, NULL, 0);
+    close(from);
+    if (!kept)
+        fail_msg("gc in a child pid namespace believed uid %d's chain and removed root's live "
+                 "set or segment:\n%s%s",
+                 ATTACKER, res.out, res.err);
+    ASSERT_HAS(res.out, "not visible");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_attacker_rounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_pidns_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planted_before_first_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secure_exec, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dropped_worker, setup, teardown),
