@@ -118,17 +118,15 @@ static void facts_free(struct pid_fact **cache)
     }
 }
 
-#define MAX_LEDGERS 65
+/* The ledgers the view consults, its own mapping first: how many, and
+ * the i-th (all that were loaded, however many). */
+static size_t n_consulted(const struct sg_view *v) { return (v->own ? 1 : 0) + v->n_ledgers; }
 
-/* Every ledger the view consults: its own mapping first.  Returns n. */
-static size_t consulted(const struct sg_view *v, const struct sg_ledger *all[MAX_LEDGERS])
+static const struct sg_ledger *consulted(const struct sg_view *v, size_t i)
 {
-    size_t n = 0;
     if (v->own)
-        all[n++] = v->own;
-    for (size_t i = 0; i < v->n_ledgers && n < MAX_LEDGERS; i++)
-        all[n++] = &v->ledgers[i];
-    return n;
+        return i == 0 ? v->own : &v->ledgers[i - 1];
+    return &v->ledgers[i];
 }
 
 /* A ledger speaks only for objects its owner could act on (the file's
@@ -144,14 +142,14 @@ static int speaks_for(uid_t owner, uint32_t uid, uint32_t cuid)
  * matches (ids are reused). */
 static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k, uid_t *domain)
 {
-    const struct sg_ledger *all[MAX_LEDGERS];
-    size_t n = consulted(v, all);
+    size_t n = n_consulted(v);
     for (size_t i = 0; i < n; i++) {
-        if (!speaks_for(all[i]->owner, k->uid, k->cuid))
+        const struct sg_ledger *L = consulted(v, i);
+        if (!speaks_for(L->owner, k->uid, k->cuid))
             continue;
-        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)all[i], SG_KIND_SHM, k->id);
+        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)L, SG_KIND_SHM, k->id);
         if (sg_kseg_is(k, r)) {
-            *domain = all[i]->owner;
+            *domain = L->owner;
             return r;
         }
     }
@@ -161,14 +159,14 @@ static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k,
 /* The same for semaphore set k. */
 static const struct sg_seg *find_sem_rec(struct sg_view *v, const struct sg_ksem *k, uid_t *domain)
 {
-    const struct sg_ledger *all[MAX_LEDGERS];
-    size_t n = consulted(v, all);
+    size_t n = n_consulted(v);
     for (size_t i = 0; i < n; i++) {
-        if (!speaks_for(all[i]->owner, k->uid, k->cuid))
+        const struct sg_ledger *L = consulted(v, i);
+        if (!speaks_for(L->owner, k->uid, k->cuid))
             continue;
-        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)all[i], SG_KIND_SEM, k->id);
+        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)L, SG_KIND_SEM, k->id);
         if (sg_ksem_is(k, r)) {
-            *domain = all[i]->owner;
+            *domain = L->owner;
             return r;
         }
     }
@@ -184,11 +182,10 @@ unsigned sg_view_sem_users(const struct sg_view *v, const struct sg_seminfo *s,
                            void (*fn)(void *arg, const struct sg_semuser *u, int alive),
                            void *arg)
 {
-    const struct sg_ledger *all[MAX_LEDGERS];
-    size_t n = consulted(v, all);
+    size_t n = n_consulted(v);
     unsigned seen = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct sg_ledger *L = all[i];
+        const struct sg_ledger *L = consulted(v, i);
         if (!L->hdr->semuser_live)
             continue;
         for (uint32_t j = 0; j < L->semuser_cap; j++) {
@@ -212,11 +209,10 @@ struct set_users {
 
 static struct set_users *count_users(struct sg_view *v, struct pid_fact **facts)
 {
-    const struct sg_ledger *all[MAX_LEDGERS];
-    size_t n = consulted(v, all);
+    size_t n = n_consulted(v);
     struct set_users *map = NULL;
     for (size_t i = 0; i < n; i++) {
-        const struct sg_ledger *L = all[i];
+        const struct sg_ledger *L = consulted(v, i);
         if (!L->hdr->semuser_live)
             continue;
         for (uint32_t j = 0; j < L->semuser_cap; j++) {
