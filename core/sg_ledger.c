@@ -570,7 +570,25 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
         int fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd >= 0) {
             fchmod(fd, 0644);
-            if (flock(fd, LOCK_EX) != 0 || init_file(L, fd, ns, &c, err, errlen) != 0) {
+            /* Between the create and the lock, another process may have
+             * found the empty file unlocked, taken it for the leftover of
+             * a creator that died, and made it: then it is in use, and
+             * making it again (truncating it under its mappings) would
+             * fault them.  Attach to it instead. */
+            struct sg_hdr h;
+            int locked = flock(fd, LOCK_EX) == 0;
+            if (locked && !unfinished(&h, pread(fd, &h, sizeof h, 0))) {
+                flock(fd, LOCK_UN);
+                int ar = attach_existing(L, fd, ns, &c, err, errlen);
+                if (ar != 0) {
+                    close(fd);
+                    L->fd = -1;
+                    break;
+                }
+                rc = 0;
+                break;
+            }
+            if (!locked || init_file(L, fd, ns, &c, err, errlen) != 0) {
                 int e = errno;
                 if (L->base)
                     munmap(L->base, L->len);
