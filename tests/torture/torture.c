@@ -7,7 +7,8 @@
  * SIGKILL at random instants, and respawned; a third of the kills go to
  * whichever process holds the ledger lock at that instant (its thread id
  * read from the lock's owner field), so that holders die mid-edit.  After
- * each burst every process is gone, and:
+ * each burst every process is gone (a killed worker's forked child comes
+ * to the harness, a subreaper, and is waited for), and:
  *   - a fresh process completes a cycle on every key within 10 s (nothing
  *     hangs: a dead holder's lock is recovered);
  *   - processes sharing a key never diverged: a worker that looked a key up
@@ -26,11 +27,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -139,24 +142,23 @@ static pid_t spawn(const char *what, int logfd)
 }
 
 /* The ledger lock's holder (glibc keeps the owner's thread id at int 2
- * of the mutex), or 0. */
+ * of the mutex), or 0.  Read with pread each time, not through a mapping:
+ * the first burst may look while a worker is still creating the file
+ * (empty, and a mapping of it would fault), and a file a creator left
+ * half-made is replaced. */
 static int lock_holder(const char *dir)
 {
-    static const struct sg_hdr *h;
-    if (!h) {
-        char name[256], path[4600];
-        sg_ledger_name(name, sizeof name, sg_ipcns_ino(), getuid(), 0);
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0)
-            return 0;
-        void *m = mmap(NULL, sizeof *h, PROT_READ, MAP_SHARED, fd, 0);
-        close(fd);
-        if (m == MAP_FAILED)
-            return 0;
-        h = m;
-    }
-    return __atomic_load_n(&((const int *)(const void *)h->lock)[2], __ATOMIC_RELAXED);
+    char name[256], path[4600];
+    sg_ledger_name(name, sizeof name, sg_ipcns_ino(), getuid(), 0);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), owner = 0;
+    if (fd < 0)
+        return 0;
+    if (pread(fd, &owner, sizeof owner, (off_t)offsetof(struct sg_hdr, lock) + 2 * sizeof(int)) !=
+        (ssize_t)sizeof owner)
+        owner = 0;
+    close(fd);
+    return owner;
 }
 
 /* Run argv, its stdout into the file out (NULL: dropped); its exit
@@ -192,6 +194,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s BUILD_DIR KILLS\n", argv[0]);
         return 2;
     }
+    /* Orphans (children of killed workers) come to us, to be waited for. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        return 2;
     const char *dir = getenv("SHMGUARD_LEDGER");
     if (!dir) {
         fprintf(stderr, "torture: set SHMGUARD_LEDGER to a private directory\n");
@@ -242,8 +247,21 @@ int main(int argc, char **argv)
             kill(w[i], SIGKILL);
             waitpid(w[i], NULL, 0);
         }
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
+        /* A killed worker's forked child runs on (reparented to us, the
+         * subreaper) and finishes its cycle: wait for every one, so that
+         * the checks below see all participants gone. */
+        for (int i = 0; i < 1000; i++) {
+            pid_t c = waitpid(-1, NULL, WNOHANG);
+            if (c < 0)
+                break;
+            if (c == 0)
+                usleep(10000);
+        }
+        if (waitpid(-1, NULL, WNOHANG) >= 0) {
+            hung++;
+            fprintf(stderr, "torture: burst %ld: a worker's child did not end within 10 s\n",
+                    bursts + 1);
+        }
         ssize_t r;
         while (nlog < MAXLOG && (r = read(lp[0], &log[nlog], (MAXLOG - nlog) * sizeof *log)) > 0)
             nlog += (size_t)r / sizeof *log;
