@@ -274,8 +274,7 @@ static void hint_fill(key_t key, int id, const struct sg_intent *in)
     h->gen = (sg_st.L.hdr->generation | 1) + 1;
 }
 
-/* 1 if this process asked for the pending removal of id (lock held): its
- * own lookup after that is no attach to wait for. */
+/* 1 if this process asked for the pending removal of id (lock held). */
 static int removed_by_self(int id)
 {
     if (!sg_st.L.hdr->pending)
@@ -311,7 +310,12 @@ __attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size,
         if (id >= 0) {
             created = record_get(key, size, flg, id);
             struct sg_intent *in = NULL;
-            if (sg_st.defer && key != IPC_PRIVATE && !removed_by_self(id) &&
+            /* The remover's own lookup too: it may attach next, and an
+             * attach not announced by an intent can land between a
+             * carrier's nattch check and its real IPC_RMID (it would then
+             * hold the removed segment while later lookups make a new
+             * one).  Its detach of id ends that intent (shmdt_body). */
+            if (sg_st.defer && key != IPC_PRIVATE &&
                 (in = sg_intent_put(&sg_st.L, sg_st.self.pid, sg_st.self.start, id)))
                 intent_note(id);
             hint_fill(key, id, in);
@@ -443,6 +447,12 @@ SG_BODY int shmdt_body(const void *addr)
         if (sg_st.defer && shmid >= 0 && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED) &&
             sg_state_take()) {
             struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, shmid);
+            /* A remover that looked its key up and then detaches is not
+             * about to attach: its lookup holds nothing back any more. */
+            if (intent_listed(shmid) && removed_by_self(shmid)) {
+                sg_intent_clear(&sg_st.L, sg_st.self.pid, shmid);
+                intent_unlist(shmid);
+            }
             if (s && (s->flags & SG_SEG_PENDING))
                 sg_defer_try(s, 0);
             sg_defer_sweep_maybe(1);

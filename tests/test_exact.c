@@ -16,7 +16,10 @@
  *   5. a lookup between one's own IPC_RMID and one's own detach left the
  *      segment behind after the last detach;
  *   6. records of removed segments stayed (observe mode, and IPC_PRIVATE
- *      in defer mode): 1,000 cycles, 1,000 records.
+ *      in defer mode): 1,000 cycles, 1,000 records;
+ *   7. the remover's own lookup left no intent: looked up again and
+ *      attached after the last other user left, it failed to attach, or
+ *      held a segment that later lookups no longer found.
  */
 #include "fixture.h"
 #include "step.h"
@@ -206,6 +209,52 @@ static void test_lookup_after_own_rmid(void **state)
     assert_string_equal(lib, "gone, lookup resolved");
 }
 
+/* 7. The remover looks its key up again and attaches, after the last
+ * other user left: what it attaches is what a process starting then
+ * finds.  Bare, its lookup made a new segment that both share; under the
+ * library, its lookup found the pending one, which must not be removed
+ * for real between that lookup and its attach (before, its lookup left
+ * no intent: the other's detach removed the segment, and the attach
+ * failed, or in a narrower window, seen in make torture, succeeded on a
+ * segment whose key was already gone). */
+static void reattach_after_own_rmid(char *const env[], char *out, size_t n)
+{
+    struct step a, b, c;
+    step_start(&a, env);
+    step_start(&b, env);
+    step_start(&c, env);
+    int id = step_id(step(&a, "get 0x5eede008 create"));
+    assert_string_equal(step(&a, "at %d", id), "ok");
+    assert_int_equal(step_id(step(&b, "get 0x5eede008")), id);
+    assert_string_equal(step(&b, "at %d", id), "ok");
+    assert_string_equal(step(&a, "dt %d", id), "ok");
+    assert_string_equal(step(&a, "rmid %d", id), "ok");
+    char look[32], at[32];
+    snprintf(look, sizeof look, "%s", step(&a, "get 0x5eede008 create"));
+    int again = step_id(look);
+    assert_string_equal(step(&b, "dt %d", id), "ok"); /* the last other user */
+    snprintf(at, sizeof at, "%s", again >= 0 ? step(&a, "at %d", again) : look);
+    int later = step_id(step(&c, "get 0x5eede008"));
+    snprintf(out, n, "attach %s, a later lookup %s", at,
+             later >= 0 && later == again ? "finds it" : "finds another or none");
+    if (again >= 0 && !strcmp(at, "ok"))
+        assert_string_equal(step(&a, "dt %d", again), "ok");
+    step_end(&a, "exit");
+    step_end(&b, "exit");
+    step_end(&c, "exit");
+    sgt_clear_ipc();
+}
+
+static void test_reattach_after_own_rmid(void **state)
+{
+    (void)state;
+    char bare[96], lib[96];
+    reattach_after_own_rmid(bare_env, bare, sizeof bare);
+    reattach_after_own_rmid(defer_env, lib, sizeof lib);
+    assert_string_equal(bare, "attach ok, a later lookup finds it");
+    assert_string_equal(lib, bare);
+}
+
 /* 6. Records of removed segments go: keyed in observe mode, IPC_PRIVATE
  * in defer mode. */
 static void test_records_go(void **state)
@@ -236,6 +285,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_on_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_after_own_rmid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_go, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reattach_after_own_rmid, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
