@@ -11,6 +11,7 @@
 #include "sg_core.h"
 #include "sg_callsite.h"
 #include "sg_defer.h"
+#include "sg_rootview.h"
 #include "sg_diag.h"
 #include "sg_kernel.h"
 #include "sg_locks.h"
@@ -458,6 +459,9 @@ SG_BODY int shmdt_body(const void *addr)
             sg_defer_sweep_maybe(1);
             sg_state_give();
         }
+        /* A removal asked by root, this process being of another uid. */
+        if (sg_st.defer && shmid >= 0 && sg_rootview_pending())
+            sg_defer_for_root(shmid, sg_local_count(&sg_st.local, shmid));
     }
     sg_local_give(held);
     *ep = r == 0 ? e0 : e;
@@ -540,6 +544,9 @@ void sg_core_exit(void)
             sg_defer_sweep(local_count);
         sg_sem_exit();
         sg_state_give();
+    }
+    if (sg_st.defer && sg_rootview_pending()) {
+        SG_LOCAL_FOREACH(&sg_st.local, e) sg_defer_for_root(e->shmid, local_count(e->shmid));
     }
     sg_local_give(held);
     errno = saved;

@@ -17,6 +17,7 @@
 #include "sg_locks.h"
 #include "sg_log.h"
 #include "sg_real.h"
+#include "sg_rootview.h"
 
 #include <errno.h>
 #include <string.h>
@@ -210,6 +211,40 @@ void sg_defer_try(struct sg_seg *rec, int own)
     }
     sg_log(2, "deferred IPC_RMID of shmid %d done", rec->id);
     removed(rec);
+out:
+    errno = saved;
+}
+
+void sg_defer_for_root(int id, int own)
+{
+    struct shmid_ds ds;
+    int saved = errno;
+    if (sg_kernel_stat(id, &ds) != 0 || ds.shm_nattch > (unsigned long)own ||
+        (ds.shm_perm.mode & SHM_DEST) || !sg_kernel_may_remove(&ds.shm_perm))
+        goto out;
+    struct sg_ledger R;
+    if (sg_rootview_load(id, &R) != 0)
+        goto out;
+    uint64_t now = sg_coarse_mono_ns();
+    const struct sg_seg *rr = sg_seg_find(&R, SG_KIND_SHM, id);
+    int due = rr && (rr->flags & SG_SEG_PENDING) && same_segment(rr, &ds) &&
+              !sg_intent_holding(&R, id, now);
+    sg_ledger_close(&R);
+    if (!due || !sg_state_take())
+        goto out;
+    /* Under this domain's lock, on fresh facts: its own lookups hold the
+     * removal back as they would in root's domain. */
+    if (sg_kernel_stat(id, &ds) == 0 && ds.shm_nattch <= (unsigned long)own &&
+        !(ds.shm_perm.mode & SHM_DEST) && !sg_intent_holding(&sg_st.L, id, now)) {
+        if (real_shmctl(id, IPC_RMID, NULL) == 0) {
+            sg_log(2, "removal of shmid %d asked by uid 0 done at this uid's last detach", id);
+            struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, id);
+            if (s)
+                removed(s);
+        } else
+            sg_log(1, "removal of shmid %d asked by uid 0 not done here: %s", id, strerror(errno));
+    }
+    sg_state_give();
 out:
     errno = saved;
 }

@@ -282,6 +282,41 @@ static void test_permissions_and_second_rmid(void **state)
     }
 }
 
+/* A removal across uid domains: root asks for it while only a process of
+ * uid 65534 (the segment's creator) is attached.  Bare, the segment goes
+ * at that process's detach; under the library too (before, the removal
+ * stayed pending in root's ledger until root's next call or exit).  A
+ * lookup of root's made before the removal would still hold it back;
+ * root's own lookups do not (its IPC_RMID cleared them). */
+static void test_removal_across_domains(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok()) {
+        skip();
+    }
+    for (int lib = 0; lib < 2; lib++) {
+        struct step root, w;
+        step_start(&root, lib ? lib_env : bare_env);
+        step_start(&w, lib ? lib_env : bare_env);
+        assert_string_equal(step(&w, "setuid 65534"), "ok");
+        int id = step_id(step(&w, "get 0x5eed0009 create"));
+        assert_string_equal(step(&w, "at %d", id), "ok");
+        assert_int_equal(step_id(step(&root, "get 0x5eed0009")), id);
+        assert_string_equal(step(&root, "at %d", id), "ok");
+        assert_string_equal(step(&root, "dt %d", id), "ok");
+        assert_string_equal(step(&root, "rmid %d", id), "ok");
+        if (lib)
+            assert_int_equal(pending_in_ledger(), 1);
+        assert_true(sgt_shm_exists(id));
+        assert_string_equal(step(&w, "dt %d", id), "ok"); /* the last detach */
+        if (sgt_shm_exists(id))
+            fail_msg("%s: the segment outlived its last detach (uid 65534's), root having "
+                     "asked for its removal", lib ? "library" : "bare");
+        step_end(&root, "exit");
+        step_end(&w, "exit");
+    }
+}
+
 /* IPC_PRIVATE: removed at once even while attached (crash safety). */
 /* B looks up more keys than the library lists per process (its shmat
  * clears an intent only for an id listed, or for every id once the list
@@ -405,6 +440,7 @@ int main(void)
         cmocka_unit_test_teardown(test_forked_child_and_bare_process, after_each),
         cmocka_unit_test_teardown(test_sigkill_cases, after_each),
         cmocka_unit_test_teardown(test_permissions_and_second_rmid, after_each),
+        cmocka_unit_test_teardown(test_removal_across_domains, after_each),
         cmocka_unit_test_teardown(test_private_passes_through, after_each),
         cmocka_unit_test_teardown(test_many_intents, after_each),
         cmocka_unit_test_teardown(test_attach_without_intent_skips_lock, after_each),

@@ -1,0 +1,100 @@
+/*
+ * sg_rootview.c - root's ledger seen from a process of another uid (see
+ * sg_rootview.h).
+ *
+ * A root master removes a segment while only its workers, which dropped
+ * to another uid, are attached: the removal is pending in root's ledger,
+ * and the worker's last detach would not see it in its own.  Every uid
+ * believes root, and only root can write root's ledger, so a worker may
+ * act on what that ledger says (the removal itself is still the kernel's
+ * to allow: it runs with the worker's credentials).  Only root's: another
+ * uid's ledger could be made to say anything, or truncated under a
+ * mapping.  Root's file is mapped only once complete (a complete ledger
+ * is never truncated), one page of it, read-only, and its descriptor
+ * closed at once: the process keeps nothing through which it could write.
+ */
+#define _GNU_SOURCE
+#include "sg_rootview.h"
+#include "sg_kernel.h"
+#include "sg_layout.h"
+#include "sg_proc.h"
+#include "sg_state.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define VIEW_LEN 4096u
+#define RETRY_NS (1000ull * 1000000ull)
+
+static const struct sg_hdr *view; /* root's header, read-only; NULL: none */
+static char view_path[PATH_MAX];
+static uint64_t retry_at;
+
+/* Map root's ledger header, if root has a complete ledger here that only
+ * root can write.  sg_local_lock held. */
+static void map_view(void)
+{
+    uint64_t ns = sg_ipcns_ino();
+    for (int alt = 0; alt < 2 && !view; alt++) {
+        char name[128], path[PATH_MAX];
+        sg_ledger_name(name, sizeof name, ns, 0, alt);
+        if (snprintf(path, sizeof path, "%s/%s", sg_st.cfg->ledger_dir, name) >= (int)sizeof path)
+            return;
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        void *m = MAP_FAILED;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+            !(st.st_mode & 022) && st.st_size >= (off_t)VIEW_LEN)
+            m = mmap(NULL, VIEW_LEN, PROT_READ, MAP_SHARED, fd, 0);
+        close(fd);
+        if (m == MAP_FAILED)
+            continue;
+        const struct sg_hdr *h = m;
+        if (memcmp(h->magic, SG_LEDGER_MAGIC, 8) != 0 || h->version != SG_LEDGER_VERSION ||
+            h->ipcns_ino != ns || !__atomic_load_n(&h->ready, __ATOMIC_ACQUIRE)) {
+            munmap(m, VIEW_LEN);
+            continue;
+        }
+        memcpy(view_path, path, sizeof view_path);
+        __atomic_store_n(&view, h, __ATOMIC_RELEASE);
+    }
+}
+
+uint32_t sg_rootview_pending(void)
+{
+    if (sg_st.L.owner == 0)
+        return 0;
+    const struct sg_hdr *h = __atomic_load_n(&view, __ATOMIC_ACQUIRE);
+    if (!h) {
+        uint64_t now = sg_coarse_mono_ns();
+        if (now < retry_at)
+            return 0;
+        retry_at = now + RETRY_NS;
+        map_view();
+        if (!(h = view))
+            return 0;
+    }
+    return __atomic_load_n(&h->pending, __ATOMIC_RELAXED);
+}
+
+int sg_rootview_load(int id, struct sg_ledger *copy)
+{
+    char err[PATH_MAX + 200];
+    const struct sg_objref want = { SG_KIND_SHM, id };
+    if (!view)
+        return -1;
+    if (sg_ledger_load_objects(copy, view_path, sg_ipcns_ino(), &want, 1, err, sizeof err) != 0)
+        return -1;
+    if (copy->owner != 0) { /* replaced since it was mapped */
+        sg_ledger_close(copy);
+        return -1;
+    }
+    return 0;
+}

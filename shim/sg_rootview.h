@@ -1,0 +1,26 @@
+/*
+ * sg_rootview.h - root's ledger seen, read-only, from a process of another
+ * uid (sg_rootview.c), so that a removal root asked for completes at the
+ * last detach even when that detach is another uid's.
+ */
+#ifndef SG_ROOTVIEW_H
+#define SG_ROOTVIEW_H
+#include <stdint.h>
+#include <sys/shm.h>
+
+#include "sg_ledger.h"
+
+/* Root's count of pending removals in this IPC namespace, read from a
+ * read-only mapping of its ledger's header: 0 when this process is root,
+ * or root has no ledger here (looked for again at most once a second).
+ * Mapping it on first use opens and closes the file (no descriptor is
+ * kept).  Caller holds sg_local_lock (the mapping is set up under it). */
+uint32_t sg_rootview_pending(void);
+
+/* A consistent copy of root's records of segment id (the header, the
+ * intents, the pending index and that record: sg_ledger_load_objects),
+ * to be closed with sg_ledger_close.  0 ok; -1 when root's ledger cannot
+ * be read. */
+int sg_rootview_load(int id, struct sg_ledger *copy);
+
+#endif
