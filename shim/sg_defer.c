@@ -95,6 +95,11 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
         sg_seg_del(&sg_st.L, rec); /* an older segment that had this id */
         rec = NULL;
     }
+    /* A process that removes a segment is not about to attach it: its own
+     * lookup must not hold its own removal back (nor, asked again, its
+     * lookup since the first time). */
+    if (sg_st.L.hdr->intents)
+        sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
     if (rec && (rec->flags & SG_SEG_PENDING)) {
         /* A second IPC_RMID: the kernel accepts it on a SHM_DEST segment. */
         sg_state_give();
@@ -102,10 +107,6 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
         errno = e0;
         return 0;
     }
-    /* A process that removes a segment is not about to attach it: its own
-     * lookup must not hold its own removal back. */
-    if (sg_st.L.hdr->intents)
-        sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
     /* Decide on fresh facts, under the lock that orders us against every
      * carrier's lookup: deferred only while another process is attached,
      * or looked the key up before this removal and has not attached yet. */
