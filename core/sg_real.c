@@ -40,14 +40,6 @@ static int sys_setregid(gid_t r, gid_t e) { return (int)syscall(SYS_setregid, r,
 static int sys_setresgid(gid_t r, gid_t e, gid_t s) { return (int)syscall(SYS_setresgid, r, e, s); }
 static int sys_setgroups(size_t n, const gid_t *l) { return (int)syscall(SYS_setgroups, n, l); }
 
-struct sg_real sg_real_tab = { sys_shmget, sys_shmat, sys_shmdt, sys_shmctl,
-                               sys_semget, sys_semctl, sys_semop, sys_semtimedop,
-                               sys_setuid, sys_seteuid, sys_setreuid, sys_setresuid,
-                               sys_setgid, sys_setegid, sys_setregid, sys_setresgid,
-                               sys_setgroups, NULL, NULL, NULL, NULL };
-
-static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
-
 /* This object's first and last byte in memory, from the linker: its ELF
  * header and the end of its bss.  An address test against them replaces
  * dladdr(), which scans the whole symbol table of the object it finds
@@ -66,38 +58,88 @@ static void *next_symbol(const char *name)
     return p;
 }
 
+/* Store in *slot the function `name` (or fallback, when there is none
+ * below us) and return it.  Threads racing here store the same value. */
+static void *bind_one(void **slot, const char *name, void *fallback)
+{
+    void *p = next_symbol(name);
+    if (!p)
+        p = fallback;
+    __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    return p;
+}
+
+/* Each entry starts as a trampoline that binds it on its first call: a
+ * process pays one dlsym for each function it uses (a dlsym walks every
+ * object's symbol hash; 17 of them were a tenth of a short process's
+ * first call), and nothing at all when it never calls in. */
+#define SG_FIRST(name, ret, params, args)                                                      \
+    static ret first_##name params                                                             \
+    {                                                                                          \
+        __typeof__(sg_real_tab.name) fn_ = (__typeof__(fn_))bind_one(                          \
+            (void **)&sg_real_tab.name, #name, (void *)sys_##name);                            \
+        return fn_ args;                                                                       \
+    }
+SG_FIRST(shmget, int, (key_t k, size_t s, int f), (k, s, f))
+SG_FIRST(shmat, void *, (int id, const void *a, int f), (id, a, f))
+SG_FIRST(shmdt, int, (const void *a), (a))
+SG_FIRST(shmctl, int, (int id, int cmd, struct shmid_ds *b), (id, cmd, b))
+SG_FIRST(semget, int, (key_t k, int n, int f), (k, n, f))
+SG_FIRST(semop, int, (int id, struct sembuf *o, size_t n), (id, o, n))
+SG_FIRST(semtimedop, int, (int id, struct sembuf *o, size_t n, const struct timespec *t),
+         (id, o, n, t))
+SG_FIRST(setuid, int, (uid_t u), (u))
+SG_FIRST(seteuid, int, (uid_t u), (u))
+SG_FIRST(setreuid, int, (uid_t r, uid_t e), (r, e))
+SG_FIRST(setresuid, int, (uid_t r, uid_t e, uid_t s), (r, e, s))
+SG_FIRST(setgid, int, (gid_t g), (g))
+SG_FIRST(setegid, int, (gid_t g), (g))
+SG_FIRST(setregid, int, (gid_t r, gid_t e), (r, e))
+SG_FIRST(setresgid, int, (gid_t r, gid_t e, gid_t s), (r, e, s))
+SG_FIRST(setgroups, int, (size_t n, const gid_t *l), (n, l))
+#undef SG_FIRST
+
+/* semctl is variadic: its fourth argument is passed on as the union. */
+static int first_semctl(int id, int num, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    union sg_semun arg = va_arg(ap, union sg_semun);
+    va_end(ap);
+    __typeof__(sg_real_tab.semctl) f = (__typeof__(f))bind_one(
+        (void **)&sg_real_tab.semctl, "semctl", (void *)sys_semctl);
+    return f(id, num, cmd, arg);
+}
+
+struct sg_real sg_real_tab = { first_shmget, first_shmat, first_shmdt, first_shmctl,
+                               first_semget, first_semctl, first_semop, first_semtimedop,
+                               first_setuid, first_seteuid, first_setreuid, first_setresuid,
+                               first_setgid, first_setegid, first_setregid, first_setresgid,
+                               first_setgroups, NULL, NULL, NULL, NULL };
+
+static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
+
 static void do_bind(void)
 {
-    void *p;
-    if ((p = next_symbol("shmget")))
-        sg_real_tab.shmget = (int (*)(key_t, size_t, int))p;
-    if ((p = next_symbol("shmat")))
-        sg_real_tab.shmat = (void *(*)(int, const void *, int))p;
-    if ((p = next_symbol("shmdt")))
-        sg_real_tab.shmdt = (int (*)(const void *))p;
-    if ((p = next_symbol("shmctl")))
-        sg_real_tab.shmctl = (int (*)(int, int, struct shmid_ds *))p;
-    if ((p = next_symbol("semget")))
-        sg_real_tab.semget = (int (*)(key_t, int, int))p;
-    if ((p = next_symbol("semctl")))
-        sg_real_tab.semctl = (int (*)(int, int, int, ...))p;
-    if ((p = next_symbol("semop")))
-        sg_real_tab.semop = (int (*)(int, struct sembuf *, size_t))p;
-    if ((p = next_symbol("semtimedop")))
-        sg_real_tab.semtimedop = (int (*)(int, struct sembuf *, size_t, const struct timespec *))p;
-#define BIND_CRED(name, type)                                                                  \
-    if ((p = next_symbol(#name)))                                                              \
-        sg_real_tab.name = (type)p;
-    BIND_CRED(setuid, int (*)(uid_t))
-    BIND_CRED(seteuid, int (*)(uid_t))
-    BIND_CRED(setreuid, int (*)(uid_t, uid_t))
-    BIND_CRED(setresuid, int (*)(uid_t, uid_t, uid_t))
-    BIND_CRED(setgid, int (*)(gid_t))
-    BIND_CRED(setegid, int (*)(gid_t))
-    BIND_CRED(setregid, int (*)(gid_t, gid_t))
-    BIND_CRED(setresgid, int (*)(gid_t, gid_t, gid_t))
-    BIND_CRED(setgroups, int (*)(size_t, const gid_t *))
-#undef BIND_CRED
+#define BIND(name) bind_one((void **)&sg_real_tab.name, #name, (void *)sys_##name);
+    BIND(shmget)
+    BIND(shmat)
+    BIND(shmdt)
+    BIND(shmctl)
+    BIND(semget)
+    BIND(semctl)
+    BIND(semop)
+    BIND(semtimedop)
+    BIND(setuid)
+    BIND(seteuid)
+    BIND(setreuid)
+    BIND(setresuid)
+    BIND(setgid)
+    BIND(setegid)
+    BIND(setregid)
+    BIND(setresgid)
+    BIND(setgroups)
+#undef BIND
     sg_real_bind_jumps();
 }
 

@@ -1,9 +1,10 @@
 /*
  * sg_real.h - the one table of real libc functions the library calls.
  *
- * Bound once (thread-safe) with dlsym(RTLD_NEXT) and checked: a symbol that
- * resolves into our own object is refused, and a missing one falls back to
- * the raw system call.  Internal code only ever calls real_*().
+ * Each entry is bound on its first call (thread-safe) with
+ * dlsym(RTLD_NEXT) and checked: a symbol that resolves into our own object
+ * is refused, and a missing one falls back to the raw system call.
+ * Internal code only ever calls real_*().
  */
 #ifndef SG_REAL_H
 #define SG_REAL_H
@@ -48,7 +49,9 @@ struct sg_real {
     void (*__longjmp_chk)(struct __jmp_buf_tag *, int) __attribute__((noreturn));
 };
 
-/* Bind the table if not yet bound; never fails (falls back to syscalls). */
+/* Bind the whole table now if not yet bound (the tool, which uses most of
+ * it); never fails (falls back to syscalls).  Not needed before a call:
+ * every entry binds itself on its first use. */
 void sg_real_bind(void);
 
 /* Bind the non-local jump functions: with the rest at the first
@@ -59,27 +62,27 @@ void sg_real_bind_jumps(void);
 
 extern struct sg_real sg_real_tab;
 
-static inline int real_shmget(key_t k, size_t s, int f) { return sg_real_tab.shmget(k, s, f); }
-static inline void *real_shmat(int id, const void *a, int f) { return sg_real_tab.shmat(id, a, f); }
-static inline int real_shmdt(const void *a) { return sg_real_tab.shmdt(a); }
-static inline int real_shmctl(int id, int cmd, struct shmid_ds *b) { return sg_real_tab.shmctl(id, cmd, b); }
-static inline int real_semget(key_t k, int n, int f) { return sg_real_tab.semget(k, n, f); }
+static inline int real_shmget(key_t k, size_t s, int f) { return __atomic_load_n(&sg_real_tab.shmget, __ATOMIC_RELAXED)(k, s, f); }
+static inline void *real_shmat(int id, const void *a, int f) { return __atomic_load_n(&sg_real_tab.shmat, __ATOMIC_RELAXED)(id, a, f); }
+static inline int real_shmdt(const void *a) { return __atomic_load_n(&sg_real_tab.shmdt, __ATOMIC_RELAXED)(a); }
+static inline int real_shmctl(int id, int cmd, struct shmid_ds *b) { return __atomic_load_n(&sg_real_tab.shmctl, __ATOMIC_RELAXED)(id, cmd, b); }
+static inline int real_semget(key_t k, int n, int f) { return __atomic_load_n(&sg_real_tab.semget, __ATOMIC_RELAXED)(k, n, f); }
 /* semctl with its fourth argument always passed (ignored by commands
  * that take none, as in libc). */
-static inline int real_semctl(int id, int num, int cmd, union sg_semun arg) { return sg_real_tab.semctl(id, num, cmd, arg); }
-static inline int real_semop(int id, struct sembuf *o, size_t n) { return sg_real_tab.semop(id, o, n); }
-static inline int real_semtimedop(int id, struct sembuf *o, size_t n, const struct timespec *t) { return sg_real_tab.semtimedop(id, o, n, t); }
+static inline int real_semctl(int id, int num, int cmd, union sg_semun arg) { return __atomic_load_n(&sg_real_tab.semctl, __ATOMIC_RELAXED)(id, num, cmd, arg); }
+static inline int real_semop(int id, struct sembuf *o, size_t n) { return __atomic_load_n(&sg_real_tab.semop, __ATOMIC_RELAXED)(id, o, n); }
+static inline int real_semtimedop(int id, struct sembuf *o, size_t n, const struct timespec *t) { return __atomic_load_n(&sg_real_tab.semtimedop, __ATOMIC_RELAXED)(id, o, n, t); }
 
 /* Credentials: glibc applies these to every thread of the process (the
  * raw system calls of the fallback change only the calling thread's). */
-static inline int real_setuid(uid_t u) { return sg_real_tab.setuid(u); }
-static inline int real_seteuid(uid_t u) { return sg_real_tab.seteuid(u); }
-static inline int real_setreuid(uid_t r, uid_t e) { return sg_real_tab.setreuid(r, e); }
-static inline int real_setresuid(uid_t r, uid_t e, uid_t s) { return sg_real_tab.setresuid(r, e, s); }
-static inline int real_setgid(gid_t g) { return sg_real_tab.setgid(g); }
-static inline int real_setegid(gid_t g) { return sg_real_tab.setegid(g); }
-static inline int real_setregid(gid_t r, gid_t e) { return sg_real_tab.setregid(r, e); }
-static inline int real_setresgid(gid_t r, gid_t e, gid_t s) { return sg_real_tab.setresgid(r, e, s); }
-static inline int real_setgroups(size_t n, const gid_t *l) { return sg_real_tab.setgroups(n, l); }
+static inline int real_setuid(uid_t u) { return __atomic_load_n(&sg_real_tab.setuid, __ATOMIC_RELAXED)(u); }
+static inline int real_seteuid(uid_t u) { return __atomic_load_n(&sg_real_tab.seteuid, __ATOMIC_RELAXED)(u); }
+static inline int real_setreuid(uid_t r, uid_t e) { return __atomic_load_n(&sg_real_tab.setreuid, __ATOMIC_RELAXED)(r, e); }
+static inline int real_setresuid(uid_t r, uid_t e, uid_t s) { return __atomic_load_n(&sg_real_tab.setresuid, __ATOMIC_RELAXED)(r, e, s); }
+static inline int real_setgid(gid_t g) { return __atomic_load_n(&sg_real_tab.setgid, __ATOMIC_RELAXED)(g); }
+static inline int real_setegid(gid_t g) { return __atomic_load_n(&sg_real_tab.setegid, __ATOMIC_RELAXED)(g); }
+static inline int real_setregid(gid_t r, gid_t e) { return __atomic_load_n(&sg_real_tab.setregid, __ATOMIC_RELAXED)(r, e); }
+static inline int real_setresgid(gid_t r, gid_t e, gid_t s) { return __atomic_load_n(&sg_real_tab.setresgid, __ATOMIC_RELAXED)(r, e, s); }
+static inline int real_setgroups(size_t n, const gid_t *l) { return __atomic_load_n(&sg_real_tab.setgroups, __ATOMIC_RELAXED)(n, l); }
 
 #endif

@@ -105,13 +105,12 @@ SG_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct time
     return sg_semop(id, ops, n, t, 1);
 }
 
-/* Credentials (sg_creds.h).  The real function is bound here, not on
- * the first shared-memory call: a process that never makes one does no
- * ledger work either. */
+/* Credentials (sg_creds.h).  The real function binds itself on its first
+ * call: a process that never makes a shared-memory call does no ledger
+ * work either. */
 #define SG_CRED_HOOK(name, params, args)                                                      \
     SG_EXPORT int name params                                                                 \
     {                                                                                         \
-        sg_real_bind();                                                                       \
         if (sg_in_hook)                                                                       \
             return real_##name args;                                                          \
         return sg_##name args;                                                                \

@@ -44,7 +44,7 @@ void sg_state_note_pidns(void)
 
 void sg_state_init(void)
 {
-    sg_real_bind();
+    sg_real_bind_jumps(); /* the rest binds itself on first use */
     sg_st.cfg = sg_config_get();
     sg_log_use(sg_st.cfg);
     if (sg_st.cfg->problems[0])
