@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,7 +124,6 @@ void sg_copy_tail(char *dst, size_t n, const char *src)
 
 void sg_proc_self(struct sg_self *s)
 {
-    char exe[4096];
     memset(s, 0, sizeof *s);
     s->pid = getpid();
     s->euid = geteuid();
@@ -131,7 +131,22 @@ void sg_proc_self(struct sg_self *s)
      * /proc/<getpid()> is somebody else (the host's pid 1 for a
      * container's init). */
     s->start = sg_proc_self_start();
-    sg_proc_comm(0, s->comm);
+    /* The name the kernel keeps (what /proc/self/comm shows), without a
+     * path walk through /proc. */
+    char name[17] = "";
+    if (prctl(PR_GET_NAME, name) == 0) {
+        name[16] = '\0';
+        size_t n = strnlen(name, SG_COMM_LEN - 1);
+        memcpy(s->comm, name, n);
+        s->comm[n] = '\0';
+    }
+}
+
+void sg_proc_self_exe(struct sg_self *s)
+{
+    char exe[4096];
+    if (s->exe[0])
+        return;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = '\0';

@@ -44,10 +44,16 @@ void sg_proc_comm(pid_t pid, char *buf);
  * names another process), -1 unknown (no /proc). */
 int sg_proc_alive(pid_t pid, uint64_t start);
 
-/* Fill *s with this process's identity (reads /proc/self), all but
- * pidns, which the caller sets (sg_pidns_self; sg_pidns.c is above this
- * file: it asks sg_proc whether a process lives). */
+/* Fill *s with this process's identity (its start time from
+ * /proc/self/stat, its name from the kernel), all but pidns, which the
+ * caller sets (sg_pidns_self; sg_pidns.c is above this file: it asks
+ * sg_proc whether a process lives), and exe, left empty: a /proc look-up
+ * that only a creation record needs (sg_proc_self_exe). */
 void sg_proc_self(struct sg_self *s);
+
+/* Fill s->exe (the executable's path, /proc/self/exe) if still empty.
+ * Not thread-safe: the library calls it under the ledger lock. */
+void sg_proc_self_exe(struct sg_self *s);
 
 /* Copy src into a fixed field of n bytes, NUL-terminated; when too long,
  * keep the tail (the informative end of a path) behind "...". */

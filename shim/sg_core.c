@@ -134,6 +134,7 @@ static void fill_creator(struct sg_seg *r)
     r->cr_start = sg_st.self.start;
     r->cr_time_ns = sg_now_ns();
     memcpy(r->cr_comm, sg_st.self.comm, sizeof r->cr_comm);
+    sg_proc_self_exe(&sg_st.self); /* once, under the ledger lock */
     memcpy(r->cr_exe, sg_st.self.exe, sizeof r->cr_exe);
 }
 
