@@ -75,7 +75,7 @@ TESTS      := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HELPERS    := $(HELPER_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/bench/bench_mkseg \
               $(BUILD)/bench/bench_contend $(BUILD)/bench/bench_start $(BUILD)/bench/bench_scale \
-              $(BUILD)/bench/libempty.so
+              $(BUILD)/bench/libempty.so $(BUILD)/bench/oneshot
 
 .PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz valgrind e2e-postgres e2e-pod
 all: $(LIB) $(TOOL)

@@ -12,7 +12,13 @@ if [ -z "${SG_BENCH_INNER:-}" ]; then
     exec $ns env SG_BENCH_INNER=1 "$0" "$BUILD"
 fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d /tmp/shmguard-bench.XXXXXX)
+# The ledger directory on tmpfs, where the library's is by default (a
+# ledger on a disk file system costs more: see the ledger location line).
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+    W=$(mktemp -d /dev/shm/shmguard-bench.XXXXXX)
+else
+    W=$(mktemp -d /tmp/shmguard-bench.XXXXXX)
+fi
 trap 'rm -rf "$W"' EXIT
 export SHMGUARD_LEDGER="$W"
 REPS=${SG_BENCH_REPS:-31}
@@ -29,8 +35,9 @@ echo
 echo "== contention (11 repetitions)"
 unshare --ipc "$BUILD/bench/bench_contend" "$BUILD/libshmguard.so" 11
 echo
-echo "== process start (21 repetitions of 40 starts of /bin/true each way)"
-unshare --ipc "$BUILD/bench/bench_start" "$BUILD/libshmguard.so" "$BUILD/bench/libempty.so" /bin/true 21
+echo "== process start (21 repetitions of 40 starts each way: /bin/true, then one get/attach/detach)"
+unshare --ipc "$BUILD/bench/bench_start" "$BUILD/libshmguard.so" "$BUILD/bench/libempty.so" /bin/true 21 \
+    "$BUILD/bench/oneshot"
 echo
 # Growth and the tool over 32,000 segments: each in a namespace of its
 # own, with kernel.shmmni raised there only.

@@ -1,15 +1,21 @@
 /*
- * bench_start.c - the cost of starting a program that never touches
- * shared memory with the library preloaded, against preloading an empty
- * library (SPEC: no ledger work until the first intercepted call).
+ * bench_start.c - the cost of starting a process with the library
+ * preloaded, against preloading an empty library:
+ *   - a program that never touches shared memory (SPEC: no ledger work
+ *     until the first intercepted call): "1.00x within noise";
+ *   - with ONESHOT, a program whose whole work is one shmget, shmat and
+ *     shmdt (tests/bench/oneshot.c), in the default mode (target 1.08x)
+ *     and with SHMGUARD_MODE=off (target 1.02x): the first intercepted
+ *     call pays for binding the real functions, reading the
+ *     configuration and opening the ledger.
  *
  * Each repetition spawns the program 40 times each way, one of each in
  * turn (alternating which goes first), and gives one ratio: the median
  * wall time (spawn to reap) with libshmguard over the median with the
  * empty library.  The A/A line (empty against empty) shows the noise of
- * the method itself.
+ * the method itself.  SHMGUARD_LEDGER is passed on to the programs.
  *
- * usage: bench_start LIBSHMGUARD.so EMPTY.so PROGRAM [REPS]
+ * usage: bench_start LIBSHMGUARD.so EMPTY.so PROGRAM [REPS [ONESHOT]]
  */
 #include "bench_util.h"
 
@@ -19,11 +25,20 @@
 
 extern char **environ;
 
+/* The library side's extra setting ("SHMGUARD_MODE=off"), or NULL. */
+static const char *lib_mode;
+static char env_ledger[4200];
+
 static double spawn_ns(const char *preload, const char *prog)
 {
     char env_pre[4096];
     snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", preload);
-    char *env[] = { env_pre, NULL };
+    char *env[4] = { env_pre, NULL, NULL, NULL };
+    int n = 1;
+    if (env_ledger[0])
+        env[n++] = env_ledger;
+    if (lib_mode)
+        env[n++] = (char *)lib_mode;
     char *argv[] = { (char *)prog, NULL };
     double t0 = bench_now_ns();
     pid_t pid;
@@ -78,6 +93,8 @@ int main(int argc, char **argv)
     int reps = argc > 4 ? atoi(argv[4]) : 21;
     if (reps > 64)
         reps = 64;
+    if (getenv("SHMGUARD_LEDGER"))
+        snprintf(env_ledger, sizeof env_ledger, "SHMGUARD_LEDGER=%s", getenv("SHMGUARD_LEDGER"));
     for (int k = 0; k < 20; k++) { /* warm the page cache */
         spawn_ns(argv[2], argv[3]);
         spawn_ns(argv[1], argv[3]);
@@ -91,5 +108,14 @@ int main(int argc, char **argv)
     snprintf(bl, sizeof bl, "within %.3f..%.3f", nlo, nhi);
     printf("%-36s %-18s %6.3fx (%5.3f..%5.3f)  %-9s %s\n", "start, library vs empty library", "empty library",
            med, lo, hi, bl, med >= nlo && med <= nhi ? "MET" : "MISSED");
+    if (argc > 5) {
+        const char *one = argv[5];
+        for (int k = 0; k < 10; k++) /* the ledger and the segment exist */
+            spawn_ns(argv[1], one);
+        ab("one get/attach/detach process", argv[2], argv[1], one, reps, 1.08, &lo, &hi);
+        lib_mode = "SHMGUARD_MODE=off";
+        ab("the same, SHMGUARD_MODE=off", argv[2], argv[1], one, reps, 1.02, &lo, &hi);
+        lib_mode = NULL;
+    }
     return 0;
 }
