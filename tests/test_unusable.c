@@ -6,11 +6,12 @@
  * runs bare and under the library with a broken ledger, each in a fresh
  * IPC namespace; stdout must be identical and stderr must hold exactly one
  * message naming the problem.  Cases: directory missing, read-only file
- * system, full tmpfs, truncated file, corrupt header, corrupt record, other
+ * system, full tmpfs, a directory on a disk file system, truncated file, corrupt header, corrupt record, other
  * format version, directory owned by another user, and a file of the
  * ledger's name owned by another user (which is skipped, not used).
  */
 #include "sgtest.h"
+#include "sg_ledger_dir.h"
 
 #include <sys/mount.h>
 
@@ -109,6 +110,27 @@ static void test_full_tmpfs(void **state)
     snprintf(pre, sizeof pre, "mount -t tmpfs -o size=8k,mode=1777 none %.900s && ", d);
     expect_passthrough(d, pre, "No space left on device");
     sgt_rmdir(d);
+}
+
+/* A ledger directory on a disk file system: refused with the reason and
+ * the fix (before, used: each process wrote its ledger through to disk,
+ * and creating one cost milliseconds).  /var/tmp is on disk on Debian;
+ * skipped where it is not. */
+static void test_disk_dir(void **state)
+{
+    (void)state;
+    char d[] = "/var/tmp/sgtest-disk.XXXXXX", fs[32];
+    if (!mkdtemp(d))
+        skip();
+    chmod(d, 01777);
+    if (sg_ledger_dir_in_memory(d, fs, sizeof fs) != 0) {
+        rmdir(d);
+        skip(); /* /var/tmp in memory here */
+    }
+    expect_passthrough(d, NULL, "not tmpfs");
+    assert_non_null(strstr(lib.err, "set SHMGUARD_LEDGER to a directory on tmpfs"));
+    /* Nothing was made there. */
+    assert_int_equal(rmdir(d), 0);
 }
 
 static void damaged(const char *how, const char *why)
@@ -215,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_dir_missing),
         cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_full_tmpfs),
+        cmocka_unit_test(test_disk_dir),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_magic),
         cmocka_unit_test(test_other_version),
