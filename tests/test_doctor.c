@@ -21,6 +21,7 @@
  * removes every segment of its namespace between cases.
  */
 #include "step.h"
+#include "sg_ledger_dir.h"
 
 #include <sys/resource.h>
 
@@ -471,7 +472,24 @@ static void test_healthy(void **state)
     assert_string_equal(jstr(j, "holders.0.comm"), "helper_step");
     assert_int_equal(jnum(j, "holders.0.count"), 2);
     assert_int_equal(jnum(j, "ledgers.read"), 1);
+    /* Where the ledgers live, and that it is sound (tmpfs). */
+    assert_string_equal(jstr(j, "ledgers.fs"), "tmpfs");
+    ASSERT_HAS(res.out, "\"in_memory\": true");
+    ASSERT_HAS(text_out, ", on tmpfs: sound");
     jfree(j);
+
+    /* A directory on a disk file system is named as one the library does
+     * not use, with the fix (skipped where /var/tmp is in memory). */
+    char disk[] = "/var/tmp/sgtest-disk.XXXXXX", fs[32];
+    assert_non_null(mkdtemp(disk));
+    if (sg_ledger_dir_in_memory(disk, fs, sizeof fs) == 0) {
+        run_doctor(NULL, disk);
+        ASSERT_HAS(res.out, "NOT USED by the library");
+        ASSERT_HAS(res.out, "set SHMGUARD_LEDGER to a directory on tmpfs");
+        run_doctor("--json", disk);
+        ASSERT_HAS(res.out, "\"in_memory\": false");
+    }
+    assert_int_equal(rmdir(disk), 0);
 
     /* A ledger directory without this namespace's ledger: creators are
      * then known only from /proc, and doctor says so. */

@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_ledger_dir.h"
 #include "tool_check.h"
 #include "sg_proc.h"
 
@@ -145,12 +146,22 @@ static int isolate(void)
 
 /* A fresh directory for the run's ledgers, sticky and world-writable like
  * the default one, so a process of the run that changes uid can keep its
- * own ledger there.  0 with its path in dir. */
+ * own ledger there.  On tmpfs, as the library requires
+ * (sg_ledger_dir_in_memory): $TMPDIR when it is there, else /dev/shm,
+ * else /tmp.  0 with its path in dir. */
 static int make_run_dir(char *dir, size_t n)
 {
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || tmp[0] != '/')
-        tmp = "/tmp";
+    const char *cand[] = { getenv("TMPDIR"), "/dev/shm", "/tmp" };
+    const char *tmp = NULL;
+    char fs[32];
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0] && !tmp; i++)
+        if (cand[i] && cand[i][0] == '/' && sg_ledger_dir_in_memory(cand[i], fs, sizeof fs) == 1)
+            tmp = cand[i];
+    if (!tmp) {
+        fprintf(stderr, "%s: check: no directory on tmpfs for the run's ledgers (tried $TMPDIR, "
+                        "/dev/shm and /tmp); set TMPDIR to one\n", sg_prog);
+        return -1;
+    }
     if (snprintf(dir, n, "%s/shmguard-check.XXXXXX", tmp) >= (int)n || !mkdtemp(dir) ||
         chmod(dir, 01777) != 0) {
         fprintf(stderr, "%s: check: cannot make a ledger directory under %s: %s\n", sg_prog, tmp,

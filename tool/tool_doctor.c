@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_ledger_dir.h"
 #include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "sg_config.h"
@@ -576,6 +577,15 @@ static void print_text(const struct doctor *d)
 
     doctor_sem_text(&d->sem, &d->v, stdout);
 
+    char fs[32] = "unknown file system";
+    int mem = sg_ledger_dir_in_memory(d->dir, fs, sizeof fs);
+    if (mem == 1)
+        printf("\nLedger: %s, on %s: sound\n", d->dir, fs);
+    else
+        printf("\nLedger: %s, on %s: NOT USED by the library, which keeps its ledgers only on "
+               "tmpfs (elsewhere every process would write them through to disk); set "
+               "SHMGUARD_LEDGER to a directory on tmpfs, such as %s\n",
+               d->dir, fs, SG_LEDGER_DIR_DEFAULT);
     tool_note_dropped(stdout, "\nNote: ", d->v.dropped);
     if (d->v.n_unreadable) {
         printf("\nNote: %zu ledger %s could not be read (creators unknown there): %s\n",
@@ -718,8 +728,16 @@ static void print_json(const struct doctor *d)
     }
     fprintf(f, "%s],\n", d->n_acts ? "\n  " : "");
     doctor_sem_json(&d->sem, &d->v, f);
+    char fs[32] = "";
+    int mem = sg_ledger_dir_in_memory(d->dir, fs, sizeof fs);
     fprintf(f, "  \"ledgers\": {\"dir\": ");
     json_str(f, d->dir, PATH_MAX);
+    fprintf(f, ", \"fs\": ");
+    if (fs[0])
+        json_str(f, fs, sizeof fs);
+    else
+        fprintf(f, "null");
+    fprintf(f, ", \"in_memory\": %s", mem == 1 ? "true" : "false");
     fprintf(f, ", \"read\": %zu, \"dropped\": %" PRIu64 ", \"unreadable\": [", d->v.n_ledgers,
             d->v.dropped);
     for (size_t i = 0; i < d->v.n_unreadable; i++) {
