@@ -14,8 +14,9 @@ if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null 2>&1; then
     echo "with 64 hostile ledger files: skipped (needs root and setpriv)"
     exit 0
 fi
-A=$(mktemp -d /tmp/shmguard-bench-a.XXXXXX)
-B=$(mktemp -d /tmp/shmguard-bench-b.XXXXXX)
+. "$(dirname "$0")/memdir.sh"
+A=$(sg_memdir shmguard-bench-a)
+B=$(sg_memdir shmguard-bench-b)
 filler=""
 trap 'rm -rf "$A" "$B"; [ -z "$filler" ] || kill $filler 2>/dev/null' EXIT
 chmod 1777 "$A" "$B"

@@ -12,13 +12,9 @@ if [ -z "${SG_BENCH_INNER:-}" ]; then
     exec $ns env SG_BENCH_INNER=1 "$0" "$BUILD"
 fi
 HERE=$(cd "$(dirname "$0")" && pwd)
-# The ledger directory on tmpfs, where the library's is by default (a
-# ledger on a disk file system costs more: see the ledger location line).
-if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
-    W=$(mktemp -d /dev/shm/shmguard-bench.XXXXXX)
-else
-    W=$(mktemp -d /tmp/shmguard-bench.XXXXXX)
-fi
+# The ledger directory on tmpfs, as the library requires.
+. "$HERE/memdir.sh"
+W=$(sg_memdir shmguard-bench)
 trap 'rm -rf "$W"' EXIT
 export SHMGUARD_LEDGER="$W"
 REPS=${SG_BENCH_REPS:-31}

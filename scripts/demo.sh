@@ -10,7 +10,8 @@ if [ -z "${SG_DEMO_INNER:-}" ]; then
     exec $ns env SG_DEMO_INNER=1 "$0" "$BUILD"
 fi
 
-W=$(mktemp -d /tmp/shmguard-demo.XXXXXX)
+. "$(dirname "$0")/memdir.sh"
+W=$(sg_memdir shmguard-demo)
 chmod 1777 "$W"
 mkdir -m 1777 "$W/ledger"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT

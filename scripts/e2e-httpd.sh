@@ -38,7 +38,8 @@ if [ "${1:-}" != --inside ]; then
     fi
     command -v unshare >/dev/null || { echo "e2e-httpd: unshare (util-linux) is missing" >&2; exit 1; }
     ipc_before=$(ipcs -a)
-    work=$(mktemp -d /tmp/shmguard-e2e-httpd.XXXXXX)
+    . "$here/scripts/memdir.sh"
+    work=$(sg_memdir shmguard-e2e-httpd)
     chmod 755 "$work"
     keep=$build/e2e-httpd
     rm -rf "$keep"

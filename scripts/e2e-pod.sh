@@ -46,7 +46,8 @@ if [ "${1:-}" != --inside ]; then
         command -v $c >/dev/null || { echo "e2e-pod: $c (util-linux) is missing" >&2; exit 1; }
     done
     ipc_before=$(ipcs -a)
-    work=$(mktemp -d /tmp/shmguard-e2e-pod.XXXXXX)
+    . "$here/scripts/memdir.sh"
+    work=$(sg_memdir shmguard-e2e-pod)
     chmod 755 "$work"
     keep=$build/e2e-pod
     rm -rf "$keep"

@@ -125,7 +125,8 @@ show() { # a command and its output, into the transcript
 cd "$work"
 preload=$lib # what the "library" runs preload
 pguid=$(id -u postgres)
-export SHMGUARD_LEDGER=$work/ledger
+# The ledger on the run's own /dev/shm (tmpfs, as the library requires).
+export SHMGUARD_LEDGER=/dev/shm/shmguard-e2e-ledger
 mkdir -p "$SHMGUARD_LEDGER"
 chmod 1777 "$SHMGUARD_LEDGER" # postgres writes its own ledger there
 as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }

@@ -28,12 +28,17 @@ if ! $CHECK true 2>/dev/null; then
     exit 1
 fi
 
-# A private ledger directory for the whole run, so that no test can reach
-# the machine's real one even by mistake.
-SHMGUARD_LEDGER=$(mktemp -d /tmp/shmguard-tests.XXXXXX)
-chmod 1777 "$SHMGUARD_LEDGER"
-export SHMGUARD_LEDGER
-trap 'rm -rf "$SHMGUARD_LEDGER"' EXIT
+# A private directory on tmpfs for the whole run (the library uses a
+# ledger directory only there): its ledger directory, so that no test can
+# reach the machine's real one even by mistake, and each test's own
+# (SG_TEST_TMP, tests/sgtest.h); removed with the run.
+. "$(dirname "$0")/memdir.sh"
+SG_TEST_TMP=$(sg_memdir shmguard-tests)
+trap 'rm -rf "$SG_TEST_TMP"' EXIT
+chmod 1777 "$SG_TEST_TMP"
+SHMGUARD_LEDGER=$SG_TEST_TMP/ledger
+mkdir -m 1777 "$SHMGUARD_LEDGER"
+export SHMGUARD_LEDGER SG_TEST_TMP
 
 before=$(ipcs -a 2>&1)
 pass=0; fail=0; failed=""

@@ -9,7 +9,8 @@ if [ -z "${SG_TORTURE_INNER:-}" ]; then
     if [ "$(id -u)" = 0 ]; then ns="unshare --ipc"; else ns="unshare -r --ipc"; fi
     exec $ns env SG_TORTURE_INNER=1 "$0" "$BUILD" "$KILLS"
 fi
-SHMGUARD_LEDGER=$(mktemp -d /tmp/shmguard-torture.XXXXXX)
+. "$(dirname "$0")/memdir.sh"
+SHMGUARD_LEDGER=$(sg_memdir shmguard-torture)
 chmod 1777 "$SHMGUARD_LEDGER"
 export SHMGUARD_LEDGER
 trap 'rm -rf "$SHMGUARD_LEDGER"' EXIT

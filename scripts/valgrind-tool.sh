@@ -21,7 +21,8 @@ for f in "$LIB" "$TOOL" "$ACTOR"; do
 done
 command -v valgrind >/dev/null || "$(dirname "$0")/apt-install.sh" "make valgrind" valgrind
 
-SHMGUARD_LEDGER=$(mktemp -d /tmp/shmguard-valgrind.XXXXXX)
+. "$(dirname "$0")/memdir.sh"
+SHMGUARD_LEDGER=$(sg_memdir shmguard-valgrind)
 chmod 1777 "$SHMGUARD_LEDGER"
 export SHMGUARD_LEDGER
 W=$(mktemp -d /tmp/shmguard-valgrind-logs.XXXXXX)

@@ -53,11 +53,14 @@ static inline const char *sgt_build_path(const char *rel)
 #define SGT_TOOL sgt_build_path("shmguard")
 #define SGT_HELPER(name) sgt_build_path("tests/" name)
 
-/* A fresh, empty ledger directory for one test (under /tmp). */
+/* A fresh, empty ledger directory for one test, on tmpfs as the library
+ * requires: under $SG_TEST_TMP (run-tests.sh's, removed with the run),
+ * else /dev/shm. */
 static inline const char *sgt_ledger_dir(void)
 {
     static char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "/tmp/sgtest.XXXXXX");
+    const char *base = getenv("SG_TEST_TMP");
+    snprintf(dir, sizeof dir, "%s/sgtest.XXXXXX", base && base[0] == '/' ? base : "/dev/shm");
     if (!mkdtemp(dir))
         abort();
     chmod(dir, 01777);

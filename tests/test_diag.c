@@ -532,8 +532,13 @@ static void test_syslog_sink(void **state)
     pid_t child = fork();
     if (child == 0) {
         close(pfd[0]);
-        if (unshare(CLONE_NEWNS) || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-            mount("tmpfs", "/dev", "tmpfs", 0, "size=64k"))
+        /* The ledger directory is on /dev/shm: kept aside, moved back. */
+        char aside[] = "/tmp/sgtest-shm.XXXXXX";
+        if (!mkdtemp(aside) || unshare(CLONE_NEWNS) ||
+            mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+            mount("/dev/shm", aside, NULL, MS_BIND | MS_REC, NULL) ||
+            mount("tmpfs", "/dev", "tmpfs", 0, "size=64k") || mkdir("/dev/shm", 01777) ||
+            mount(aside, "/dev/shm", NULL, MS_MOVE, NULL) || rmdir(aside))
             _exit(2);
         int s = socket(AF_UNIX, SOCK_DGRAM, 0);
         struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };

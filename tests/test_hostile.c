@@ -462,7 +462,7 @@ static void test_secure_exec(void **state)
              "set -e; mount -t tmpfs -o mode=1777 none /dev/shm; "
              "b=$(mktemp -d); mount -t tmpfs -o mode=755 none $b; "
              "cp %s $b/suid; cp %s $b/plain; cp %s $b/lib.so; chmod 4755 $b/suid; chmod 755 $b/plain; "
-             "a=$(mktemp -d); chmod 777 $a; mkdir $a/ledger; chown %d $a/ledger; "
+             "a=$(mktemp -d /dev/shm/sgt.XXXXXX); chmod 777 $a; mkdir $a/ledger; chown %d $a/ledger; "
              "run() { setpriv --reuid=%d --regid=%d --clear-groups env SHMGUARD_LEDGER=$a/ledger "
              "SHMGUARD_LOG=$a/log SHMGUARD_MODE=observe SHMGUARD_DEBUG=3 $b/$1 $b/lib.so; }; "
              "echo \"suid: $(run suid)\"; "
