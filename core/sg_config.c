@@ -17,12 +17,21 @@ static void note(struct sg_config *c, const char *what)
     snprintf(c->problems + n, sizeof c->problems - n, "%s%s", n ? "; " : "", what);
 }
 
+/* Copy v (shorter than n, checked by the caller) with its NUL: the first
+ * call of a process runs this, and snprintf's first use there faults in
+ * pages of libc's formatting code that nothing else needed. */
+static void set_str(char *dst, const char *v) { memcpy(dst, v, strlen(v) + 1); }
+
 void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
 {
-    memset(c, 0, sizeof *c);
+    /* Every field set; the two path buffers (8 KiB) only as far as used,
+     * so that their pages are touched only when they hold something. */
     c->mode = SG_MODE_DEFER;
     c->sink = SG_SINK_STDERR;
-    snprintf(c->ledger_dir, sizeof c->ledger_dir, "%s", SG_LEDGER_DIR_DEFAULT);
+    c->debug = 0;
+    c->log_path[0] = '\0';
+    c->problems[0] = '\0';
+    set_str(c->ledger_dir, SG_LEDGER_DIR_DEFAULT);
     if (!get)
         return;
 
@@ -46,7 +55,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
             c->sink = SG_SINK_SYSLOG;
         else if (v[0] == '/' && strlen(v) < sizeof c->log_path) {
             c->sink = SG_SINK_FILE;
-            snprintf(c->log_path, sizeof c->log_path, "%s", v);
+            set_str(c->log_path, v);
         } else
             note(c, "SHMGUARD_LOG must be stderr, syslog or an absolute path; using stderr");
     }
@@ -62,7 +71,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
     v = get("SHMGUARD_LEDGER");
     if (v && *v) {
         if (v[0] == '/' && strlen(v) < sizeof c->ledger_dir - 64)
-            snprintf(c->ledger_dir, sizeof c->ledger_dir, "%s", v);
+            set_str(c->ledger_dir, v);
         else
             note(c, "SHMGUARD_LEDGER must be an absolute directory path; using " SG_LEDGER_DIR_DEFAULT);
     }
