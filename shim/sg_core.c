@@ -461,7 +461,7 @@ SG_BODY int shmdt_body(const void *addr)
             sg_state_give();
         }
         /* A removal asked by root, this process being of another uid. */
-        if (sg_st.defer && shmid >= 0 && sg_rootview_pending())
+        if (sg_st.under_root && shmid >= 0 && sg_rootview_pending())
             sg_defer_for_root(shmid, sg_local_count(&sg_st.local, shmid));
     }
     sg_local_give(held);
@@ -546,7 +546,7 @@ void sg_core_exit(void)
         sg_sem_exit();
         sg_state_give();
     }
-    if (sg_st.defer && sg_rootview_pending()) {
+    if (sg_st.under_root && sg_rootview_pending()) {
         SG_LOCAL_FOREACH(&sg_st.local, e) sg_defer_for_root(e->shmid, local_count(e->shmid));
     }
     sg_local_give(held);
@@ -676,6 +676,7 @@ void sg_core_rehome(void)
         L->dev = N.dev;
         L->ino = N.ino;
         L->owner = N.owner;
+        sg_st.under_root = sg_st.defer && N.owner != 0;
         L->pagemap = N.pagemap;
         memcpy(L->path, N.path, sizeof L->path);
         sg_st.self.euid = geteuid();

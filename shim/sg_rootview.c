@@ -69,8 +69,6 @@ static void map_view(void)
 
 uint32_t sg_rootview_pending(void)
 {
-    if (sg_st.L.owner == 0)
-        return 0;
     const struct sg_hdr *h = __atomic_load_n(&view, __ATOMIC_ACQUIRE);
     if (!h) {
         uint64_t now = sg_coarse_mono_ns();

@@ -11,8 +11,9 @@
 #include "sg_ledger.h"
 
 /* Root's count of pending removals in this IPC namespace, read from a
- * read-only mapping of its ledger's header: 0 when this process is root,
- * or root has no ledger here (looked for again at most once a second).
+ * read-only mapping of its ledger's header: 0 when root has no ledger
+ * here (looked for again at most once a second).  Called only when
+ * sg_st.under_root (this process's ledger is another uid's).
  * Mapping it on first use opens and closes the file (no descriptor is
  * kept).  Caller holds sg_local_lock (the mapping is set up under it). */
 uint32_t sg_rootview_pending(void);

@@ -74,6 +74,7 @@ void sg_state_init(void)
     sg_ledger_claim_ns(sg_st.self.pidns);
     sg_state_note_pidns();
     sg_st.defer = sg_st.cfg->mode == SG_MODE_DEFER;
+    sg_st.under_root = sg_st.defer && sg_st.L.owner != 0;
     __atomic_store_n(&sg_st.active, 1, __ATOMIC_RELEASE);
     sg_log(2, "ledger %s, mode %s", sg_st.L.path, sg_mode_name(sg_st.cfg->mode));
 }
