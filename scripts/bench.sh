@@ -35,6 +35,9 @@ echo "== process start (21 repetitions of 40 starts each way: /bin/true, then on
 unshare --ipc "$BUILD/bench/bench_start" "$BUILD/libshmguard.so" "$BUILD/bench/libempty.so" /bin/true 21 \
     "$BUILD/bench/oneshot"
 echo
+echo "== a real server (11 rounds, bare and under the library in turn)"
+"$HERE/bench-httpd.sh" "$BUILD"
+echo
 # Growth and the tool over 32,000 segments: each in a namespace of its
 # own, with kernel.shmmni raised there only.
 echo "== growth: the hot path with more segments and attached processes (11 repetitions)"
