@@ -608,6 +608,8 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
         sg_ledger_name(name, sizeof name, ns, me, alt);
         snprintf(L->path, sizeof L->path, "%s/%s", dir, name);
         int created, fd = open_or_create(dfd, name, &created);
+        if (created < 0 && errno == EEXIST)
+            continue; /* made and gone again and again: next name */
         if (created < 0) {
             snprintf(err, errlen, "cannot create ledger %s: %s", L->path, strerror(errno));
             break;
@@ -696,30 +698,36 @@ static int writer_gone(const unsigned char *img)
 
 #define SMALL_RANGE (256u * 1024u)
 
+/* Read fd's bytes [from, to) into buf; when the file ends first, zero
+ * buf up to zero_to.  0 read whole, 1 the file ended first, -1 error. */
+static int read_whole(int fd, unsigned char *buf, size_t from, size_t to, size_t zero_to)
+{
+    while (from < to) {
+        ssize_t r = pread(fd, buf + from, to - from, (off_t)from);
+        if (r < 0)
+            return -1;
+        if (r == 0) { /* shorter (or shrank under us): the rest reads as zeros */
+            memset(buf + from, 0, zero_to - from);
+            return 1;
+        }
+        from += (size_t)r;
+    }
+    return 0;
+}
+
 /* Read the data extents of fd's bytes [from, to) into buf (which holds
  * zeros there, or an earlier read when again is set: then holes are
  * zeroed).  Bytes past a shorter file stay zero.  0 on success. */
 static int read_range(int fd, unsigned char *buf, size_t from, size_t to, int again)
 {
-    off_t pos = (off_t)from;
     /* A small range is read whole: a hole reads as zeros anyway, and
      * looking for the end of the data costs more than it saves where the
      * file is dense (on tmpfs, SEEK_HOLE walks the page cache to the end
      * of the data, not of the range: a copy by lookup of a dense planted
      * ledger spent most of its time there). */
-    if (to - from <= SMALL_RANGE) {
-        while ((size_t)pos < to) {
-            ssize_t r = pread(fd, buf + pos, to - (size_t)pos, pos);
-            if (r < 0)
-                return -1;
-            if (r == 0) { /* shorter than that: the rest reads as zeros */
-                memset(buf + pos, 0, to - (size_t)pos);
-                return 0;
-            }
-            pos += r;
-        }
-        return 0;
-    }
+    if (to - from <= SMALL_RANGE)
+        return read_whole(fd, buf, from, to, to) < 0 ? -1 : 0;
+    off_t pos = (off_t)from;
     while ((size_t)pos < to) {
         off_t data = lseek(fd, pos, SEEK_DATA);
         if (data < 0) {
@@ -737,16 +745,9 @@ static int read_range(int fd, unsigned char *buf, size_t from, size_t to, int ag
         off_t hole = lseek(fd, data, SEEK_HOLE);
         if (hole < 0 || (size_t)hole > to)
             hole = (off_t)to;
-        while (data < hole) {
-            ssize_t r = pread(fd, buf + data, (size_t)(hole - data), data);
-            if (r < 0)
-                return -1;
-            if (r == 0) { /* shrank under us: the rest reads as zeros */
-                memset(buf + data, 0, to - (size_t)data);
-                return 0;
-            }
-            data += r;
-        }
+        int r = read_whole(fd, buf, (size_t)data, (size_t)hole, to);
+        if (r != 0)
+            return r < 0 ? -1 : 0;
         pos = hole;
     }
     return 0;
