@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,22 +130,15 @@ void sg_proc_self(struct sg_self *s)
      * /proc/<getpid()> is somebody else (the host's pid 1 for a
      * container's init). */
     s->start = sg_proc_self_start();
-    /* The name the kernel keeps (what /proc/self/comm shows), without a
-     * path walk through /proc. */
-    char name[17] = "";
-    if (prctl(PR_GET_NAME, name) == 0) {
-        name[16] = '\0';
-        size_t n = strnlen(name, SG_COMM_LEN - 1);
-        memcpy(s->comm, name, n);
-        s->comm[n] = '\0';
-    }
 }
 
-void sg_proc_self_exe(struct sg_self *s)
+void sg_proc_self_names(struct sg_self *s)
 {
     char exe[4096];
-    if (s->exe[0])
+    if (s->names)
         return;
+    s->names = 1;
+    sg_proc_comm(0, s->comm);
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = '\0';

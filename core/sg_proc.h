@@ -19,6 +19,7 @@ struct sg_self {
     uint64_t start;             /* clock ticks since boot */
     uint32_t pidns;             /* pid namespace (inode), sg_pidns.h */
     uid_t euid;
+    int names;                  /* comm and exe filled (sg_proc_self_names) */
     char comm[SG_COMM_LEN];
     char exe[SG_PATH_LEN];
 };
@@ -45,15 +46,16 @@ void sg_proc_comm(pid_t pid, char *buf);
 int sg_proc_alive(pid_t pid, uint64_t start);
 
 /* Fill *s with this process's identity (its start time from
- * /proc/self/stat, its name from the kernel), all but pidns, which the
- * caller sets (sg_pidns_self; sg_pidns.c is above this file: it asks
- * sg_proc whether a process lives), and exe, left empty: a /proc look-up
- * that only a creation record needs (sg_proc_self_exe). */
+ * /proc/self/stat), all but pidns, which the caller sets (sg_pidns_self;
+ * sg_pidns.c is above this file: it asks sg_proc whether a process
+ * lives), and the names (comm, exe), left empty: two /proc look-ups that
+ * only a creation record or an event needs (sg_proc_self_names). */
 void sg_proc_self(struct sg_self *s);
 
-/* Fill s->exe (the executable's path, /proc/self/exe) if still empty.
- * Not thread-safe: the library calls it under the ledger lock. */
-void sg_proc_self_exe(struct sg_self *s);
+/* Fill s->comm (the process's name, /proc/self/comm: its main thread's)
+ * and s->exe (/proc/self/exe) once.  Not thread-safe: the library calls
+ * it under the ledger lock. */
+void sg_proc_self_names(struct sg_self *s);
 
 /* Copy src into a fixed field of n bytes, NUL-terminated; when too long,
  * keep the tail (the informative end of a path) behind "...". */

@@ -133,8 +133,8 @@ static void fill_creator(struct sg_seg *r)
     r->cr_uid = sg_st.self.euid;
     r->cr_start = sg_st.self.start;
     r->cr_time_ns = sg_now_ns();
+    sg_proc_self_names(&sg_st.self); /* once, under the ledger lock */
     memcpy(r->cr_comm, sg_st.self.comm, sizeof r->cr_comm);
-    sg_proc_self_exe(&sg_st.self); /* once, under the ledger lock */
     memcpy(r->cr_exe, sg_st.self.exe, sizeof r->cr_exe);
 }
 
@@ -182,6 +182,46 @@ static int record_get(key_t key, size_t size, int flg, int id)
         fill_creator(&n);
     sg_state_put_seg(&n);
     return created;
+}
+
+/* ---- segments this process removed and looked up again ------------- */
+
+/* Note id in sg_st.selfrm_ids (ledger lock held); 0 when the list is full
+ * (the lookup's intent then outlives the detach: at most 5 s). */
+static int selfrm_note(int id)
+{
+    int32_t *v = sg_st.selfrm_ids;
+    for (int i = 0; i < SG_SELFRM_IDS; i++)
+        if (__atomic_load_n(&v[i], __ATOMIC_RELAXED) == id + 1)
+            return 1;
+    for (int i = 0; i < SG_SELFRM_IDS; i++)
+        if (!__atomic_load_n(&v[i], __ATOMIC_RELAXED)) {
+            __atomic_store_n(&v[i], id + 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&sg_st.selfrm_n, 1, __ATOMIC_RELEASE);
+            return 1;
+        }
+    return 0;
+}
+
+/* 1 if id is in sg_st.selfrm_ids (any thread, no lock). */
+static int selfrm_listed(int id)
+{
+    if (!__atomic_load_n(&sg_st.selfrm_n, __ATOMIC_ACQUIRE))
+        return 0;
+    for (int i = 0; i < SG_SELFRM_IDS; i++)
+        if (__atomic_load_n(&sg_st.selfrm_ids[i], __ATOMIC_RELAXED) == id + 1)
+            return 1;
+    return 0;
+}
+
+/* Take id off sg_st.selfrm_ids (ledger lock held). */
+static void selfrm_unlist(int id)
+{
+    for (int i = 0; i < SG_SELFRM_IDS; i++)
+        if (__atomic_load_n(&sg_st.selfrm_ids[i], __ATOMIC_RELAXED) == id + 1) {
+            __atomic_store_n(&sg_st.selfrm_ids[i], 0, __ATOMIC_RELAXED);
+            __atomic_sub_fetch(&sg_st.selfrm_n, 1, __ATOMIC_RELEASE);
+        }
 }
 
 /* ---- shmget of a key this thread resolved before: no lock -----------
@@ -318,8 +358,11 @@ __attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size,
              * hold the removed segment while later lookups make a new
              * one).  Its detach of id ends that intent (shmdt_body). */
             if (sg_st.defer && key != IPC_PRIVATE &&
-                (in = sg_intent_put(&sg_st.L, sg_st.self.pid, sg_st.self.start, id)))
+                (in = sg_intent_put(&sg_st.L, sg_st.self.pid, sg_st.self.start, id))) {
                 intent_note(id);
+                if (removed_by_self(id))
+                    selfrm_note(id);
+            }
             hint_fill(key, id, in);
         }
         sg_state_give();
@@ -385,6 +428,9 @@ SG_BODY void *shmat_body(int id, const void *addr, int flg)
      * shmat/shmdt on its mmap lock anyway.  The ledger lock is taken only
      * when there is an intent to clear or a removal pending. */
     int held = sg_local_take();
+    /* A segment this process removed and looked up again: attached under
+     * the ledger lock (see sg_state.selfrm_ids). */
+    int locked = sg_st.defer && selfrm_listed(id) && sg_state_take();
     void *p = real_shmat(id, addr, flg);
     int e = *ep;
     if (p != (void *)-1) {
@@ -398,15 +444,19 @@ SG_BODY void *shmat_body(int id, const void *addr, int flg)
          * percent of the pair. */
         int intent = sg_st.defer && intent_listed(id);
         int sweep = sg_st.defer && sg_defer_sweep_due();
-        if ((intent || sweep) && sg_state_take()) {
+        if ((intent || sweep || locked) && (locked || sg_state_take())) {
             if (intent) {
                 sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
                 intent_unlist(id);
             }
             if (sweep)
                 sg_defer_sweep(NULL);
-            sg_state_give();
+            locked = 1;
         }
+    }
+    if (locked) {
+        selfrm_unlist(id);
+        sg_state_give();
     }
     sg_local_give(held);
     *ep = p != (void *)-1 ? e0 : e;
@@ -449,9 +499,12 @@ SG_BODY int shmdt_body(const void *addr)
         if (sg_st.defer && shmid >= 0 && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED) &&
             sg_state_take()) {
             struct sg_seg *s = sg_seg_find(&sg_st.L, SG_KIND_SHM, shmid);
-            /* A remover that looked its key up and then detaches is not
-             * about to attach: its lookup holds nothing back any more. */
-            if (intent_listed(shmid) && removed_by_self(shmid)) {
+            /* A remover that looked its key up and then detaches is most
+             * often not about to attach: its lookup holds nothing back any
+             * more, and should it attach after all, it does so under the
+             * lock (shmat_body), so that it cannot land between a
+             * carrier's nattch check and its real IPC_RMID. */
+            if (intent_listed(shmid) && selfrm_listed(shmid) && removed_by_self(shmid)) {
                 sg_intent_clear(&sg_st.L, sg_st.self.pid, shmid);
                 intent_unlist(shmid);
             }
@@ -460,9 +513,11 @@ SG_BODY int shmdt_body(const void *addr)
             sg_defer_sweep_maybe(1);
             sg_state_give();
         }
-        /* A removal asked by root, this process being of another uid. */
-        if (sg_st.under_root && shmid >= 0 && sg_rootview_pending())
-            sg_defer_for_root(shmid, sg_local_count(&sg_st.local, shmid));
+        /* A removal asked by root, this process being of another uid:
+         * at its detach of its last mapping of the segment. */
+        if (sg_st.under_root && shmid >= 0 && sg_rootview_pending() &&
+            sg_local_count(&sg_st.local, shmid) == 0 && sg_rootview_lists(shmid))
+            sg_defer_for_root(shmid);
     }
     sg_local_give(held);
     *ep = r == 0 ? e0 : e;
@@ -546,9 +601,6 @@ void sg_core_exit(void)
         sg_sem_exit();
         sg_state_give();
     }
-    if (sg_st.under_root && sg_rootview_pending()) {
-        SG_LOCAL_FOREACH(&sg_st.local, e) sg_defer_for_root(e->shmid, local_count(e->shmid));
-    }
     sg_local_give(held);
     errno = saved;
 }
@@ -566,9 +618,11 @@ void sg_core_after_fork_child(void)
     sg_st.self.pidns = sg_pidns_self();
     sg_st.degraded_until = 0;
     sg_st.next_sweep = 0;
-    /* The parent's intents are not the child's. */
+    /* The parent's intents are not the child's, nor its removals. */
     sg_st.intents_many = 0;
     memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
+    memset(sg_st.selfrm_ids, 0, sizeof sg_st.selfrm_ids);
+    sg_st.selfrm_n = 0;
     if (sg_st.self.pidns != parent_ns) { /* forked after unshare(CLONE_NEWPID) */
         sg_ledger_claim_ns(sg_st.self.pidns);
         sg_state_note_pidns();
@@ -650,6 +704,8 @@ void sg_core_rehome(void)
     }
     memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
     sg_st.intents_many = 0;
+    memset(sg_st.selfrm_ids, 0, sizeof sg_st.selfrm_ids);
+    __atomic_store_n(&sg_st.selfrm_n, 0, __ATOMIC_RELAXED);
 
     /* The new ledger takes the old one's place, at the same address with
      * the same table sizes: one mremap swaps what every pointer reaches,

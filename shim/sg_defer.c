@@ -216,11 +216,11 @@ out:
     errno = saved;
 }
 
-void sg_defer_for_root(int id, int own)
+void sg_defer_for_root(int id)
 {
     struct shmid_ds ds;
     int saved = errno;
-    if (sg_kernel_stat(id, &ds) != 0 || ds.shm_nattch > (unsigned long)own ||
+    if (sg_kernel_stat(id, &ds) != 0 || ds.shm_nattch > 0 ||
         (ds.shm_perm.mode & SHM_DEST) || !sg_kernel_may_remove(&ds.shm_perm))
         goto out;
     struct sg_ledger R;
@@ -235,7 +235,7 @@ void sg_defer_for_root(int id, int own)
         goto out;
     /* Under this domain's lock, on fresh facts: its own lookups hold the
      * removal back as they would in root's domain. */
-    if (sg_kernel_stat(id, &ds) == 0 && ds.shm_nattch <= (unsigned long)own &&
+    if (sg_kernel_stat(id, &ds) == 0 && ds.shm_nattch == 0 &&
         !(ds.shm_perm.mode & SHM_DEST) && !sg_intent_holding(&sg_st.L, id, now)) {
         if (real_shmctl(id, IPC_RMID, NULL) == 0) {
             sg_log(2, "removal of shmid %d asked by uid 0 done at this uid's last detach", id);

@@ -46,13 +46,15 @@ int sg_defer_sweep_due(void);
 void sg_defer_sweep_maybe(int throttled);
 
 /* A removal root asked for, completed at another uid's last detach:
- * after this process (not root) detached id, or at its exit with own of
- * its attachments about to go, if root's ledger holds id's removal as
- * pending and nothing holds it back (nobody else attached, no live lookup
- * in root's ledger or this process's), issue the real IPC_RMID when the
- * kernel lets this process (sg_rootview.h).  sg_local_lock held; takes
- * the ledger lock. */
-void sg_defer_for_root(int id, int own);
+ * after this process (not root) detached its last mapping of id, if
+ * root's ledger holds id's removal as pending and nothing holds it back
+ * (nobody attached, no live lookup in root's ledger or this process's),
+ * issue the real IPC_RMID when the kernel lets this process
+ * (sg_rootview.h).  Only with nobody attached: a lookup by root's
+ * carriers is not ordered against this uid's lock, but each one first
+ * carries out a due removal itself (its sweep), so it cannot find the
+ * segment once nattch is 0.  sg_local_lock held; takes the ledger lock. */
+void sg_defer_for_root(int id);
 
 /* After a real IPC_RMID of id succeeded (any mode, IPC_PRIVATE too): its
  * record goes, also while the segment stays attached (SHM_DEST).  Takes

@@ -400,11 +400,12 @@ static void record_event(uint32_t kind, key_t key, size_t size, int flg, int err
     ev.size = size;
     ev.used = used;
     ev.max = max;
-    memcpy(ev.comm, sg_st.self.comm, sizeof ev.comm);
     ev.site_off = cs.off;
     memcpy(ev.site_obj, cs.obj, sizeof ev.site_obj);
     memcpy(ev.site_sym, cs.sym, sizeof ev.site_sym - 1); /* ev is zeroed: terminated */
     if (sg_state_take()) {
+        sg_proc_self_names(&sg_st.self); /* once, under the ledger lock */
+        memcpy(ev.comm, sg_st.self.comm, sizeof ev.comm);
         sg_event_add(&sg_st.L, &ev);
         sg_state_give();
     }

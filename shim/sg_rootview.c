@@ -10,8 +10,10 @@
  * to allow: it runs with the worker's credentials).  Only root's: another
  * uid's ledger could be made to say anything, or truncated under a
  * mapping.  Root's file is mapped only once complete (a complete ledger
- * is never truncated), one page of it, read-only, and its descriptor
- * closed at once: the process keeps nothing through which it could write.
+ * is never truncated): its header page and its pending index, read-only,
+ * its descriptor closed at once, so the process keeps nothing through
+ * which it could write; a detach looks at the index (a few KiB) before it
+ * reads anything else of the file.
  */
 #define _GNU_SOURCE
 #include "sg_rootview.h"
@@ -32,11 +34,16 @@
 #define RETRY_NS (1000ull * 1000000ull)
 
 static const struct sg_hdr *view; /* root's header, read-only; NULL: none */
+static const struct sg_pend *view_pend; /* root's pending index, read-only */
+static uint32_t view_pend_cap;
 static char view_path[PATH_MAX];
 static uint64_t retry_at;
 
-/* Map root's ledger header, if root has a complete ledger here that only
- * root can write.  sg_local_lock held. */
+/* Map root's ledger header and pending index, read-only, if root has a
+ * complete ledger here that only root can write: checked through a read
+ * first (a file still being made may be truncated and made again, and a
+ * mapping of it would fault), then mapped and checked again.
+ * sg_local_lock held. */
 static void map_view(void)
 {
     uint64_t ns = sg_ipcns_ino();
@@ -49,21 +56,33 @@ static void map_view(void)
         if (fd < 0)
             continue;
         struct stat st;
-        void *m = MAP_FAILED;
+        struct sg_hdr h;
+        void *m = MAP_FAILED, *pm = MAP_FAILED;
+        size_t plen = 0, pskip = 0;
         if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
-            !(st.st_mode & 022) && st.st_size >= (off_t)VIEW_LEN)
+            !(st.st_mode & 022) && pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+            memcmp(h.magic, SG_LEDGER_MAGIC, 8) == 0 && h.version == SG_LEDGER_VERSION &&
+            h.ipcns_ino == ns && h.ready && h.file_size == (uint64_t)st.st_size &&
+            h.pend_cap > 0 && h.pend_cap <= 65536 &&
+            h.pend_off + (uint64_t)h.pend_cap * sizeof(struct sg_pend) <= (uint64_t)st.st_size &&
+            st.st_size >= (off_t)VIEW_LEN) {
             m = mmap(NULL, VIEW_LEN, PROT_READ, MAP_SHARED, fd, 0);
+            pskip = (size_t)(h.pend_off % VIEW_LEN);
+            plen = pskip + (size_t)h.pend_cap * sizeof(struct sg_pend);
+            pm = mmap(NULL, plen, PROT_READ, MAP_SHARED, fd, (off_t)(h.pend_off - pskip));
+        }
         close(fd);
-        if (m == MAP_FAILED)
-            continue;
-        const struct sg_hdr *h = m;
-        if (memcmp(h->magic, SG_LEDGER_MAGIC, 8) != 0 || h->version != SG_LEDGER_VERSION ||
-            h->ipcns_ino != ns || !__atomic_load_n(&h->ready, __ATOMIC_ACQUIRE)) {
-            munmap(m, VIEW_LEN);
+        if (m == MAP_FAILED || pm == MAP_FAILED) {
+            if (m != MAP_FAILED)
+                munmap(m, VIEW_LEN);
+            if (pm != MAP_FAILED)
+                munmap(pm, plen);
             continue;
         }
         memcpy(view_path, path, sizeof view_path);
-        __atomic_store_n(&view, h, __ATOMIC_RELEASE);
+        view_pend_cap = h.pend_cap;
+        view_pend = (const struct sg_pend *)(const void *)((const char *)pm + pskip);
+        __atomic_store_n(&view, (const struct sg_hdr *)m, __ATOMIC_RELEASE);
     }
 }
 
@@ -80,6 +99,17 @@ uint32_t sg_rootview_pending(void)
             return 0;
     }
     return __atomic_load_n(&h->pending, __ATOMIC_RELAXED);
+}
+
+int sg_rootview_lists(int id)
+{
+    if (!__atomic_load_n(&view, __ATOMIC_ACQUIRE))
+        return 0;
+    for (uint32_t i = 0; i < view_pend_cap; i++)
+        if (__atomic_load_n(&view_pend[i].id, __ATOMIC_RELAXED) == id &&
+            __atomic_load_n(&view_pend[i].kind, __ATOMIC_RELAXED) == SG_KIND_SHM)
+            return 1;
+    return 0;
 }
 
 int sg_rootview_load(int id, struct sg_ledger *copy)

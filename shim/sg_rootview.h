@@ -11,12 +11,18 @@
 #include "sg_ledger.h"
 
 /* Root's count of pending removals in this IPC namespace, read from a
- * read-only mapping of its ledger's header: 0 when root has no ledger
+ * read-only mapping of its ledger's header (mapped with its pending
+ * index): 0 when root has no ledger
  * here (looked for again at most once a second).  Called only when
  * sg_st.under_root (this process's ledger is another uid's).
  * Mapping it on first use opens and closes the file (no descriptor is
  * kept).  Caller holds sg_local_lock (the mapping is set up under it). */
 uint32_t sg_rootview_pending(void);
+
+/* 1 if root's pending index lists segment id (read without a lock: a
+ * hint, confirmed by sg_rootview_load's copy).  After
+ * sg_rootview_pending() returned non-zero. */
+int sg_rootview_lists(int id);
 
 /* A consistent copy of root's records of segment id (the header, the
  * intents, the pending index and that record: sg_ledger_load_objects),

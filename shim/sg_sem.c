@@ -189,8 +189,8 @@ static void add_created(key_t key, int nsems, int flg, int id)
     n.cr_uid = sg_st.self.euid;
     n.cr_start = sg_st.self.start;
     n.cr_time_ns = sg_now_ns();
+    sg_proc_self_names(&sg_st.self); /* once, under the ledger lock */
     memcpy(n.cr_comm, sg_st.self.comm, sizeof n.cr_comm);
-    sg_proc_self_exe(&sg_st.self); /* once, under the ledger lock */
     memcpy(n.cr_exe, sg_st.self.exe, sizeof n.cr_exe);
     sg_state_put_seg(&n);
 }

@@ -27,6 +27,8 @@
 
 /* Intents this process tracks by id (sg_state.intent_ids). */
 #define SG_INTENT_IDS 8
+/* Segments this process removed and then looked up (sg_state.selfrm_ids). */
+#define SG_SELFRM_IDS 4
 
 /* The fields every intercepted call reads come first, so that they share
  * a cache line, and everything an attach/detach pair touches lies in the
@@ -56,6 +58,14 @@ struct sg_state {
      * an intent in the ledger: shmat takes the ledger lock to clear one
      * only for an id listed here (atomic, any thread). */
     int32_t intent_ids[SG_INTENT_IDS];
+    /* Segments (id + 1; 0: free) whose pending removal this process asked
+     * for and that it then looked up: its detach ends that lookup's
+     * intent, so its shmat of one is made under the ledger lock (the lock
+     * a carrier holds across its nattch check and real IPC_RMID).  Written
+     * under the ledger lock, read without it (atomic); selfrm_n counts
+     * them, so that other attaches read one word. */
+    int32_t selfrm_ids[SG_SELFRM_IDS];
+    uint32_t selfrm_n;
     struct sg_self self;        /* pid and start first */
     struct sg_local local_first[SG_LOCAL_FIRST]; /* local's first slots */
     int said_lock;
