@@ -266,6 +266,9 @@ int sg_ledger_dir_in_memory(const char *dir, char *fs, size_t n)
     if (statfs(dir, &st) != 0) {
         /* Not there yet: it would be made in its parent. */
         snprintf(parent, sizeof parent, "%s", dir);
+        size_t len = strlen(parent);
+        while (len > 1 && parent[len - 1] == '/')
+            parent[--len] = '\0';
         char *slash = strrchr(parent, '/');
         if (!slash)
             return -1;

@@ -54,14 +54,8 @@ sed -i 's/^StartServers .*/StartServers 10/; s/^MinSpareServers .*/MinSpareServe
 export SHMGUARD_LEDGER=$work/ledger
 
 serve() { # PRELOAD: start httpd, wait until it serves; its pid in $pid
-    LD_PRELOAD=$1 setsid apache2 -f "$work/httpd.conf" -DFOREGROUND 2>>"$work/logs/error.log" &
-    pid=$!
-    for _ in $(seq 100); do
-        http_get "$p1" "hello from the benchmark" >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "$name: httpd did not serve (see $work/logs/error.log)" >&2
+    httpd_serve "$work" "$p1" "hello from the benchmark" "$1" && return 0
+    echo "$name: httpd did not serve:" >&2
     cat "$work/logs/error.log" >&2
     exit 1
 }

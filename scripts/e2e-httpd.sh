@@ -93,19 +93,10 @@ say "# private IPC namespace, kernel.sem = \"$(cat /proc/sys/kernel/sem | tr '\t
 get() { http_get "$1" "hello from httpd under shmguard"; }
 
 start() { # start httpd under the library; 0 when it serves, 1 when it died
-    LD_PRELOAD=$lib setsid apache2 -f "$work/httpd.conf" -DFOREGROUND 2>>"$work/logs/error.log" &
-    pid=$!
-    for _ in $(seq 100); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            wait "$pid" || true
-            return 1
-        fi
-        if get "$p1" >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    fail "httpd neither served nor exited within 10 s"
+    local rc=0
+    httpd_serve "$work" "$p1" "hello from httpd under shmguard" "$lib" || rc=$?
+    [ "$rc" != 2 ] || fail "httpd neither served nor exited within 10 s"
+    return "$rc"
 }
 
 kills=0

@@ -52,3 +52,20 @@ http_get() {
     grep -qF "$2" <<<"$body" || return 1
     printf '%s\n' "$body" | head -1
 }
+
+# httpd_serve WORK PORT TEXT PRELOAD: start httpd (WORK/httpd.conf) in a
+# session of its own with LD_PRELOAD=PRELOAD; its pid in $pid.  0 when it
+# serves TEXT on PORT, 1 when it exited first, 2 when neither within 10 s.
+httpd_serve() {
+    LD_PRELOAD=$4 setsid apache2 -f "$1/httpd.conf" -DFOREGROUND 2>>"$1/logs/error.log" &
+    pid=$!
+    for _ in $(seq 100); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" || true
+            return 1
+        fi
+        http_get "$2" "$3" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 2
+}

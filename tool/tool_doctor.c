@@ -581,6 +581,9 @@ static void print_text(const struct doctor *d)
     int mem = sg_ledger_dir_in_memory(d->dir, fs, sizeof fs);
     if (mem == 1)
         printf("\nLedger: %s, on %s: sound\n", d->dir, fs);
+    else if (mem < 0)
+        printf("\nLedger: %s: its file system cannot be examined (neither it nor its parent "
+               "exists or is readable)\n", d->dir);
     else
         printf("\nLedger: %s, on %s: NOT USED by the library, which keeps its ledgers only on "
                "tmpfs (elsewhere every process would write them through to disk); set "
