@@ -102,7 +102,8 @@ static void ledger_usage(FILE *f)
             "     --prune      first remove stale records from this user's own ledger\n"
             "     --check      check each ledger's consistency instead (exit 1 if one is not)\n"
             "     --repair     with --check: first repair this user's own ledger\n"
-            "     --dir DIR    ledger directory (default: $SHMGUARD_LEDGER or /dev/shm/shmguard)\n"
+            "     --dir DIR    ledger directory, absolute and existing\n"
+            "                  (default: $SHMGUARD_LEDGER or /dev/shm/shmguard)\n"
             " -h, --help       display this help\n",
             sg_prog);
 }
