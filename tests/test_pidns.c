@@ -164,6 +164,16 @@ static void test_gc_in_child(void **state)
                  res.out, res.err);
     tool(1, "ls", "--sem");
     ASSERT_HAS(res.out, "not-visible");
+    /* Its creator's pid, not visible from there: the pid in its own
+     * namespace (before: 0). */
+    char d[PATH_MAX + 16], want[64];
+    snprintf(d, sizeof d, "--dir=%s", dir);
+    char *argv[] = { "unshare", "--pid", "--fork", "--mount-proc", (char *)SGT_TOOL, "ls", d,
+                     "--sem", "--raw", "--noheadings", NULL };
+    char *env[] = { "LD_PRELOAD=", NULL };
+    sgt_run(&res, argv, env, 60);
+    snprintf(want, sizeof want, " in-use %d parent not-visible ", (int)holder.pid);
+    ASSERT_HAS(res.out, want);
     tool(1, "doctor", NULL);
     ASSERT_HAS(res.out, "not visible from this pid namespace");
     tool(1, "gc", "--dry-run");

@@ -95,13 +95,14 @@ static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo 
         case S_NSEMS: snprintf(buf, sizeof buf, "%u", s->k.nsems); break;
         case S_STATE: data = sg_semstate_name(s->state); break;
         case S_CPID:
-            /* As this /proc names it (the ledger keeps the pid in the
-             * creator's own namespace; 0: not visible from here). */
+            /* As this /proc names it when it is visible from here; else
+             * the pid in the creator's own namespace, as the ledger keeps
+             * it (ALIVE says which), as for USERS. */
             if (creator)
                 snprintf(buf, sizeof buf, "%d",
                          s->creator_alive == 1 ? sg_pidns_translate(rec->cr_pid, rec->cr_start,
                                                                     rec->cr_pidns)
-                         : rec->cr_pidns && rec->cr_pidns != sg_pidns_view() ? 0 : rec->cr_pid);
+                                               : rec->cr_pid);
             break;
         case S_COMMAND: data = s->comm; break;
         case S_ALIVE:
