@@ -127,10 +127,48 @@ static void test_random_names(void **state)
     sgt_rmdir(dir);
 }
 
+/* A command name in UTF-8 reads the same in every JSON output: as it is
+ * (before, ledger and doctor wrote each byte above 0x7e as \u00XX, so a
+ * parser read "grÃ¶ÃŸe" for "größe"). */
+static void test_utf8_names(void **state)
+{
+    (void)state;
+    const char *dir = sgt_ledger_dir();
+    const char *name = "gr\xc3\xb6\xc3\x9f" "e";
+    char hex[40] = "", key[16], pre[PATH_MAX + 32], ledger[PATH_MAX + 32];
+    for (size_t i = 0; name[i]; i++)
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)name[i]);
+    snprintf(key, sizeof key, "%d", 0x5eed10ff);
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    char *argv[] = { (char *)SGT_HELPER("helper_named"), hex, key, NULL };
+    char *env[] = { pre, ledger, NULL };
+    int to, from;
+    pid_t c = sgt_spawn(argv, env, &to, &from);
+    char ready[16] = "";
+    if (read(from, ready, sizeof ready - 1) <= 0)
+        fail_msg("helper did not start");
+    const char *cmds[][2] = { { "ls", "--json" }, { "ls", "--sem" }, { "ledger", "--json" },
+                              { "doctor", "--json" } };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        int sem = !strcmp(cmds[i][1], "--sem");
+        tool_json(dir, cmds[i][0], cmds[i][1], sem ? "--json" : !strcmp(cmds[i][0], "ledger") ? "--all" : NULL);
+        if (!strstr(res.out, name))
+            fail_msg("shmguard %s %s: the name is not there as it is:\n%s", cmds[i][0], cmds[i][1],
+                     res.out);
+    }
+    close(to);
+    waitpid(c, NULL, 0);
+    close(from);
+    sgt_clear_ipc();
+    sgt_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_names),
+        cmocka_unit_test(test_utf8_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

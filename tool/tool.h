@@ -45,7 +45,9 @@ void ledger_set_free(struct ledger_set *s);
  * 0: what the tool cannot see because of it. */
 void tool_note_dropped(FILE *f, const char *lead, uint64_t dropped);
 
-/* JSON string output with escaping. */
+/* The first maxlen bytes of s (or up to its NUL) as a JSON string, shown
+ * as ls --json shows names (tt_clean): valid UTF-8 as it is, a control
+ * character or a byte that is not UTF-8 as the text \xHH. */
 void json_str(FILE *f, const char *s, size_t maxlen);
 
 /* ---- helpers for the subcommands (tool_util.c) -------------------------- */

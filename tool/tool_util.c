@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "tool_table.h"
 #include "sg_ledger_dir.h"
 #include "sg_config.h"
 
@@ -406,15 +407,22 @@ void tool_note_dropped(FILE *f, const char *lead, uint64_t dropped)
 
 void json_str(FILE *f, const char *s, size_t maxlen)
 {
-    fputc('"', f);
-    for (size_t i = 0; i < maxlen && s[i]; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+    /* As ls --json shows names (tt_clean): valid UTF-8 as it is, a
+     * control character or a byte that is not UTF-8 as the text \xHH. */
+    size_t n = strnlen(s, maxlen);
+    char *copy = malloc(n + 1), *clean = NULL;
+    if (copy) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+        clean = tt_clean(copy, 0);
     }
     fputc('"', f);
+    for (const char *p = clean ? clean : ""; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fputc('\\', f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+    free(clean);
+    free(copy);
 }
