@@ -112,7 +112,7 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SHIM_A) $(CORE_A) | $(DEPS_S
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TEST_INC) -o $@ $< $(SHIM_A) $(CORE_A) -lcmocka $(TEST_LIBS) -ldl -pthread
 # Unit tests of the tool's own code compile its sources in.
-$(BUILD)/tests/test_tool_gc: TEST_LIBS := -ldw -lelf
+$(BUILD)/tests/test_tool_gc: TEST_LIBS := -ldw -lelf -lsmartcols
 $(BUILD)/tests/test_tool_gc: $(wildcard tool/*.c)
 $(BUILD)/tests/test_table: TEST_LIBS := -lsmartcols
 $(BUILD)/tests/test_table: tool/tool_table.c

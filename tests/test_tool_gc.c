@@ -33,6 +33,7 @@
 #include "sg_proc.h"
 
 /* gc's internals, exactly as the tool builds them. */
+#include "tool_table.c"
 #include "tool_util.c"
 #include "tool_site.c"
 #include "tool_scan.c"
