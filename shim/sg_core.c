@@ -515,8 +515,8 @@ SG_BODY int shmdt_body(const void *addr)
         }
         /* A removal asked by root, this process being of another uid:
          * at its detach of its last mapping of the segment. */
-        if (sg_st.under_root && shmid >= 0 && sg_rootview_pending() &&
-            sg_local_count(&sg_st.local, shmid) == 0 && sg_rootview_lists(shmid))
+        if (sg_st.under_root && shmid >= 0 && sg_local_count(&sg_st.local, shmid) == 0 &&
+            sg_rootview_pending() && sg_rootview_lists(shmid))
             sg_defer_for_root(shmid);
     }
     sg_local_give(held);

@@ -10,18 +10,16 @@
 
 #include "sg_ledger.h"
 
-/* Root's count of pending removals in this IPC namespace, read from a
- * read-only mapping of its ledger's header (mapped with its pending
- * index): 0 when root has no ledger
- * here (looked for again at most once a second).  Called only when
- * sg_st.under_root (this process's ledger is another uid's).
- * Mapping it on first use opens and closes the file (no descriptor is
- * kept).  Caller holds sg_local_lock (the mapping is set up under it). */
+/* Root's count of pending removals in this IPC namespace, read from its
+ * ledger's header (and, when not 0, its pending index with it), the file
+ * closed again at once: 0 when root has no ledger here.  A count of 0 is
+ * kept for 10 ms.  Called only when sg_st.under_root (this process's
+ * ledger is another uid's), with sg_local_lock held. */
 uint32_t sg_rootview_pending(void);
 
-/* 1 if root's pending index lists segment id (read without a lock: a
- * hint, confirmed by sg_rootview_load's copy).  After
- * sg_rootview_pending() returned non-zero. */
+/* 1 if root's pending index, as the last sg_rootview_pending() read it
+ * (without root's lock: a hint, confirmed by sg_rootview_load's copy),
+ * lists segment id. */
 int sg_rootview_lists(int id);
 
 /* A consistent copy of root's records of segment id (the header, the

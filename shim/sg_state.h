@@ -40,10 +40,10 @@ struct sg_state {
     int active;                 /* ledger usable: record and (defer) act */
     int defer;                  /* mode == defer and active */
     int under_root;             /* defer, and the ledger is not root's: a
-                                 * detach looks at root's pending removals
-                                 * (sg_rootview.h); kept here, so that a
-                                 * root process's detach touches nothing
-                                 * more */
+                                 * detach of a last mapping reads root's
+                                 * pending removals (sg_rootview.h); kept
+                                 * here, so that a root process's detach
+                                 * touches nothing more */
     uint32_t intents_many;      /* 1: more intents than intent_ids holds
                                  * (atomic); 0 again when the ledger has none */
     uint32_t epoch;             /* advanced when the ledger is exchanged
