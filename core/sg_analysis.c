@@ -137,18 +137,21 @@ static int speaks_for(uid_t owner, uint32_t uid, uint32_t cuid)
     return owner == 0 || owner == uid || owner == cuid;
 }
 
-/* The ledger record describing kernel segment k, from any consulted
- * ledger, or NULL.  A record describes k only if its creator identity
- * matches (ids are reused). */
-static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k, uid_t *domain)
+/* The ledger record of the object (kind, id) owned by uid and created by
+ * cuid, from any consulted ledger that speaks for it, for which is(k, r)
+ * says that it describes the kernel's object k (ids are reused), or NULL;
+ * *domain is the owner of the ledger it came from. */
+static const struct sg_seg *find_kind(struct sg_view *v, uint32_t kind, int id, uid_t uid,
+                                      uid_t cuid, int (*is)(const void *k, const struct sg_seg *r),
+                                      const void *k, uid_t *domain)
 {
     size_t n = n_consulted(v);
     for (size_t i = 0; i < n; i++) {
         const struct sg_ledger *L = consulted(v, i);
-        if (!speaks_for(L->owner, k->uid, k->cuid))
+        if (!speaks_for(L->owner, uid, cuid))
             continue;
-        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)L, SG_KIND_SHM, k->id);
-        if (sg_kseg_is(k, r)) {
+        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)L, kind, id);
+        if (is(k, r)) {
             *domain = L->owner;
             return r;
         }
@@ -156,21 +159,19 @@ static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k,
     return NULL;
 }
 
+static int seg_is(const void *k, const struct sg_seg *r) { return sg_kseg_is(k, r); }
+static int sem_is(const void *k, const struct sg_seg *r) { return sg_ksem_is(k, r); }
+
+/* The ledger record describing kernel segment k, or NULL. */
+static const struct sg_seg *find_rec(struct sg_view *v, const struct sg_kseg *k, uid_t *domain)
+{
+    return find_kind(v, SG_KIND_SHM, k->id, k->uid, k->cuid, seg_is, k, domain);
+}
+
 /* The same for semaphore set k. */
 static const struct sg_seg *find_sem_rec(struct sg_view *v, const struct sg_ksem *k, uid_t *domain)
 {
-    size_t n = n_consulted(v);
-    for (size_t i = 0; i < n; i++) {
-        const struct sg_ledger *L = consulted(v, i);
-        if (!speaks_for(L->owner, k->uid, k->cuid))
-            continue;
-        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)L, SG_KIND_SEM, k->id);
-        if (sg_ksem_is(k, r)) {
-            *domain = L->owner;
-            return r;
-        }
-    }
-    return NULL;
+    return find_kind(v, SG_KIND_SEM, k->id, k->uid, k->cuid, sem_is, k, domain);
 }
 
 const char *sg_semstate_name(enum sg_semstate s)
@@ -291,17 +292,16 @@ static void build_sems(struct sg_view *v, struct pid_fact **facts)
     sg_ksemsnap_free(&ks);
 }
 
+static int cmp_seminfo_id(const void *a, const void *b)
+{
+    const struct sg_seminfo *x = a, *y = b;
+    return (x->k.id > y->k.id) - (x->k.id < y->k.id);
+}
+
 const struct sg_seminfo *sg_view_find_sem(const struct sg_view *v, int id)
 {
-    size_t lo = 0, hi = v->n_sem;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (v->sem[mid].k.id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < v->n_sem && v->sem[lo].k.id == id ? &v->sem[lo] : NULL;
+    struct sg_seminfo key = { .k.id = id };
+    return v->n_sem ? bsearch(&key, v->sem, v->n_sem, sizeof *v->sem, cmp_seminfo_id) : NULL;
 }
 
 static int cmp_semholder(const void *a, const void *b)
@@ -472,17 +472,16 @@ void sg_view_free(struct sg_view *v)
     memset(v, 0, sizeof *v);
 }
 
+static int cmp_seginfo_id(const void *a, const void *b)
+{
+    const struct sg_seginfo *x = a, *y = b;
+    return (x->k.id > y->k.id) - (x->k.id < y->k.id);
+}
+
 const struct sg_seginfo *sg_view_find(const struct sg_view *v, int id)
 {
-    size_t lo = 0, hi = v->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (v->seg[mid].k.id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < v->n && v->seg[lo].k.id == id ? &v->seg[lo] : NULL;
+    struct sg_seginfo key = { .k.id = id };
+    return v->n ? bsearch(&key, v->seg, v->n, sizeof *v->seg, cmp_seginfo_id) : NULL;
 }
 
 static void add(struct sg_tally *t, const struct sg_seginfo *s)
