@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "sg_kernel.h"
 #include "sg_real.h"
+#include "sg_vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,16 +26,10 @@ static int cmp_id(const void *a, const void *b)
 
 static int ksnap_push(struct sg_ksnap *s, size_t *cap, const struct sg_kseg *k)
 {
-    if (s->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        struct sg_kseg *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv) {
-            errno = ENOMEM;
-            return -1;
-        }
-        s->v = nv;
-        *cap = nc;
-    }
+    void *v = s->v;
+    if (sg_grow(&v, cap, s->n, sizeof *k, 64) != 0)
+        return -1;
+    s->v = v;
     s->v[s->n++] = *k;
     return 0;
 }

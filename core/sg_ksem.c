@@ -5,6 +5,7 @@
 #include "sg_ksem.h"
 #include "sg_proc.h"
 #include "sg_real.h"
+#include "sg_vec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,16 +21,10 @@ static int cmp_id(const void *a, const void *b)
 
 static int push(struct sg_ksemsnap *s, size_t *cap, const struct sg_ksem *k)
 {
-    if (s->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 32;
-        struct sg_ksem *nv = realloc(s->v, nc * sizeof *nv);
-        if (!nv) {
-            errno = ENOMEM;
-            return -1;
-        }
-        s->v = nv;
-        *cap = nc;
-    }
+    void *v = s->v;
+    if (sg_grow(&v, cap, s->n, sizeof *k, 32) != 0)
+        return -1;
+    s->v = v;
     s->v[s->n++] = *k;
     return 0;
 }
