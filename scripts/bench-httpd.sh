@@ -45,13 +45,10 @@ lib=$BUILD/libshmguard.so
 . "$here/scripts/httpd-common.sh"
 p1=$(free_port 18181)
 p2=$(free_port $((p1 + 1)))
-mkdir -p "$work/ledger"
-chmod 1777 "$work/ledger"
 httpd_setup "$work" "$p1" "$p2" "hello from the benchmark"
 # Enough workers for 8 clients from the start: no process churn measured.
 sed -i 's/^StartServers .*/StartServers 10/; s/^MinSpareServers .*/MinSpareServers 10/;
         s/^MaxSpareServers .*/MaxSpareServers 20/' "$work/httpd.conf"
-export SHMGUARD_LEDGER=$work/ledger
 
 serve() { # PRELOAD: start httpd, wait until it serves; its pid in $pid
     httpd_serve "$work" "$p1" "hello from the benchmark" "$1" && return 0

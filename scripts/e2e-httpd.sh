@@ -80,14 +80,8 @@ show() { # a command and its output, into the transcript
 . "$here/scripts/httpd-common.sh"
 p1=$(free_port 18081)
 p2=$(free_port $((p1 + 1)))
-# The ledger directory as the library makes /dev/shm/shmguard: sticky and
-# world-writable, so that the workers, once they are www-data, keep a
-# ledger of their own.
-mkdir -p "$work/ledger"
-chmod 1777 "$work/ledger"
 httpd_setup "$work" "$p1" "$p2" "hello from httpd under shmguard"
 echo "250 32000 32 $SEMMNI" >/proc/sys/kernel/sem
-export SHMGUARD_LEDGER=$work/ledger
 say "# private IPC namespace, kernel.sem = \"$(cat /proc/sys/kernel/sem | tr '\t' ' ')\"; httpd on 127.0.0.1:$p1 and :$p2"
 
 get() { http_get "$1" "hello from httpd under shmguard"; }

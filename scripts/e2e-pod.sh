@@ -93,9 +93,8 @@ show() { # a title and a command's output, into the transcript
     shift
     "$@" 2>&1 | tee -a "$t" || true
 }
-export SHMGUARD_LEDGER=$work/ledger SHMGUARD_MODE=defer
-mkdir -p "$work/ledger" "$work/fifo"
-chmod 1777 "$work/ledger"
+export SHMGUARD_MODE=defer # the ledger: httpd_setup's
+mkdir -p "$work/fifo"
 
 . "$here/scripts/httpd-common.sh"
 port=$(free_port 18181)

@@ -12,10 +12,15 @@ free_port() {
 }
 
 # httpd_setup WORK PORT1 PORT2 TEXT: WORK/httpd.conf serving TEXT as
-# /index.html from WORK/htdocs, logging to WORK/logs/error.log.
+# /index.html from WORK/htdocs, logging to WORK/logs/error.log, and
+# SHMGUARD_LEDGER=WORK/ledger, made as the library makes
+# /dev/shm/shmguard: sticky and world-writable, so that the workers, once
+# they are www-data, keep a ledger of their own.
 httpd_setup() {
     local work=$1 p1=$2 p2=$3 text=$4 mods=/usr/lib/apache2/modules
-    mkdir -p "$work/htdocs" "$work/logs" "$work/run"
+    mkdir -p "$work/htdocs" "$work/logs" "$work/run" "$work/ledger"
+    chmod 1777 "$work/ledger"
+    export SHMGUARD_LEDGER=$work/ledger
     echo "$text" >"$work/htdocs/index.html"
     chmod -R a+rX "$work/htdocs" "$work/logs" "$work/run"
     cat >"$work/httpd.conf" <<CONF
