@@ -92,7 +92,7 @@ static int alive_cached(struct pid_fact **cache, int pid, uint64_t start, uint32
             proc_ok = access("/proc/self/stat", R_OK) == 0;
         return proc_ok ? 0 : -1;
     }
-    return start == 0 || f->start == start;
+    return sg_start_fits(f->start, start);
 }
 
 static void comm_cached(struct pid_fact **cache, int pid, char *out)

@@ -22,9 +22,12 @@
 #include <stddef.h>
 
 #define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
-#define SG_LEDGER_VERSION 5u   /* 2: the event ring; 3: semaphore users;
+#define SG_LEDGER_VERSION 6u   /* 2: the event ring; 3: semaphore users;
                                   * 4: attachments written without the lock;
-                                  * 5: pid namespaces (records, table) */
+                                  * 5: pid namespaces (records, table);
+                                  * 6: start marks (sg_proc.h) beside start
+                                  *    times: a reader of version 5 would
+                                  *    take a mark for another process */
 
 /* Default capacities (powers of two).  The kernel's hard ceiling on
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */
@@ -158,7 +161,7 @@ struct sg_att {
     int32_t  shmid;            /*  4 */
     int32_t  pid;              /*  8 */
     uint32_t flags;            /* 12 SG_ATT_* */
-    uint64_t start;            /* 16 attacher's start time (clock ticks) */
+    uint64_t start;            /* 16 attacher's start mark (clock ticks, sg_proc.h) */
     uint64_t addr;             /* 24 address of the mapping */
     uint64_t time_ns;          /* 32 when attached (or inherited) */
     uint32_t pidns;            /* 40 attacher's pid namespace */
@@ -183,7 +186,7 @@ struct sg_semuser {
     int32_t  semid;            /*  4 */
     int32_t  pid;              /*  8 */
     uint32_t flags;            /* 12 SG_USE_* */
-    uint64_t start;            /* 16 the user's start time (clock ticks) */
+    uint64_t start;            /* 16 the user's start mark (clock ticks) */
     uint64_t time_ns;          /* 24 when first seen using it */
     uint32_t pidns;            /* 32 the user's pid namespace */
     uint8_t  pad[12];          /* 36 */
@@ -230,7 +233,7 @@ struct sg_event {
     uint32_t limit;            /*  12 SG_LIM_* */
     int32_t  pid;              /*  16 */
     uint32_t uid;              /*  20 euid */
-    uint64_t start;            /*  24 the caller's start time (clock ticks) */
+    uint64_t start;            /*  24 the caller's start mark (clock ticks) */
     uint64_t time_ns;          /*  32 CLOCK_REALTIME */
     int32_t  key;              /*  40 */
     int32_t  flags;            /*  44 flags of the call */

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "sg_pidns.h"
 #include "sg_proc.h"
+#include "sg_selfns.h"
 
 #include <dirent.h>
 #include <sched.h>
@@ -30,7 +31,7 @@ uint32_t sg_pidns_self(void)
 {
     pid_t me = getpid();
     if (__atomic_load_n(&self_pid, __ATOMIC_ACQUIRE) != me) {
-        __atomic_store_n(&self_ns, ns_ino("/proc/self/ns/pid"), __ATOMIC_RELAXED);
+        __atomic_store_n(&self_ns, (uint32_t)sg_selfns_ino(SG_SELFNS_PID), __ATOMIC_RELAXED);
         __atomic_store_n(&self_pid, me, __ATOMIC_RELEASE);
     }
     return __atomic_load_n(&self_ns, __ATOMIC_RELAXED);
@@ -149,9 +150,13 @@ static struct seen *cache;
 static size_t cache_n;
 static int cache_valid, cache_partial;
 
-/* The innermost pid of /proc/p (NSpid's last field); 0 if unreadable. */
-static pid_t inner_pid(const char *p)
+/* The innermost pid of /proc/p (NSpid's last field); 0 if unreadable.
+ * *levels (may be NULL): how many pids NSpid lists, 1 for a process of
+ * the namespace /proc shows itself. */
+static pid_t inner_pid(const char *p, int *levels)
 {
+    if (levels)
+        *levels = 0;
     char path[300], buf[4096];
     snprintf(path, sizeof path, "/proc/%s/status", p);
     int fd = sg_fd_above_stdio(open(path, O_RDONLY | O_CLOEXEC));
@@ -170,6 +175,9 @@ static pid_t inner_pid(const char *p)
     if (end)
         *end = '\0';
     char *last = strrchr(l, '\t');
+    if (levels)
+        for (char *t = l; (t = strchr(t, '\t')); t++)
+            (*levels)++;
     return atoi(last ? last + 1 : l);
 }
 
@@ -201,9 +209,18 @@ static struct seen *scan(size_t *n, int *partial)
             ns = (uint32_t)st.st_ino;
         else if (errno != EACCES && errno != EPERM)
             continue; /* gone meanwhile */
+        else {
+            /* Its ns link is closed to us (another user namespace's
+             * init, say), but status says whether it is nested at all:
+             * one pid in NSpid is a process of the view's namespace. */
+            int levels;
+            inner_pid(de->d_name, &levels);
+            if (levels == 1)
+                continue;
+        }
         if (ns == view)
             continue;
-        pid_t in = ns ? inner_pid(de->d_name) : 0;
+        pid_t in = ns ? inner_pid(de->d_name, NULL) : 0;
         uint64_t start = sg_proc_start_time(atoi(de->d_name));
         if ((ns && !in) || !start)
             continue; /* gone meanwhile, or a zombie */
@@ -228,8 +245,8 @@ void sg_pidns_rescan(void) { cache_valid = 0; }
 
 /* What the view's list says of the process (ns, pid, start): whether it
  * is there (and its pid as /proc shows it), whether any process of ns is,
- * whether a process that could not be placed might be it (it started at
- * the same time), and whether the list is partial.  The list is the
+ * whether a process that could not be placed might be it (it started by
+ * the record's time, sg_start_fits), and whether the list is partial.  The list is the
  * cached one (sg_pidns_cache) or a fresh scan. */
 struct look {
     int hit;
@@ -258,8 +275,8 @@ static struct look look_up(uint32_t ns, pid_t pid, uint64_t start)
     }
     for (size_t i = 0; i < n && !r.hit; i++) {
         r.seen_ns |= v[i].ns == ns;
-        r.unplaced |= v[i].ns == 0 && (start == 0 || v[i].start == start);
-        if (v[i].ns == ns && v[i].inner == pid && (start == 0 || v[i].start == start)) {
+        r.unplaced |= v[i].ns == 0 && sg_start_fits(v[i].start, start);
+        if (v[i].ns == ns && v[i].inner == pid && sg_start_fits(v[i].start, start)) {
             r.hit = 1;
             r.view_pid = v[i].pid;
         }

@@ -59,6 +59,16 @@ uint64_t sg_proc_start_time(pid_t pid)
 
 uint64_t sg_proc_self_start(void) { return start_time_at("/proc/self/stat"); }
 
+uint64_t sg_proc_self_mark(void)
+{
+    struct timespec ts;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (uint64_t)ts.tv_sec * (uint64_t)hz + (uint64_t)ts.tv_nsec / (1000000000u / (uint64_t)hz);
+}
+
 int64_t sg_proc_start_epoch(uint64_t start)
 {
     static int64_t btime = -1; /* read once; a racing second read is harmless */
@@ -106,7 +116,7 @@ int sg_proc_alive(pid_t pid, uint64_t start)
             return -1;
         return 0;
     }
-    return start == 0 || now == start;
+    return sg_start_fits(now, start);
 }
 
 void sg_copy_tail(char *dst, size_t n, const char *src)
@@ -126,10 +136,7 @@ void sg_proc_self(struct sg_self *s)
     memset(s, 0, sizeof *s);
     s->pid = getpid();
     s->euid = geteuid();
-    /* From /proc/self: in a pid namespace without a /proc of its own,
-     * /proc/<getpid()> is somebody else (the host's pid 1 for a
-     * container's init). */
-    s->start = sg_proc_self_start();
+    s->start = sg_proc_self_mark();
 }
 
 void sg_proc_self_names(struct sg_self *s)
@@ -138,12 +145,22 @@ void sg_proc_self_names(struct sg_self *s)
     if (s->names)
         return;
     s->names = 1;
+    /* From /proc/self: in a pid namespace without a /proc of its own,
+     * /proc/<getpid()> is somebody else (the host's pid 1 for a
+     * container's init). */
+    s->start_exact = sg_proc_self_start();
     sg_proc_comm(0, s->comm);
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = '\0';
         sg_copy_tail(s->exe, sizeof s->exe, exe);
     }
+}
+
+uint64_t sg_proc_self_creator(struct sg_self *s)
+{
+    sg_proc_self_names(s);
+    return s->start_exact ? s->start_exact : s->start;
 }
 
 int sg_fd_above_stdio(int fd)

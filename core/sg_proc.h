@@ -1,10 +1,17 @@
 /*
  * sg_proc.h - process identity: pid plus start time, command, executable.
  *
- * A pid alone can be reused; (pid, start time in clock ticks since boot,
- * field 22 of /proc/<pid>/stat) names one process for its whole life, and
- * is what every ledger record stores.  All functions preserve nothing of
- * errno unless stated: callers save and restore it.
+ * A pid alone can be reused; a pid with a time in clock ticks since boot
+ * (the unit of field 22 of /proc/<pid>/stat, the start time) names one
+ * process for its whole life, and is what every ledger record stores.
+ * The time is either the process's start time (a creator's record) or a
+ * start mark: the clock read at a moment the process was alive, no
+ * earlier than its start (sg_proc_self_mark: no /proc access).  Either
+ * way the process a record names is the one alive with that pid that
+ * started no later than the time (sg_start_fits): a process holds its pid
+ * from its start to its end, so a process with that pid that started by
+ * then held it then.  All functions preserve nothing of errno unless
+ * stated: callers save and restore it.
  */
 #ifndef SG_PROC_H
 #define SG_PROC_H
@@ -16,7 +23,8 @@
 
 struct sg_self {
     pid_t pid;
-    uint64_t start;             /* clock ticks since boot */
+    uint64_t start;             /* start mark, clock ticks since boot */
+    uint64_t start_exact;       /* start time (sg_proc_self_names), 0 until read */
     uint32_t pidns;             /* pid namespace (inode), sg_pidns.h */
     uid_t euid;
     int names;                  /* comm and exe filled (sg_proc_self_names) */
@@ -33,6 +41,18 @@ uint64_t sg_proc_start_time(pid_t pid);
  * shows). */
 uint64_t sg_proc_self_start(void);
 
+/* This process's start mark: CLOCK_BOOTTIME now, in clock ticks.  No
+ * system call: a process's first intercepted call and every forked child
+ * need an identity, and the first /proc access of a process cost 20 us. */
+uint64_t sg_proc_self_mark(void);
+
+/* 1 if a process that /proc shows started at `actual` is the one a
+ * record names with time `t` (a start time or a start mark; 0: unknown,
+ * any process with the pid).  Rounding both to clock ticks keeps the
+ * start at or before the mark.  A pid reused within the same tick as a
+ * mark looks alive: the safe side, nothing is removed for it. */
+static inline int sg_start_fits(uint64_t actual, uint64_t t) { return t == 0 || actual <= t; }
+
 /* A start time (clock ticks since boot) as seconds since the epoch,
  * rounded down; 0 if unknown.  Boot time is read once. */
 int64_t sg_proc_start_epoch(uint64_t start);
@@ -41,21 +61,28 @@ int64_t sg_proc_start_epoch(uint64_t start);
  * SG_COMM_LEN); "" if unknown. */
 void sg_proc_comm(pid_t pid, char *buf);
 
-/* Liveness of the process (pid, start): 1 alive, 0 dead (or the pid now
- * names another process), -1 unknown (no /proc). */
+/* Liveness of the process (pid, start), start being a start time or a
+ * start mark: 1 alive, 0 dead (or the pid now names a process that
+ * started later), -1 unknown (no /proc). */
 int sg_proc_alive(pid_t pid, uint64_t start);
 
-/* Fill *s with this process's identity (its start time from
- * /proc/self/stat), all but pidns, which the caller sets (sg_pidns_self;
- * sg_pidns.c is above this file: it asks sg_proc whether a process
- * lives), and the names (comm, exe), left empty: two /proc look-ups that
- * only a creation record or an event needs (sg_proc_self_names). */
+/* Fill *s with this process's identity (pid, euid, its start mark), all
+ * but pidns, which the caller sets (sg_pidns_self; sg_pidns.c is above
+ * this file: it asks sg_proc whether a process lives), and the start time
+ * and names (comm, exe), left empty: three /proc look-ups that only a
+ * creation record or an event needs (sg_proc_self_names). */
 void sg_proc_self(struct sg_self *s);
 
-/* Fill s->comm (the process's name, /proc/self/comm: its main thread's)
- * and s->exe (/proc/self/exe) once.  Not thread-safe: the library calls
+/* Fill s->start_exact (its start time, /proc/self/stat), s->comm (the
+ * process's name, /proc/self/comm: its main thread's) and s->exe
+ * (/proc/self/exe) once.  Not thread-safe: the library calls
  * it under the ledger lock. */
 void sg_proc_self_names(struct sg_self *s);
+
+/* The time a creation record of this process stores: its start time
+ * (filling the names too, sg_proc_self_names), or its start mark when
+ * /proc cannot tell.  Not thread-safe, as sg_proc_self_names. */
+uint64_t sg_proc_self_creator(struct sg_self *s);
 
 /* Copy src into a fixed field of n bytes, NUL-terminated; when too long,
  * keep the tail (the informative end of a path) behind "...". */

@@ -131,9 +131,8 @@ static void fill_creator(struct sg_seg *r)
     r->cr_pid = sg_st.self.pid;
     r->cr_pidns = sg_st.self.pidns;
     r->cr_uid = sg_st.self.euid;
-    r->cr_start = sg_st.self.start;
+    r->cr_start = sg_proc_self_creator(&sg_st.self); /* once, under the ledger lock */
     r->cr_time_ns = sg_now_ns();
-    sg_proc_self_names(&sg_st.self); /* once, under the ledger lock */
     memcpy(r->cr_comm, sg_st.self.comm, sizeof r->cr_comm);
     memcpy(r->cr_exe, sg_st.self.exe, sizeof r->cr_exe);
 }
@@ -613,7 +612,9 @@ void sg_core_after_fork_child(void)
         return;
     }
     sg_st.self.pid = getpid();
-    sg_st.self.start = sg_proc_self_start();
+    sg_st.self.start = sg_proc_self_mark();
+    sg_st.self.start_exact = 0; /* read again if the child creates */
+    sg_st.self.names = 0;
     uint32_t parent_ns = sg_st.self.pidns;
     sg_st.self.pidns = sg_pidns_self();
     sg_st.degraded_until = 0;

@@ -104,7 +104,7 @@ static struct sg_seg *rec_for(const struct sg_ksem *k)
 static int is_creator(const struct sg_seg *r)
 {
     return (r->flags & SG_SEG_CREATOR) && r->cr_pid == sg_st.self.pid &&
-           r->cr_start == sg_st.self.start;
+           (r->cr_start == sg_st.self.start_exact || r->cr_start == sg_st.self.start);
 }
 
 #define PRUNE_INTERVAL_NS (10ull * 1000000000ull)
@@ -187,9 +187,8 @@ static void add_created(key_t key, int nsems, int flg, int id)
     n.cr_pid = sg_st.self.pid;
     n.cr_pidns = sg_st.self.pidns;
     n.cr_uid = sg_st.self.euid;
-    n.cr_start = sg_st.self.start;
+    n.cr_start = sg_proc_self_creator(&sg_st.self); /* once, under the ledger lock */
     n.cr_time_ns = sg_now_ns();
-    sg_proc_self_names(&sg_st.self); /* once, under the ledger lock */
     memcpy(n.cr_comm, sg_st.self.comm, sizeof n.cr_comm);
     memcpy(n.cr_exe, sg_st.self.exe, sizeof n.cr_exe);
     sg_state_put_seg(&n);

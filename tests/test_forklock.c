@@ -110,7 +110,11 @@ static int child_body(int id, void *p)
         return 10;
     if (sg_st.self.pid != me)
         return 11;
-    if (sg_st.self.start != sg_proc_start_time(me))
+    /* Its own start mark (sg_proc.h), taken at the fork: no earlier than
+     * the child's start time, no later than now. */
+    uint64_t started = sg_proc_start_time(me);
+    if (!started || !sg_start_fits(started, sg_st.self.start) ||
+        sg_st.self.start > sg_proc_self_mark())
         return 12;
     /* Credited by the fork handler: in (b) after waiting for the holder,
      * not skipped because the lock was busy. */

@@ -20,7 +20,8 @@
 /* Whether the process (pid, start) is dead.  1: no process has pid; or
  * the pid names a zombie (it exited and detached everything; its pid is
  * not free until it is reaped); or, with start != 0, a process that
- * started at another time (the pid was reused).  0: alive (with start 0:
+ * started after that time (the pid was reused; start is a start time or
+ * a start mark, sg_proc.h).  0: alive (with start 0:
  * some process has that pid, maybe the creator).  -1: cannot tell (pid 0,
  * i.e. not in this pid namespace, or /proc/PID/stat cannot be read).
  * When dead, *how (may be NULL) says which of the three it was. */
@@ -69,7 +70,7 @@ int gc_dead(int32_t pid, uint64_t start, uint32_t ns, const char **how)
     if (!p)
         return -1;
     uint64_t now = strtoull(p + 1, NULL, 10);
-    if (start && now != start) {
+    if (!sg_start_fits(now, start)) {
         *how = "the pid now names another process, which started later";
         return 1;
     }
