@@ -66,7 +66,8 @@ uint64_t sg_proc_self_mark(void)
     if (hz <= 0)
         hz = 100;
     clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (uint64_t)ts.tv_sec * (uint64_t)hz + (uint64_t)ts.tv_nsec / (1000000000u / (uint64_t)hz);
+    return SG_START_MARK | ((uint64_t)ts.tv_sec * (uint64_t)hz +
+                            (uint64_t)ts.tv_nsec / (1000000000u / (uint64_t)hz));
 }
 
 int64_t sg_proc_start_epoch(uint64_t start)

@@ -5,13 +5,14 @@
  * (the unit of field 22 of /proc/<pid>/stat, the start time) names one
  * process for its whole life, and is what every ledger record stores.
  * The time is either the process's start time (a creator's record) or a
- * start mark: the clock read at a moment the process was alive, no
- * earlier than its start (sg_proc_self_mark: no /proc access).  Either
- * way the process a record names is the one alive with that pid that
- * started no later than the time (sg_start_fits): a process holds its pid
- * from its start to its end, so a process with that pid that started by
- * then held it then.  All functions preserve nothing of errno unless
- * stated: callers save and restore it.
+ * start mark (SG_START_MARK set): the clock read at a moment the process
+ * was alive, no earlier than its start (sg_proc_self_mark: no /proc
+ * access).  A start time names the process with that pid that started
+ * then; a mark, the one with that pid that started no later than the
+ * mark (sg_start_fits): a process holds its pid from its start to its
+ * end, so a process with that pid that started by then held it then.
+ * All functions preserve nothing of errno unless stated: callers save
+ * and restore it.
  */
 #ifndef SG_PROC_H
 #define SG_PROC_H
@@ -41,17 +42,30 @@ uint64_t sg_proc_start_time(pid_t pid);
  * shows). */
 uint64_t sg_proc_self_start(void);
 
-/* This process's start mark: CLOCK_BOOTTIME now, in clock ticks.  No
+/* This process's start mark: CLOCK_BOOTTIME now, in clock ticks, with
+ * SG_START_MARK.  No
  * system call: a process's first intercepted call and every forked child
  * need an identity, and the first /proc access of a process cost 20 us. */
 uint64_t sg_proc_self_mark(void);
 
+/* Set in a start mark (sg_proc.h's opening); clock ticks since boot stay
+ * far below it. */
+#define SG_START_MARK (1ull << 63)
+
+/* The clock ticks of a start time or start mark. */
+static inline uint64_t sg_start_ticks(uint64_t t) { return t & ~SG_START_MARK; }
+
 /* 1 if a process that /proc shows started at `actual` is the one a
- * record names with time `t` (a start time or a start mark; 0: unknown,
- * any process with the pid).  Rounding both to clock ticks keeps the
- * start at or before the mark.  A pid reused within the same tick as a
- * mark looks alive: the safe side, nothing is removed for it. */
-static inline int sg_start_fits(uint64_t actual, uint64_t t) { return t == 0 || actual <= t; }
+ * record names with time `t`: its start time, or a start mark it fits (0:
+ * unknown, any process with the pid).  Rounding both to clock ticks keeps
+ * the start at or before the mark.  A pid reused within the same tick as
+ * a mark looks alive: the safe side, nothing is removed for it. */
+static inline int sg_start_fits(uint64_t actual, uint64_t t)
+{
+    if (t & SG_START_MARK)
+        return actual <= sg_start_ticks(t);
+    return t == 0 || actual == t;
+}
 
 /* A start time (clock ticks since boot) as seconds since the epoch,
  * rounded down; 0 if unknown.  Boot time is read once. */

@@ -35,6 +35,15 @@
 #include "sg_kernel.h"
 #include "sg_ksem.h"
 #include "sg_ledger.h"
+#include "sg_proc.h"
+
+/* 1 if t is a start mark (sg_proc.h) that the process which started at
+ * clock tick `started` (its /proc start time) fits: what the library
+ * records for a process other than as a creator. */
+static inline int sgt_marks(uint64_t t, uint64_t started)
+{
+    return started && (t & SG_START_MARK) && sg_start_fits(started, t);
+}
 
 /* Path of a file in the build directory ($SG_BUILD, default "build"). */
 static inline const char *sgt_build_path(const char *rel)

@@ -54,11 +54,14 @@ struct sgt_clone_args {
 };
 
 /* A process that waits to be killed, with exactly pid want, started after
- * the process that had it (start time differs from old_start).  -1 when
+ * the process that had it: its start time differs from old_start, the
+ * dead one's, and is later than now (a start mark the dead one recorded
+ * fits no process started after it).  -1 when
  * this test may not choose pids (clone3 set_tid needs CAP_SYS_ADMIN over
  * the pid namespace). */
 static pid_t reuse_pid(pid_t want, uint64_t old_start)
 {
+    uint64_t now = sg_start_ticks(sg_proc_self_mark());
     for (int attempt = 0; attempt < 1000; attempt++) {
         struct sgt_clone_args a;
         memset(&a, 0, sizeof a);
@@ -80,9 +83,11 @@ static pid_t reuse_pid(pid_t want, uint64_t old_start)
         }
         if (r < 0)
             return -1;
-        if (sg_proc_start_time((pid_t)r) != old_start)
+        uint64_t started = sg_proc_start_time((pid_t)r);
+        if (started != old_start && started > now)
             return (pid_t)r;
-        /* Same clock tick as the dead one: indistinguishable; again. */
+        /* Same clock tick as the dead one or its marks: indistinguishable;
+         * again (a tick is 10 ms). */
         kill((pid_t)r, SIGKILL);
         waitpid((pid_t)r, NULL, 0);
     }

@@ -145,7 +145,8 @@ static void print_json(const struct ledger_set *ls, struct seg_view *sv, size_t 
         fprintf(f, "     \"creator\": {\"known\": %s, \"pid\": %d, \"uid\": %u",
                 (s->flags & SG_SEG_CREATOR) ? "true" : "false", s->cr_pid, s->cr_uid);
         if (s->flags & SG_SEG_CREATOR) {
-            fprintf(f, ", \"start\": %" PRIu64 ", \"alive\": %s, \"comm\": ", s->cr_start,
+            fprintf(f, ", \"%s\": %" PRIu64 ", \"alive\": %s, \"comm\": ",
+                    s->cr_start & SG_START_MARK ? "start_mark" : "start", sg_start_ticks(s->cr_start),
                     sv[i].creator_alive == 1 ? "true" : sv[i].creator_alive == 0 ? "false" : "null");
             json_str(f, s->cr_comm, sizeof s->cr_comm);
             fprintf(f, ", \"exe\": ");
@@ -173,9 +174,10 @@ static void print_json(const struct ledger_set *ls, struct seg_view *sv, size_t 
             const struct sg_att *a = sv[i].att[k].a;
             if (!sv[i].att[k].alive && !all)
                 continue;
-            fprintf(f, "%s{\"pid\": %d, \"start\": %" PRIu64 ", \"addr\": \"0x%" PRIx64
+            fprintf(f, "%s{\"pid\": %d, \"%s\": %" PRIu64 ", \"addr\": \"0x%" PRIx64
                        "\", \"time_ns\": %" PRIu64 ", \"inherited\": %s, \"rdonly\": %s, \"live\": %s}",
-                    af ? "" : ", ", a->pid, a->start, a->addr, a->time_ns,
+                    af ? "" : ", ", a->pid, a->start & SG_START_MARK ? "start_mark" : "start",
+                    sg_start_ticks(a->start), a->addr, a->time_ns,
                     (a->flags & SG_ATT_INHERITED) ? "true" : "false",
                     (a->flags & SG_ATT_RDONLY) ? "true" : "false", sv[i].att[k].alive ? "true" : "false");
             af = 0;
