@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,27 +85,18 @@ static void lock_attr(pthread_mutexattr_t *a)
     pthread_mutexattr_settype(a, PTHREAD_MUTEX_ERRORCHECK);
 }
 
-/* 1 if the lock's bytes are a mutex of that kind.  glibc decides how to
+/* 1 if the lock's bytes are a mutex of that kind (SG_LEDGER_LOCK_KIND, a
+ * constant: finding it by making a mutex cost every process's first call
+ * seven more functions to bind; test_layout pins it to what glibc makes
+ * of lock_attr).  glibc decides how to
  * lock from the kind word alone: a damaged one (priority inheritance, a
  * non-robust kind) sends the locker into paths that assert or wait
  * forever on a dead owner, so it is checked before anyone locks. */
 static int lock_kind_ok(const struct sg_hdr *h)
 {
-    static int want = -1;
-    int k = __atomic_load_n(&want, __ATOMIC_RELAXED);
-    if (k < 0) {
-        pthread_mutexattr_t a;
-        pthread_mutex_t m;
-        lock_attr(&a);
-        pthread_mutex_init(&m, &a);
-        pthread_mutexattr_destroy(&a);
-        k = m.__data.__kind;
-        pthread_mutex_destroy(&m);
-        __atomic_store_n(&want, k, __ATOMIC_RELAXED);
-    }
     pthread_mutex_t cur;
     memcpy(&cur, h->lock, sizeof cur);
-    return cur.__data.__kind == k;
+    return cur.__data.__kind == SG_LEDGER_LOCK_KIND;
 }
 
 static void layout_offsets(const struct sg_caps *c, uint64_t *seg, uint64_t *att,
@@ -296,15 +288,15 @@ static int ensure_pages_slow(struct sg_ledger *L, size_t off, size_t n)
  * taken for the program's stdin, stdout or stderr. */
 static void shed_fd(struct sg_ledger *L)
 {
-    struct stat st;
-    if (fstat(L->fd, &st) == 0) {
-        L->dev = st.st_dev;
-        L->ino = st.st_ino;
-    }
     if (madvise(L->base, PAGE, MADV_POPULATE_WRITE) == 0) {
         close(L->fd);
         L->fd = -1;
         return;
+    }
+    struct stat st; /* kept: alloc_page checks that it still names the file */
+    if (fstat(L->fd, &st) == 0) {
+        L->dev = st.st_dev;
+        L->ino = st.st_ino;
     }
     L->fd = sg_fd_above_stdio(L->fd);
 }
@@ -325,9 +317,62 @@ SG_HOT static inline int ensure_pages(struct sg_ledger *L, const void *p, size_t
 
 /* ---- open / create ---------------------------------------------------- */
 
-static int open_dir(const char *dir, char *err, size_t errlen)
+/* Names of the file systems a ledger directory is most often put on. */
+static const struct {
+    unsigned long magic;
+    const char *name;
+} fs_names[] = {
+    { 0x01021994, "tmpfs" }, { 0x858458f6, "ramfs" }, { 0xEF53, "ext2/3/4" },
+    { 0x58465342, "xfs" },   { 0x9123683E, "btrfs" }, { 0x794c7630, "overlayfs" },
+    { 0x6969, "nfs" },       { 0x2fc12fc1, "zfs" },   { 0xF2F52010, "f2fs" },
+    { 0x65735546, "fuse" },
+};
+
+int sg_fs_in_memory(unsigned long magic, char *fs, size_t n)
+{
+    magic &= 0xffffffffUL;
+    snprintf(fs, n, "0x%lx", magic);
+    for (size_t i = 0; i < sizeof fs_names / sizeof fs_names[0]; i++)
+        if (fs_names[i].magic == magic)
+            snprintf(fs, n, "%s", fs_names[i].name);
+    return magic == 0x01021994 || magic == 0x858458f6;
+}
+
+/* For a directory that must be in memory: 1 if the file system of path
+ * is, 0 if not (its name in fs), -1 if it cannot be examined. */
+static int path_in_memory(const char *path, char *fs, size_t n)
+{
+    struct statfs st;
+    if (statfs(path, &st) != 0)
+        return -1;
+    return sg_fs_in_memory((unsigned long)st.f_type, fs, n);
+}
+
+/* The directory dir would be made in. */
+static void parent_of(const char *dir, char *out, size_t n)
+{
+    snprintf(out, n, "%s", dir);
+    size_t len = strlen(out);
+    while (len > 1 && out[len - 1] == '/')
+        out[--len] = '\0';
+    char *slash = strrchr(out, '/');
+    if (slash == out)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+}
+
+/* Open (making it when missing) the ledger directory; mem: it must be in
+ * memory, else -3 with the file system's name in err. */
+static int open_dir(const char *dir, int mem, char *err, size_t errlen)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && mem) {
+        char parent[PATH_MAX];
+        parent_of(dir, parent, sizeof parent);
+        if (path_in_memory(parent, err, errlen) == 0)
+            return -3;
+    }
     if (fd < 0 && errno == ENOENT) {
         mode_t old = umask(0);
         int r = mkdir(dir, 01777);
@@ -358,7 +403,38 @@ static int open_dir(const char *dir, char *err, size_t errlen)
         close(fd);
         return ERR("ledger directory %s is writable by others without the sticky bit", dir);
     }
+    struct statfs fst;
+    if (mem && fstatfs(fd, &fst) == 0 && !sg_fs_in_memory((unsigned long)fst.f_type, err, errlen)) {
+        close(fd);
+        return -3;
+    }
     return fd;
+}
+
+/* The page map of the first ledger a process maps (1.2 KiB for the
+ * default capacities): most processes map one, the library's own, and
+ * taking its map from here spares a process's first call setting up
+ * malloc (two brk and a getrandom, and the allocator's first page
+ * faults).  Claimed and given back atomically; any other map is
+ * calloc'ed. */
+static unsigned char pagemap_slot[2048];
+static int pagemap_slot_used;
+
+static unsigned char *pagemap_alloc(size_t n)
+{
+    if (n <= sizeof pagemap_slot && !__atomic_exchange_n(&pagemap_slot_used, 1, __ATOMIC_ACQUIRE)) {
+        memset(pagemap_slot, 0, n);
+        return pagemap_slot;
+    }
+    return calloc(n, 1);
+}
+
+void sg_ledger_pagemap_free(unsigned char *pm)
+{
+    if (pm == pagemap_slot)
+        __atomic_store_n(&pagemap_slot_used, 0, __ATOMIC_RELEASE);
+    else
+        free(pm);
 }
 
 static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, size_t errlen)
@@ -370,7 +446,7 @@ static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, size_t e
     L->len = len;
     L->fd = fd;
     L->mapped = 1;
-    L->pagemap = calloc((len + PAGE - 1) / PAGE / 8 + 1, 1);
+    L->pagemap = pagemap_alloc((len + PAGE - 1) / PAGE / 8 + 1);
     if (!L->pagemap) {
         munmap(p, len);
         L->base = NULL;
@@ -471,9 +547,10 @@ static int unfinished(const struct sg_hdr *h, ssize_t r)
            (memcmp(h->magic, SG_LEDGER_MAGIC, 8) == 0 && h->ready == 0);
 }
 
-/* Open an existing file we own and map it after checking it. */
+/* Open an existing file we own and map it after checking it.  known:
+ * the caller's fstat of fd, taken before any lock (NULL: none). */
 static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_caps *c,
-                           char *err, size_t errlen)
+                           const struct stat *known, char *err, size_t errlen)
 {
     struct sg_hdr h;
     /* The creator holds LOCK_EX until the file is ready, and stores ready
@@ -481,8 +558,9 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
      * file again, so it needs no lock (two system calls fewer on every
      * process's first call).  Otherwise wait for the creator. */
     ssize_t r = pread(fd, &h, sizeof h, 0);
-    int shared = 0;
+    int shared = 0, complete = 1;
     if (r != (ssize_t)sizeof h || memcmp(h.magic, SG_LEDGER_MAGIC, 8) != 0 || !h.ready) {
+        complete = 0;
         if (flock_wait(fd, LOCK_SH) != 0)
             return ERR("ledger %s is locked by its creator for too long", L->path);
         shared = 1;
@@ -509,7 +587,11 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
     }
     struct stat st;
     char why[160];
-    if (fstat(fd, &st) != 0) {
+    /* The caller's fstat serves a file read complete at once (no creation
+     * ran since); after a wait for its creator, ask again. */
+    if (known && complete)
+        st = *known;
+    else if (fstat(fd, &st) != 0) {
         if (shared)
             flock(fd, LOCK_UN);
         return ERR("cannot stat ledger %s: %s", L->path, strerror(errno));
@@ -556,7 +638,7 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
     }
     if (bad) {
         munmap(L->base, L->len);
-        free(L->pagemap);
+        sg_ledger_pagemap_free(L->pagemap);
         L->base = NULL;
         L->pagemap = NULL;
         return ERR("ledger %s is unusable: %s", L->path, why);
@@ -590,15 +672,15 @@ static int open_or_create(int dfd, const char *name, int *created)
     return -1;
 }
 
-int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
-                       const struct sg_caps *caps, char *err, size_t errlen)
+static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
+                    const struct sg_caps *caps, int mem, char *err, size_t errlen)
 {
     memset(L, 0, sizeof *L);
     L->fd = -1;
     struct sg_caps c = caps ? *caps : sg_caps_default();
-    int dfd = open_dir(dir, err, errlen);
+    int dfd = open_dir(dir, mem, err, errlen);
     if (dfd < 0)
-        return -1;
+        return dfd == -3 ? -3 : -1;
     dfd = sg_fd_above_stdio(dfd);
     uid_t me = geteuid();
     char name[128];
@@ -625,7 +707,7 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
             int locked = flock(fd, LOCK_EX) == 0;
             if (locked && !unfinished(&h, pread(fd, &h, sizeof h, 0))) {
                 flock(fd, LOCK_UN);
-                int ar = attach_existing(L, fd, ns, &c, err, errlen);
+                int ar = attach_existing(L, fd, ns, &c, NULL, err, errlen);
                 if (ar != 0) {
                     close(fd);
                     L->fd = -1;
@@ -638,7 +720,7 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
                 int e = errno;
                 if (L->base)
                     munmap(L->base, L->len);
-                free(L->pagemap);
+                sg_ledger_pagemap_free(L->pagemap);
                 L->base = NULL;
                 L->pagemap = NULL;
                 unlinkat(dfd, name, 0);
@@ -666,7 +748,7 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
         }
         if (st.st_mode & (S_IWGRP | S_IWOTH))
             fchmod(fd, st.st_mode & 0644);
-        int ar = attach_existing(L, fd, ns, &c, err, errlen);
+        int ar = attach_existing(L, fd, ns, &c, &st, err, errlen);
         if (ar == -2) {
             close(fd);
             L->fd = -1;
@@ -685,6 +767,18 @@ int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
         shed_fd(L);
     }
     return rc;
+}
+
+int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
+                       const struct sg_caps *caps, char *err, size_t errlen)
+{
+    return open_own(L, dir, ns, caps, 0, err, errlen);
+}
+
+int sg_ledger_open_own_mem(struct sg_ledger *L, const char *dir, uint64_t ns, char *err,
+                           size_t errlen)
+{
+    return open_own(L, dir, ns, NULL, 1, err, errlen);
 }
 
 /* 1 if the lock in the copied header img has no living holder.  glibc's
@@ -971,7 +1065,7 @@ void sg_ledger_close(struct sg_ledger *L)
     }
     if (L->fd >= 0)
         close(L->fd);
-    free(L->pagemap);
+    sg_ledger_pagemap_free(L->pagemap);
     memset(L, 0, sizeof *L);
     L->fd = -1;
 }

@@ -80,6 +80,27 @@ int sg_ledger_name_matches(const char *name, uint64_t ns);
 int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
                        const struct sg_caps *caps, char *err, size_t errlen);
 
+/* The same, for a directory that must be in memory (tmpfs or ramfs):
+ * -3, with the file system's name in err ("ext2/3/4", or its magic
+ * number), and nothing created, when it (or, when missing, the parent it
+ * would be made in) is elsewhere.  The library's way: the check is an
+ * fstatfs of the directory it opens anyway. */
+int sg_ledger_open_own_mem(struct sg_ledger *L, const char *dir, uint64_t ns, char *err,
+                           size_t errlen);
+
+/* The kind word glibc gives a mutex that is error-checking (2), robust
+ * (16) and process-shared (128): the ledger lock's, checked before anyone
+ * locks it. */
+#define SG_LEDGER_LOCK_KIND 146
+
+/* Free a page map (struct sg_ledger's pagemap; NULL is fine). */
+void sg_ledger_pagemap_free(unsigned char *pm);
+
+/* The name of the file system with statfs magic `magic` (f_type) into fs
+ * ("tmpfs", "ext2/3/4", or "0x..."), and 1 if it keeps its files in
+ * memory (tmpfs, ramfs). */
+int sg_fs_in_memory(unsigned long magic, char *fs, size_t n);
+
 /* Check a ledger image: header, layout, capacities, and that every
  * record's state (and a live segment record's id and kind) is in range.
  * Pure function of the bytes (fuzzable).  0 if usable; -1 with a reason

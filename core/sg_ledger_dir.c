@@ -248,17 +248,6 @@ int sg_ledgers_load(const char *dir, uint64_t ns, const char *skip, int whole,
     return 0;
 }
 
-/* Names of the file systems a ledger directory is most often put on. */
-static const struct {
-    unsigned long magic;
-    const char *name;
-} fs_names[] = {
-    { 0x01021994, "tmpfs" }, { 0x858458f6, "ramfs" }, { 0xEF53, "ext2/3/4" },
-    { 0x58465342, "xfs" },   { 0x9123683E, "btrfs" }, { 0x794c7630, "overlayfs" },
-    { 0x6969, "nfs" },       { 0x2fc12fc1, "zfs" },   { 0xF2F52010, "f2fs" },
-    { 0x65735546, "fuse" },
-};
-
 int sg_ledger_dir_in_memory(const char *dir, char *fs, size_t n)
 {
     struct statfs st;
@@ -279,10 +268,5 @@ int sg_ledger_dir_in_memory(const char *dir, char *fs, size_t n)
         if (statfs(parent, &st) != 0)
             return -1;
     }
-    unsigned long magic = (unsigned long)st.f_type & 0xffffffffUL;
-    snprintf(fs, n, "0x%lx", magic);
-    for (size_t i = 0; i < sizeof fs_names / sizeof fs_names[0]; i++)
-        if (fs_names[i].magic == magic)
-            snprintf(fs, n, "%s", fs_names[i].name);
-    return magic == 0x01021994 || magic == 0x858458f6;
+    return sg_fs_in_memory((unsigned long)st.f_type, fs, n);
 }

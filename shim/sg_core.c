@@ -728,7 +728,7 @@ void sg_core_rehome(void)
     } else {
         if (L->fd >= 0)
             close(L->fd);
-        free(L->pagemap);
+        sg_ledger_pagemap_free(L->pagemap);
         L->fd = N.fd;
         L->dev = N.dev;
         L->ino = N.ino;

@@ -54,19 +54,20 @@ void sg_state_init(void)
         return;
     sg_proc_self(&sg_st.self);
     sg_st.self.pidns = sg_pidns_self();
-    char err[PATH_MAX + 200], fs[32];
+    char err[PATH_MAX + 200];
+    uint64_t ns = sg_ipcns_ino();
     /* A ledger is shared memory backed by a file: only in memory. */
-    if (sg_ledger_dir_in_memory(sg_st.cfg->ledger_dir, fs, sizeof fs) == 0) {
+    int rc = sg_ledger_open_own_mem(&sg_st.L, sg_st.cfg->ledger_dir, ns, err, sizeof err);
+    if (rc == -3) {
         sg_log_once(&said_unusable,
                     "ledger directory %s is on %s, not tmpfs: every process would write its "
                     "ledger through to disk (milliseconds per process); set SHMGUARD_LEDGER to a "
                     "directory on tmpfs, such as the default " SG_LEDGER_DIR_DEFAULT
                     "; passing every call through unchanged",
-                    sg_st.cfg->ledger_dir, fs);
+                    sg_st.cfg->ledger_dir, err);
         return;
     }
-    uint64_t ns = sg_ipcns_ino();
-    if (sg_ledger_open_own(&sg_st.L, sg_st.cfg->ledger_dir, ns, NULL, err, sizeof err) != 0) {
+    if (rc != 0) {
         sg_log_once(&said_unusable, "%s; passing every call through unchanged", err);
         return;
     }

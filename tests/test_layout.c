@@ -331,6 +331,33 @@ static int teardown_dir(void **state)
     return 0;
 }
 
+/* The ledger lock's kind word, which every open checks against a
+ * constant: what this glibc makes of the lock's attributes, and what a
+ * new ledger's lock holds. */
+static void test_lock_kind(void **state)
+{
+    pthread_mutexattr_t a;
+    pthread_mutex_t m;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+    assert_int_equal(pthread_mutex_init(&m, &a), 0);
+    pthread_mutexattr_destroy(&a);
+    assert_int_equal(m.__data.__kind, SG_LEDGER_LOCK_KIND);
+    pthread_mutex_destroy(&m);
+
+    struct sg_caps caps = { 64, 128, 32, 16 };
+    struct sg_ledger L;
+    char err[512];
+    if (sg_ledger_open_own(&L, *state, sg_ipcns_ino(), &caps, err, sizeof err) != 0)
+        fail_msg("open: %s", err);
+    pthread_mutex_t cur;
+    memcpy(&cur, L.hdr->lock, sizeof cur);
+    assert_int_equal(cur.__data.__kind, SG_LEDGER_LOCK_KIND);
+    sg_ledger_close(&L);
+}
+
 static void test_file_bytes(void **state)
 {
     const char *dir = *state;
@@ -407,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_constants),
         cmocka_unit_test(test_file_size),
         cmocka_unit_test_setup_teardown(test_file_bytes, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_lock_kind, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
