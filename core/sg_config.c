@@ -24,12 +24,12 @@ static void set_str(char *dst, const char *v) { memcpy(dst, v, strlen(v) + 1); }
 
 void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
 {
-    /* Every field set; the two path buffers (8 KiB) only as far as used,
-     * so that their pages are touched only when they hold something. */
+    /* Every field set but log_path, which only SG_SINK_FILE reads; the
+     * path buffers (8 KiB) only as far as used, so that their pages are
+     * touched only when they hold something. */
     c->mode = SG_MODE_DEFER;
     c->sink = SG_SINK_STDERR;
     c->debug = 0;
-    c->log_path[0] = '\0';
     c->problems[0] = '\0';
     set_str(c->ledger_dir, SG_LEDGER_DIR_DEFAULT);
     if (!get)
@@ -77,7 +77,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
     }
 }
 
-static struct sg_config the_config;
+static struct sg_config the_config __attribute__((aligned(4096)));
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
 static void config_init(void) { sg_config_parse(&the_config, env_getter); }

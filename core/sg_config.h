@@ -15,13 +15,16 @@ enum sg_sink { SG_SINK_STDERR = 0, SG_SINK_SYSLOG = 1, SG_SINK_FILE = 2 };
 
 #define SG_LEDGER_DIR_DEFAULT "/dev/shm/shmguard"
 
+/* In the order a parse writes it: what every process writes (the three
+ * words, problems[0], the ledger directory) lies in the first page, so
+ * that a process's first call touches one page of it, not three. */
 struct sg_config {
     enum sg_mode mode;          /* SHMGUARD_MODE: off|observe|defer */
     enum sg_sink sink;          /* SHMGUARD_LOG: stderr|syslog|PATH */
     int debug;                  /* SHMGUARD_DEBUG: 0..3 */
-    char log_path[PATH_MAX];    /* when sink == SG_SINK_FILE */
-    char ledger_dir[PATH_MAX];  /* SHMGUARD_LEDGER: directory of ledgers */
     char problems[256];         /* what was rejected, "" if nothing */
+    char ledger_dir[PATH_MAX];  /* SHMGUARD_LEDGER: directory of ledgers */
+    char log_path[PATH_MAX];    /* set only when sink == SG_SINK_FILE */
 };
 
 /* Fill *c from getter (NULL getter: defaults only).  Unknown or malformed
