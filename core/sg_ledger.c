@@ -9,6 +9,7 @@
 #include "sg_ledger.h"
 #include "sg_pidns.h"
 #include "sg_proc.h"
+#include "sg_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,12 +39,41 @@ struct sg_caps sg_caps_default(void)
     return c;
 }
 
+/* Append s, or the decimal v, at buf[*at] (n bytes in all), cut as
+ * snprintf cuts, always terminated.  A process's first call names its
+ * ledger with these: snprintf's first use faults in libc's formatting
+ * code, which nothing else of that call needs. */
+static void put_str(char *buf, size_t n, size_t *at, const char *s)
+{
+    for (; *s && *at + 1 < n; s++)
+        buf[(*at)++] = *s;
+    if (n)
+        buf[*at < n ? *at : n - 1] = '\0';
+}
+
+static void put_u64(char *buf, size_t n, size_t *at, uint64_t v)
+{
+    char d[21];
+    int i = (int)sizeof d - 1;
+    d[i] = '\0';
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) && i > 0);
+    put_str(buf, n, at, d + i);
+}
+
 void sg_ledger_name(char *buf, size_t n, uint64_t ns, uid_t uid, int alt)
 {
-    if (alt > 0)
-        snprintf(buf, n, "ipc-%" PRIu64 ".uid-%u.%d.ledger", ns, (unsigned)uid, alt);
-    else
-        snprintf(buf, n, "ipc-%" PRIu64 ".uid-%u.ledger", ns, (unsigned)uid);
+    size_t at = 0;
+    put_str(buf, n, &at, "ipc-");
+    put_u64(buf, n, &at, ns);
+    put_str(buf, n, &at, ".uid-");
+    put_u64(buf, n, &at, (unsigned)uid);
+    if (alt > 0) {
+        put_str(buf, n, &at, ".");
+        put_u64(buf, n, &at, (unsigned)alt);
+    }
+    put_str(buf, n, &at, ".ledger");
 }
 
 int sg_ledger_name_matches(const char *name, uint64_t ns)
@@ -260,9 +290,9 @@ static int bind_tables(struct sg_ledger *L)
 static int alloc_page(struct sg_ledger *L, size_t pg)
 {
     if (L->fd < 0)
-        return madvise(L->base + pg * PAGE, PAGE, MADV_POPULATE_WRITE);
+        return sg_sys_madvise(L->base + pg * PAGE, PAGE, MADV_POPULATE_WRITE);
     struct stat st;
-    if (fstat(L->fd, &st) != 0 || st.st_dev != L->dev || st.st_ino != L->ino)
+    if (sg_sys_fstat(L->fd, &st) != 0 || st.st_dev != L->dev || st.st_ino != L->ino)
         return -1;
     return fallocate(L->fd, FALLOC_FL_KEEP_SIZE, (off_t)pg * PAGE, PAGE);
 }
@@ -288,13 +318,13 @@ static int ensure_pages_slow(struct sg_ledger *L, size_t off, size_t n)
  * taken for the program's stdin, stdout or stderr. */
 static void shed_fd(struct sg_ledger *L)
 {
-    if (madvise(L->base, PAGE, MADV_POPULATE_WRITE) == 0) {
-        close(L->fd);
+    if (sg_sys_madvise(L->base, PAGE, MADV_POPULATE_WRITE) == 0) {
+        sg_sys_close(L->fd);
         L->fd = -1;
         return;
     }
     struct stat st; /* kept: alloc_page checks that it still names the file */
-    if (fstat(L->fd, &st) == 0) {
+    if (sg_sys_fstat(L->fd, &st) == 0) {
         L->dev = st.st_dev;
         L->ino = st.st_ino;
     }
@@ -366,7 +396,7 @@ static void parent_of(const char *dir, char *out, size_t n)
  * memory, else -3 with the file system's name in err. */
 static int open_dir(const char *dir, int mem, char *err, size_t errlen)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = sg_sys_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0 && errno == ENOENT && mem) {
         char parent[PATH_MAX];
         parent_of(dir, parent, sizeof parent);
@@ -379,7 +409,7 @@ static int open_dir(const char *dir, int mem, char *err, size_t errlen)
         umask(old);
         if (r != 0 && errno != EEXIST)
             return ERR("cannot create ledger directory %s: %s", dir, strerror(errno));
-        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fd = sg_sys_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     }
     if (fd < 0) {
         int e = errno;
@@ -390,22 +420,22 @@ static int open_dir(const char *dir, int mem, char *err, size_t errlen)
                    link ? "it is a symbolic link, which is never followed" : strerror(e));
     }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        close(fd);
+    if (sg_sys_fstat(fd, &st) != 0) {
+        sg_sys_close(fd);
         return ERR("cannot stat ledger directory %s: %s", dir, strerror(errno));
     }
-    if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        close(fd);
+    if (st.st_uid != 0 && st.st_uid != sg_sys_geteuid()) {
+        sg_sys_close(fd);
         return ERR("ledger directory %s is owned by uid %u, not by root or uid %u", dir,
-                   (unsigned)st.st_uid, (unsigned)geteuid());
+                   (unsigned)st.st_uid, (unsigned)sg_sys_geteuid());
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-        close(fd);
+        sg_sys_close(fd);
         return ERR("ledger directory %s is writable by others without the sticky bit", dir);
     }
     struct statfs fst;
-    if (mem && fstatfs(fd, &fst) == 0 && !sg_fs_in_memory((unsigned long)fst.f_type, err, errlen)) {
-        close(fd);
+    if (mem && sg_sys_fstatfs(fd, &fst) == 0 && !sg_fs_in_memory((unsigned long)fst.f_type, err, errlen)) {
+        sg_sys_close(fd);
         return -3;
     }
     return fd;
@@ -439,7 +469,7 @@ void sg_ledger_pagemap_free(unsigned char *pm)
 
 static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, size_t errlen)
 {
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *p = sg_sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
         return ERR("cannot map ledger %s: %s", L->path, strerror(errno));
     L->base = p;
@@ -483,7 +513,7 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     h->hdr_size = sizeof *h;
     h->file_size = size;
     h->ipcns_ino = ns;
-    h->owner_uid = geteuid();
+    h->owner_uid = sg_sys_geteuid();
     h->seg_cap = c->seg;
     h->att_cap = c->att;
     h->intent_cap = c->intent;
@@ -557,14 +587,14 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
      * last: a file read as ready is complete, and nobody makes a complete
      * file again, so it needs no lock (two system calls fewer on every
      * process's first call).  Otherwise wait for the creator. */
-    ssize_t r = pread(fd, &h, sizeof h, 0);
+    ssize_t r = sg_sys_pread(fd, &h, sizeof h, 0);
     int shared = 0, complete = 1;
     if (r != (ssize_t)sizeof h || memcmp(h.magic, SG_LEDGER_MAGIC, 8) != 0 || !h.ready) {
         complete = 0;
         if (flock_wait(fd, LOCK_SH) != 0)
             return ERR("ledger %s is locked by its creator for too long", L->path);
         shared = 1;
-        r = pread(fd, &h, sizeof h, 0);
+        r = sg_sys_pread(fd, &h, sizeof h, 0);
     }
     if (unfinished(&h, r)) {
         /* We got the lock, so its creator died mid-creation: nothing was
@@ -572,7 +602,7 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
         flock(fd, LOCK_UN);
         if (flock_wait(fd, LOCK_EX) != 0)
             return ERR("ledger %s is locked by its creator for too long", L->path);
-        r = pread(fd, &h, sizeof h, 0);
+        r = sg_sys_pread(fd, &h, sizeof h, 0);
         int rc = 0;
         if (unfinished(&h, r)) {
             rc = init_file(L, fd, ns, c, err, errlen);
@@ -583,7 +613,7 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
         if (rc != 0 || L->base)
             return rc;
         shared = flock_wait(fd, LOCK_SH) == 0;
-        r = pread(fd, &h, sizeof h, 0);
+        r = sg_sys_pread(fd, &h, sizeof h, 0);
     }
     struct stat st;
     char why[160];
@@ -591,7 +621,7 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
      * ran since); after a wait for its creator, ask again. */
     if (known && complete)
         st = *known;
-    else if (fstat(fd, &st) != 0) {
+    else if (sg_sys_fstat(fd, &st) != 0) {
         if (shared)
             flock(fd, LOCK_UN);
         return ERR("cannot stat ledger %s: %s", L->path, strerror(errno));
@@ -655,10 +685,10 @@ static int open_or_create(int dfd, const char *name, int *created)
 {
     *created = 0;
     for (int i = 0; i < 3; i++) {
-        int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        int fd = sg_sys_openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
         if (fd >= 0 || errno != ENOENT)
             return fd;
-        fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        fd = sg_sys_openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd >= 0) {
             *created = 1;
             return fd;
@@ -682,13 +712,17 @@ static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
     if (dfd < 0)
         return dfd == -3 ? -3 : -1;
     dfd = sg_fd_above_stdio(dfd);
-    uid_t me = geteuid();
+    uid_t me = sg_sys_geteuid();
     char name[128];
     int rc = -1;
-    snprintf(err, errlen, "no usable ledger file name in %s", dir);
+    if (errlen)
+        err[0] = '\0'; /* the reason of the last name tried, if any */
     for (int alt = 0; alt < 4 && rc != 0; alt++) {
         sg_ledger_name(name, sizeof name, ns, me, alt);
-        snprintf(L->path, sizeof L->path, "%s/%s", dir, name);
+        size_t at = 0;
+        put_str(L->path, sizeof L->path, &at, dir);
+        put_str(L->path, sizeof L->path, &at, "/");
+        put_str(L->path, sizeof L->path, &at, name);
         int created, fd = open_or_create(dfd, name, &created);
         if (created < 0 && errno == EEXIST)
             continue; /* made and gone again and again: next name */
@@ -705,11 +739,11 @@ static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
              * fault them.  Attach to it instead. */
             struct sg_hdr h;
             int locked = flock(fd, LOCK_EX) == 0;
-            if (locked && !unfinished(&h, pread(fd, &h, sizeof h, 0))) {
+            if (locked && !unfinished(&h, sg_sys_pread(fd, &h, sizeof h, 0))) {
                 flock(fd, LOCK_UN);
                 int ar = attach_existing(L, fd, ns, &c, NULL, err, errlen);
                 if (ar != 0) {
-                    close(fd);
+                    sg_sys_close(fd);
                     L->fd = -1;
                     break;
                 }
@@ -724,7 +758,7 @@ static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
                 L->base = NULL;
                 L->pagemap = NULL;
                 unlinkat(dfd, name, 0);
-                close(fd);
+                sg_sys_close(fd);
                 L->fd = -1;
                 errno = e;
                 break;
@@ -742,26 +776,28 @@ static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
             break;
         }
         struct stat st;
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != me || st.st_nlink != 1) {
-            close(fd);
+        if (sg_sys_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != me || st.st_nlink != 1) {
+            sg_sys_close(fd);
             continue; /* not ours, or not a plain file: next name */
         }
         if (st.st_mode & (S_IWGRP | S_IWOTH))
             fchmod(fd, st.st_mode & 0644);
         int ar = attach_existing(L, fd, ns, &c, &st, err, errlen);
         if (ar == -2) {
-            close(fd);
+            sg_sys_close(fd);
             L->fd = -1;
             continue; /* another build's format: next name */
         }
         if (ar != 0) {
-            close(fd);
+            sg_sys_close(fd);
             L->fd = -1;
             break;
         }
         rc = 0;
     }
-    close(dfd);
+    if (rc != 0 && errlen && !err[0])
+        snprintf(err, errlen, "no usable ledger file name in %s", dir);
+    sg_sys_close(dfd);
     if (rc == 0) {
         L->owner = me;
         shed_fd(L);

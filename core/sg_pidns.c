@@ -6,6 +6,7 @@
 #include "sg_pidns.h"
 #include "sg_proc.h"
 #include "sg_selfns.h"
+#include "sg_sys.h"
 
 #include <dirent.h>
 #include <sched.h>
@@ -29,7 +30,7 @@ static uint32_t self_ns, view_ns;
 
 uint32_t sg_pidns_self(void)
 {
-    pid_t me = getpid();
+    pid_t me = sg_sys_getpid();
     if (__atomic_load_n(&self_pid, __ATOMIC_ACQUIRE) != me) {
         __atomic_store_n(&self_ns, (uint32_t)sg_selfns_ino(SG_SELFNS_PID), __ATOMIC_RELAXED);
         __atomic_store_n(&self_pid, me, __ATOMIC_RELEASE);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "sg_proc.h"
 #include "sg_compiler.h"
+#include "sg_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -135,8 +136,8 @@ void sg_copy_tail(char *dst, size_t n, const char *src)
 void sg_proc_self(struct sg_self *s)
 {
     memset(s, 0, sizeof *s);
-    s->pid = getpid();
-    s->euid = geteuid();
+    s->pid = sg_sys_getpid();
+    s->euid = sg_sys_geteuid();
     s->start = sg_proc_self_mark();
 }
 

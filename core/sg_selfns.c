@@ -4,11 +4,10 @@
 #define _GNU_SOURCE
 #include "sg_selfns.h"
 
+#include "sg_sys.h"
+
 #include <errno.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 /* linux/pidfd.h of Linux 6.11; older headers lack them. */
 #define SG_PIDFS_IOCTL_MAGIC 0xFF
@@ -25,19 +24,19 @@
  * descriptors may sit where the program expects its own. */
 static uint64_t via_pidfd(unsigned long req)
 {
-    int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    int pfd = (int)syscall(SYS_pidfd_open, sg_sys_getpid(), 0);
     if (pfd < 0)
         return 0;
     uint64_t ino = 0;
     if (pfd > 2) {
-        int nfd = ioctl(pfd, req, 0);
+        int nfd = sg_sys_ioctl(pfd, req);
         struct stat st;
-        if (nfd > 2 && fstat(nfd, &st) == 0)
+        if (nfd > 2 && sg_sys_fstat(nfd, &st) == 0)
             ino = (uint64_t)st.st_ino;
         if (nfd >= 0)
-            close(nfd);
+            sg_sys_close(nfd);
     }
-    close(pfd);
+    sg_sys_close(pfd);
     return ino;
 }
 

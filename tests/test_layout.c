@@ -13,6 +13,7 @@
  */
 #include "sgtest.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdalign.h>
 
@@ -331,6 +332,29 @@ static int teardown_dir(void **state)
     return 0;
 }
 
+/* Ledger file names (formatted by hand, not by snprintf): what snprintf
+ * would make, cut the same way in a short buffer. */
+static void test_file_names(void **state)
+{
+    (void)state;
+    const uint64_t nss[] = { 0, 7, 4026531839ull, UINT64_MAX };
+    const unsigned uids[] = { 0, 33, 65534, UINT32_MAX };
+    const size_t lens[] = { 1, 8, 20, 128 };
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 4; b++)
+            for (int alt = 0; alt < 4; alt++)
+                for (size_t l = 0; l < 4; l++) {
+                    char got[128], want[128];
+                    memset(got, 'x', sizeof got);
+                    sg_ledger_name(got, lens[l], nss[a], uids[b], alt);
+                    if (alt)
+                        snprintf(want, lens[l], "ipc-%" PRIu64 ".uid-%u.%d.ledger", nss[a], uids[b], alt);
+                    else
+                        snprintf(want, lens[l], "ipc-%" PRIu64 ".uid-%u.ledger", nss[a], uids[b]);
+                    assert_string_equal(got, want);
+                }
+}
+
 /* The ledger lock's kind word, which every open checks against a
  * constant: what this glibc makes of the lock's attributes, and what a
  * new ledger's lock holds. */
@@ -435,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_file_size),
         cmocka_unit_test_setup_teardown(test_file_bytes, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_lock_kind, setup_dir, teardown_dir),
+        cmocka_unit_test(test_file_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
