@@ -145,17 +145,21 @@ static void do_bind(void)
 
 void sg_real_bind(void) { pthread_once(&bind_once, do_bind); }
 
+void sg_real_bind_jump(const char *name, void **slot)
+{
+    /* dlsym alone (no dladdr, nothing allocated on success): this may run
+     * in a signal handler.  The loader's lock is recursive, so a handler
+     * that interrupted the loader in this thread takes it again; jumping
+     * out of such a handler is undefined for the program anyway. */
+    void *p;
+    if (!__atomic_load_n(slot, __ATOMIC_ACQUIRE) && (p = dlsym(RTLD_NEXT, name)))
+        __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+}
+
 void sg_real_bind_jumps(void)
 {
-    typedef void (*jump_fn)(struct __jmp_buf_tag *, int) __attribute__((noreturn));
-    void *p;
-    /* dlsym alone (no dladdr): this may run in a signal handler. */
-#define BIND_JUMP(name)                                                                        \
-    if ((p = dlsym(RTLD_NEXT, #name)))                                                         \
-        __atomic_store_n(&sg_real_tab.name, (jump_fn)p, __ATOMIC_RELEASE);
-    BIND_JUMP(longjmp)
-    BIND_JUMP(_longjmp)
-    BIND_JUMP(siglongjmp)
-    BIND_JUMP(__longjmp_chk)
-#undef BIND_JUMP
+    sg_real_bind_jump("longjmp", (void **)&sg_real_tab.longjmp);
+    sg_real_bind_jump("_longjmp", (void **)&sg_real_tab._longjmp);
+    sg_real_bind_jump("siglongjmp", (void **)&sg_real_tab.siglongjmp);
+    sg_real_bind_jump("__longjmp_chk", (void **)&sg_real_tab.__longjmp_chk);
 }

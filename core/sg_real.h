@@ -54,10 +54,13 @@ struct sg_real {
  * every entry binds itself on its first use. */
 void sg_real_bind(void);
 
-/* Bind the non-local jump functions: with the rest at the first
- * intercepted call, or at a jump made before any (dlsym only; the jump
- * may come from a signal handler).  Nothing is bound at load: a process
- * that never calls in pays nothing. */
+/* Bind the non-local jump function `name` into *slot (dlsym only) unless
+ * bound: at the process's first jump of that kind (sg_hooks.c), which
+ * may come from a signal handler.  Nothing is bound at load or at the
+ * first intercepted call: a process that never jumps pays nothing. */
+void sg_real_bind_jump(const char *name, void **slot);
+
+/* The four of them (the tool, with sg_real_bind). */
 void sg_real_bind_jumps(void);
 
 extern struct sg_real sg_real_tab;

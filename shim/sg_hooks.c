@@ -132,13 +132,14 @@ SG_CRED_HOOK(setgroups, (size_t n, const gid_t *list), (n, list))
  * of the thread go straight to libc, unrecorded.  The library itself never
  * jumps: a jump clears the mark.  (A handler that interrupts the library
  * and jumps within itself, then calls in again before returning, is not
- * supported: the interrupted call may hold its locks.) */
+ * supported: the interrupted call may hold its locks.)  Each finds the
+ * real function at its first use (sg_real_bind_jump): binding all four at
+ * every process's first call cost it 7 us. */
 #define SG_JUMP_HOOK(name)                                                                    \
     SG_EXPORT __attribute__((noreturn)) void name(struct __jmp_buf_tag env[1], int val)      \
     {                                                                                         \
         sg_in_hook = 0;                                                                       \
-        if (!__atomic_load_n(&sg_real_tab.name, __ATOMIC_ACQUIRE))                            \
-            sg_real_bind_jumps();                                                             \
+        sg_real_bind_jump(#name, (void **)&sg_real_tab.name);                                 \
         if (!sg_real_tab.name)                                                                \
             abort(); /* no such function below us: glibc always has it */                     \
         sg_real_tab.name(env, val);                                                           \

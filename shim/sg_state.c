@@ -6,7 +6,6 @@
  */
 #define _GNU_SOURCE
 #include "sg_state.h"
-#include "sg_ledger_dir.h"
 #include "sg_kernel.h"
 #include "sg_log.h"
 #include "sg_pidns.h"
@@ -45,7 +44,6 @@ void sg_state_note_pidns(void)
 
 void sg_state_init(void)
 {
-    sg_real_bind_jumps(); /* the rest binds itself on first use */
     sg_st.cfg = sg_config_get();
     sg_log_use(sg_st.cfg);
     if (sg_st.cfg->problems[0])
