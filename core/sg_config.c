@@ -8,8 +8,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
-static const char *env_getter(const char *name) { return secure_getenv(name); }
+/* The environment, read as secure_getenv(3) reads it (nothing at all in
+ * a set-user-ID or otherwise secure process), but by hand: one pass over
+ * environ for the four names, which a process's first call makes without
+ * binding and faulting in secure_getenv, strlen and strcmp, and without
+ * even getauxval when no SHMGUARD_ variable is set. */
+static const char *const env_names[] = { "SHMGUARD_MODE", "SHMGUARD_LOG", "SHMGUARD_DEBUG",
+                                         "SHMGUARD_LEDGER" };
+#define N_ENV (sizeof env_names / sizeof env_names[0])
+static const char *env_values[N_ENV];
+
+/* The value in entry e ("NAME=value") if NAME is name, else NULL. */
+/* 1 if entry e starts with "SHMGUARD_". */
+static int env_match_prefix(const char *e)
+{
+    const char *p = "SHMGUARD_";
+    while (*p && *e == *p) {
+        e++;
+        p++;
+    }
+    return !*p;
+}
+
+static const char *env_match(const char *e, const char *name)
+{
+    while (*name && *e == *name) {
+        e++;
+        name++;
+    }
+    return !*name && *e == '=' ? e + 1 : NULL;
+}
+
+static int env_scan(void)
+{
+    extern char **environ;
+    int any = 0;
+    for (char **e = environ; e && *e; e++) {
+        if ((*e)[0] != 'S' || !env_match_prefix(*e))
+            continue;
+        for (size_t i = 0; i < N_ENV; i++) {
+            const char *v = env_match(*e, env_names[i]);
+            if (v && !env_values[i]) { /* the first, as getenv */
+                env_values[i] = v;
+                any = 1;
+            }
+        }
+    }
+    if (any && getauxval(AT_SECURE)) {
+        memset(env_values, 0, sizeof env_values);
+        any = 0;
+    }
+    return any;
+}
+
+static const char *env_getter(const char *name)
+{
+    for (size_t i = 0; i < N_ENV; i++)
+        if (name == env_names[i])
+            return env_values[i];
+    return NULL;
+}
 
 static void note(struct sg_config *c, const char *what)
 {
@@ -35,7 +95,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
     if (!get)
         return;
 
-    const char *v = get("SHMGUARD_MODE");
+    const char *v = get(env_names[0]);
     if (v && *v) {
         if (!strcmp(v, "off"))
             c->mode = SG_MODE_OFF;
@@ -47,7 +107,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
             note(c, "SHMGUARD_MODE must be off, observe or defer; using defer");
     }
 
-    v = get("SHMGUARD_LOG");
+    v = get(env_names[1]);
     if (v && *v) {
         if (!strcmp(v, "stderr"))
             c->sink = SG_SINK_STDERR;
@@ -60,7 +120,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
             note(c, "SHMGUARD_LOG must be stderr, syslog or an absolute path; using stderr");
     }
 
-    v = get("SHMGUARD_DEBUG");
+    v = get(env_names[2]);
     if (v && *v) {
         if (v[0] >= '0' && v[0] <= '3' && v[1] == '\0')
             c->debug = v[0] - '0';
@@ -68,7 +128,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
             note(c, "SHMGUARD_DEBUG must be 0, 1, 2 or 3; using 0");
     }
 
-    v = get("SHMGUARD_LEDGER");
+    v = get(env_names[3]);
     if (v && *v) {
         if (v[0] == '/' && strlen(v) < sizeof c->ledger_dir - 64)
             set_str(c->ledger_dir, v);
@@ -80,7 +140,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
 static struct sg_config the_config __attribute__((aligned(4096)));
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
-static void config_init(void) { sg_config_parse(&the_config, env_getter); }
+static void config_init(void) { sg_config_parse(&the_config, env_scan() ? env_getter : NULL); }
 
 const struct sg_config *sg_config_get(void)
 {
