@@ -22,6 +22,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#if defined(__LP64__) && defined(SYS_newfstatat) && defined(SYS_mmap) && defined(SYS_pread64)
 static inline int sg_sys_openat(int dfd, const char *path, int flags, mode_t mode)
 {
     return (int)syscall(SYS_openat, dfd, path, flags, mode);
@@ -32,6 +33,11 @@ static inline int sg_sys_close(int fd) { return (int)syscall(SYS_close, fd); }
 static inline int sg_sys_fstat(int fd, struct stat *st)
 {
     return (int)syscall(SYS_newfstatat, fd, "", st, AT_EMPTY_PATH);
+}
+
+static inline int sg_sys_stat(const char *path, struct stat *st)
+{
+    return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
 }
 
 static inline int sg_sys_fstatfs(int fd, struct statfs *st)
@@ -60,4 +66,19 @@ static inline pid_t sg_sys_getpid(void) { return (pid_t)syscall(SYS_getpid); }
 
 static inline uid_t sg_sys_geteuid(void) { return (uid_t)syscall(SYS_geteuid); }
 
+#else /* 32-bit: other system calls and argument splits; libc's wrappers */
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#define sg_sys_openat openat
+#define sg_sys_close close
+#define sg_sys_fstat fstat
+#define sg_sys_stat stat
+#define sg_sys_fstatfs fstatfs
+#define sg_sys_pread pread
+#define sg_sys_mmap mmap
+#define sg_sys_madvise madvise
+#define sg_sys_ioctl(fd, req) ioctl(fd, req, 0)
+#define sg_sys_getpid getpid
+#define sg_sys_geteuid geteuid
+#endif
 #endif

@@ -1,10 +1,9 @@
 /*
  * test_selfns.c - this process's namespace identities (sg_selfns.h)
- * against what /proc/self/ns shows, where the two ways part: a child in a
- * new pid namespace (its pid_for_children is not its pid namespace), a
- * process that left its IPC namespace, and a process whose descriptors
- * 0-2 are closed (the pidfd way must not answer from there, and no
- * descriptor may stay open).
+ * where they are easy to get wrong: a child in a new pid namespace (its
+ * pid_for_children is not its pid namespace), a process that left its
+ * IPC namespace, and a process whose descriptors 0-2 are closed (none
+ * may be left open where the program's stdio was).
  */
 #include "sgtest.h"
 #include "sg_selfns.h"
