@@ -617,9 +617,10 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
     }
     struct stat st;
     char why[160];
-    /* The caller's fstat serves a file read complete at once (no creation
-     * ran since); after a wait for its creator, ask again. */
-    if (known && complete)
+    /* The caller's fstat serves a file read complete at once, of the size
+     * its header says; after a wait for its creator, or when the creator
+     * finished between that fstat and the read, ask again. */
+    if (known && complete && r == (ssize_t)sizeof h && (uint64_t)known->st_size == h.file_size)
         st = *known;
     else if (sg_sys_fstat(fd, &st) != 0) {
         if (shared)

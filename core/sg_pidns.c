@@ -141,7 +141,7 @@ static int view_above(uint32_t ns, uint32_t v)
 
 struct seen {
     uint32_t ns;                /* 0: not placed (no permission) */
-    pid_t inner;                /* last field of NSpid */
+    pid_t inner;                /* last field of NSpid, 0 if unreadable */
     uint64_t start;
     pid_t pid;                  /* as /proc shows it */
 };
@@ -206,22 +206,25 @@ static struct seen *scan(size_t *n, int *partial)
         snprintf(path, sizeof path, "/proc/%s/ns/pid", de->d_name);
         struct stat st;
         uint32_t ns = 0;
+        pid_t in = 0;
         if (stat(path, &st) == 0)
             ns = (uint32_t)st.st_ino;
         else if (errno != EACCES && errno != EPERM)
             continue; /* gone meanwhile */
         else {
-            /* Its ns link is closed to us (another user namespace's
-             * init, say), but status says whether it is nested at all:
-             * one pid in NSpid is a process of the view's namespace. */
+            /* Its ns link is closed to us (another user's container,
+             * say), but status is not: one pid in NSpid is a process of
+             * the view's own namespace; else its innermost pid narrows
+             * which records it could be. */
             int levels;
-            inner_pid(de->d_name, &levels);
+            in = inner_pid(de->d_name, &levels);
             if (levels == 1)
                 continue;
         }
         if (ns == view)
             continue;
-        pid_t in = ns ? inner_pid(de->d_name, NULL) : 0;
+        if (ns)
+            in = inner_pid(de->d_name, NULL);
         uint64_t start = sg_proc_start_time(atoi(de->d_name));
         if ((ns && !in) || !start)
             continue; /* gone meanwhile, or a zombie */
@@ -276,7 +279,8 @@ static struct look look_up(uint32_t ns, pid_t pid, uint64_t start)
     }
     for (size_t i = 0; i < n && !r.hit; i++) {
         r.seen_ns |= v[i].ns == ns;
-        r.unplaced |= v[i].ns == 0 && sg_start_fits(v[i].start, start);
+        r.unplaced |= v[i].ns == 0 && (v[i].inner == 0 || v[i].inner == pid) &&
+                      sg_start_fits(v[i].start, start);
         if (v[i].ns == ns && v[i].inner == pid && sg_start_fits(v[i].start, start)) {
             r.hit = 1;
             r.view_pid = v[i].pid;

@@ -62,11 +62,17 @@ uint64_t sg_proc_self_start(void) { return start_time_at("/proc/self/stat"); }
 
 uint64_t sg_proc_self_mark(void)
 {
-    struct timespec ts;
+    struct timespec ts = { 0, 0 };
     long hz = sysconf(_SC_CLK_TCK);
     if (hz <= 0)
         hz = 100;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
+    /* The kernel's clock, not libc's: a preloaded clock faker (faketime)
+     * would move a mark before the process's start, and a live process
+     * would look dead.  Without it, the start time itself, else nothing:
+     * 0 names no time, so a record holding it is never taken for a dead
+     * process. */
+    if (syscall(SYS_clock_gettime, CLOCK_BOOTTIME, &ts) != 0 || (ts.tv_sec == 0 && ts.tv_nsec == 0))
+        return sg_proc_self_start();
     return SG_START_MARK | ((uint64_t)ts.tv_sec * (uint64_t)hz +
                             (uint64_t)ts.tv_nsec / (1000000000u / (uint64_t)hz));
 }

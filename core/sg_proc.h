@@ -42,10 +42,11 @@ uint64_t sg_proc_start_time(pid_t pid);
  * shows). */
 uint64_t sg_proc_self_start(void);
 
-/* This process's start mark: CLOCK_BOOTTIME now, in clock ticks, with
- * SG_START_MARK.  No
- * system call: a process's first intercepted call and every forked child
- * need an identity, and the first /proc access of a process cost 20 us. */
+/* This process's start mark: CLOCK_BOOTTIME now (the kernel's, one
+ * system call: no clock faker moves it), in clock ticks, with
+ * SG_START_MARK; its start time if the clock cannot be read.  A process's
+ * first intercepted call and every forked child need an identity, and
+ * reading the start time was the process's first /proc access: 20 us. */
 uint64_t sg_proc_self_mark(void);
 
 /* Set in a start mark (sg_proc.h's opening); clock ticks since boot stay

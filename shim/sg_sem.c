@@ -101,10 +101,14 @@ static struct sg_seg *rec_for(const struct sg_ksem *k)
     return sg_state_put_seg(&n);
 }
 
+/* 1 if this process created the set of record r: its pid, and its start
+ * time (read once, here or at a creation, under the ledger lock: an
+ * image after exec made its set before its start mark). */
 static int is_creator(const struct sg_seg *r)
 {
-    return (r->flags & SG_SEG_CREATOR) && r->cr_pid == sg_st.self.pid &&
-           (r->cr_start == sg_st.self.start_exact || r->cr_start == sg_st.self.start);
+    if (!(r->flags & SG_SEG_CREATOR) || r->cr_pid != sg_st.self.pid)
+        return 0;
+    return r->cr_start == sg_st.self.start || r->cr_start == sg_proc_self_creator(&sg_st.self);
 }
 
 #define PRUNE_INTERVAL_NS (10ull * 1000000000ull)
