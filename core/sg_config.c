@@ -137,7 +137,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
     }
 }
 
-static struct sg_config the_config __attribute__((aligned(4096)));
+static struct sg_config the_config;
 static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
 static void config_init(void) { sg_config_parse(&the_config, env_scan() ? env_getter : NULL); }

@@ -16,8 +16,8 @@ enum sg_sink { SG_SINK_STDERR = 0, SG_SINK_SYSLOG = 1, SG_SINK_FILE = 2 };
 #define SG_LEDGER_DIR_DEFAULT "/dev/shm/shmguard"
 
 /* In the order a parse writes it: what every process writes (the three
- * words, problems[0], the ledger directory) lies in the first page, so
- * that a process's first call touches one page of it, not three. */
+ * words, problems[0], the ledger directory) lies together, so that a
+ * process's first call touches one or two pages of it, not three. */
 struct sg_config {
     enum sg_mode mode;          /* SHMGUARD_MODE: off|observe|defer */
     enum sg_sink sink;          /* SHMGUARD_LOG: stderr|syslog|PATH */
