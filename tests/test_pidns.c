@@ -351,10 +351,13 @@ static void test_user_namespace(void **state)
     assert_true(shm_key_exists(0x5eed9006) && sem_exists(0x5eed9006));
     tool(0, "ls", NULL);
     ASSERT_HAS(res.out, "rootless");
-    close(in[1]);
+    /* SIGKILL before EOF: on EOF helper_named removes its segment and set
+     * itself, and closing first raced the kill (the set was sometimes
+     * gone before gc ran). */
     kill(c, SIGKILL);
     waitpid(c, NULL, 0);
-    /* helper_named, still running in the user namespace, ends on EOF. */
+    close(in[1]);
+    /* Should helper_named run on in the user namespace, it ends on EOF. */
     for (int i = 0; i < 100 && system("pgrep -f 726f6f746c657373 >/dev/null") == 0; i++)
         usleep(20000);
     tool(0, "gc", NULL);
