@@ -305,6 +305,69 @@ static int run_doctor(const char *extra, const char *ledger_dir)
     return WEXITSTATUS(res.status);
 }
 
+/* The Prometheus text format, as node exporter's parser takes it: every
+ * line a HELP, a TYPE (gauge or counter, once per family, before its
+ * samples) or a sample "name[{labels}] value" of a family with both. */
+static void prom_check_format(const char *out)
+{
+    char types[64][80], helps[64][80];
+    size_t nt = 0, nh = 0;
+    const char *p = out;
+    assert_true(*out);
+    while (*p) {
+        const char *end = strchr(p, '\n');
+        assert_non_null(end); /* every line ends with a newline */
+        char line[1024];
+        snprintf(line, sizeof line, "%.*s", (int)(end - p), p);
+        p = end + 1;
+        char name[80], kind[32];
+        if (!strncmp(line, "# HELP ", 7)) {
+            assert_int_equal(sscanf(line + 7, "%79s", name), 1);
+            assert_true(strlen(line) > 8 + strlen(name)); /* a text follows */
+            assert_true(nh < 64);
+            snprintf(helps[nh++], sizeof helps[0], "%s", name);
+            continue;
+        }
+        if (!strncmp(line, "# TYPE ", 7)) {
+            assert_int_equal(sscanf(line + 7, "%79s %31s", name, kind), 2);
+            assert_true(!strcmp(kind, "gauge") || !strcmp(kind, "counter"));
+            for (size_t i = 0; i < nt; i++)
+                if (!strcmp(types[i], name))
+                    fail_msg("TYPE of %s twice", name);
+            assert_true(nt < 64);
+            snprintf(types[nt++], sizeof types[0], "%s", name);
+            continue;
+        }
+        assert_true(line[0] != '#' && line[0] != '\0');
+        size_t n = strcspn(line, "{ ");
+        snprintf(name, sizeof name, "%.*s", (int)n, line);
+        int typed = 0, helped = 0;
+        for (size_t i = 0; i < nt; i++)
+            typed |= !strcmp(types[i], name);
+        for (size_t i = 0; i < nh; i++)
+            helped |= !strcmp(helps[i], name);
+        if (!typed || !helped)
+            fail_msg("sample before its HELP and TYPE: %s", line);
+        const char *val = strrchr(line, ' ');
+        char *rest;
+        assert_non_null(val);
+        strtod(val + 1, &rest);
+        if (*rest || rest == val + 1)
+            fail_msg("not a number: %s", line);
+    }
+}
+
+/* `doctor --prometheus` (exit 0 whatever the verdict), checked for its
+ * format; the output is left in res.out. */
+static void doctor_prom(void)
+{
+    int rc = run_doctor("--prometheus", dir);
+    if (rc != 0)
+        fail_msg("doctor --prometheus exited %d: %s", rc, res.err);
+    assert_string_equal(res.err, "");
+    prom_check_format(res.out);
+}
+
 /* Text, then JSON: both must give the same exit status; the text is kept
  * in text_out, the parsed JSON is returned. */
 static struct jv *doctor_both(int want_exit)
@@ -532,6 +595,12 @@ static void test_shmmni_exhausted(void **state)
     assert_string_equal(jstr(j, "actions.0.command"), "sysctl -w kernel.shmmni=16");
     jfree(j);
     assert_string_equal(step(&a, "get 0 create size 1"), "err 28");
+    /* The failure the library saw, and the limit, as metrics. */
+    doctor_prom();
+    ASSERT_HAS(res.out, "\nshmguard_ipc_used_ratio{limit=\"shmmni\"} 1.000000\n");
+    ASSERT_HAS(res.out, "\nshmguard_limit_failures_total 1\n");
+    ASSERT_HAS(res.out, "\nshmguard_limit_failure_last_timestamp_seconds{limit=\"shmmni\"} ");
+    ASSERT_HAS(res.out, "\nshmguard_doctor_status 3\n");
     step_end(&a, "exit");
 }
 
@@ -736,6 +805,44 @@ static void test_orphans(void **state)
     snprintf(cmd, sizeof cmd, "shmguard gc --dry-run --dir %s", dir);
     assert_string_equal(jstr(j, "actions.0.command"), cmd);
     jfree(j);
+
+    /* The same scene as metrics, on stdout and through --output. */
+    doctor_prom();
+    ASSERT_HAS(res.out, "\nshmguard_shm_segments{state=\"orphaned\"} 3\n");
+    ASSERT_HAS(res.out, "\nshmguard_shm_segments{state=\"idle\"} 2\n");
+    ASSERT_HAS(res.out, "\nshmguard_shm_segments{state=\"pending\"} 1\n");
+    snprintf(want, sizeof want, "\nshmguard_shm_segment_bytes{state=\"orphaned\"} %llu\n",
+             orph_bytes);
+    ASSERT_HAS(res.out, want);
+    ASSERT_HAS(res.out, "\nshmguard_shm_pending_removals_due 1\n");
+    ASSERT_HAS(res.out, "\nshmguard_doctor_status 2\n");
+    ASSERT_HAS(res.out, "\nshmguard_ipc_used{limit=\"shmmni\"} 6\n");
+    static char first[sizeof res.out];
+    snprintf(first, sizeof first, "%s", res.out);
+    char out[PATH_MAX + 32], arg[PATH_MAX + 64];
+    snprintf(out, sizeof out, "%s/metrics.prom", dir);
+    snprintf(arg, sizeof arg, "--output=%s", out);
+    assert_int_equal(run_doctor(arg, dir), 0);
+    assert_string_equal(res.out, "");
+    FILE *fp = fopen(out, "r");
+    assert_non_null(fp);
+    static char file[sizeof res.out];
+    size_t got = fread(file, 1, sizeof file - 1, fp);
+    file[got] = '\0';
+    fclose(fp);
+    assert_string_equal(file, first);
+    struct stat st;
+    assert_int_equal(stat(out, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    /* Nothing else beside it: the temporary file was renamed. */
+    char ls[PATH_MAX + 64];
+    snprintf(ls, sizeof ls, "ls -A '%s' | grep -c tmp", dir);
+    FILE *pf = popen(ls, "r");
+    int n = -1;
+    assert_int_equal(fscanf(pf, "%d", &n), 1);
+    pclose(pf);
+    assert_int_equal(n, 0);
+    unlink(out);
     (void)c1;
     (void)d1;
     step_end(&c, "exit");
@@ -856,6 +963,7 @@ static void test_bad_usage(void **state)
         { "--bogus", "shmguard: doctor: unrecognized option '--bogus'\n" },
         { "-x", "shmguard: doctor: invalid option -- 'x'\n" },
         { "extra", "shmguard: doctor: unexpected argument 'extra'\n" },
+        { "-JP", "shmguard: doctor: --json and --prometheus (or --output) exclude each other\n" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(run_doctor(cases[i].arg, dir), 1);
@@ -870,6 +978,12 @@ static void test_bad_usage(void **state)
     assert_true(sgt_exited(&res, 1));
     assert_string_equal(res.err, "shmguard: doctor: option '--dir' requires an argument\n"
                                  "Try 'shmguard doctor --help' for more information.\n");
+    /* An --output that cannot be written: exit 1, a message, no file. */
+    char bad[PATH_MAX + 64];
+    snprintf(bad, sizeof bad, "--output=%s/no-such-dir/m.prom", dir);
+    assert_int_equal(run_doctor(bad, dir), 1);
+    ASSERT_HAS(res.err, "shmguard: doctor: cannot create ");
+    ASSERT_HAS(res.err, "No such file or directory");
     char *help[] = { (char *)SGT_TOOL, "doctor", "--help", NULL };
     sgt_run(&res, help, bare_env, 30);
     assert_true(sgt_exited(&res, 0));

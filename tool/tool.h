@@ -260,6 +260,21 @@ const char *doctor_sem_tag(const struct doctor_sem *d);
 /* Prints the member "semaphores": {...}, with a trailing comma. */
 void doctor_sem_json(const struct doctor_sem *d, const struct sg_view *v, FILE *f);
 
+/* ---- doctor's figures as Prometheus metrics (tool_doctor_prom.c) ------- */
+
+struct doctor_metrics {
+    const struct sg_view *v;
+    const struct doctor_sem *sem;
+    const struct sg_tally *seg_state;   /* [SG_ST_MARKED + 1], by sg_segstate */
+    const struct sg_tally *due;         /* pending removals that are due */
+    int exit;                           /* doctor's exit status */
+};
+/* Print m in the Prometheus text format; 0, or -1 on a write error. */
+int doctor_prom_print(const struct doctor_metrics *m, FILE *f);
+/* Write it to path atomically (a temporary file beside it, renamed over
+ * it); 0, or -1 with a message on stderr and nothing left behind. */
+int doctor_prom_write(const struct doctor_metrics *m, const char *path);
+
 /* Subcommands: argv[0] is the subcommand's name; return the exit status. */
 /* ---- the semaphore set table of ls (tool_ls_sem.c) -------------------- */
 

@@ -766,6 +766,11 @@ static void doctor_usage(FILE *f)
             "\n"
             "Options:\n"
             " -J, --json         JSON output (fields: see shmguard(1))\n"
+            " -P, --prometheus   Prometheus text format (metrics: see shmguard(1));\n"
+            "                        exit status 0 once printed, the verdict is a metric\n"
+            " -o, --output <file>  write the Prometheus text to file atomically (a\n"
+            "                        temporary file renamed over it), for node\n"
+            "                        exporter's textfile collector; implies -P\n"
             "     --dir <dir>    ledger directory, absolute and existing\n"
             "                        (default: $SHMGUARD_LEDGER or %s)\n"
             "\n"
@@ -787,18 +792,22 @@ int cmd_doctor(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "json", no_argument, NULL, 'J' },
+        { "prometheus", no_argument, NULL, 'P' },
+        { "output", required_argument, NULL, 'o' },
         { "dir", required_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    int json = 0, c;
-    const char *dir = NULL;
+    int json = 0, prom = 0, c;
+    const char *dir = NULL, *output = NULL;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":JhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":JPo:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'J': json = 1; break;
+        case 'P': prom = 1; break;
+        case 'o': output = optarg; prom = 1; break;
         case 'd': dir = optarg; break;
         case 'h': doctor_usage(stdout); return SG_EXIT_OK;
         case 'V': printf("%s from shmguard %s\n", sg_prog, SG_VERSION); return SG_EXIT_OK;
@@ -815,6 +824,14 @@ int cmd_doctor(int argc, char **argv)
     }
     if (optind < argc) {
         tool_cmd_usage_error("doctor", "unexpected argument '%s'", argv[optind]);
+        return SG_EXIT_FAILURE;
+    }
+    if (json && prom) {
+        tool_cmd_usage_error("doctor", "--json and --prometheus (or --output) exclude each other");
+        return SG_EXIT_FAILURE;
+    }
+    if (output && !*output) {
+        tool_cmd_usage_error("doctor", "--output needs a file name");
         return SG_EXIT_FAILURE;
     }
     if (dir && (tool_dir_arg("doctor", dir) != 0 || tool_dir_readable("doctor", dir) != 0)) {
@@ -848,11 +865,21 @@ int cmd_doctor(int argc, char **argv)
     doctor_sem_verdict(&d.sem, &d.v, d.verdict, sizeof d.verdict, d.exit);
     if (d.sem.exit > d.exit)
         d.exit = d.sem.exit;
-    if (json)
+    int rc = d.exit;
+    struct doctor_metrics m = { &d.v, &d.sem, d.st, &d.due, d.exit };
+    if (output) {
+        rc = doctor_prom_write(&m, output) == 0 ? SG_EXIT_OK : SG_EXIT_FAILURE;
+        free(d.is_due);
+        sg_view_free(&d.v);
+        return rc;
+    }
+    if (prom) {
+        doctor_prom_print(&m, stdout);
+        rc = SG_EXIT_OK;
+    } else if (json)
         print_json(&d);
     else
         print_text(&d);
-    int rc = d.exit;
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "%s: doctor: write error: %m\n", sg_prog);
         rc = SG_EXIT_FAILURE;
