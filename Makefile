@@ -77,7 +77,7 @@ BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/benc
               $(BUILD)/bench/bench_contend $(BUILD)/bench/bench_start $(BUILD)/bench/bench_scale \
               $(BUILD)/bench/libempty.so $(BUILD)/bench/oneshot
 
-.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz valgrind e2e-postgres e2e-pod
+.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz valgrind e2e-postgres e2e-pod e2e-prometheus
 all: $(LIB) $(TOOL)
 
 deps: $(DEPS_STAMP)
@@ -144,6 +144,9 @@ e2e-pod: all $(HELPERS)
 
 e2e-postgres: all
 	BUILD=$(abspath $(BUILD)) scripts/e2e-postgres.sh
+
+e2e-prometheus: all $(HELPERS)
+	BUILD=$(abspath $(BUILD)) scripts/e2e-prometheus.sh
 
 valgrind: all $(BUILD)/tests/helper_actor
 	@scripts/valgrind-tool.sh $(BUILD)
