@@ -38,6 +38,7 @@
 #include "tool_site.c"
 #include "tool_scan.c"
 #include "tool_dead.c"
+#include "tool_gc_filter.c"
 #include "tool_gc.c"
 #include "tool_gc_sem.c"
 

@@ -177,7 +177,16 @@ struct gc_opts {
     uint64_t min_age;           /* seconds; keep segments younger than this */
     const long *ids;            /* consider only these (NULL: all) */
     size_t n_ids;
+    int have_user;              /* --user: only objects this uid owns or created */
+    uid_t user;
+    const char *command;        /* --command: only objects whose recorded creator
+                                 * ran this command (NULL: any) */
 };
+
+/* (tool_gc_filter.c) 1 if an object owned by uid, created by cuid, with
+ * ledger record rec (NULL: none) passes o's --user and --command filters.  An object without
+ * a creator record has no known command: --command never takes it. */
+int gc_filter_takes(const struct gc_opts *o, uid_t uid, uid_t cuid, const struct sg_seg *rec);
 
 /* One decision, and what the re-check before the removal needs. */
 struct gc_item {

@@ -70,6 +70,12 @@ static void gc_usage(FILE *f)
             "                        unknown, if nobody is attached\n"
             "     --semid <id>       consider only this semaphore set (may be repeated; with\n"
             "                        only --id, sets are left alone, and the other way round)\n"
+            "     --user <user>      consider only what this user (name or uid) owns or created\n"
+            "     --command <name>   consider only what the ledger says a process of this\n"
+            "                        command created (its name as ps shows it, 15 bytes at\n"
+            "                        most); what the ledger has no creator for is left alone.\n"
+            "                        With --user: one service's own orphans, as the systemd\n"
+            "                        drop-in of 'shmguard enable' runs before it starts\n"
             "     --dir <dir>        ledger directory, absolute and existing\n"
             "                        (default: $SHMGUARD_LEDGER or %s)\n"
             "\n"
@@ -332,6 +338,8 @@ size_t gc_decide(const struct sg_view *v, const struct proc_scan *ps, const stru
     for (size_t i = 0; i < v->n; i++) {
         if (o->n_ids && !gc_named(o, v->seg[i].k.id))
             continue;
+        if (!gc_filter_takes(o, v->seg[i].k.uid, v->seg[i].k.cuid, v->seg[i].rec))
+            continue;
         gc_judge(v, &v->seg[i], ps, o, now, &out[n++]);
     }
     return n;
@@ -469,11 +477,13 @@ static int gc_open_own(const struct sg_view *v, const char *dir, struct sg_ledge
 
 int cmd_gc(int argc, char **argv)
 {
-    enum { OPT_MINAGE = 256, OPT_ID, OPT_FORCE, OPT_DIR, OPT_SEMID };
+    enum { OPT_MINAGE = 256, OPT_ID, OPT_FORCE, OPT_DIR, OPT_SEMID, OPT_USER, OPT_COMMAND };
     static const struct option opts[] = {
         { "dry-run", no_argument, NULL, 'n' }, { "min-age", required_argument, NULL, OPT_MINAGE },
         { "id", required_argument, NULL, OPT_ID }, { "force", no_argument, NULL, OPT_FORCE },
         { "semid", required_argument, NULL, OPT_SEMID },
+        { "user", required_argument, NULL, OPT_USER },
+        { "command", required_argument, NULL, OPT_COMMAND },
         { "dir", required_argument, NULL, OPT_DIR }, { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },     { NULL, 0, NULL, 0 },
     };
@@ -522,6 +532,25 @@ int cmd_gc(int argc, char **argv)
             nv[(*count)++] = id;
             break;
         }
+        case OPT_USER:
+            if (tool_parse_user(optarg, &o.user) != 0) {
+                tool_cmd_usage_error("gc", "--user: no such user: '%s'", optarg);
+                free(ids);
+                free(semids);
+                return SG_EXIT_FAILURE;
+            }
+            o.have_user = 1;
+            break;
+        case OPT_COMMAND:
+            if (!optarg[0] || strlen(optarg) >= SG_COMM_LEN || strchr(optarg, '/')) {
+                tool_cmd_usage_error("gc", "--command: a process name of 1 to %d bytes, no '/': '%s'",
+                                     SG_COMM_LEN - 1, optarg);
+                free(ids);
+                free(semids);
+                return SG_EXIT_FAILURE;
+            }
+            o.command = optarg;
+            break;
         case OPT_DIR:
             if (!optarg[0]) {
                 tool_cmd_usage_error("gc", "empty ledger directory");

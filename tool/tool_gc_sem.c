@@ -126,6 +126,8 @@ size_t gc_sem_decide(const struct sg_view *v, const struct gc_opts *o, const lon
     for (size_t i = 0; i < v->n_sem; i++) {
         if (n_semids && !named(semids, n_semids, v->sem[i].k.id))
             continue;
+        if (!gc_filter_takes(o, v->sem[i].k.uid, v->sem[i].k.cuid, v->sem[i].rec))
+            continue;
         judge(v, &v->sem[i], o, now, &out[n++]);
     }
     return n;
