@@ -16,7 +16,10 @@
 #                   freed (root; installs apache2 when missing)
 #   make e2e-pod    pid namespaces with their own /proc sharing one IPC
 #                   namespace and ledger, apache2 in one of them (root)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make e2e-prometheus  doctor --output scraped by Debian's node exporter
+#                   (root; installs prometheus-node-exporter, prometheus)
+#   make install    PREFIX=/usr/local DESTDIR= (BINDIR, LIBDIR, UNITDIR,
+#                   TEXTFILE_DIR: see below)
 #   make clean
 
 # Compile on every CPU unless told otherwise (make -jN); the tests
@@ -27,6 +30,12 @@ endif
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+BINDIR   ?= $(PREFIX)/bin
+LIBDIR   ?= $(PREFIX)/lib
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+# Where node exporter's textfile collector reads (Debian's default).
+TEXTFILE_DIR ?= /var/lib/prometheus/node-exporter
 BUILD    ?= build
 CC       ?= cc
 VERSION  := 0.1.0
@@ -34,8 +43,9 @@ VERSION  := 0.1.0
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS   ?= -O2 -g
 SANFLAGS ?=
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -fvisibility=hidden \
-              -pthread -DSG_VERSION=\"$(VERSION)\"
+              -pthread -DSG_VERSION=\"$(VERSION)\" -DSG_MULTIARCH=\"$(MULTIARCH)\"
 # Three folders, one direction of use: the preloaded library (shim/) and
 # the tool (tool/) use the shared core (core/), never each other; core/
 # uses nothing above it.  Each is compiled with only its own headers and
@@ -78,7 +88,16 @@ BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/benc
               $(BUILD)/bench/libempty.so $(BUILD)/bench/oneshot
 
 .PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz valgrind e2e-postgres e2e-pod e2e-prometheus
-all: $(LIB) $(TOOL)
+UNITS := $(BUILD)/systemd/shmguard-metrics.service $(BUILD)/systemd/shmguard-metrics.timer
+all: $(LIB) $(TOOL) $(UNITS)
+
+# systemd units, with the paths of this install.
+$(BUILD)/systemd/%: systemd/%.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@TEXTFILE_DIR@|$(TEXTFILE_DIR)|g' $< >$@
+$(BUILD)/systemd/%: systemd/%
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP): scripts/deps.sh
@@ -182,12 +201,13 @@ tsan:
 	$(MAKE) BUILD=build-tsan SANFLAGS="-fsanitize=thread" SG_TESTS_FILTER="thread test_ledger" check
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1 \
-	    $(DESTDIR)$(PREFIX)/share/man/man7
-	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/shmguard
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libshmguard.so
-	install -m 0644 man/shmguard.1 $(DESTDIR)$(PREFIX)/share/man/man1/shmguard.1
-	install -m 0644 man/libshmguard.7 $(DESTDIR)$(PREFIX)/share/man/man7/libshmguard.7
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(TOOL) $(DESTDIR)$(BINDIR)/shmguard
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libshmguard.so
+	install -m 0644 man/shmguard.1 $(DESTDIR)$(MANDIR)/man1/shmguard.1
+	install -m 0644 man/libshmguard.7 $(DESTDIR)$(MANDIR)/man7/libshmguard.7
+	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

@@ -94,6 +94,11 @@ void tool_fmt_age(char *buf, size_t n, int64_t secs);
  * does ("func (file.c:42)"); "" when it holds none. */
 void tool_fmt_site(char *buf, size_t n, const struct sg_seg *rec);
 
+/* Find libshmguard.so for the running binary (tool_util.c): beside it, in
+ * ../lib or ../lib/<multiarch triplet>.  0 with its absolute path in lib;
+ * -1 with the places looked at in tried. */
+int tool_find_lib(char *lib, size_t n, char *tried, size_t tn);
+
 /* Prepare this process's environment for a command run under the library
  * (run, check): add libshmguard.so to LD_PRELOAD when preload (found next
  * to this program, or in ../lib), and set SHMGUARD_MODE and
@@ -312,5 +317,7 @@ int cmd_doctor(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/* enable and disable (tool_enable.c): argv[0] says which. */
+int cmd_enable(int argc, char **argv);
 
 #endif

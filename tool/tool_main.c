@@ -28,7 +28,9 @@ static void usage(FILE *f)
             " run         run a command with the library preloaded\n"
             " check       run a command (a test suite) and report the segments it leaked\n"
             " ledger      print what the ledger recorded (creators, attachers, pending removals)\n"
-            "\n"
+            " enable      preload the library into a systemd service, and free its own\n"
+            "             orphans before each start (a drop-in)\n"
+            " disable     remove that drop-in\n"            "\n"
             "Options:\n"
             " -h, --help     display this help\n"
             " -V, --version  display version\n"
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         { "ls", cmd_ls }, { "doctor", cmd_doctor }, { "gc", cmd_gc },
         { "run", cmd_run }, { "check", cmd_check }, { "ledger", cmd_ledger },
+        { "enable", cmd_enable }, { "disable", cmd_enable },
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name))

@@ -256,9 +256,11 @@ void tool_fmt_site(char *buf, size_t n, const struct sg_seg *rec)
 
 /* ---- the library in a command's environment (run, check) --------------- */
 
-/* Find libshmguard.so for the running binary.  0 with its absolute path in
- * lib; -1 with the places looked at in tried. */
-static int find_lib(char *lib, size_t n, char *tried, size_t tn)
+/* Find libshmguard.so for the running binary: beside it (the build
+ * directory), in ../lib, or in the multiarch ../lib/<triplet> (Debian's
+ * package).  0 with its absolute path in lib; -1 with the places looked at
+ * in tried. */
+int tool_find_lib(char *lib, size_t n, char *tried, size_t tn)
 {
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -268,7 +270,8 @@ static int find_lib(char *lib, size_t n, char *tried, size_t tn)
     }
     exe[len] = '\0';
     char *dir = dirname(exe);
-    const char *rel[] = { "libshmguard.so", "../lib/libshmguard.so" };
+    const char *rel[] = { "libshmguard.so", "../lib/libshmguard.so",
+                          "../lib/" SG_MULTIARCH "/libshmguard.so" };
     size_t used = 0;
     tried[0] = '\0';
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
@@ -303,7 +306,7 @@ static int preload_has(const char *list, const char *lib)
 int tool_preload_env(const char *cmd, int preload, const char *mode, const char *ledger)
 {
     char lib[PATH_MAX], tried[2 * PATH_MAX + 128];
-    if (preload && find_lib(lib, sizeof lib, tried, sizeof tried) != 0) {
+    if (preload && tool_find_lib(lib, sizeof lib, tried, sizeof tried) != 0) {
         fprintf(stderr, "%s: %s: cannot find libshmguard.so: looked for %s\n", sg_prog, cmd, tried);
         return -1;
     }
