@@ -10,8 +10,13 @@
 #   - the library's message beside AH00023 in httpd's error log, naming
 #     kernel.sem SEMMNI and the orphaned sets of the dead httpd processes;
 #   - shmguard ls: those sets, created by apache2, creator dead, orphaned;
-#   - shmguard gc: frees exactly those;
+#   - what systemd would run before the next start, from the drop-in
+#     `shmguard enable apache2` writes (ExecStartPre: shmguard gc --user
+#     root --command apache2, the service's own orphans): it frees exactly
+#     those;
 #   - httpd starts and serves again, and a clean stop removes its set.
+# SHMGUARD_LIB and SHMGUARD_TOOL name another library and tool to test (the
+# installed ones: CI runs it against the Debian package).
 # Nothing is left behind: the namespaces end with the run (no process, no
 # IPC object), and every file is in a temporary work directory that is
 # removed; the transcript and error log are kept in build/e2e-httpd/.
@@ -23,8 +28,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$here/build}
-lib=$build/libshmguard.so
-tool=$build/shmguard
+lib=${SHMGUARD_LIB:-$build/libshmguard.so}
+tool=${SHMGUARD_TOOL:-$build/shmguard}
 SEMMNI=4
 
 if [ "${1:-}" != --inside ]; then
@@ -134,7 +139,17 @@ ls_out=$("$tool" ls --sem --raw --noheadings)
 
 say ""
 show "$tool" gc --dry-run
-show "$tool" gc
+# What systemd runs before the next start, from the drop-in that
+# `shmguard enable apache2` writes.
+mkdir "$work/units"
+show "$tool" enable apache2 --unit-dir "$work/units" --library "$lib"
+dropin=$work/units/apache2.service.d/shmguard.conf
+show cat "$dropin"
+grep -qxF "Environment=LD_PRELOAD=$(realpath "$lib")" "$dropin" || fail "the drop-in does not preload $lib"
+pre=$(sed -n 's/^ExecStartPre=-//p' "$dropin")
+[[ $pre == *" gc --user root --command apache2" ]] || fail "unexpected ExecStartPre: $pre"
+read -r -a pre_argv <<<"$pre"
+show "${pre_argv[@]}"
 gc_out=$("$tool" gc)
 ! grep -q "^removed" <<<"$gc_out" || fail "a second gc found more to remove: $gc_out"
 [ -z "$(ipcs -s | awk '$2 ~ /^[0-9]+$/')" ] || fail "sets remain after gc"
@@ -149,4 +164,4 @@ kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
 [ -z "$(ipcs -s | awk '$2 ~ /^[0-9]+$/')" ] || fail "a clean stop left a set"
 say "# clean stop: httpd removed its own set; the namespace is empty"
-say "PASS: $kills kills, AH00023 with the library's diagnosis, gc freed $SEMMNI sets, httpd serves again"
+say "PASS: $kills kills, AH00023 with the library's diagnosis, the drop-in's gc freed $SEMMNI sets, httpd serves again"
