@@ -18,6 +18,10 @@
 #                   namespace and ledger, apache2 in one of them (root)
 #   make e2e-prometheus  doctor --output scraped by Debian's node exporter
 #                   (root; installs prometheus-node-exporter, prometheus)
+#   make deb        the Debian package, build/deb/shmguard_<v>_<arch>.deb,
+#                   checked with lintian (installs debhelper, lintian)
+#   make deb-check  install that package, verify its units, e2e-httpd
+#                   against the installed files, purge, nothing left (root)
 #   make install    PREFIX=/usr/local DESTDIR= (BINDIR, LIBDIR, UNITDIR,
 #                   TEXTFILE_DIR: see below)
 #   make clean
@@ -87,7 +91,7 @@ BENCH      := $(BUILD)/bench/bench_calls $(BUILD)/bench/bench_diag $(BUILD)/benc
               $(BUILD)/bench/bench_contend $(BUILD)/bench/bench_start $(BUILD)/bench/bench_scale \
               $(BUILD)/bench/libempty.so $(BUILD)/bench/oneshot
 
-.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz valgrind e2e-postgres e2e-pod e2e-prometheus
+.PHONY: all check demo bench asan tsan install clean deps e2e-httpd torture fuzz valgrind e2e-postgres e2e-pod e2e-prometheus deb deb-check
 UNITS := $(BUILD)/systemd/shmguard-metrics.service $(BUILD)/systemd/shmguard-metrics.timer
 all: $(LIB) $(TOOL) $(UNITS)
 
@@ -163,6 +167,12 @@ e2e-pod: all $(HELPERS)
 
 e2e-postgres: all
 	BUILD=$(abspath $(BUILD)) scripts/e2e-postgres.sh
+
+deb:
+	scripts/deb.sh
+
+deb-check: deb all
+	scripts/deb-check.sh
 
 e2e-prometheus: all $(HELPERS)
 	BUILD=$(abspath $(BUILD)) scripts/e2e-prometheus.sh

@@ -16,6 +16,10 @@
  * costs a mispredicted return; a hook frame of its own cost shmget 5% of
  * the bare call.
  */
+/* The jump hooks define longjmp and siglongjmp themselves: a build with
+ * _FORTIFY_SOURCE (Debian's packages) would have <setjmp.h> rename both to
+ * __longjmp_chk, which is defined here too. */
+#undef _FORTIFY_SOURCE
 #define _GNU_SOURCE
 #include "sg_core.h"
 #include "sg_init.h"

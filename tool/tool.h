@@ -95,7 +95,7 @@ void tool_fmt_age(char *buf, size_t n, int64_t secs);
 void tool_fmt_site(char *buf, size_t n, const struct sg_seg *rec);
 
 /* Find libshmguard.so for the running binary (tool_util.c): beside it, in
- * ../lib or ../lib/<multiarch triplet>.  0 with its absolute path in lib;
+ * ../lib or ../lib/<multiarch triplet>/shmguard.  0 with its absolute path in lib;
  * -1 with the places looked at in tried. */
 int tool_find_lib(char *lib, size_t n, char *tried, size_t tn);
 

@@ -257,8 +257,9 @@ void tool_fmt_site(char *buf, size_t n, const struct sg_seg *rec)
 /* ---- the library in a command's environment (run, check) --------------- */
 
 /* Find libshmguard.so for the running binary: beside it (the build
- * directory), in ../lib, or in the multiarch ../lib/<triplet> (Debian's
- * package).  0 with its absolute path in lib; -1 with the places looked at
+ * directory), in ../lib, or in ../lib/<triplet>/shmguard (Debian's
+ * package: the multiarch directory, a directory of its own there, as the
+ * library has no soname).  0 with its absolute path in lib; -1 with the places looked at
  * in tried. */
 int tool_find_lib(char *lib, size_t n, char *tried, size_t tn)
 {
@@ -271,7 +272,7 @@ int tool_find_lib(char *lib, size_t n, char *tried, size_t tn)
     exe[len] = '\0';
     char *dir = dirname(exe);
     const char *rel[] = { "libshmguard.so", "../lib/libshmguard.so",
-                          "../lib/" SG_MULTIARCH "/libshmguard.so" };
+                          "../lib/" SG_MULTIARCH "/shmguard/libshmguard.so" };
     size_t used = 0;
     tried[0] = '\0';
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
