@@ -10,6 +10,8 @@
 #   - the library's message beside AH00023 in httpd's error log, naming
 #     kernel.sem SEMMNI and the orphaned sets of the dead httpd processes;
 #   - shmguard ls: those sets, created by apache2, creator dead, orphaned;
+#   - shmguard doctor --prometheus: SEMMNI at 100%, those orphans, the
+#     failure's time;
 #   - what systemd would run before the next start, from the drop-in
 #     `shmguard enable apache2` writes (ExecStartPre: shmguard gc --user
 #     root --command apache2, the service's own orphans): it frees exactly
@@ -59,28 +61,15 @@ if [ "${1:-}" != --inside ]; then
         echo "e2e-httpd: FAIL: httpd processes outlived the run" >&2
         rc=1
     fi
-    if [ "$(ipcs -a)" != "$ipc_before" ]; then
-        echo "e2e-httpd: FAIL: the host's System V objects changed" >&2
-        rc=1
-    fi
-    if [ "$rc" = 0 ]; then
-        echo "e2e-httpd: PASS (transcript: $keep/transcript.txt)"
-    else
-        echo "e2e-httpd: FAIL (transcript: $keep/transcript.txt)" >&2
-    fi
-    exit "$rc"
+    . "$here/scripts/e2e-common.sh"
+    e2e_end e2e-httpd "$rc" "$keep" "$ipc_before"
 fi
 
 # ---- inside the private IPC and pid namespaces -----------------------------
 work=$2
 t=$work/transcript.txt
 : >"$t"
-say() { printf '%s\n' "$*" | tee -a "$t"; }
-fail() { say "FAIL: $*"; exit 1; }
-show() { # a command and its output, into the transcript
-    say "\$ $*"
-    "$@" 2>&1 | tee -a "$t" || true
-}
+. "$here/scripts/e2e-common.sh"
 
 . "$here/scripts/httpd-common.sh"
 p1=$(free_port 18081)
@@ -138,6 +127,13 @@ ls_out=$("$tool" ls --sem --raw --noheadings)
 [ "$(grep -c ' apache2 no ' <<<"$ls_out")" = "$SEMMNI" ] || fail "ls does not show apache2 as their dead creator"
 
 say ""
+# What a fleet's Prometheus would see now (the metrics timer's output).
+show "$tool" doctor --prometheus
+prom=$("$tool" doctor --prometheus)
+grep -qxF "shmguard_sem_sets{state=\"orphaned\"} $SEMMNI" <<<"$prom" || fail "the metrics lack $SEMMNI orphaned sets"
+grep -qxF "shmguard_ipc_used_ratio{limit=\"semmni\"} 1.000000" <<<"$prom" || fail "the metrics lack SEMMNI at 100%"
+grep -q "^shmguard_limit_failure_last_timestamp_seconds{limit=\"semmni\"} " <<<"$prom" ||
+    fail "the metrics lack the time of the SEMMNI failure"
 show "$tool" gc --dry-run
 # What systemd runs before the next start, from the drop-in that
 # `shmguard enable apache2` writes.

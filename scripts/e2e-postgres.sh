@@ -89,20 +89,8 @@ if [ "${1:-}" != --inside ]; then
         echo "e2e-postgres: FAIL: processes outlived the run:$left" >&2
         rc=1
     fi
-    if [ "$(ipcs -a)" != "$ipc_before" ]; then
-        echo "e2e-postgres: FAIL: the host's System V objects changed" >&2
-        rc=1
-    fi
-    if [ "$(ls -A /dev/shm)" != "$shm_before" ]; then
-        echo "e2e-postgres: FAIL: the host's /dev/shm changed: $(ls -A /dev/shm | tr '\n' ' ')" >&2
-        rc=1
-    fi
-    if [ "$rc" = 0 ]; then
-        echo "e2e-postgres: PASS (transcript: $keep/transcript.txt)"
-    else
-        echo "e2e-postgres: FAIL (transcript: $keep/transcript.txt)" >&2
-    fi
-    exit "$rc"
+    . "$here/scripts/e2e-common.sh"
+    e2e_end e2e-postgres "$rc" "$keep" "$ipc_before" "$shm_before"
 fi
 
 # ---- inside the private IPC and pid namespaces -----------------------------
@@ -115,12 +103,7 @@ readlink /proc/self/ns/pid >"$work/pidns"
 # in its private mount namespace, gone with it.
 mount -t tmpfs -o mode=1777,size=256m shmguard-e2e /dev/shm ||
     { echo "e2e-postgres: cannot mount a private /dev/shm" >&2; exit 1; }
-say() { printf '%s\n' "$*" | tee -a "$t"; }
-fail() { say "FAIL: $*"; exit 1; }
-show() { # a command and its output, into the transcript
-    say "\$ $*"
-    "$@" 2>&1 | tee -a "$t" || true
-}
+. "$here/scripts/e2e-common.sh"
 
 cd "$work"
 preload=$lib # what the "library" runs preload

@@ -64,20 +64,8 @@ if [ "${1:-}" != --inside ]; then
         echo "e2e-prometheus: FAIL: processes outlived the run: $left" >&2
         rc=1
     fi
-    if [ "$(ipcs -a)" != "$ipc_before" ]; then
-        echo "e2e-prometheus: FAIL: the host's System V objects changed" >&2
-        rc=1
-    fi
-    if [ "$(ls -A /dev/shm)" != "$shm_before" ]; then
-        echo "e2e-prometheus: FAIL: the host's /dev/shm changed" >&2
-        rc=1
-    fi
-    if [ "$rc" = 0 ]; then
-        echo "e2e-prometheus: PASS (transcript: $keep/transcript.txt)"
-    else
-        echo "e2e-prometheus: FAIL (transcript: $keep/transcript.txt)" >&2
-    fi
-    exit "$rc"
+    . "$here/scripts/e2e-common.sh"
+    e2e_end e2e-prometheus "$rc" "$keep" "$ipc_before" "$shm_before"
 fi
 
 # ---- inside the private IPC and pid namespaces -----------------------------
@@ -86,9 +74,7 @@ t=$work/transcript.txt
 : >"$t"
 mount -t tmpfs -o mode=1777,size=64m shmguard-e2e /dev/shm ||
     { echo "e2e-prometheus: cannot mount a private /dev/shm" >&2; exit 1; }
-say() { printf '%s\n' "$*" | tee -a "$t"; }
-fail() { say "FAIL: $*"; exit 1; }
-show() { say "\$ $*"; "$@" 2>&1 | tee -a "$t" || true; }
+. "$here/scripts/e2e-common.sh"
 
 export SHMGUARD_LEDGER=/dev/shm/shmguard
 mkdir -m 1777 "$SHMGUARD_LEDGER"

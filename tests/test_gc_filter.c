@@ -3,29 +3,60 @@
  * own orphans, as the systemd drop-in of `shmguard enable` removes them
  * before the service starts, and nobody else's.
  *
- * The scene, every creator gone: ipcmk under the library makes a 4 KiB
- * segment and a set of 2 as root, and an 8 KiB segment as uid 65534;
- * another command (helper_step) a 4 KiB segment as root, under the
- * library; ipcmk bare a 16 KiB segment (no record, so no known command).
+ * The scene, every creator SIGKILLed (helper_named, named as a service by
+ * prctl, each holding a segment and a semaphore set): "svc" under the
+ * library as root, "svc" under the library as uid 65534, "other" under
+ * the library as root, and "svc" bare (no record, so no known command).
  * Each filter takes exactly its objects, in --dry-run and for real.
  */
 #include "sgtest.h"
 #include "fixture.h"
-#include "step.h"
 
-#include <sys/shm.h>
+#include <grp.h>
 
 static struct sgt_result res;
 
-/* Run a command (argv NULL-terminated) with env; its stdout's first
- * number after "id: " (ipcmk's "Shared memory id: N"), or -1. */
-static int make_obj(char *const argv[], char *const env[])
+struct made {
+    int shmid, semid;
+};
+
+/* Start helper_named as name (and as uid 65534 when other), with or
+ * without the library; wait for it to hold its objects; SIGKILL it. */
+static struct made orphan(const char *name, key_t key, int other, int lib)
 {
-    sgt_run(&res, argv, env, 30);
-    if (!sgt_exited(&res, 0))
-        fail_msg("%s failed: %s", argv[0], res.err);
-    const char *p = strstr(res.out, "id: ");
-    return p ? atoi(p + 4) : -1;
+    char hex[40] = "", keyarg[32];
+    for (size_t i = 0; name[i] && i < 15; i++)
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)name[i]);
+    snprintf(keyarg, sizeof keyarg, "0x%x", (unsigned)key);
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        if (other && (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 ||
+                      setresuid(65534, 65534, 65534) != 0))
+            _exit(126);
+        sgt_apply_env(lib ? lib_env : bare_env);
+        execl(SGT_HELPER("helper_named"), "helper_named", hex, keyarg, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    char ready[16] = "";
+    if (read(out[0], ready, sizeof ready - 1) <= 0 || strncmp(ready, "ready", 5) != 0)
+        fail_msg("helper_named %s did not start", name);
+    kill(c, SIGKILL);
+    waitpid(c, NULL, 0);
+    close(in[1]);
+    close(out[0]);
+    struct made m = { shmget(key, 0, 0), semget(key, 0, 0) };
+    assert_true(m.shmid >= 0 && m.semid >= 0);
+    return m;
 }
 
 static int shm_exists(int id) { return sgt_shm_exists(id); }
@@ -42,66 +73,51 @@ static void gc(const char *a1, const char *a2, const char *a3, const char *a4)
         fail_msg("gc did not finish: %s", res.err);
 }
 
+/* Whether gc's output names the segment (shm) or set of m as to go. */
+static int goes(const char *kind, int id)
+{
+    char want[64];
+    snprintf(want, sizeof want, "remove %s %d ", kind, id);
+    return strstr(res.out, want) != NULL;
+}
+
 static void test_filters(void **state)
 {
     (void)state;
     if (!sgt_other_uid_ok())
         skip();
-    char *ipcmk4[] = { "ipcmk", "-M", "4096", NULL };
-    char *ipcmk_sem[] = { "ipcmk", "-S", "2", NULL };
-    char *ipcmk8[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "ipcmk", "-M",
-                       "8192", NULL };
-    char *ipcmk16[] = { "ipcmk", "-M", "16384", NULL };
-    int root_seg = make_obj(ipcmk4, lib_env);
-    int root_sem = make_obj(ipcmk_sem, lib_env);
-    int nobody_seg = make_obj(ipcmk8, lib_env);
-    int bare_seg = make_obj(ipcmk16, bare_env);
-    struct step other;
-    step_start(&other, lib_env); /* another command, as root */
-    int other_seg = step_id(step(&other, "get 0x6cf00001 create size 4096"));
-    step_kill(&other);
-    assert_true(root_seg >= 0 && root_sem >= 0 && nobody_seg >= 0 && bare_seg >= 0 && other_seg >= 0);
+    struct made svc = orphan("svc", 0x6cf00001, 0, 1);
+    struct made nobody = orphan("svc", 0x6cf00002, 1, 1);
+    struct made other = orphan("other", 0x6cf00003, 0, 1);
+    struct made bare = orphan("svc", 0x6cf00004, 0, 0);
 
-    char want[128];
-    /* --command ipcmk: the three ipcmk made under the library, not the
-     * bare one (no record), not the other command's. */
-    gc("--dry-run", "--command", "ipcmk", NULL);
+    /* --command svc: what the ledger says svc made, any user; not the
+     * other command's, not the bare one (no record). */
+    gc("--dry-run", "--command", "svc", NULL);
     assert_true(sgt_exited(&res, 0));
-    snprintf(want, sizeof want, "would remove shmid %d ", root_seg);
-    ASSERT_HAS(res.out, want);
-    snprintf(want, sizeof want, "would remove shmid %d ", nobody_seg);
-    ASSERT_HAS(res.out, want);
-    snprintf(want, sizeof want, "would remove semid %d ", root_sem);
-    ASSERT_HAS(res.out, want);
-    snprintf(want, sizeof want, "shmid %d ", bare_seg);
-    ASSERT_LACKS(res.out, want);
-    snprintf(want, sizeof want, "shmid %d ", other_seg);
-    ASSERT_LACKS(res.out, want);
+    assert_true(goes("shmid", svc.shmid) && goes("semid", svc.semid));
+    assert_true(goes("shmid", nobody.shmid) && goes("semid", nobody.semid));
+    assert_false(strstr(res.out, "0x6cf00003") || strstr(res.out, "0x6cf00004"));
 
-    /* --user 65534: its segment only, whatever made it. */
+    /* --user 65534: its objects only. */
     gc("--dry-run", "--user", "65534", NULL);
-    snprintf(want, sizeof want, "would remove shmid %d ", nobody_seg);
-    ASSERT_HAS(res.out, want);
-    ASSERT_HAS(res.out, "Would remove 1 segment");
-    ASSERT_LACKS(res.out, "semid");
+    assert_true(goes("shmid", nobody.shmid) && goes("semid", nobody.semid));
+    assert_false(strstr(res.out, "0x6cf00001") || strstr(res.out, "0x6cf00003") ||
+                 strstr(res.out, "0x6cf00004"));
 
-    /* Both: an AND.  root's ipcmk objects. */
-    gc("--dry-run", "--user", "root", "--command=ipcmk");
-    snprintf(want, sizeof want, "would remove shmid %d ", root_seg);
-    ASSERT_HAS(res.out, want);
-    snprintf(want, sizeof want, "shmid %d ", nobody_seg);
-    ASSERT_LACKS(res.out, want);
-    snprintf(want, sizeof want, "shmid %d ", bare_seg);
-    ASSERT_LACKS(res.out, want);
+    /* Both: an AND. */
+    gc("--dry-run", "--user", "root", "--command=svc");
+    assert_true(goes("shmid", svc.shmid) && goes("semid", svc.semid));
+    assert_false(strstr(res.out, "0x6cf00002") || strstr(res.out, "0x6cf00003") ||
+                 strstr(res.out, "0x6cf00004"));
 
-    /* For real: exactly root's ipcmk objects go. */
-    gc("--user", "root", "--command", "ipcmk");
+    /* For real: exactly root's svc objects go. */
+    gc("--user", "root", "--command", "svc");
     assert_true(sgt_exited(&res, 0));
-    assert_false(shm_exists(root_seg));
-    assert_false(sem_exists(root_sem));
-    assert_true(shm_exists(nobody_seg));
-    assert_true(shm_exists(bare_seg));
-    assert_true(shm_exists(other_seg));
+    assert_false(shm_exists(svc.shmid) || sem_exists(svc.semid));
+    assert_true(shm_exists(nobody.shmid) && sem_exists(nobody.semid));
+    assert_true(shm_exists(other.shmid) && sem_exists(other.semid));
+    assert_true(shm_exists(bare.shmid) && sem_exists(bare.semid));
 }
 
 static void test_bad_filters(void **state)
