@@ -1,4 +1,4 @@
-# e2e-common.sh - what the end-to-end scripts (e2e-httpd, e2e-postgres,
+# e2e-common.sh - what the end-to-end scripts (e2e-httpd, e2e-pod, e2e-postgres,
 # e2e-prometheus) share; sourced by bash.
 #
 # Outside the namespaces, after the run:

@@ -64,16 +64,8 @@ if [ "${1:-}" != --inside ]; then
         rc=1
     fi
     rm -rf "$work"
-    if [ "$(ipcs -a)" != "$ipc_before" ]; then
-        echo "e2e-pod: FAIL: the host's System V objects changed" >&2
-        rc=1
-    fi
-    if [ "$rc" = 0 ]; then
-        echo "e2e-pod: PASS (transcript: $keep/transcript.txt)"
-    else
-        echo "e2e-pod: FAIL (transcript: $keep/transcript.txt)" >&2
-    fi
-    exit "$rc"
+    . "$here/scripts/e2e-common.sh"
+    e2e_end e2e-pod "$rc" "$keep" "$ipc_before"
 fi
 
 # ---- inside the private IPC namespace (the host's pid namespace) ---------
