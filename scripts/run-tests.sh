@@ -22,7 +22,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-verify_asan_link_order=0:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 if [ "$(id -u)" = 0 ]; then USERNS=""; else USERNS="unshare -r"; fi
-CHECK="$USERNS $SG_BUILD/shmguard check --isolate --no-preload --quiet --error-exitcode 99 --"
+CHECK="$USERNS $SG_BUILD/shmguard check --isolate --no-preload --mode defer --quiet --error-exitcode 99 --"
 if ! $CHECK true 2>/dev/null; then
     echo "run-tests: cannot create a private IPC namespace ($CHECK true); the tests need one" >&2
     exit 1

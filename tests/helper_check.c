@@ -19,6 +19,11 @@
  *   enospc KEY       a shmget that fails (limits lowered by the test);
  *                    prints "line L errno E"
  *   lookup KEY       look up KEY, attach, detach; exit 0, or 2 if not found
+ *   rmlook KEY       create KEY, attach, fork a child that stays attached,
+ *                    IPC_RMID while attached, look the key up again, end
+ *                    the child, detach; prints "lookup found" or "lookup
+ *                    errno E" (a test suite's own check that a removed key
+ *                    is gone)
  *   wait KEY         create a segment, print "id I", wait for a line on
  *                    stdin, exit (outside activity happens meanwhile)
  *   daemon KEY       a child creates and attaches a segment and stays;
@@ -147,6 +152,33 @@ int main(int argc, char **argv)
     if (!strcmp(m, "enospc")) {
         int id = enospc_here(key);
         say("line %d errno %d\n", enospc_line, id < 0 ? errno : 0);
+        return 0;
+    }
+    if (!strcmp(m, "rmlook")) {
+        int id = shmget(key, 4096, IPC_CREAT | 0600);
+        void *p = id >= 0 ? shmat(id, NULL, 0) : (void *)-1;
+        int go[2];
+        if (p == (void *)-1 || pipe(go) != 0)
+            return 1;
+        pid_t c = fork();
+        if (c == 0) { /* inherits the attachment; holds it until told */
+            char b;
+            close(go[1]);
+            _exit(read(go[0], &b, 1) < 0);
+        }
+        close(go[0]);
+        if (c < 0 || shmctl(id, IPC_RMID, NULL) != 0)
+            return 1;
+        int again = shmget(key, 0, 0);
+        if (again >= 0)
+            say("lookup found\n");
+        else
+            say("lookup errno %d\n", errno);
+        close(go[1]);
+        waitpid(c, NULL, 0);
+        shmdt(p);
+        if (again >= 0 && again != id)
+            shmctl(again, IPC_RMID, NULL);
         return 0;
     }
     if (!strcmp(m, "lookup")) {

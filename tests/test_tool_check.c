@@ -176,7 +176,8 @@ static void test_killed_by_signal(void **state)
 static void test_pending_completed(void **state)
 {
     (void)state;
-    check(NULL, (const char *[]){ "pending", "0x5eedc003", NULL });
+    /* Deferral is the defer mode's: a deployment's semantics, asked for. */
+    check((const char *[]){ "--mode", "defer", NULL }, (const char *[]){ "pending", "0x5eedc003", NULL });
     int pid, id;
     if (sscanf(res.out, "pid %d id %d", &pid, &id) != 2)
         fail_msg("helper said: %s", res.out);
@@ -203,7 +204,7 @@ static void test_outside_holder_removal(void **state)
     int id = shmget(0x5eedc0de, 4096, IPC_CREAT | 0600);
     void *p = shmat(id, NULL, 0);
     assert_true(id >= 0 && p != (void *)-1);
-    check(NULL, (const char *[]){ "rmid", "0x5eedc0de", NULL });
+    check((const char *[]){ "--mode", "defer", NULL }, (const char *[]){ "rmid", "0x5eedc0de", NULL });
     ASSERT_HAS(res.out, "rmid 0");
     ASSERT_HAS(report, "handed to the kernel by shmguard check");
     ASSERT_HAS(report, "1 deferred removal left by the run");
@@ -240,6 +241,36 @@ static void set_shmmni(int v)
     assert_non_null(f);
     fprintf(f, "%d\n", v);
     assert_int_equal(fclose(f), 0);
+}
+
+/* check changes nothing the program sees: a removal while a child is
+ * attached too, then a lookup of the key, answers as bare (the key is
+ * gone) under check's default, observe; --mode defer answers as a
+ * deployment with the library does.  The report says the mode, text and
+ * JSON. */
+static void test_observe_by_default(void **state)
+{
+    (void)state;
+    char *bare[] = { (char *)SGT_HELPER("helper_check"), "rmlook", "0x5eedc0a1", NULL };
+    char *env[] = { "LD_PRELOAD=", NULL };
+    sgt_run(&res, bare, env, 30);
+    assert_true(sgt_exited(&res, 0));
+    char bare_out[64];
+    snprintf(bare_out, sizeof bare_out, "%.40s", res.out);
+    assert_string_equal(bare_out, "lookup errno 2\n");
+    check(NULL, (const char *[]){ "rmlook", "0x5eedc0a1", NULL });
+    assert_int_equal(exit_code(), 0);
+    assert_string_equal(res.out, bare_out);
+    ASSERT_HAS(report, "library in observe mode");
+    check((const char *[]){ "--json", NULL }, (const char *[]){ "rmlook", "0x5eedc0a1", NULL });
+    assert_string_equal(res.out, bare_out);
+    ASSERT_HAS(report, "\"mode\":\"observe\"");
+    /* --mode defer: a deployment's semantics, the key still resolves
+     * while the child is attached. */
+    check((const char *[]){ "--mode", "defer", NULL }, (const char *[]){ "rmlook", "0x5eedc0a1", NULL });
+    assert_int_equal(exit_code(), 0);
+    assert_string_equal(res.out, "lookup found\n");
+    ASSERT_HAS(report, "library in defer mode");
 }
 
 static void test_limit_error(void **state)
@@ -521,7 +552,8 @@ int main(void)
         T(test_grandchild_leak),     T(test_clean_status_passes_through),
         T(test_killed_by_signal),    T(test_pending_completed),
         T(test_outside_holder_removal), T(test_churn_then_leak),
-        T(test_limit_error),         T(test_outside_not_reported),
+        T(test_observe_by_default),  T(test_limit_error),
+        T(test_outside_not_reported),
         T(test_still_running),       T(test_cleanup_spares_running),
         T(test_isolate_root),
         T(test_isolate_unprivileged), T(test_usage),

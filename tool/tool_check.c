@@ -68,7 +68,11 @@ static void check_usage(FILE *f)
             "     --error-exitcode <n>  exit status when something leaked (default: %d)\n"
             "     --json                write the report as JSON\n"
             "     --report <file>       write the report to file (default: standard error)\n"
-            "     --mode <mode>         off, observe or defer (sets SHMGUARD_MODE; default: defer)\n"
+            "     --mode <mode>         observe (the default: record and report, change\n"
+            "                             nothing the program sees), defer (the production\n"
+            "                             semantics of a deployment with the library:\n"
+            "                             IPC_RMID deferred until the last detach), or off\n"
+            "                             (sets SHMGUARD_MODE for the run)\n"
             "     --no-preload          do not preload the library into the command; only\n"
             "                             processes that load it themselves are recorded\n"
             " -q, --quiet               no report when nothing leaked\n"
@@ -312,7 +316,7 @@ int cmd_check(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct check_opts o = { .error_exitcode = CHECK_EXIT_LEAKED };
-    const char *mode = NULL;
+    const char *mode = "observe";
     int preload = 1, c;
     optind = 1;
     opterr = 0;
@@ -371,6 +375,7 @@ int cmd_check(int argc, char **argv)
     }
     r->argv = argv + optind;
     r->argc = argc - optind;
+    r->mode = mode;
     r->isolated = o.isolate;
     int rc = CHECK_EXIT_ERROR;
     if (o.isolate && isolate() != 0)

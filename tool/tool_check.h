@@ -48,6 +48,9 @@ struct check_sem {
 struct check_run {
     char **argv;
     int argc;
+    const char *mode;           /* the library's mode for the run: observe (the
+                                 * default: nothing the program does changes),
+                                 * defer, or off */
     char dir[PATH_MAX];         /* the run's ledger directory */
     int isolated;
     int pid;                    /* the command's pid */

@@ -450,7 +450,7 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
         int q = !a[0] || a[strcspn(a, " \t\n'\"\\$`;&|<>()*?")];
         fprintf(f, q ? "%s'%s'" : "%s%s", i ? " " : "", a);
     }
-    fprintf(f, " (pid %d) %s after %.1f s%s\n", r->pid, st, r->secs,
+    fprintf(f, " (pid %d) %s after %.1f s, library in %s mode%s\n", r->pid, st, r->secs, r->mode,
             r->isolated ? ", in a private IPC namespace" : "");
     uint64_t bytes = 0;
     if (r->n_leaks)
@@ -593,8 +593,8 @@ static void report_json(FILE *f, const struct check_run *r)
         fprintf(f, "%s", i ? "," : "");
         json_str(f, r->argv[i], 65536);
     }
-    fprintf(f, "],\"pid\":%d,\"isolated\":%s,\"seconds\":%.3f,", r->pid, r->isolated ? "true" : "false",
-            r->secs);
+    fprintf(f, "],\"pid\":%d,\"mode\":\"%s\",\"isolated\":%s,\"seconds\":%.3f,", r->pid, r->mode,
+            r->isolated ? "true" : "false", r->secs);
     if (WIFEXITED(r->status))
         fprintf(f, "\"exit\":{\"code\":%d,\"signal\":null}", WEXITSTATUS(r->status));
     else if (WIFSIGNALED(r->status)) {
