@@ -836,7 +836,7 @@ static void test_orphans(void **state)
     assert_int_equal(st.st_mode & 0777, 0644);
     /* Nothing else beside it: the temporary file was renamed. */
     char ls[PATH_MAX + 64];
-    snprintf(ls, sizeof ls, "ls -A '%s' | grep -c tmp", dir);
+    snprintf(ls, sizeof ls, "ls -A '%s' | grep -c '^\\.metrics'", dir);
     FILE *pf = popen(ls, "r");
     int n = -1;
     assert_int_equal(fscanf(pf, "%d", &n), 1);

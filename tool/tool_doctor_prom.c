@@ -18,7 +18,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -162,16 +164,25 @@ int doctor_prom_print(const struct doctor_metrics *m, FILE *f)
 int doctor_prom_write(const struct doctor_metrics *m, const char *path)
 {
     /* A temporary file beside the target, renamed over it: a collector
-     * reading the directory sees the old file or the new one, whole. */
+     * reading the directory sees the old file or the new one, whole.  Its
+     * name is random and it is created exclusively (mkostemp): another
+     * user of the directory (the collector's own) can neither guess it
+     * nor plant a link there.  Hidden (a leading dot): the textfile
+     * collector reads only *.prom. */
     char tmp[PATH_MAX];
     const char *slash = strrchr(path, '/');
     int dl = slash ? (int)(slash - path + 1) : 0;
-    if (snprintf(tmp, sizeof tmp, "%.*s.%s.%d.tmp", dl, path, slash ? slash + 1 : path,
-                 (int)getpid()) >= (int)sizeof tmp) {
+    if (snprintf(tmp, sizeof tmp, "%.*s.%s.XXXXXX", dl, path, slash ? slash + 1 : path) >=
+        (int)sizeof tmp) {
         fprintf(stderr, "%s: doctor: --output path too long\n", sg_prog);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd >= 0 && fchmod(fd, 0644) != 0) {
+        close(fd);
+        unlink(tmp);
+        fd = -1;
+    }
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         fprintf(stderr, "%s: doctor: cannot create %s: %m\n", sg_prog, tmp);
