@@ -988,7 +988,8 @@ static void test_bad_usage(void **state)
     sgt_run(&res, help, bare_env, 30);
     assert_true(sgt_exited(&res, 0));
     ASSERT_HAS(res.out, "Exit status:");
-    ASSERT_HAS(res.out, " 3  kernel.shmmni, kernel.shmall, SEMMNI or SEMMNS at 90% of its limit or more");
+    ASSERT_HAS(res.out, " 3  kernel.shmmni, kernel.shmall, SEMMNI, SEMMNS or kernel.msgmni at 90% of its\n"
+                        "    limit or more");
 }
 
 /* 4,096 segments whose creator was killed: every one an orphan, and the

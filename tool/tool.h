@@ -279,6 +279,7 @@ void doctor_sem_json(const struct doctor_sem *d, const struct sg_view *v, FILE *
 struct doctor_metrics {
     const struct sg_view *v;
     const struct doctor_sem *sem;
+    const struct doctor_msg *msg;
     const struct sg_tally *seg_state;   /* [SG_ST_MARKED + 1], by sg_segstate */
     const struct sg_tally *due;         /* pending removals that are due */
     int exit;                           /* doctor's exit status */
@@ -288,6 +289,24 @@ int doctor_prom_print(const struct doctor_metrics *m, FILE *f);
 /* Write it to path atomically (a temporary file beside it, renamed over
  * it); 0, or -1 with a message on stderr and nothing left behind. */
 int doctor_prom_write(const struct doctor_metrics *m, const char *path);
+
+/* The message queue part of doctor (tool_doctor_msg.c). */
+#include "sg_kmsg.h"
+enum { DOCTOR_MSG_IN_USE, DOCTOR_MSG_UNKNOWN };
+struct doctor_msg {
+    int have;                   /* 0: the kernel's queues or limits unreadable */
+    struct sg_msglimits l;
+    int mni;                    /* 0 ok, 1 near (>= 90%), 2 exhausted */
+    size_t queues[2];           /* by DOCTOR_MSG_* */
+    uint64_t msgs[2], bytes[2];
+    int exit;                   /* 0, or DOCTOR_SEM_EXIT_LIMIT */
+};
+void doctor_msg_analyse(struct doctor_msg *d);
+void doctor_msg_text(const struct doctor_msg *d, FILE *f);
+/* Prints the member "queues": {...}, with a trailing comma. */
+void doctor_msg_json(const struct doctor_msg *d, FILE *f);
+/* Put a kernel.msgmni verdict before doctor's one-line verdict. */
+void doctor_msg_verdict(const struct doctor_msg *d, char *verdict, size_t n);
 
 /* Subcommands: argv[0] is the subcommand's name; return the exit status. */
 /* ---- the semaphore set table of ls (tool_ls_sem.c) -------------------- */
@@ -304,6 +323,17 @@ struct ls_sem_opts {
  * JSON object named "semaphores") to out.  0, or -1 out of memory. */
 size_t ls_sem_count(const struct ls_sem_opts *o, const struct sg_view *v);
 int ls_sem_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out);
+
+/* ---- the message queue table of ls (tool_ls_msg.c) --------------------- */
+struct sg_kmsg;
+struct sg_kmsgsnap;
+/* Queues of q that pass the filters of o (--orphans takes none: no queue
+ * is proved orphaned without a creator record); print them as a table
+ * (or a JSON object named "queues").  0, or -1 out of memory. */
+size_t ls_msg_count(const struct ls_sem_opts *o, const struct sg_kmsgsnap *q);
+int ls_msg_print(const struct ls_sem_opts *o, const struct sg_kmsgsnap *q, FILE *out);
+/* "in-use" while its last sender or receiver lives, else "unknown". */
+const char *ls_msg_state(const struct sg_kmsg *k);
 
 int cmd_ledger(int argc, char **argv);
 /* `ledger --check [--repair]` (tool_ledger_check.c); dir NULL: the

@@ -109,6 +109,7 @@ struct doctor {
     char verdict[512];
 
     struct doctor_sem sem;          /* kernel.sem (tool_doctor_sem.c) */
+    struct doctor_msg msg;          /* kernel.msgmni (tool_doctor_msg.c) */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -576,6 +577,7 @@ static void print_text(const struct doctor *d)
     }
 
     doctor_sem_text(&d->sem, &d->v, stdout);
+    doctor_msg_text(&d->msg, stdout);
 
     char fs[32] = "unknown file system";
     int mem = sg_ledger_dir_in_memory(d->dir, fs, sizeof fs);
@@ -630,8 +632,10 @@ static void print_json(const struct doctor *d)
     fprintf(f, "{\n  \"verdict\": \"%s\",\n  \"exit_status\": %d,\n  \"summary\": ",
             d->worst == LV_EXHAUSTED ? "exhausted"
             : sem && !strcmp(sem, "exhausted") ? sem
+            : d->msg.mni == 2 ? "exhausted"
             : d->worst == LV_NEAR ? "nearly-exhausted"
             : sem ? sem
+            : d->msg.mni == 1 ? "nearly-exhausted"
             : d->exit == DOCTOR_EXIT_ORPHANS ? "orphans" : "healthy",
             d->exit);
     json_str(f, d->verdict, sizeof d->verdict);
@@ -731,6 +735,7 @@ static void print_json(const struct doctor *d)
     }
     fprintf(f, "%s],\n", d->n_acts ? "\n  " : "");
     doctor_sem_json(&d->sem, &d->v, f);
+    doctor_msg_json(&d->msg, f);
     char fs[32] = "";
     int mem = sg_ledger_dir_in_memory(d->dir, fs, sizeof fs);
     fprintf(f, "  \"ledgers\": {\"dir\": ");
@@ -762,7 +767,7 @@ static void doctor_usage(FILE *f)
             "(kernel.shmmni, kernel.shmall, kernel.shmmax), what the next shmget would fail\n"
             "with and why, orphaned segments and due removals, the largest holders, and\n"
             "the commands that fix it; then the same for semaphore sets (kernel.sem:\n"
-            "SEMMNI sets, SEMMNS semaphores).\n"
+            "SEMMNI sets, SEMMNS semaphores) and message queues (kernel.msgmni).\n"
             "\n"
             "Options:\n"
             " -J, --json         JSON output (fields: see shmguard(1))\n"
@@ -781,7 +786,8 @@ static void doctor_usage(FILE *f)
             " 0  healthy: every limit below %d%%, no orphans, no due removals\n"
             " 1  error, or bad usage\n"
             " 2  orphaned segments or sets, or due pending removals, and every limit below %d%%\n"
-            " 3  kernel.shmmni, kernel.shmall, SEMMNI or SEMMNS at %d%% of its limit or more\n"
+            " 3  kernel.shmmni, kernel.shmall, SEMMNI, SEMMNS or kernel.msgmni at %d%% of its\n"
+            "    limit or more\n"
             "    (orphans or not)\n"
             "\n"
             "For more details see shmguard(1).\n",
@@ -865,8 +871,12 @@ int cmd_doctor(int argc, char **argv)
     doctor_sem_verdict(&d.sem, &d.v, d.verdict, sizeof d.verdict, d.exit);
     if (d.sem.exit > d.exit)
         d.exit = d.sem.exit;
+    doctor_msg_analyse(&d.msg);
+    doctor_msg_verdict(&d.msg, d.verdict, sizeof d.verdict);
+    if (d.msg.exit > d.exit)
+        d.exit = d.msg.exit;
     int rc = d.exit;
-    struct doctor_metrics m = { &d.v, &d.sem, d.st, &d.due, d.exit };
+    struct doctor_metrics m = { &d.v, &d.sem, &d.msg, d.st, &d.due, d.exit };
     if (output) {
         rc = doctor_prom_write(&m, output) == 0 ? SG_EXIT_OK : SG_EXIT_FAILURE;
         free(d.is_due);

@@ -60,13 +60,18 @@ int doctor_prom_print(const struct doctor_metrics *m, FILE *f)
 
     family(f, "shmguard_ipc_limit", "gauge",
            "System V IPC limit of this IPC namespace: kernel.shmmni (segments), kernel.shmall "
-           "(pages), SEMMNI (semaphore sets), SEMMNS (semaphores).");
+           "(pages), SEMMNI (semaphore sets), SEMMNS (semaphores), kernel.msgmni (message "
+           "queues).");
     fprintf(f, "shmguard_ipc_limit{limit=\"shmmni\"} %" PRIu64 "\n", l->shmmni);
     fprintf(f, "shmguard_ipc_limit{limit=\"shmall\"} %" PRIu64 "\n", l->shmall);
     if (sem) {
         fprintf(f, "shmguard_ipc_limit{limit=\"semmni\"} %" PRIu64 "\n", sl->semmni);
         fprintf(f, "shmguard_ipc_limit{limit=\"semmns\"} %" PRIu64 "\n", sl->semmns);
     }
+    const struct sg_msglimits *ml = &m->msg->l;
+    int msg = m->msg->have;
+    if (msg)
+        fprintf(f, "shmguard_ipc_limit{limit=\"msgmni\"} %" PRIu64 "\n", ml->msgmni);
     family(f, "shmguard_ipc_used", "gauge", "What counts against each limit now, in its unit.");
     fprintf(f, "shmguard_ipc_used{limit=\"shmmni\"} %" PRIu64 "\n", l->used_ids);
     fprintf(f, "shmguard_ipc_used{limit=\"shmall\"} %" PRIu64 "\n", l->shm_tot);
@@ -74,6 +79,8 @@ int doctor_prom_print(const struct doctor_metrics *m, FILE *f)
         fprintf(f, "shmguard_ipc_used{limit=\"semmni\"} %" PRIu64 "\n", sl->used_sets);
         fprintf(f, "shmguard_ipc_used{limit=\"semmns\"} %" PRIu64 "\n", sl->used_sems);
     }
+    if (msg)
+        fprintf(f, "shmguard_ipc_used{limit=\"msgmni\"} %" PRIu64 "\n", ml->used_queues);
     family(f, "shmguard_ipc_used_ratio", "gauge",
            "Used over limit, 0 to 1 (doctor calls 0.9 and above nearly exhausted).");
     fprintf(f, "shmguard_ipc_used_ratio{limit=\"shmmni\"} %.6f\n", ratio(l->used_ids, l->shmmni));
@@ -84,6 +91,9 @@ int doctor_prom_print(const struct doctor_metrics *m, FILE *f)
         fprintf(f, "shmguard_ipc_used_ratio{limit=\"semmns\"} %.6f\n",
                 ratio(sl->used_sems, sl->semmns));
     }
+    if (msg)
+        fprintf(f, "shmguard_ipc_used_ratio{limit=\"msgmni\"} %.6f\n",
+                ratio(ml->used_queues, ml->msgmni));
 
     char lab[32];
     family(f, "shmguard_shm_segments", "gauge",
@@ -117,6 +127,22 @@ int doctor_prom_print(const struct doctor_metrics *m, FILE *f)
             state_label(lab, sizeof lab, sg_semstate_name((enum sg_semstate)s));
             fprintf(f, "shmguard_sem_semaphores{state=\"%s\"} %zu\n", lab, m->sem->sems[s]);
         }
+    }
+
+    if (msg) {
+        static const char *qs[] = { "in_use", "unknown" };
+        family(f, "shmguard_msg_queues", "gauge",
+               "Message queues by state: in_use (a live last sender or receiver), unknown.");
+        for (int s = 0; s < 2; s++)
+            fprintf(f, "shmguard_msg_queues{state=\"%s\"} %zu\n", qs[s], m->msg->queues[s]);
+        family(f, "shmguard_msg_queue_messages", "gauge", "Messages held by the queues of each state.");
+        for (int s = 0; s < 2; s++)
+            fprintf(f, "shmguard_msg_queue_messages{state=\"%s\"} %" PRIu64 "\n", qs[s],
+                    m->msg->msgs[s]);
+        family(f, "shmguard_msg_queue_bytes", "gauge", "Bytes held by the queues of each state.");
+        for (int s = 0; s < 2; s++)
+            fprintf(f, "shmguard_msg_queue_bytes{state=\"%s\"} %" PRIu64 "\n", qs[s],
+                    m->msg->bytes[s]);
     }
 
     /* What the library saw: its ledgers' counters and event rings. */

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_kmsg.h"
 #include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "sg_config.h"
@@ -109,13 +110,18 @@ static void ls_usage(FILE *f)
             "owner, its creator (pid, command, alive or dead), the processes attached\n"
             "now, its state and age, and the call site that created it when the\n"
             "shmguard ledger recorded it.  Then, when there are any, the semaphore\n"
-            "sets, with their creator and the processes recorded as using them.\n"
+            "sets, with their creator and the processes recorded as using them, and\n"
+            "the message queues, with the kernel's facts about them.\n"
             "\n"
             "Kind:\n"
             " -m, --shm             only shared memory segments\n"
             " -s, --sem             only semaphore sets (the columns are fixed: KEY SEMID\n"
             "                       OWNER PERMS NSEMS STATE CPID COMMAND ALIVE USERS AGE\n"
             "                       LEDGER SITE; -o applies to segments)\n"
+            " -q, --msg             only message queues (fixed columns: KEY MSQID OWNER\n"
+            "                       PERMS MESSAGES BYTES QBYTES LSPID LRPID STATE AGE; the\n"
+            "                       library does not record queues yet: STATE is in-use\n"
+            "                       while the last sender or receiver lives, else unknown)\n"
             "\n"
             "Filters (a segment or set is listed when it passes all of them):\n"
             "     --orphans         only orphaned segments (with --pending: either)\n"
@@ -250,7 +256,7 @@ static struct ls_mem *ls_read_mem(size_t *n)
 
 struct ls_opts {
     int json, raw, noheadings, bytes;
-    int shm_only, sem_only;         /* -m, -s */
+    int shm_only, sem_only, msg_only; /* -m, -s, -q */
     int want_orphans, want_pending;
     int have_key, have_id, have_user;
     int32_t key;
@@ -532,49 +538,95 @@ static void ls_sem_opts_from(const struct ls_opts *o, struct ls_sem_opts *so)
     so->user = o->user;
 }
 
-/* Both tables as one JSON object: {"segments": [...], "semaphores": [...]}. */
-static int ls_print_json_both(const struct ls_opts *o, const struct ls_sem_opts *so,
-                              const struct sg_view *v, const struct proc_scan *ps)
+/* The tables as one JSON object: {"segments": [...], "semaphores": [...],
+ * "queues": [...]}, sets and queues when asked for. */
+static int ls_print_json_all(const struct ls_opts *o, const struct ls_sem_opts *so,
+                             const struct sg_view *v, const struct proc_scan *ps, int sets,
+                             const struct sg_kmsgsnap *q)
 {
-    char *a = NULL, *b = NULL;
-    size_t alen = 0, blen = 0;
-    FILE *fa = open_memstream(&a, &alen), *fb = open_memstream(&b, &blen);
-    int rc = SG_EXIT_FAILURE;
-    if (!fa || !fb)
+    char *t[3] = { NULL, NULL, NULL };
+    size_t len[3] = { 0, 0, 0 };
+    FILE *f[3] = { NULL, NULL, NULL };
+    int n = 0, rc = SG_EXIT_FAILURE;
+    for (int i = 0; i < 3; i++)
+        if (!(f[i] = open_memstream(&t[i], &len[i])))
+            goto out;
+    if (ls_print(o, v, ps, f[n++]) != SG_EXIT_OK)
         goto out;
-    if (ls_print(o, v, ps, fa) != SG_EXIT_OK || ls_sem_print(so, v, fb) != 0)
+    if (sets && ls_sem_print(so, v, f[n++]) != 0)
         goto out;
-    fclose(fa);
-    fclose(fb);
-    fa = fb = NULL;
+    if (q && ls_msg_print(so, q, f[n++]) != 0)
+        goto out;
+    for (int i = 0; i < 3; i++) {
+        fclose(f[i]);
+        f[i] = NULL;
+    }
     /* Each is "{\n   \"name\": [...]\n}\n": join the insides. */
-    char *ea = strrchr(a, '}'), *sb = strchr(b, '{');
-    if (!ea || !sb)
-        goto out;
-    while (ea > a && (ea[-1] == '\n' || ea[-1] == ' '))
-        ea--;
-    fwrite(a, 1, (size_t)(ea - a), stdout);
-    fputs(",", stdout);
-    fputs(sb + 1, stdout);
+    for (int i = 0; i < n; i++) {
+        char *s = strchr(t[i], '{'), *e = strrchr(t[i], '}');
+        if (!s || !e || e < s)
+            goto out;
+        while (e > s && (e[-1] == '\n' || e[-1] == ' '))
+            e--;
+        if (i == 0)
+            fwrite(t[i], 1, (size_t)(e - t[i]), stdout);
+        else {
+            fputs(",", stdout);
+            fwrite(s + 1, 1, (size_t)(e - s - 1), stdout);
+        }
+    }
+    fputs("\n}\n", stdout);
     rc = SG_EXIT_OK;
 out:
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    free(a);
-    free(b);
+    for (int i = 0; i < 3; i++) {
+        if (f[i])
+            fclose(f[i]);
+        free(t[i]);
+    }
     if (rc != SG_EXIT_OK)
         fprintf(stderr, "%s: ls: cannot print the tables: out of memory\n", sg_prog);
     return rc;
 }
 
-/* What ls prints: segments, then semaphore sets when there are any (or
- * only one kind with -m / -s). */
+static int ls_output_shm_sem(const struct ls_opts *o, const struct ls_sem_opts *sop,
+                             const struct sg_view *v, const struct proc_scan *ps,
+                             const struct sg_kmsgsnap *q);
+
+/* What ls prints: segments, then semaphore sets and message queues when
+ * there are any (or only one kind with -m / -s / -q). */
 static int ls_output(const struct ls_opts *o, const struct sg_view *v, const struct proc_scan *ps)
 {
     struct ls_sem_opts so;
     ls_sem_opts_from(o, &so);
+    struct sg_kmsgsnap q = { NULL, 0 };
+    int have_q = !o->shm_only && !o->sem_only && !o->want_pending && sg_kmsgsnap_read(&q) == 0;
+    if (o->msg_only) {
+        if (!have_q) {
+            fprintf(stderr, "%s: ls: cannot read the kernel's list of message queues "
+                            "(/proc/sysvipc/msg)\n", sg_prog);
+            return SG_EXIT_FAILURE;
+        }
+        int r = ls_msg_print(&so, &q, stdout);
+        sg_kmsgsnap_free(&q);
+        if (r != 0) {
+            fprintf(stderr, "%s: ls: cannot print the table: out of memory\n", sg_prog);
+            return SG_EXIT_FAILURE;
+        }
+        return SG_EXIT_OK;
+    }
+    int queues = have_q && ls_msg_count(&so, &q) > 0;
+    int rc = ls_output_shm_sem(o, &so, v, ps, queues ? &q : NULL);
+    sg_kmsgsnap_free(&q);
+    return rc;
+}
+
+/* Segments, then sets when there are any (or only sets with -s), then the
+ * queues q when not NULL. */
+static int ls_output_shm_sem(const struct ls_opts *o, const struct ls_sem_opts *sop,
+                             const struct sg_view *v, const struct proc_scan *ps,
+                             const struct sg_kmsgsnap *q)
+{
+    struct ls_sem_opts so = *sop;
     int sets = !o->shm_only && v->have_sems && (o->sem_only || !o->want_pending) &&
                (o->sem_only || ls_sem_count(&so, v) > 0);
     if (o->sem_only && !v->have_sems) {
@@ -589,12 +641,19 @@ static int ls_output(const struct ls_opts *o, const struct sg_view *v, const str
         }
         return SG_EXIT_OK;
     }
-    if (sets && o->json)
-        return ls_print_json_both(o, &so, v, ps);
+    if ((sets || q) && o->json)
+        return ls_print_json_all(o, &so, v, ps, sets, q);
     int rc = ls_print(o, v, ps, stdout);
     if (rc == SG_EXIT_OK && sets) {
         fputs("\n", stdout);
         if (ls_sem_print(&so, v, stdout) != 0) {
+            fprintf(stderr, "%s: ls: cannot print the table: out of memory\n", sg_prog);
+            rc = SG_EXIT_FAILURE;
+        }
+    }
+    if (rc == SG_EXIT_OK && q) {
+        fputs("\n", stdout);
+        if (ls_msg_print(&so, q, stdout) != 0) {
             fprintf(stderr, "%s: ls: cannot print the table: out of memory\n", sg_prog);
             rc = SG_EXIT_FAILURE;
         }
@@ -614,7 +673,8 @@ int cmd_ls(int argc, char **argv)
         { "id", required_argument, NULL, OPT_ID },  { "user", required_argument, NULL, OPT_USER },
         { "dir", required_argument, NULL, OPT_DIR }, { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },      { "shm", no_argument, NULL, 'm' },
-        { "sem", no_argument, NULL, 's' },          { NULL, 0, NULL, 0 },
+        { "sem", no_argument, NULL, 's' },          { "msg", no_argument, NULL, 'q' },
+        { NULL, 0, NULL, 0 },
     };
     struct ls_opts o;
     memset(&o, 0, sizeof o);
@@ -623,10 +683,11 @@ int cmd_ls(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:nrJbHhVms", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:nrJbHhVmsq", opts, NULL)) != -1) {
         switch (c) {
         case 'm': o.shm_only = 1; break;
         case 's': o.sem_only = 1; break;
+        case 'q': o.msg_only = 1; break;
         case 'o':
             if (ls_parse_columns(optarg, o.cols, &o.ncols) != 0)
                 return SG_EXIT_FAILURE;
@@ -683,8 +744,8 @@ int cmd_ls(int argc, char **argv)
     }
     if (o.dir && (tool_dir_arg("ls", o.dir) != 0 || tool_dir_readable("ls", o.dir) != 0))
         return SG_EXIT_FAILURE;
-    if (o.shm_only && o.sem_only) {
-        tool_cmd_usage_error("ls", "--shm and --sem exclude each other (without either, both are listed)");
+    if (o.shm_only + o.sem_only + o.msg_only > 1) {
+        tool_cmd_usage_error("ls", "--shm, --sem and --msg exclude each other (without any, all are listed)");
         return SG_EXIT_FAILURE;
     }
 

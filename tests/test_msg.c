@@ -1,0 +1,150 @@
+/*
+ * test_msg.c - message queues in the tool, from the kernel's facts: `ls
+ * --msg` (text and JSON, filters, states: in-use while the last sender or
+ * receiver lives, unknown otherwise; --orphans takes none), ls without a
+ * kind option (queues after segments), and doctor's kernel.msgmni (text,
+ * JSON, Prometheus, exit status 3 when exhausted).
+ */
+#include "sgtest.h"
+#include "fixture.h"
+
+#include <sys/msg.h>
+
+#include "sg_kmsg.h"
+
+static struct sgt_result res;
+
+static void tool(const char *cmd, const char *a1, const char *a2, const char *a3)
+{
+    char d[PATH_MAX + 16];
+    snprintf(d, sizeof d, "--dir=%s", dir);
+    char *argv[] = { (char *)SGT_TOOL, (char *)cmd, d, (char *)a1, (char *)a2, (char *)a3, NULL };
+    char *env[] = { "LD_PRELOAD=", NULL };
+    sgt_run(&res, argv, env, 30);
+    assert_true(res.status != -1 && WIFEXITED(res.status));
+}
+
+static void clear_queues(void)
+{
+    struct sg_kmsgsnap q;
+    if (sg_kmsgsnap_read(&q) == 0) {
+        for (size_t i = 0; i < q.n; i++)
+            msgctl(q.v[i].id, IPC_RMID, NULL);
+        sg_kmsgsnap_free(&q);
+    }
+}
+
+static int after(void **state)
+{
+    clear_queues();
+    return teardown(state);
+}
+
+struct msgbuf1 {
+    long mtype;
+    char text[16];
+};
+
+static void test_ls_queues(void **state)
+{
+    (void)state;
+    /* Used: this process sent a message (its pid, alive, is the last
+     * sender).  Idle: nobody ever sent or received. */
+    int used = msgget(0x6d5e0001, IPC_CREAT | 0600), idle = msgget(0x6d5e0002, IPC_CREAT | 0640);
+    assert_true(used >= 0 && idle >= 0);
+    struct msgbuf1 m = { 1, "hello" };
+    assert_int_equal(msgsnd(used, &m, 6, 0), 0);
+    /* A sender that is gone: its queue is unknown, not orphaned. */
+    int gone = msgget(0x6d5e0003, IPC_CREAT | 0600);
+    pid_t c = fork();
+    if (c == 0)
+        _exit(msgsnd(gone, &m, 6, 0) != 0);
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+
+    tool("ls", "--msg", "--raw", "--noheadings");
+    assert_true(sgt_exited(&res, 0));
+    char want[256];
+    snprintf(want, sizeof want, "0x6d5e0001 %d root 600 1 6 16384 %d  in-use ", used, (int)getpid());
+    ASSERT_HAS(res.out, want);
+    snprintf(want, sizeof want, "0x6d5e0002 %d root 640 0 0 16384   unknown ", idle);
+    ASSERT_HAS(res.out, want);
+    snprintf(want, sizeof want, "0x6d5e0003 %d root 600 1 6 16384 %d  unknown ", gone, (int)c);
+    ASSERT_HAS(res.out, want);
+
+    /* Filters. */
+    tool("ls", "-q", "--key", "0x6d5e0002");
+    ASSERT_HAS(res.out, "0x6d5e0002");
+    ASSERT_LACKS(res.out, "0x6d5e0001");
+    tool("ls", "-q", "--orphans", NULL);
+    ASSERT_LACKS(res.out, "0x6d5e");
+
+    /* JSON. */
+    tool("ls", "-q", "--json", NULL);
+    ASSERT_HAS(res.out, "\"queues\": [");
+    ASSERT_HAS(res.out, "\"key\": \"0x6d5e0001\"");
+    ASSERT_HAS(res.out, "\"messages\": 1");
+    ASSERT_HAS(res.out, "\"state\": \"in-use\"");
+
+    /* Without a kind: segments, then the queues; JSON one object. */
+    tool("ls", NULL, NULL, NULL);
+    assert_true(sgt_exited(&res, 0));
+    ASSERT_HAS(res.out, "MSQID");
+    ASSERT_HAS(res.out, "0x6d5e0003");
+    tool("ls", "--json", NULL, NULL);
+    ASSERT_HAS(res.out, "\"segments\": [");
+    ASSERT_HAS(res.out, "\"queues\": [");
+    /* Kinds exclude each other. */
+    tool("ls", "-q", "-s", NULL);
+    assert_true(sgt_exited(&res, 1));
+    ASSERT_HAS(res.err, "--shm, --sem and --msg exclude each other");
+}
+
+static void test_doctor_msgmni(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/proc/sys/kernel/msgmni", "r+");
+    if (!f || geteuid() != 0)
+        skip();
+    unsigned long old = 0;
+    assert_int_equal(fscanf(f, "%lu", &old), 1);
+    fclose(f);
+    f = fopen("/proc/sys/kernel/msgmni", "w");
+    assert_non_null(f);
+    fprintf(f, "2\n");
+    fclose(f);
+    int a = msgget(IPC_PRIVATE, 0600), b = msgget(IPC_PRIVATE, 0600);
+    int c = msgget(IPC_PRIVATE, 0600);
+    int e = errno;
+    assert_true(a >= 0 && b >= 0 && c < 0 && e == ENOSPC);
+
+    tool("doctor", NULL, NULL, NULL);
+    assert_true(sgt_exited(&res, 3));
+    ASSERT_HAS(res.out, "EXHAUSTED: kernel.msgmni 2/2 queues: the next msgget that creates a queue "
+                        "fails with ENOSPC");
+    ASSERT_HAS(res.out, "MSGMNI         2 / 2 queues");
+    ASSERT_HAS(res.out, "sysctl -w kernel.msgmni=4");
+    tool("doctor", "--json", NULL, NULL);
+    assert_true(sgt_exited(&res, 3));
+    ASSERT_HAS(res.out, "\"verdict\": \"exhausted\"");
+    ASSERT_HAS(res.out, "\"msgmni\": {\"used\": 2, \"limit\": 2, \"percent\": 100.0, \"status\": \"exhausted\"}");
+    tool("doctor", "--prometheus", NULL, NULL);
+    assert_true(sgt_exited(&res, 0));
+    ASSERT_HAS(res.out, "\nshmguard_ipc_used_ratio{limit=\"msgmni\"} 1.000000\n");
+    ASSERT_HAS(res.out, "\nshmguard_msg_queues{state=\"unknown\"} 2\n");
+    ASSERT_HAS(res.out, "\nshmguard_doctor_status 3\n");
+
+    f = fopen("/proc/sys/kernel/msgmni", "w");
+    assert_non_null(f);
+    fprintf(f, "%lu\n", old);
+    fclose(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ls_queues, setup, after),
+        cmocka_unit_test_setup_teardown(test_doctor_msgmni, setup, after),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

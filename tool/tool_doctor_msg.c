@@ -1,0 +1,98 @@
+/*
+ * tool_doctor_msg.c - the message queue part of `shmguard doctor`:
+ * kernel.msgmni (queues) against its use, the messages and bytes the
+ * queues hold, kernel.msgmax and kernel.msgmnb, and the queues by state
+ * as the kernel's facts tell it (a live last sender or receiver: in use;
+ * else unknown: the library does not record queues yet, so none is
+ * proved orphaned).
+ *
+ * msgget's check when creating a queue (ipc/msg.c newque, ipc_addid):
+ * queues in use >= msgmni is ENOSPC, "No space left on device" again.
+ */
+#define _GNU_SOURCE
+#include "tool.h"
+#include "sg_kmsg.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#define NEAR_PCT 90 /* as for shared memory and semaphores */
+
+static double pct(uint64_t used, uint64_t lim)
+{
+    return lim ? 100.0 * (double)used / (double)lim : 0.0;
+}
+
+void doctor_msg_analyse(struct doctor_msg *d)
+{
+    memset(d, 0, sizeof *d);
+    struct sg_kmsgsnap q;
+    if (sg_msglimits_read(&d->l) != 0 || sg_kmsgsnap_read(&q) != 0)
+        return;
+    d->have = 1;
+    const struct sg_msglimits *l = &d->l;
+    d->mni = l->used_queues >= l->msgmni ? 2 : pct(l->used_queues, l->msgmni) >= NEAR_PCT ? 1 : 0;
+    for (size_t i = 0; i < q.n; i++) {
+        int s = sg_kmsg_last_alive(&q.v[i]) > 0 ? DOCTOR_MSG_IN_USE : DOCTOR_MSG_UNKNOWN;
+        d->queues[s]++;
+        d->msgs[s] += q.v[i].qnum;
+        d->bytes[s] += q.v[i].cbytes;
+    }
+    sg_kmsgsnap_free(&q);
+    d->exit = d->mni ? DOCTOR_SEM_EXIT_LIMIT : 0;
+}
+
+void doctor_msg_text(const struct doctor_msg *d, FILE *f)
+{
+    if (!d->have) {
+        fprintf(f, "\nMessage queues: the kernel's list or its limits could not be read\n");
+        return;
+    }
+    const struct sg_msglimits *l = &d->l;
+    char used[96];
+    fprintf(f, "\nMessage queues (kernel.msgmni %" PRIu64 ", msgmnb %" PRIu64 " bytes a queue, "
+               "msgmax %" PRIu64 " bytes a message):\n",
+            l->msgmni, l->msgmnb, l->msgmax);
+    snprintf(used, sizeof used, "%" PRIu64 " / %" PRIu64 " queues", l->used_queues, l->msgmni);
+    fprintf(f, "  MSGMNI         %-44s %6.1f%%%s\n", used, pct(l->used_queues, l->msgmni),
+            d->mni == 2 ? "  EXHAUSTED" : d->mni == 1 ? "  NEARLY EXHAUSTED" : "");
+    if (d->mni == 2)
+        fprintf(f, "  a new queue    none can be created: msgget fails with ENOSPC (kernel.msgmni)\n");
+    fprintf(f, "  queues         %zu: %zu in use (a live last sender or receiver), %zu unknown; "
+               "%" PRIu64 " messages, %" PRIu64 " bytes held\n",
+            d->queues[0] + d->queues[1], d->queues[DOCTOR_MSG_IN_USE],
+            d->queues[DOCTOR_MSG_UNKNOWN], l->used_msgs, l->used_bytes);
+    if (d->mni)
+        fprintf(f, "  to do          sysctl -w kernel.msgmni=%" PRIu64
+                   "   # raises the limit (this IPC namespace, until reboot)\n",
+                l->msgmni * 2);
+}
+
+void doctor_msg_json(const struct doctor_msg *d, FILE *f)
+{
+    if (!d->have) {
+        fprintf(f, "  \"queues\": null,\n");
+        return;
+    }
+    const struct sg_msglimits *l = &d->l;
+    static const char *lv[] = { "ok", "near", "exhausted" };
+    fprintf(f, "  \"queues\": {\n    \"msgmni\": {\"used\": %" PRIu64 ", \"limit\": %" PRIu64
+               ", \"percent\": %.1f, \"status\": \"%s\"},\n",
+            l->used_queues, l->msgmni, pct(l->used_queues, l->msgmni), lv[d->mni]);
+    fprintf(f, "    \"msgmax\": %" PRIu64 ", \"msgmnb\": %" PRIu64 ", \"messages\": %" PRIu64
+               ", \"bytes\": %" PRIu64 ",\n",
+            l->msgmax, l->msgmnb, l->used_msgs, l->used_bytes);
+    fprintf(f, "    \"queues\": {\"in_use\": %zu, \"unknown\": %zu}\n  },\n",
+            d->queues[DOCTOR_MSG_IN_USE], d->queues[DOCTOR_MSG_UNKNOWN]);
+}
+
+void doctor_msg_verdict(const struct doctor_msg *d, char *verdict, size_t n)
+{
+    if (!d->have || !d->mni)
+        return;
+    char old[512];
+    snprintf(old, sizeof old, "%s", verdict);
+    snprintf(verdict, n, "%s: kernel.msgmni %" PRIu64 "/%" PRIu64 " queues%s; %s",
+             d->mni == 2 ? "EXHAUSTED" : "NEARLY EXHAUSTED", d->l.used_queues, d->l.msgmni,
+             d->mni == 2 ? ": the next msgget that creates a queue fails with ENOSPC" : "", old);
+}
