@@ -56,6 +56,8 @@
 /* Kinds of System V object a segment record can describe. */
 #define SG_KIND_SHM 1u
 #define SG_KIND_SEM 2u
+#define SG_KIND_MSG 3u  /* message queues: events only (the ledger keeps no
+                         * queue records yet) */
 
 /* sg_seg.flags */
 #define SG_SEG_PENDING   0x1u  /* IPC_RMID deferred, not yet issued */
@@ -223,6 +225,7 @@ _Static_assert(offsetof(struct sg_hdr, lock) == 128, "lock at 128");
 #define SG_LIM_SEMMNI   6u   /* semaphore sets */
 #define SG_LIM_SEMMNS   7u   /* semaphores in all sets */
 #define SG_LIM_SEMMSL   8u   /* semaphores in one set */
+#define SG_LIM_MSGMNI   9u   /* message queues */
 
 /* One call that failed on an IPC limit, kept in a ring of SG_EV_CAP
  * records (the newest overwrite the oldest; hdr->ev_total counts all). */

@@ -16,6 +16,7 @@ static int sys_shmdt(const void *a) { return (int)syscall(SYS_shmdt, a); }
 static int sys_shmctl(int id, int cmd, struct shmid_ds *b) { return (int)syscall(SYS_shmctl, id, cmd, b); }
 
 static int sys_semget(key_t k, int n, int f) { return (int)syscall(SYS_semget, k, n, f); }
+static int sys_msgget(key_t k, int f) { return (int)syscall(SYS_msgget, k, f); }
 static int sys_semctl(int id, int num, int cmd, ...)
 {
     va_list ap;
@@ -85,6 +86,7 @@ SG_FIRST(shmat, void *, (int id, const void *a, int f), (id, a, f))
 SG_FIRST(shmdt, int, (const void *a), (a))
 SG_FIRST(shmctl, int, (int id, int cmd, struct shmid_ds *b), (id, cmd, b))
 SG_FIRST(semget, int, (key_t k, int n, int f), (k, n, f))
+SG_FIRST(msgget, int, (key_t k, int f), (k, f))
 SG_FIRST(semop, int, (int id, struct sembuf *o, size_t n), (id, o, n))
 SG_FIRST(semtimedop, int, (int id, struct sembuf *o, size_t n, const struct timespec *t),
          (id, o, n, t))
@@ -113,7 +115,7 @@ static int first_semctl(int id, int num, int cmd, ...)
 
 struct sg_real sg_real_tab = { first_shmget, first_shmat, first_shmdt, first_shmctl,
                                first_semget, first_semctl, first_semop, first_semtimedop,
-                               first_setuid, first_seteuid, first_setreuid, first_setresuid,
+                               first_msgget, first_setuid, first_seteuid, first_setreuid, first_setresuid,
                                first_setgid, first_setegid, first_setregid, first_setresgid,
                                first_setgroups, NULL, NULL, NULL, NULL };
 
@@ -127,6 +129,7 @@ static void do_bind(void)
     BIND(shmdt)
     BIND(shmctl)
     BIND(semget)
+    BIND(msgget)
     BIND(semctl)
     BIND(semop)
     BIND(semtimedop)

@@ -33,6 +33,7 @@ struct sg_real {
     int (*semctl)(int, int, int, ...);
     int (*semop)(int, struct sembuf *, size_t);
     int (*semtimedop)(int, struct sembuf *, size_t, const struct timespec *);
+    int (*msgget)(key_t, int);
     int (*setuid)(uid_t);
     int (*seteuid)(uid_t);
     int (*setreuid)(uid_t, uid_t);
@@ -70,6 +71,7 @@ static inline void *real_shmat(int id, const void *a, int f) { return __atomic_l
 static inline int real_shmdt(const void *a) { return __atomic_load_n(&sg_real_tab.shmdt, __ATOMIC_RELAXED)(a); }
 static inline int real_shmctl(int id, int cmd, struct shmid_ds *b) { return __atomic_load_n(&sg_real_tab.shmctl, __ATOMIC_RELAXED)(id, cmd, b); }
 static inline int real_semget(key_t k, int n, int f) { return __atomic_load_n(&sg_real_tab.semget, __ATOMIC_RELAXED)(k, n, f); }
+static inline int real_msgget(key_t k, int f) { return __atomic_load_n(&sg_real_tab.msgget, __ATOMIC_RELAXED)(k, f); }
 /* semctl with its fourth argument always passed (ignored by commands
  * that take none, as in libc). */
 static inline int real_semctl(int id, int num, int cmd, union sg_semun arg) { return __atomic_load_n(&sg_real_tab.semctl, __ATOMIC_RELAXED)(id, num, cmd, arg); }

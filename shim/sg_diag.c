@@ -413,7 +413,7 @@ static void record_event(uint32_t kind, key_t key, size_t size, int flg, int err
 
 /* A failed call, for the composing functions. */
 struct call {
-    int sem;                    /* 0 shmget, 1 semget */
+    int sem;                    /* 0 shmget, 1 semget, 2 msgget */
     key_t key;
     size_t size;                /* bytes, or semaphores */
     int flg, err;
@@ -492,10 +492,11 @@ static void emit(const struct call *c, int debug)
      * consistent, and /proc reads take no other lock. */
     int held = sg_st.active && sg_state_take();
     const struct sg_ledger *own = held ? &sg_st.L : NULL;
-    int worth = c->sem ? sg_diag_compose_sem(buf, sizeof buf, c->key, (int)c->size, c->flg,
-                                             c->err, own, debug)
-                       : sg_diag_compose(buf, sizeof buf, c->key, c->size, c->flg, c->err,
-                                         own, debug);
+    int worth = c->sem == 2 ? sg_diag_compose_msg(buf, sizeof buf, c->key, c->flg, c->err, debug)
+                : c->sem    ? sg_diag_compose_sem(buf, sizeof buf, c->key, (int)c->size, c->flg,
+                                                  c->err, own, debug)
+                            : sg_diag_compose(buf, sizeof buf, c->key, c->size, c->flg, c->err,
+                                              own, debug);
     if (held)
         sg_state_give();
     if (worth && (!eexist || take_token(&suppressed))) {
@@ -744,6 +745,23 @@ void sg_diag_semget(key_t key, int nsems, int flg, int err, const void *caller)
     int worth = lim >= 0 || (err == EEXIST && sem_holder_may_be_orphan(key));
     if (debug >= 1 || worth) {
         struct call c = { 1, key, nsems < 0 ? 0 : (size_t)nsems, flg, err };
+        emit(&c, debug);
+    }
+    errno = saved;
+}
+
+/* ---- msgget ------------------------------------------------------------- */
+
+void sg_diag_msgget(key_t key, int flg, int err, const void *caller)
+{
+    int saved = errno;
+    int debug = sg_st.cfg ? sg_st.cfg->debug : 0;
+    uint64_t used, max;
+    int lim = sg_diag_classify_msg(err, &used, &max);
+    if (lim >= 0 && sg_st.active)
+        record_event(SG_KIND_MSG, key, 0, flg, err, lim, used, max, caller);
+    if (debug >= 1 || lim >= 0) {
+        struct call c = { 2, key, 0, flg, err };
         emit(&c, debug);
     }
     errno = saved;

@@ -2,7 +2,7 @@
  * sg_hooks.c - the only symbols libshmguard.so exports.
  *
  * Each hook (the four shared memory calls, semget, semctl, semop,
- * semtimedop, and the credential calls of sg_creds.h) sends a call made
+ * semtimedop, msgget, and the credential calls of sg_creds.h) sends a call made
  * while the library is handling another one in the same thread
  * (sg_in_hook: from a signal handler, or from inside the library)
  * straight to libc.  Otherwise a shm or sem hook sets the process up on
@@ -25,6 +25,7 @@
 #include "sg_init.h"
 #include "sg_creds.h"
 #include "sg_real.h"
+#include "sg_msg.h"
 #include "sg_sem.h"
 #include "sg_state.h"
 
@@ -32,6 +33,7 @@
 
 #include <grp.h>
 #include <setjmp.h>
+#include <sys/msg.h>
 #include <stdlib.h>
 #include <stdarg.h>
 #include <unistd.h>
@@ -107,6 +109,14 @@ SG_EXPORT int semtimedop(int id, struct sembuf *ops, size_t n, const struct time
         return real_semtimedop(id, ops, n, t);
     sg_init();
     return sg_semop(id, ops, n, t, 1);
+}
+
+SG_EXPORT int msgget(key_t key, int flg)
+{
+    if (sg_in_hook)
+        return real_msgget(key, flg);
+    sg_init();
+    return sg_msgget(key, flg, __builtin_return_address(0));
 }
 
 /* Credentials (sg_creds.h).  The real function binds itself on its first

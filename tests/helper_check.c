@@ -18,6 +18,8 @@
  *                    process attached), SIGKILL the child and itself
  *   enospc KEY       a shmget that fails (limits lowered by the test);
  *                    prints "line L errno E"
+ *   msgenospc        a msgget(IPC_PRIVATE) that fails (kernel.msgmni lowered
+ *                    by the test); prints "errno E", exit 0
  *   lookup KEY       look up KEY, attach, detach; exit 0, or 2 if not found
  *   rmlook KEY       create KEY, attach, fork a child that stays attached,
  *                    IPC_RMID while attached, look the key up again, end
@@ -39,6 +41,7 @@
 #include <string.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/msg.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -152,6 +155,14 @@ int main(int argc, char **argv)
     if (!strcmp(m, "enospc")) {
         int id = enospc_here(key);
         say("line %d errno %d\n", enospc_line, id < 0 ? errno : 0);
+        return 0;
+    }
+    if (!strcmp(m, "msgenospc")) {
+        errno = 0;
+        int q = msgget(IPC_PRIVATE, 0600);
+        say("errno %d\n", q < 0 ? errno : 0);
+        if (q >= 0)
+            msgctl(q, IPC_RMID, NULL);
         return 0;
     }
     if (!strcmp(m, "rmlook")) {

@@ -118,6 +118,28 @@ static void test_doctor_msgmni(void **state)
     int e = errno;
     assert_true(a >= 0 && b >= 0 && c < 0 && e == ENOSPC);
 
+    /* Under the library: the call fails as bare (ENOSPC), and the
+     * library says why; shmguard check reports it as a limit error. */
+    char *helper[] = { (char *)SGT_HELPER("helper_check"), "msgenospc", NULL };
+    sgt_run(&res, helper, lib_env, 30);
+    assert_true(sgt_exited(&res, 0));
+    assert_string_equal(res.out, "errno 28\n");
+    ASSERT_HAS(res.err, "msgget(key=IPC_PRIVATE, flags=0600) failed with ENOSPC (\"No space left on "
+                        "device\")");
+    ASSERT_HAS(res.err, "This is not a full disk: the System V message queue limit kernel.msgmni is "
+                        "exhausted: 2 of 2 queues in use");
+    ASSERT_HAS(res.err, "Or raise the limit: sysctl -w kernel.msgmni=4");
+    sgt_run(&res, helper, bare_env, 30);
+    assert_string_equal(res.out, "errno 28\n");
+    assert_string_equal(res.err, "");
+    char *chk[] = { (char *)SGT_TOOL, "check", "--", (char *)SGT_HELPER("helper_check"), "msgenospc",
+                    NULL };
+    sgt_run(&res, chk, bare_env, 60);
+    assert_true(sgt_exited(&res, 0));
+    ASSERT_HAS(res.err, "Limit error: msgget(key=IPC_PRIVATE) failed with ENOSPC: kernel.msgmni "
+                        "exhausted (2 of 2 queues)");
+    ASSERT_HAS(res.err, "1 limit error");
+
     tool("doctor", NULL, NULL, NULL);
     assert_true(sgt_exited(&res, 3));
     ASSERT_HAS(res.out, "EXHAUSTED: kernel.msgmni 2/2 queues: the next msgget that creates a queue "

@@ -304,6 +304,7 @@ static const char *limit_name(uint32_t lim)
     case SG_LIM_SEMMNI: return "kernel.sem:SEMMNI";
     case SG_LIM_SEMMNS: return "kernel.sem:SEMMNS";
     case SG_LIM_SEMMSL: return "kernel.sem:SEMMSL";
+    case SG_LIM_MSGMNI: return "kernel.msgmni";
     default: return "ipc-limit";
     }
 }
@@ -340,6 +341,10 @@ static void limit_words(char *buf, size_t n, const struct sg_event *e)
         break;
     case SG_LIM_SEMMSL:
         snprintf(buf, n, "more semaphores than kernel.sem SEMMSL (%" PRIu64 ") in one set", e->max);
+        break;
+    case SG_LIM_MSGMNI:
+        snprintf(buf, n, "kernel.msgmni exhausted (%" PRIu64 " of %" PRIu64 " queues)", e->used,
+                 e->max);
         break;
     default:
         snprintf(buf, n, "a System V IPC limit");
@@ -478,9 +483,13 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
         fmt_key(key, sizeof key, e->key);
         limit_words(lim, sizeof lim, e);
         event_site(site, sizeof site, e);
-        fprintf(f, "%s\n%s Limit error: %s(key=%s, %s=%" PRIu64 ") failed with %s: %s\n", pfx, pfx,
-                e->kind == SG_KIND_SEM ? "semget" : "shmget", key,
-                e->kind == SG_KIND_SEM ? "nsems" : "size", e->size, err_name(e->err), lim);
+        if (e->kind == SG_KIND_MSG)
+            fprintf(f, "%s\n%s Limit error: msgget(key=%s) failed with %s: %s\n", pfx, pfx, key,
+                    err_name(e->err), lim);
+        else
+            fprintf(f, "%s\n%s Limit error: %s(key=%s, %s=%" PRIu64 ") failed with %s: %s\n", pfx,
+                    pfx, e->kind == SG_KIND_SEM ? "semget" : "shmget", key,
+                    e->kind == SG_KIND_SEM ? "nsems" : "size", e->size, err_name(e->err), lim);
         fprintf(f, "%s    by pid %d (%.*s, uid %u)%s%s\n", pfx, e->pid, SG_COMM_LEN, e->comm,
                 (unsigned)e->uid, site[0] ? " at " : "", site);
     }
@@ -639,11 +648,12 @@ static void report_json(FILE *f, const struct check_run *r)
     fprintf(f, "],\"limit_errors\":[");
     for (size_t i = 0; i < r->n_ev; i++) {
         const struct sg_event *e = &r->ev[i];
-        int sem = e->kind == SG_KIND_SEM;
+        int sem = e->kind == SG_KIND_SEM, msg = e->kind == SG_KIND_MSG;
         fprintf(f, "%s{\"call\":\"%s\",\"key\":%d,\"%s\":%" PRIu64 ",\"flags\":%d,\"errno\":\"%s\","
                    "\"limit\":\"%s\",\"used\":%" PRIu64 ",\"max\":%" PRIu64 ",\"pid\":%d,\"uid\":%u,"
                    "\"time_ns\":%" PRIu64 ",\"command\":",
-                i ? "," : "", sem ? "semget" : "shmget", e->key, sem ? "nsems" : "size", e->size,
+                i ? "," : "", msg ? "msgget" : sem ? "semget" : "shmget", e->key,
+                sem ? "nsems" : "size", e->size,
                 e->flags, err_name(e->err), limit_name(e->limit), e->used, e->max, e->pid,
                 (unsigned)e->uid, e->time_ns);
         json_str(f, e->comm, SG_COMM_LEN);

@@ -1,0 +1,140 @@
+/*
+ * sg_diag_msg.c - the diagnosis of a failed msgget (see sg_diag.h).
+ *
+ * msgget creating a queue fails with ENOSPC when the namespace holds
+ * kernel.msgmni queues (ipc/msg.c newque, ipc_addid).  The message names
+ * the limit and its use, the queues' owners with what they hold, the
+ * queues with no live last sender or receiver (candidates, not proved
+ * orphans: the ledger does not record queues yet), and the sysctl that
+ * raises the limit.
+ */
+#define _GNU_SOURCE
+#include "sg_diag.h"
+#include "sg_kmsg.h"
+#include "sg_state.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <unistd.h>
+
+int sg_diag_classify_msg(int err, uint64_t *used, uint64_t *max)
+{
+    *used = *max = 0;
+    if (err != ENOSPC)
+        return -1;
+    struct sg_msglimits l;
+    if (sg_msglimits_read(&l) != 0)
+        return SG_LIM_OTHER;
+    *used = l.used_queues;
+    *max = l.msgmni;
+    return l.used_queues >= l.msgmni ? SG_LIM_MSGMNI : SG_LIM_OTHER;
+}
+
+struct out {
+    char *buf;
+    size_t n, len;
+};
+
+static void say(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct out *o, const char *fmt, ...)
+{
+    if (o->len + 1 >= o->n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(o->buf + o->len, o->n - o->len, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        o->len = o->len + (size_t)w < o->n ? o->len + (size_t)w : o->n - 1;
+}
+
+static void flags_words(char *b, size_t n, int flg)
+{
+    snprintf(b, n, "%s%s%s0%o", (flg & IPC_CREAT) ? "IPC_CREAT|" : "",
+             (flg & IPC_EXCL) ? "IPC_EXCL|" : "", "", (unsigned)(flg & 0777));
+}
+
+/* Up to 4 owners, largest first, by queues. */
+static void owners(struct out *o, const struct sg_kmsgsnap *q)
+{
+    uint32_t uid[4];
+    size_t cnt[4] = { 0 }, k = 0;
+    uint64_t bytes[4] = { 0 };
+    for (size_t i = 0; i < q->n; i++) {
+        size_t j;
+        for (j = 0; j < k && uid[j] != q->v[i].uid; j++)
+            ;
+        if (j == k) {
+            if (k == 4)
+                continue;
+            uid[k++] = q->v[i].uid;
+        }
+        cnt[j]++;
+        bytes[j] += q->v[i].cbytes;
+    }
+    if (!k)
+        return;
+    say(o, "\n  Owners:");
+    for (size_t r = 0; r < k; r++) {
+        size_t best = r;
+        for (size_t j = r + 1; j < k; j++)
+            if (cnt[j] > cnt[best])
+                best = j;
+        uint32_t tu = uid[r]; uid[r] = uid[best]; uid[best] = tu;
+        size_t tc = cnt[r]; cnt[r] = cnt[best]; cnt[best] = tc;
+        uint64_t tb = bytes[r]; bytes[r] = bytes[best]; bytes[best] = tb;
+        say(o, "%s uid %u: %zu queue%s (%" PRIu64 " bytes held)", r ? ";" : "", (unsigned)uid[r],
+            cnt[r], cnt[r] == 1 ? "" : "s", bytes[r]);
+    }
+    say(o, ".");
+}
+
+int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int debug)
+{
+    struct out o = { buf, n, 0 };
+    buf[0] = '\0';
+    char fl[64];
+    flags_words(fl, sizeof fl, flg);
+    char k[32];
+    if (key == IPC_PRIVATE)
+        snprintf(k, sizeof k, "IPC_PRIVATE");
+    else
+        snprintf(k, sizeof k, "0x%08x", (unsigned)key);
+    if (err != ENOSPC && debug < 1)
+        return 0;
+    say(&o, "msgget(key=%s, flags=%s) failed with %s (\"%s\")", k, fl,
+        err == ENOSPC ? "ENOSPC" : "an error", strerror(err));
+    if (err != ENOSPC)
+        return 1;
+    struct sg_msglimits l;
+    struct sg_kmsgsnap q;
+    if (sg_msglimits_read(&l) != 0 || sg_kmsgsnap_read(&q) != 0) {
+        say(&o, "\n  This is not a full disk: the System V message queue limit kernel.msgmni is "
+                "likely exhausted; see: shmguard doctor");
+        return 1;
+    }
+    say(&o, "\n  This is not a full disk: the System V message queue limit kernel.msgmni is "
+            "exhausted: %" PRIu64 " of %" PRIu64 " queues in use (%" PRIu64 " messages, %" PRIu64
+            " bytes held).",
+        l.used_queues, l.msgmni, l.used_msgs, l.used_bytes);
+    owners(&o, &q);
+    size_t quiet = 0, empty = 0;
+    for (size_t i = 0; i < q.n; i++)
+        if (sg_kmsg_last_alive(&q.v[i]) == 0) {
+            quiet++;
+            empty += q.v[i].qnum == 0;
+        }
+    if (quiet)
+        say(&o, "\n  %zu queue%s no live last sender or receiver (%zu of them empty): leftovers "
+                "of processes killed uncleanly, perhaps; see: shmguard ls --msg",
+            quiet, quiet == 1 ? " has" : "s have", empty);
+    say(&o, "\n  Or raise the limit: sysctl -w kernel.msgmni=%" PRIu64,
+        l.msgmni ? l.msgmni * 2 : 16);
+    sg_kmsgsnap_free(&q);
+    return 1;
+}
