@@ -36,7 +36,7 @@ echo "deb-check: the installed tool finds the installed library"
 t=$(mktemp -d)
 /usr/bin/shmguard enable apache2 --unit-dir "$t" | tee "$t/out"
 grep -qxF "Environment=LD_PRELOAD=$lib" "$t/apache2.service.d/shmguard.conf" || fail "enable did not find $lib"
-grep -qxF "ExecStartPre=-/usr/bin/shmguard gc --user root --command apache2" \
+grep -qxF "ExecStartPre=-/usr/bin/env -u LD_PRELOAD /usr/bin/shmguard gc --user root --command apache2" \
     "$t/apache2.service.d/shmguard.conf" || fail "enable wrote an unexpected ExecStartPre"
 /usr/bin/shmguard disable apache2 --unit-dir "$t" >/dev/null
 rm -rf "$t"

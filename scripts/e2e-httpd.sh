@@ -145,7 +145,8 @@ grep -qxF "Environment=LD_PRELOAD=$(realpath "$lib")" "$dropin" || fail "the dro
 pre=$(sed -n 's/^ExecStartPre=-//p' "$dropin")
 [[ $pre == *" gc --user root --command apache2" ]] || fail "unexpected ExecStartPre: $pre"
 read -r -a pre_argv <<<"$pre"
-show "${pre_argv[@]}"
+# As systemd runs it: with the service's environment, the preload too.
+show env LD_PRELOAD="$lib" "${pre_argv[@]}"
 gc_out=$("$tool" gc)
 ! grep -q "^removed" <<<"$gc_out" || fail "a second gc found more to remove: $gc_out"
 [ -z "$(ipcs -s | awk '$2 ~ /^[0-9]+$/')" ] || fail "sets remain after gc"

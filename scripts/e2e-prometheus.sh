@@ -146,7 +146,7 @@ want=(
     'shmguard_sem_sets{state="orphaned"} 1'
     'shmguard_sem_semaphores{state="orphaned"} 3'
     'shmguard_sem_sets{state="in_use"} 1'
-    'shmguard_limit_failures_total 1'
+    'shmguard_limit_failures 1'
     'shmguard_doctor_status 2'
 )
 for w in "${want[@]}"; do

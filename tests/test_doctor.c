@@ -598,7 +598,7 @@ static void test_shmmni_exhausted(void **state)
     /* The failure the library saw, and the limit, as metrics. */
     doctor_prom();
     ASSERT_HAS(res.out, "\nshmguard_ipc_used_ratio{limit=\"shmmni\"} 1.000000\n");
-    ASSERT_HAS(res.out, "\nshmguard_limit_failures_total 1\n");
+    ASSERT_HAS(res.out, "\nshmguard_limit_failures 1\n");
     ASSERT_HAS(res.out, "\nshmguard_limit_failure_last_timestamp_seconds{limit=\"shmmni\"} ");
     ASSERT_HAS(res.out, "\nshmguard_doctor_status 3\n");
     step_end(&a, "exit");

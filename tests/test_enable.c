@@ -64,8 +64,8 @@ static void test_enable_disable(void **state)
     assert_int_equal(run("enable", "apache2", NULL, NULL, NULL), 0);
     snprintf(path, sizeof path, "%s/apache2.service.d/shmguard.conf", udir);
     slurp(path, text, sizeof text);
-    snprintf(want, sizeof want, "[Service]\nEnvironment=LD_PRELOAD=%s\nExecStartPre=-%s gc --user root "
-                                "--command apache2\n", lib, tool);
+    snprintf(want, sizeof want, "[Service]\nEnvironment=LD_PRELOAD=%s\nExecStartPre=-/usr/bin/env -u "
+                                "LD_PRELOAD %s gc --user root --command apache2\n", lib, tool);
     ASSERT_HAS(text, want);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
@@ -130,6 +130,8 @@ static void test_refusals(void **state)
         { "enable", "a", "--user=no-such-user-here", "--user: no such user" },
         { "enable", "a", "--command=/usr/sbin/apache2", "--command: a process name of 1 to 15 bytes" },
         { "enable", "a", "--command=x y", "a unit file would have to quote" },
+        { "enable", "a", "--command=it's", "a unit file would have to quote" },
+        { "enable", "a", "--command=a;b", "a unit file would have to quote" },
         { "enable", "a", "--library=relative.so", "--library relative.so: not a readable absolute path" },
         { "disable", "a", "--user=root", "--user, --command and --library are options of enable" },
     };

@@ -46,10 +46,10 @@ static void state_label(char *out, size_t n, const char *name)
 static const char *lim_label(uint32_t lim)
 {
     static const char *const names[] = { "other",  "shmmni", "shmall", "shmmax", "shmmin",
-                                         "smaller", "semmni", "semmns", "semmsl" };
+                                         "smaller", "semmni", "semmns", "semmsl", "msgmni" };
     return lim < sizeof names / sizeof names[0] ? names[lim] : "other";
 }
-#define N_LIM 9
+#define N_LIM 10
 
 int doctor_prom_print(const struct doctor_metrics *m, FILE *f)
 {
@@ -167,13 +167,17 @@ int doctor_prom_print(const struct doctor_metrics *m, FILE *f)
     fprintf(f, "shmguard_ledgers_read %zu\n", v->n_ledgers);
     family(f, "shmguard_ledgers_unreadable", "gauge", "Ledger files that could not be read.");
     fprintf(f, "shmguard_ledgers_unreadable %zu\n", v->n_unreadable);
-    family(f, "shmguard_ledger_dropped_records_total", "counter",
-           "Records the ledgers could not store (a table was full), summed over the ledgers read.");
-    fprintf(f, "shmguard_ledger_dropped_records_total %" PRIu64 "\n", v->dropped);
-    family(f, "shmguard_limit_failures_total", "counter",
-           "Calls that failed on an IPC limit, as the library recorded them, summed over the "
-           "ledgers read.");
-    fprintf(f, "shmguard_limit_failures_total %" PRIu64 "\n", events);
+    /* Gauges, not counters: a sum over the ledgers read falls when one
+     * becomes unreadable or is made anew, which a counter must never do;
+     * and each ledger is its owner's word (a user can write any number
+     * into his own). */
+    family(f, "shmguard_ledger_dropped_records", "gauge",
+           "Records the ledgers read could not store (a table was full), summed over them.");
+    fprintf(f, "shmguard_ledger_dropped_records %" PRIu64 "\n", v->dropped);
+    family(f, "shmguard_limit_failures", "gauge",
+           "Calls that failed on an IPC limit as the library recorded them, summed over the "
+           "ledgers read (a ledger made anew starts again from 0).");
+    fprintf(f, "shmguard_limit_failures %" PRIu64 "\n", events);
     family(f, "shmguard_limit_failure_last_timestamp_seconds", "gauge",
            "When the newest failure on each limit that the ledgers still hold happened (Unix "
            "time).");

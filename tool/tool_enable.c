@@ -89,6 +89,18 @@ static int unit_name(const char *arg, char *unit, size_t n)
     return 0;
 }
 
+/* 1 if s needs no quoting in a unit file's command line: letters, digits
+ * and _.:+@- only (no quotes, no ';' separator, no '%' specifier, no '$'
+ * expansion, no space). */
+static int unit_word(const char *s)
+{
+    for (; *s; s++)
+        if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') && !(*s >= '0' && *s <= '9') &&
+            !strchr("_.:+@-", *s))
+            return 0;
+    return 1;
+}
+
 /* The unit's User= from its unit file (the first found), into user. */
 static int unit_user(const char *unit, const char *unit_dir, char *user, size_t n)
 {
@@ -243,18 +255,16 @@ int cmd_enable(int argc, char **argv)
                              SG_COMM_LEN - 1, command ? command : cbuf);
         return SG_EXIT_FAILURE;
     }
-    for (const char *p = cbuf; *p; p++)
-        if (*p <= ' ' || *p == '"' || *p == '\\' || *p == '%' || *p == '$') {
-            tool_cmd_usage_error(cmd, "--command: '%s' holds a character a unit file would "
-                                      "have to quote", cbuf);
-            return SG_EXIT_FAILURE;
-        }
-    for (const char *p = ubuf; *p; p++)
-        if (*p <= ' ' || *p == '"' || *p == '\\' || *p == '%' || *p == '$') {
-            tool_cmd_usage_error(cmd, "--user: '%s' holds a character a unit file would have "
-                                      "to quote", ubuf);
-            return SG_EXIT_FAILURE;
-        }
+    if (!unit_word(cbuf)) {
+        tool_cmd_usage_error(cmd, "--command: '%s' holds a character a unit file would have to "
+                                  "quote (only letters, digits and _.:+@- are taken)", cbuf);
+        return SG_EXIT_FAILURE;
+    }
+    if (!unit_word(ubuf)) {
+        tool_cmd_usage_error(cmd, "--user: '%s' holds a character a unit file would have to "
+                                  "quote (only letters, digits and _.:+@- are taken)", ubuf);
+        return SG_EXIT_FAILURE;
+    }
 
     /* The library and this tool, by absolute paths. */
     char lib[PATH_MAX], tried[2 * PATH_MAX + 128], self[PATH_MAX];
@@ -287,10 +297,11 @@ int cmd_enable(int argc, char **argv)
              "# Preloads libshmguard.so into the service (see libshmguard(7)), and before\n"
              "# each start removes the service's own orphans: segments and semaphore sets\n"
              "# that a process of %s made, owned or created by %s, whose creator and\n"
-             "# users are dead (\"-\": a failure of that step never stops the start).\n"
+             "# users are dead (\"-\": a failure of that step never stops the start).  gc\n"
+             "# itself runs without the library (env -u LD_PRELOAD).\n"
              "[Service]\n"
              "Environment=LD_PRELOAD=%s\n"
-             "ExecStartPre=-%s gc --user %s --command %s\n",
+             "ExecStartPre=-/usr/bin/env -u LD_PRELOAD %s gc --user %s --command %s\n",
              unit, unit, cbuf, ubuf, lib, self, ubuf, cbuf);
     if (mkdir(ddir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "%s: enable: cannot create %s: %m\n", sg_prog, ddir);
@@ -302,7 +313,7 @@ int cmd_enable(int argc, char **argv)
     }
     printf("%s: %s: wrote %s\n"
            "  preloads %s\n"
-           "  before each start: %s gc --user %s --command %s\n"
+           "  before each start: %s gc --user %s --command %s (without the library)\n"
            "run: systemctl daemon-reload && systemctl restart %s\n",
            sg_prog, unit, path, lib, self, ubuf, cbuf, unit);
     return SG_EXIT_OK;
