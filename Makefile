@@ -47,7 +47,8 @@ VERSION  := 0.1.0
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS   ?= -O2 -g
 SANFLAGS ?=
-MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+MULTIARCH ?= $(shell $(CC) -print-multiarch 2>/dev/null)
+LDFLAGS  ?=
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -fvisibility=hidden \
               -pthread -DSG_VERSION=\"$(VERSION)\" -DSG_MULTIARCH=\"$(MULTIARCH)\"
 # Three folders, one direction of use: the preloaded library (shim/) and
@@ -126,10 +127,10 @@ $(SHIM_A): $(SHIM_OBJ)
 
 $(LIB): $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) shim/libshmguard.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=shim/libshmguard.map \
-	    -Wl,-z,defs -o $@ $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) $(LDLIBS_LIB)
+	    -Wl,-z,defs $(LDFLAGS) -o $@ $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) $(LDLIBS_LIB)
 
 $(TOOL): $(TOOL_OBJ) $(CORE_A)
-	$(CC) $(ALL_CFLAGS) -fPIE -pie -o $@ $(TOOL_OBJ) $(CORE_A) -lsmartcols -ldw -lelf -ldl -pthread
+	$(CC) $(ALL_CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ $(TOOL_OBJ) $(CORE_A) -lsmartcols -ldw -lelf -ldl -pthread
 
 $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SHIM_A) $(CORE_A) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -217,7 +218,9 @@ install: all
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libshmguard.so
 	install -m 0644 man/shmguard.1 $(DESTDIR)$(MANDIR)/man1/shmguard.1
 	install -m 0644 man/libshmguard.7 $(DESTDIR)$(MANDIR)/man7/libshmguard.7
-	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@TEXTFILE_DIR@|$(TEXTFILE_DIR)|g' \
+	    systemd/shmguard-metrics.service.in >$(DESTDIR)$(UNITDIR)/shmguard-metrics.service
+	install -m 0644 systemd/shmguard-metrics.timer $(DESTDIR)$(UNITDIR)/
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

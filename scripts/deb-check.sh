@@ -2,9 +2,10 @@
 # deb-check.sh - the Debian package end to end (make deb-check, CI): install
 # build/deb/shmguard_*.deb into this machine, check its systemd units with
 # systemd-analyze verify, check that the installed tool finds the installed
-# library, run make e2e-httpd against the installed library and tool, then
-# purge it and check that none of its files is left (nor a drop-in or a
-# metrics file of its own).  Refuses to run when shmguard is already
+# library, write a drop-in into /etc with the installed tool and the
+# metrics file as the timer would, run make e2e-httpd against the installed
+# library and tool, then purge it and check that none of its files is left,
+# nor that drop-in, nor the metrics file.  Refuses to run when shmguard is already
 # installed: that one is not this check's to remove.  Needs root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +23,7 @@ lib=/usr/lib/$triplet/shmguard/libshmguard.so
 echo "deb-check: installing $deb"
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -q "$deb" >/dev/null 2>&1 || dpkg -i "$deb" >/dev/null || fail "install"
-trap 'dpkg --purge shmguard >/dev/null 2>&1 || true' EXIT
+trap 'dpkg --purge shmguard >/dev/null 2>&1 || true; rm -rf /etc/systemd/system/shmguard-deb-check-demo.service.d' EXIT
 for f in $files; do [ -e "$f" ] || fail "not installed: $f"; done
 [ -f "$lib" ] || fail "no library at $lib"
 
@@ -41,6 +42,17 @@ grep -qxF "ExecStartPre=-/usr/bin/env -u LD_PRELOAD /usr/bin/shmguard gc --user 
 /usr/bin/shmguard disable apache2 --unit-dir "$t" >/dev/null
 rm -rf "$t"
 
+# What the purge must take away besides the package's own files: a drop-in
+# that the installed tool writes, and the metrics file the timer writes.
+/usr/bin/shmguard enable shmguard-deb-check-demo >/dev/null
+[ -f /etc/systemd/system/shmguard-deb-check-demo.service.d/shmguard.conf ] || fail "enable wrote nothing in /etc"
+metrics=
+if [ -d /var/lib/prometheus/node-exporter ]; then
+    metrics=/var/lib/prometheus/node-exporter/shmguard.prom
+    [ ! -e "$metrics" ] || fail "$metrics exists before the check: not touching it"
+    /usr/bin/shmguard doctor --output "$metrics" || fail "doctor --output $metrics"
+fi
+
 echo "deb-check: make e2e-httpd against the installed library and tool"
 SHMGUARD_LIB=$lib SHMGUARD_TOOL=/usr/bin/shmguard make -C "$here" e2e-httpd
 
@@ -51,6 +63,7 @@ dpkg-query -W shmguard >/dev/null 2>&1 && dpkg-query -W -f='${Status}\n' shmguar
     fail "dpkg still knows shmguard"
 for f in $files; do [ ! -e "$f" ] || fail "left after purge: $f"; done
 [ ! -e /usr/lib/$triplet/shmguard ] || fail "left after purge: /usr/lib/$triplet/shmguard"
-[ ! -e /var/lib/prometheus/node-exporter/shmguard.prom ] || fail "a metrics file was left"
+[ -z "$metrics" ] || [ ! -e "$metrics" ] || fail "the metrics file was left: $metrics"
+[ ! -e /etc/systemd/system/shmguard-deb-check-demo.service.d ] || fail "the drop-in was left"
 ls /etc/systemd/system/*.service.d/shmguard.conf >/dev/null 2>&1 && fail "a drop-in was left"
 echo "deb-check: PASS (installed, units verified, e2e-httpd against the installed files, purged clean)"
