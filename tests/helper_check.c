@@ -18,6 +18,8 @@
  *                    process attached), SIGKILL the child and itself
  *   enospc KEY       a shmget that fails (limits lowered by the test);
  *                    prints "line L errno E"
+ *   msgleak          a private message queue with one 6-byte message in it,
+ *                    left behind; prints "msqid Q"
  *   msgenospc        a msgget(IPC_PRIVATE) that fails (kernel.msgmni lowered
  *                    by the test); prints "errno E", exit 0
  *   lookup KEY       look up KEY, attach, detach; exit 0, or 2 if not found
@@ -155,6 +157,14 @@ int main(int argc, char **argv)
     if (!strcmp(m, "enospc")) {
         int id = enospc_here(key);
         say("line %d errno %d\n", enospc_line, id < 0 ? errno : 0);
+        return 0;
+    }
+    if (!strcmp(m, "msgleak")) {
+        int q = msgget(IPC_PRIVATE, 0600);
+        struct { long type; char text[8]; } msg = { 1, "hello" };
+        if (q < 0 || msgsnd(q, &msg, 6, 0) != 0)
+            return 1;
+        say("msqid %d\n", q);
         return 0;
     }
     if (!strcmp(m, "msgenospc")) {

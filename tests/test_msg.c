@@ -162,11 +162,53 @@ static void test_doctor_msgmni(void **state)
     fclose(f);
 }
 
+/* check: a queue the run leaves is reported in an isolated run (nothing
+ * records who makes a queue, so only there is it the run's), with what
+ * it holds and its last sender; --cleanup removes it; a run that is not
+ * isolated counts it apart. */
+static void test_check_queue_leak(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* --isolate as root keeps the test simple */
+    char *iso[] = { (char *)SGT_TOOL, "check", "--isolate", "--",
+                    (char *)SGT_HELPER("helper_check"), "msgleak", NULL };
+    sgt_run(&res, iso, bare_env, 60);
+    assert_true(sgt_exited(&res, 99));
+    int q = -1;
+    assert_int_equal(sscanf(res.out, "msqid %d", &q), 1);
+    char want[128];
+    snprintf(want, sizeof want, "Leaked message queue %d: key IPC_PRIVATE, 1 message (6 bytes) held", q);
+    ASSERT_HAS(res.err, want);
+    ASSERT_HAS(res.err, "(not running now)");
+    ASSERT_HAS(res.err, "creator not recorded: the library does not record queues yet");
+    ASSERT_HAS(res.err, "1 message queue leaked");
+    char *json[] = { (char *)SGT_TOOL, "check", "--isolate", "--json", "--",
+                     (char *)SGT_HELPER("helper_check"), "msgleak", NULL };
+    sgt_run(&res, json, bare_env, 60);
+    assert_true(sgt_exited(&res, 99));
+    ASSERT_HAS(res.err, "\"queue_leaks\":[{\"msqid\":");
+    ASSERT_HAS(res.err, "\"messages\":1,\"bytes\":6,");
+    ASSERT_HAS(res.err, "\"leaked_queues\":1");
+    char *clean[] = { (char *)SGT_TOOL, "check", "--isolate", "--cleanup", "--",
+                      (char *)SGT_HELPER("helper_check"), "msgleak", NULL };
+    sgt_run(&res, clean, bare_env, 60);
+    assert_true(sgt_exited(&res, 99));
+    ASSERT_HAS(res.err, "removed (--cleanup)");
+    /* Not isolated: here, in this test's namespace, counted apart. */
+    char *here[] = { (char *)SGT_TOOL, "check", "--", (char *)SGT_HELPER("helper_check"), "msgleak",
+                     NULL };
+    sgt_run(&res, here, bare_env, 60);
+    assert_true(sgt_exited(&res, 0));
+    ASSERT_HAS(res.err, "Not counted: 1 message queue appeared meanwhile");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ls_queues, setup, after),
         cmocka_unit_test_setup_teardown(test_doctor_msgmni, setup, after),
+        cmocka_unit_test_setup_teardown(test_check_queue_leak, setup, after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,7 +129,7 @@ static void test_grandchild_leak(void **state)
              line);
     ASSERT_HAS(report, want);
     ASSERT_HAS(report, "\"exit\":{\"code\":0,\"signal\":null}");
-    ASSERT_HAS(report, "\"summary\":{\"leaked\":1,\"bytes\":8192,\"leaked_sets\":0,\"pending\":0,\"limit_errors\":0}");
+    ASSERT_HAS(report, "\"summary\":{\"leaked\":1,\"bytes\":8192,\"leaked_sets\":0,\"leaked_queues\":0,\"pending\":0,\"limit_errors\":0}");
 }
 
 static void test_clean_status_passes_through(void **state)

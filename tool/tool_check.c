@@ -424,7 +424,7 @@ int cmd_check(int argc, char **argv)
         check_cleanup(r);
     check_report(out, r, &o);
     remove_run_dir(r->dir);
-    if (r->n_leaks || r->n_sleaks)
+    if (r->n_leaks || r->n_sleaks || r->n_qleaks)
         rc = o.error_exitcode;
     else if (WIFEXITED(r->status))
         rc = WEXITSTATUS(r->status);

@@ -43,6 +43,15 @@ struct check_sem {
     char note[160];
 };
 
+/* A message queue the run left (isolated runs only: the library does not
+ * record queue creators, so only a private namespace says whose it is). */
+struct check_msg {
+    struct sg_kmsg k;
+    int last_alive;             /* a live last sender or receiver: its pid; 0; -1 */
+    int removed;
+    char note[160];
+};
+
 #define CHECK_MAX_RUNNING 16
 
 struct check_run {
@@ -70,6 +79,10 @@ struct check_run {
     struct check_sem *sleak;    /* semaphore sets leaked, sorted by id */
     size_t n_sleaks;
     size_t n_other_sems;        /* new sets of processes outside the ledger */
+    struct sg_kmsgsnap msgs_before; /* the namespace's message queues before */
+    struct check_msg *qleak;    /* queues leaked (isolated runs), sorted by id */
+    size_t n_qleaks;
+    size_t n_other_msgs;        /* new queues of a run that is not isolated */
     struct { int pid; char comm[SG_COMM_LEN]; } running[CHECK_MAX_RUNNING];
     size_t n_running;           /* the run's processes still alive */
 };

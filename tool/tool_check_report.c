@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,7 +45,49 @@ int check_before(struct check_run *r)
         sg_ksnap_free(&r->before);
         return -1;
     }
+    if (sg_kmsgsnap_read(&r->msgs_before) != 0) {
+        fprintf(stderr, "%s: check: cannot read the kernel's list of message queues: %s\n",
+                sg_prog, strerror(errno));
+        sg_ksnap_free(&r->before);
+        sg_ksemsnap_free(&r->sems_before);
+        return -1;
+    }
     return 0;
+}
+
+/* The queues that exist now and did not before (id, key and creator uid
+ * are their identity): the run's, when it is isolated; else counted
+ * apart, since nothing records who made a queue. */
+static int collect_queues(struct check_run *r)
+{
+    struct sg_kmsgsnap now;
+    if (sg_kmsgsnap_read(&now) != 0)
+        return 0; /* reported as none; the kernel's list went unreadable */
+    int rc = 0;
+    for (size_t i = 0; i < now.n && rc == 0; i++) {
+        const struct sg_kmsg *k = &now.v[i], *b = NULL;
+        for (size_t j = 0; j < r->msgs_before.n && !b; j++)
+            if (r->msgs_before.v[j].id == k->id)
+                b = &r->msgs_before.v[j];
+        if (b && b->key == k->key && b->cuid == k->cuid)
+            continue;
+        if (!r->isolated) {
+            r->n_other_msgs++;
+            continue;
+        }
+        struct check_msg *nv = realloc(r->qleak, (r->n_qleaks + 1) * sizeof *nv);
+        if (!nv) {
+            rc = -1;
+            break;
+        }
+        r->qleak = nv;
+        struct check_msg *c = &nv[r->n_qleaks++];
+        memset(c, 0, sizeof *c);
+        c->k = *k;
+        c->last_alive = sg_kmsg_last_alive(k);
+    }
+    sg_kmsgsnap_free(&now);
+    return rc;
 }
 
 /* The same for a set: id, key, creator uid and size are its identity. */
@@ -209,7 +252,7 @@ int check_collect(struct check_run *r)
             return -1;
         }
     }
-    if (collect_sets(r, &v) != 0) {
+    if (collect_sets(r, &v) != 0 || collect_queues(r) != 0) {
         sg_view_free(&v);
         fprintf(stderr, "%s: check: out of memory\n", sg_prog);
         return -1;
@@ -276,12 +319,28 @@ void check_cleanup(struct check_run *r)
             snprintf(c->note, sizeof c->note, "removed (--cleanup)");
         }
     }
+    for (size_t i = 0; i < r->n_qleaks; i++) {
+        struct check_msg *c = &r->qleak[i];
+        if (c->last_alive != 0 || r->n_running)
+            snprintf(c->note, sizeof c->note,
+                     "not removed by --cleanup: a process of the run still runs%s",
+                     c->last_alive > 0 ? " (its last sender or receiver)" : "");
+        else if (msgctl(c->k.id, IPC_RMID, NULL) != 0)
+            snprintf(c->note, sizeof c->note, "not removed: IPC_RMID failed: %s", strerror(errno));
+        else {
+            c->removed = 1;
+            snprintf(c->note, sizeof c->note, "removed (--cleanup)");
+        }
+    }
 }
 
 void check_free(struct check_run *r)
 {
     sg_ksnap_free(&r->before);
     sg_ksemsnap_free(&r->sems_before);
+    sg_kmsgsnap_free(&r->msgs_before);
+    free(r->qleak);
+    r->qleak = NULL;
     free(r->sleak);
     r->sleak = NULL;
     free(r->leak);
@@ -469,6 +528,21 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
         fprintf(f, "%s\n", pfx);
         sem_text(f, pfx, &r->sleak[i], start_s);
     }
+    for (size_t i = 0; i < r->n_qleaks; i++) {
+        const struct check_msg *c = &r->qleak[i];
+        char key[16];
+        fmt_key(key, sizeof key, c->k.key);
+        fprintf(f, "%s\n%s Leaked message queue %d: key %s, %" PRIu64 " message%s (%" PRIu64
+                   " bytes) held\n",
+                pfx, pfx, c->k.id, key, c->k.qnum, c->k.qnum == 1 ? "" : "s", c->k.cbytes);
+        if (c->k.lspid > 0)
+            fprintf(f, "%s    last sent by pid %d (%s)\n", pfx, c->k.lspid,
+                    c->last_alive == c->k.lspid ? "alive" : "not running now");
+        else
+            fprintf(f, "%s    nothing ever sent\n", pfx);
+        fprintf(f, "%s    creator not recorded: the library does not record queues yet%s%s\n", pfx,
+                c->note[0] ? "; " : "", c->note);
+    }
     for (size_t i = 0; i < r->n_pend; i++) {
         const struct check_seg *c = &r->pend[i];
         fprintf(f, "%s\n", pfx);
@@ -512,16 +586,25 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
         fprintf(f, "%s\n%s Not counted: %zu other semaphore set%s appeared meanwhile, made by "
                    "processes without the run's ledger; --isolate tells them apart.\n",
                 pfx, pfx, r->n_other_sems, r->n_other_sems == 1 ? "" : "s");
+    if (r->n_other_msgs)
+        fprintf(f, "%s\n%s Not counted: %zu message queue%s appeared meanwhile; nothing records "
+                   "who makes a queue, so only --isolate counts them as the run's.\n",
+                pfx, pfx, r->n_other_msgs, r->n_other_msgs == 1 ? "" : "s");
     sg_fmt_bytes(size, sizeof size, bytes);
-    char sets[64] = "";
+    char sets[128] = "";
     if (r->n_sleaks)
         snprintf(sets, sizeof sets, "; %zu semaphore set%s leaked", r->n_sleaks,
                  r->n_sleaks == 1 ? "" : "s");
+    if (r->n_qleaks) {
+        size_t l = strlen(sets);
+        snprintf(sets + l, sizeof sets - l, "; %zu message queue%s leaked", r->n_qleaks,
+                 r->n_qleaks == 1 ? "" : "s");
+    }
     fprintf(f, "%s\n%s LEAK SUMMARY: %zu segment%s leaked (%s)%s; %zu deferred removal%s left by the "
                "run; %" PRIu64 " limit error%s.\n",
             pfx, pfx, r->n_leaks, r->n_leaks == 1 ? "" : "s", size, sets, r->n_pend,
             r->n_pend == 1 ? "" : "s", r->ev_total, r->ev_total == 1 ? "" : "s");
-    if ((r->n_leaks || r->n_sleaks) && !o->cleanup) {
+    if ((r->n_leaks || r->n_sleaks || r->n_qleaks) && !o->cleanup) {
         if (r->isolated)
             fprintf(f, "%s They go away with the private IPC namespace; --cleanup removes them "
                        "explicitly.\n", pfx);
@@ -531,6 +614,7 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
                 fprintf(f, " --id %d", r->leak[i].k.id);
             for (size_t i = 0; i < r->n_sleaks && i < 16; i++)
                 fprintf(f, " --semid %d", r->sleak[i].k.id);
+            /* (Queues are counted as leaks only in isolated runs.) */
             fprintf(f, "%s (or run check with --cleanup)\n",
                     r->n_leaks > 16 || r->n_sleaks > 16 ? " ..." : "");
         }
@@ -645,6 +729,16 @@ static void report_json(FILE *f, const struct check_run *r)
         json_str(f, c->note, sizeof c->note);
         fprintf(f, "}");
     }
+    fprintf(f, "],\"queue_leaks\":[");
+    for (size_t i = 0; i < r->n_qleaks; i++) {
+        const struct check_msg *c = &r->qleak[i];
+        fprintf(f, "%s{\"msqid\":%d,\"key\":%d,\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64
+                   ",\"lspid\":%d,\"lrpid\":%d,\"creator\":null,\"removed\":%s,\"note\":",
+                i ? "," : "", c->k.id, c->k.key, c->k.qnum, c->k.cbytes, c->k.lspid, c->k.lrpid,
+                c->removed ? "true" : "false");
+        json_str(f, c->note, sizeof c->note);
+        fprintf(f, "}");
+    }
     fprintf(f, "],\"limit_errors\":[");
     for (size_t i = 0; i < r->n_ev; i++) {
         const struct sg_event *e = &r->ev[i];
@@ -668,15 +762,16 @@ static void report_json(FILE *f, const struct check_run *r)
         json_str(f, r->running[i].comm, SG_COMM_LEN);
         fprintf(f, "}");
     }
-    fprintf(f, "],\"not_counted\":%zu,\"not_counted_sets\":%zu,\"summary\":{\"leaked\":%zu,"
-               "\"bytes\":%" PRIu64 ",\"leaked_sets\":%zu,\"pending\":%zu,\"limit_errors\":%" PRIu64
-               "}}\n",
-            r->n_other, r->n_other_sems, r->n_leaks, bytes, r->n_sleaks, r->n_pend, r->ev_total);
+    fprintf(f, "],\"not_counted\":%zu,\"not_counted_sets\":%zu,\"not_counted_queues\":%zu,"
+               "\"summary\":{\"leaked\":%zu,\"bytes\":%" PRIu64 ",\"leaked_sets\":%zu,"
+               "\"leaked_queues\":%zu,\"pending\":%zu,\"limit_errors\":%" PRIu64 "}}\n",
+            r->n_other, r->n_other_sems, r->n_other_msgs, r->n_leaks, bytes, r->n_sleaks,
+            r->n_qleaks, r->n_pend, r->ev_total);
 }
 
 void check_report(FILE *f, const struct check_run *r, const struct check_opts *o)
 {
-    if (o->quiet && !r->n_leaks && !r->n_sleaks && !r->n_pend && !r->ev_total)
+    if (o->quiet && !r->n_leaks && !r->n_sleaks && !r->n_qleaks && !r->n_pend && !r->ev_total)
         return;
     if (o->json)
         report_json(f, r);
