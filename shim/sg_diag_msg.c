@@ -4,7 +4,7 @@
  * msgget creating a queue fails with ENOSPC when the namespace holds
  * kernel.msgmni queues (ipc/msg.c newque, ipc_addid).  The message names
  * the limit and its use, the queues' owners with what they hold, the
- * queues with no live last sender or receiver (candidates, not proved
+ * queues whose last sender and receiver are gone (candidates, not proved
  * orphans: the ledger does not record queues yet), and the sysctl that
  * raises the limit.
  */
@@ -123,16 +123,18 @@ int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int de
             " bytes held).",
         l.used_queues, l.msgmni, l.used_msgs, l.used_bytes);
     owners(&o, &q);
+    /* Used once, and whoever sent or received last is gone: a candidate
+     * leftover (a queue nobody used yet says nothing either way). */
     size_t quiet = 0, empty = 0;
     for (size_t i = 0; i < q.n; i++)
-        if (sg_kmsg_last_alive(&q.v[i]) == 0) {
+        if ((q.v[i].lspid > 0 || q.v[i].lrpid > 0) && sg_kmsg_last_alive(&q.v[i]) == 0) {
             quiet++;
             empty += q.v[i].qnum == 0;
         }
     if (quiet)
-        say(&o, "\n  %zu queue%s no live last sender or receiver (%zu of them empty): leftovers "
-                "of processes killed uncleanly, perhaps; see: shmguard ls --msg",
-            quiet, quiet == 1 ? " has" : "s have", empty);
+        say(&o, "\n  %zu queue%s last sender and receiver are gone (%zu of them empty): "
+                "leftovers of processes killed uncleanly, perhaps; see: shmguard ls --msg",
+            quiet, quiet == 1 ? "'s" : "s'", empty);
     say(&o, "\n  Or raise the limit: sysctl -w kernel.msgmni=%" PRIu64,
         l.msgmni ? l.msgmni * 2 : 16);
     sg_kmsgsnap_free(&q);

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -446,6 +447,47 @@ static void sc_sem_enospc(void)
     SG(K1, 2, IPC_CREAT | 0600);
     SG(K2, 1, IPC_CREAT | 0600);           /* SEMMNI: ENOSPC */
     SG(K1, 2, IPC_CREAT | 0600);           /* existing key: fine */
+}
+
+/* ---- message queues (msgget is interposed for its diagnosis) ---------- */
+
+static int MG(key_t key, int flg)
+{
+    errno = SENTINEL;
+    int r = msgget(key, flg);
+    int e = errno;
+    out("msgget(key=%s,%s) = %d errno=%s", keyname(key), flagname(flg, 0), r, ename(e));
+    return r;
+}
+
+static void MRM(int id)
+{
+    errno = SENTINEL;
+    int r = msgctl(id, IPC_RMID, NULL);
+    int e = errno;
+    out("msgctl(id=%d,IPC_RMID) = %d errno=%s", id, r, ename(e));
+}
+
+static void sc_msg_get(void)
+{
+    int q = MG(K1, IPC_CREAT | 0600);
+    MG(K1, 0);
+    MG(K1, IPC_CREAT | IPC_EXCL | 0600); /* EEXIST */
+    MG(K2, 0);                           /* ENOENT */
+    int p = MG(IPC_PRIVATE, 0600);
+    MRM(q);
+    MG(K1, 0);
+    MRM(p);
+    MRM(p); /* EINVAL */
+}
+
+static void sc_msg_enospc(void)
+{
+    set_sysctl("msgmni", "2");
+    MG(IPC_PRIVATE, 0600);
+    MG(K1, IPC_CREAT | 0600);
+    MG(K2, IPC_CREAT | 0600); /* kernel.msgmni: ENOSPC */
+    MG(K1, IPC_CREAT | 0600); /* existing key: fine */
 }
 
 /* ---- scenarios: shmget ------------------------------------------------ */
@@ -1575,6 +1617,8 @@ static const struct scenario {
     { "sem_ops", sc_sem_ops, 0 },
     { "sem_fork", sc_sem_fork, 0 },
     { "sem_enospc", sc_sem_enospc, 1 },
+    { "msg_get", sc_msg_get, 0 },
+    { "msg_enospc", sc_msg_enospc, 1 },
 };
 
 /* 1 if this process's IPC namespace is not its parent's (or, when the
