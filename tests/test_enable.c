@@ -108,6 +108,29 @@ static void test_defaults(void **state)
     snprintf(path, sizeof path, "%s/worker.service.d/shmguard.conf", udir);
     slurp(path, text, sizeof text);
     ASSERT_HAS(text, " gc --user nobody --command worker\n");
+    /* Blanks around '=', a drop-in that overrides it, a template's file
+     * for an instance, and DynamicUser= refused. */
+    snprintf(unit, sizeof unit, "%s/spaced.service", udir);
+    write_file(unit, "[Service]\n  User = nobody \nExecStart=/bin/true\n");
+    assert_int_equal(run("enable", "spaced", NULL, NULL, NULL), 0);
+    snprintf(path, sizeof path, "%s/spaced.service.d/shmguard.conf", udir);
+    slurp(path, text, sizeof text);
+    ASSERT_HAS(text, " gc --user nobody --command spaced\n");
+    snprintf(unit, sizeof unit, "%s/spaced.service.d/10-local.conf", udir);
+    write_file(unit, "[Service]\nUser=root\n");
+    assert_int_equal(run("enable", "spaced", NULL, NULL, NULL), 0);
+    slurp(path, text, sizeof text);
+    ASSERT_HAS(text, " gc --user root --command spaced\n");
+    snprintf(unit, sizeof unit, "%s/tpl@.service", udir);
+    write_file(unit, "[Service]\nUser=nobody\n");
+    assert_int_equal(run("enable", "tpl@one", NULL, NULL, NULL), 0);
+    snprintf(path, sizeof path, "%s/tpl@one.service.d/shmguard.conf", udir);
+    slurp(path, text, sizeof text);
+    ASSERT_HAS(text, " gc --user nobody --command tpl\n");
+    snprintf(unit, sizeof unit, "%s/dyn.service", udir);
+    write_file(unit, "[Service]\nDynamicUser=yes\n");
+    assert_int_equal(run("enable", "dyn", NULL, NULL, NULL), 1);
+    ASSERT_HAS(res.err, "dyn.service runs under DynamicUser=");
     /* A template's instance: the command is the name up to '@'; options win. */
     assert_int_equal(run("enable", "postgresql@15-main", NULL, NULL, NULL), 0);
     snprintf(path, sizeof path, "%s/postgresql@15-main.service.d/shmguard.conf", udir);

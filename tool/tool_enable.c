@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "tool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -43,7 +44,8 @@ static void enable_usage(FILE *f, const char *cmd)
                 "on device\".  Run systemctl daemon-reload and restart the service after it.\n"
                 "\n"
                 "Options:\n"
-                "     --user <user>      the service's user (default: the unit's User=, else root)\n"
+                "     --user <user>      the service's user (default: the unit's User=, its\n"
+                "                        drop-ins' too, else root; needed with DynamicUser=)\n"
                 "     --command <name>   its processes' name as ps shows it (default: the\n"
                 "                        service's name up to '@' or '.', 15 bytes at most)\n"
                 "     --library <path>   the library to preload (default: the one installed\n"
@@ -101,32 +103,95 @@ static int unit_word(const char *s)
     return 1;
 }
 
-/* The unit's User= from its unit file (the first found), into user. */
+/* Read the [Service] User= and DynamicUser= settings of one unit file or
+ * drop-in into *user / *dynamic (later settings win, as in systemd).
+ * Keys and values may have blanks around '='.  0 if the file was read. */
+static int read_unit_file(const char *path, char *user, size_t n, int *dynamic, int *have_user)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    char line[512];
+    int in_service = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *p = line + strspn(line, " \t");
+        if (*p == '[') {
+            in_service = !strncmp(p, "[Service]", 9);
+            continue;
+        }
+        char *eq = strchr(p, '=');
+        if (!in_service || !eq)
+            continue;
+        char *ke = eq;
+        while (ke > p && (ke[-1] == ' ' || ke[-1] == '\t'))
+            ke--;
+        char *v = eq + 1 + strspn(eq + 1, " \t");
+        size_t vl = strlen(v);
+        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+            v[--vl] = '\0';
+        size_t kl = (size_t)(ke - p);
+        if (kl == 4 && !strncmp(p, "User", 4)) {
+            if (vl && vl < n) {
+                memcpy(user, v, vl + 1);
+                *have_user = 1;
+            } else if (!vl)
+                *have_user = 0; /* "User=" resets */
+        } else if (kl == 11 && !strncmp(p, "DynamicUser", 11))
+            *dynamic = !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on");
+    }
+    fclose(f);
+    return 0;
+}
+
+/* The unit's user from its unit file (the first of systemd's unit
+ * directories that has it; a template instance's "name@.service") and
+ * its drop-ins (unit.d/ *.conf in each directory, in name order): 0 with
+ * the User= in user; -1 when none is set (root); -2 when it runs under a
+ * DynamicUser=, whose uid exists only while it runs. */
 static int unit_user(const char *unit, const char *unit_dir, char *user, size_t n)
 {
     const char *dirs[] = { unit_dir, "/etc/systemd/system", "/run/systemd/system",
                            "/lib/systemd/system", "/usr/lib/systemd/system" };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        char path[PATH_MAX + 256], line[512];
+    char tmpl[256] = "";
+    const char *at = strchr(unit, '@');
+    if (at && at[1] != '.')
+        snprintf(tmpl, sizeof tmpl, "%.*s@.service", (int)(at - unit), unit);
+    int dynamic = 0, have = 0, found = 0;
+    size_t nd = sizeof dirs / sizeof dirs[0];
+    for (size_t i = 0; i < nd && !found; i++) {
+        char path[PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", dirs[i], unit);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            continue;
-        int found = 0, in_service = 0;
-        while (fgets(line, sizeof line, f)) {
-            line[strcspn(line, "\r\n")] = '\0';
-            if (line[0] == '[')
-                in_service = !strcmp(line, "[Service]");
-            else if (in_service && !strncmp(line, "User=", 5) && line[5] &&
-                     strlen(line + 5) < n) {
-                memcpy(user, line + 5, strlen(line + 5) + 1);
-                found = 1;
-            }
+        found = read_unit_file(path, user, n, &dynamic, &have) == 0;
+        if (!found && tmpl[0]) {
+            snprintf(path, sizeof path, "%s/%s", dirs[i], tmpl);
+            found = read_unit_file(path, user, n, &dynamic, &have) == 0;
         }
-        fclose(f);
-        return found ? 0 : -1;
     }
-    return -1;
+    for (size_t i = nd; i-- > 0;) { /* drop-ins: /etc's last, so they win */
+        const char *names[2] = { unit, tmpl };
+        for (int k = 0; k < 2; k++) {
+            if (!names[k][0])
+                continue;
+            char dir[PATH_MAX + 256];
+            snprintf(dir, sizeof dir, "%s/%s.d", dirs[i], names[k]);
+            struct dirent **list = NULL;
+            int m = scandir(dir, &list, NULL, alphasort);
+            for (int e = 0; e < m; e++) {
+                size_t l = strlen(list[e]->d_name);
+                if (l > 5 && !strcmp(list[e]->d_name + l - 5, ".conf")) {
+                    char path[2 * PATH_MAX + 512];
+                    snprintf(path, sizeof path, "%s/%s", dir, list[e]->d_name);
+                    read_unit_file(path, user, n, &dynamic, &have);
+                }
+                free(list[e]);
+            }
+            free(list);
+        }
+    }
+    if (dynamic)
+        return -2;
+    return have ? 0 : -1;
 }
 
 /* Write text to path through a temporary file renamed over it. */
@@ -239,8 +304,12 @@ int cmd_enable(int argc, char **argv)
     char ubuf[64] = "root", cbuf[SG_COMM_LEN];
     if (user)
         snprintf(ubuf, sizeof ubuf, "%s", user);
-    else
-        unit_user(unit, unit_dir, ubuf, sizeof ubuf);
+    else if (unit_user(unit, unit_dir, ubuf, sizeof ubuf) == -2) {
+        tool_cmd_usage_error(cmd, "%s runs under DynamicUser=, a uid that exists only while it "
+                                  "runs: give --user (its objects' owner) or leave it alone",
+                             unit);
+        return SG_EXIT_FAILURE;
+    }
     uid_t uid;
     if (tool_parse_user(ubuf, &uid) != 0) {
         tool_cmd_usage_error(cmd, "--user: no such user: '%s'", ubuf);
