@@ -71,6 +71,7 @@ else
     echo "valgrind: kernel.shmmni not writable here, no ENOSPC event" >&2
 fi
 echo "create 0x5eedf0fe 4096" >"$W/enospc.in"
+ipcmk -Q >/dev/null 2>&1 || true # a message queue, for ls and doctor
 "$TOOL" ls >"$W/ls.txt"
 for s in in-use idle orphaned pending; do
     grep -qw "$s" "$W/ls.txt" || { echo "valgrind: no $s segment:" >&2; cat "$W/ls.txt" >&2; exit 1; }
@@ -113,9 +114,15 @@ vg 0 ls --raw
 vg 0 ls --output-all --bytes
 vg 0 ls --orphans --pending
 vg 0 ls --sem --json
+vg 0 ls --msg
+vg 0 ls --msg --json
 vg 0 ls -H
 vg "0 2 3" doctor
 vg "0 2 3" doctor --json
+vg 0 doctor --prometheus
+vg 0 doctor --output "$W/metrics.prom"
+vg 0 enable demo --unit-dir "$W"
+vg 0 disable demo --unit-dir "$W"
 vg "0 2" gc --dry-run
 vg 0 ledger
 vg 0 ledger --all
