@@ -34,7 +34,9 @@ static int push(struct sg_kmsgsnap *s, size_t *cap, const struct sg_kmsg *k)
     return 0;
 }
 
-/* Through MSG_STAT_ANY, one call per used index.  1 done, 0 unsupported. */
+/* Through MSG_STAT_ANY, one call per used index.  1 done, 0 unsupported
+ * (before Linux 4.17 every index answers EINVAL: a list that comes out
+ * empty while MSG_INFO counts queues is that). */
 static int snap_stat_any(struct sg_kmsgsnap *s)
 {
     struct msginfo info;
@@ -65,7 +67,7 @@ static int snap_stat_any(struct sg_kmsgsnap *s)
             return 0;
         }
     }
-    return 1;
+    return s->n > 0 || info.msgpool == 0;
 }
 
 static int snap_proc(struct sg_kmsgsnap *s)

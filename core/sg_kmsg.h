@@ -5,8 +5,8 @@
  * count and the kernel keeps no creator pid for it: what it keeps is the
  * key, owner and creator uids, the messages and bytes it holds, its byte
  * limit (msg_qbytes), and the pids and times of the last msgsnd and the
- * last msgrcv.  Read by the tool only (the library does not interpose the
- * queue calls yet).
+ * last msgrcv.  Read by the tool, and by the library's diagnosis of a
+ * failed msgget (sg_diag_msg.c).
  */
 #ifndef SG_KMSG_H
 #define SG_KMSG_H

@@ -490,7 +490,7 @@ static void emit(const struct call *c, int debug)
         goto out;
     /* The analysis reads the own ledger under its lock: records are then
      * consistent, and /proc reads take no other lock. */
-    int held = sg_st.active && sg_state_take();
+    int held = c->sem != 2 && sg_st.active && sg_state_take(); /* queues: not in it */
     const struct sg_ledger *own = held ? &sg_st.L : NULL;
     int worth = c->sem == 2 ? sg_diag_compose_msg(buf, sizeof buf, c->key, c->flg, c->err, debug)
                 : c->sem    ? sg_diag_compose_sem(buf, sizeof buf, c->key, (int)c->size, c->flg,

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_diag.h"
+#include "sg_kernel.h"
 #include "sg_kmsg.h"
 #include "sg_state.h"
 
@@ -135,8 +136,12 @@ int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int de
         say(&o, "\n  %zu queue%s last sender and receiver are gone (%zu of them empty): "
                 "leftovers of processes killed uncleanly, perhaps; see: shmguard ls --msg",
             quiet, quiet == 1 ? "'s" : "s'", empty);
-    say(&o, "\n  Or raise the limit: sysctl -w kernel.msgmni=%" PRIu64,
-        l.msgmni ? l.msgmni * 2 : 16);
+    uint64_t ceil, want = sg_ipcmni_raise(l.msgmni, l.used_queues, &ceil);
+    if (want)
+        say(&o, "\n  Or raise the limit: sysctl -w kernel.msgmni=%" PRIu64, want);
+    else
+        say(&o, "\n  kernel.msgmni is at the kernel's ceiling (%" PRIu64 "): only removing queues "
+                "helps.", ceil);
     sg_kmsgsnap_free(&q);
     return 1;
 }

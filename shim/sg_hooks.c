@@ -31,6 +31,7 @@
 
 #include "sg_compiler.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <setjmp.h>
 #include <sys/msg.h>
@@ -115,8 +116,15 @@ SG_EXPORT int msgget(key_t key, int flg)
 {
     if (sg_in_hook)
         return real_msgget(key, flg);
-    sg_init();
-    return sg_msgget(key, flg, __builtin_return_address(0));
+    /* Queues are not recorded: a call that succeeds needs nothing of the
+     * library, not even its set-up (a program that only ever makes queues
+     * opens no ledger). */
+    int r = real_msgget(key, flg);
+    if (r >= 0)
+        return r;
+    int e = errno;
+    sg_init(); /* preserves errno */
+    return sg_msgget_failed(key, flg, e, __builtin_return_address(0));
 }
 
 /* Credentials (sg_creds.h).  The real function binds itself on its first

@@ -13,8 +13,9 @@
 
 #include <sys/types.h>
 
-/* msgget(key, flg) through libc; on failure, the diagnosis (sg_diag.h)
- * unless the mode is off.  caller: the call site. */
-int sg_msgget(key_t key, int flg, const void *caller);
+/* After msgget(key, flg) failed with err: the diagnosis (sg_diag.h)
+ * unless the mode is off; returns -1 with errno err.  caller: the call
+ * site. */
+int sg_msgget_failed(key_t key, int flg, int err, const void *caller);
 
 #endif

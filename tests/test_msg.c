@@ -94,10 +94,13 @@ static void test_ls_queues(void **state)
     tool("ls", "--json", NULL, NULL);
     ASSERT_HAS(res.out, "\"segments\": [");
     ASSERT_HAS(res.out, "\"queues\": [");
-    /* Kinds exclude each other. */
+    /* Kinds exclude each other, and so do JSON and raw. */
     tool("ls", "-q", "-s", NULL);
     assert_true(sgt_exited(&res, 1));
     ASSERT_HAS(res.err, "--shm, --sem and --msg exclude each other");
+    tool("ls", "--json", "--raw", NULL);
+    assert_true(sgt_exited(&res, 1));
+    ASSERT_HAS(res.err, "--json and --raw exclude each other");
 }
 
 static void test_doctor_msgmni(void **state)
@@ -128,7 +131,7 @@ static void test_doctor_msgmni(void **state)
                         "device\")");
     ASSERT_HAS(res.err, "This is not a full disk: the System V message queue limit kernel.msgmni is "
                         "exhausted: 2 of 2 queues in use");
-    ASSERT_HAS(res.err, "Or raise the limit: sysctl -w kernel.msgmni=4");
+    ASSERT_HAS(res.err, "Or raise the limit: sysctl -w kernel.msgmni=16");
     sgt_run(&res, helper, bare_env, 30);
     assert_string_equal(res.out, "errno 28\n");
     assert_string_equal(res.err, "");
@@ -143,9 +146,9 @@ static void test_doctor_msgmni(void **state)
     tool("doctor", NULL, NULL, NULL);
     assert_true(sgt_exited(&res, 3));
     ASSERT_HAS(res.out, "EXHAUSTED: kernel.msgmni 2/2 queues: the next msgget that creates a queue "
-                        "fails with ENOSPC");
+                        "fails with ENOSPC; shared memory and semaphores: no limit near, no orphans\n");
     ASSERT_HAS(res.out, "MSGMNI         2 / 2 queues");
-    ASSERT_HAS(res.out, "sysctl -w kernel.msgmni=4");
+    ASSERT_HAS(res.out, "sysctl -w kernel.msgmni=16");
     tool("doctor", "--json", NULL, NULL);
     assert_true(sgt_exited(&res, 3));
     ASSERT_HAS(res.out, "\"verdict\": \"exhausted\"");
@@ -203,12 +206,31 @@ static void test_check_queue_leak(void **state)
     ASSERT_HAS(res.err, "Not counted: 1 message queue appeared meanwhile");
 }
 
+/* A program whose msgget calls all succeed needs nothing of the library:
+ * it opens no ledger (the library records no queue; only a failure calls
+ * for its set-up, to explain it). */
+static void test_msgget_success_opens_nothing(void **state)
+{
+    (void)state;
+    char *helper[] = { (char *)SGT_HELPER("helper_check"), "msgleak", NULL };
+    sgt_run(&res, helper, lib_env, 30);
+    assert_true(sgt_exited(&res, 0));
+    int q = -1;
+    assert_int_equal(sscanf(res.out, "msqid %d", &q), 1);
+    assert_string_equal(res.err, "");
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(msgctl(q, IPC_RMID, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ls_queues, setup, after),
         cmocka_unit_test_setup_teardown(test_doctor_msgmni, setup, after),
         cmocka_unit_test_setup_teardown(test_check_queue_leak, setup, after),
+        cmocka_unit_test_setup_teardown(test_msgget_success_opens_nothing, setup, after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

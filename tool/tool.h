@@ -306,7 +306,7 @@ void doctor_msg_text(const struct doctor_msg *d, FILE *f);
 /* Prints the member "queues": {...}, with a trailing comma. */
 void doctor_msg_json(const struct doctor_msg *d, FILE *f);
 /* Put a kernel.msgmni verdict before doctor's one-line verdict. */
-void doctor_msg_verdict(const struct doctor_msg *d, char *verdict, size_t n);
+void doctor_msg_verdict(const struct doctor_msg *d, char *verdict, size_t n, int others_exit);
 
 /* Subcommands: argv[0] is the subcommand's name; return the exit status. */
 /* ---- the semaphore set table of ls (tool_ls_sem.c) -------------------- */

@@ -80,6 +80,7 @@ struct check_run {
     size_t n_sleaks;
     size_t n_other_sems;        /* new sets of processes outside the ledger */
     struct sg_kmsgsnap msgs_before; /* the namespace's message queues before */
+    int msgs_unread;            /* that list could not be read: no queue reported */
     struct check_msg *qleak;    /* queues leaked (isolated runs), sorted by id */
     size_t n_qleaks;
     size_t n_other_msgs;        /* new queues of a run that is not isolated */

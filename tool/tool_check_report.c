@@ -45,13 +45,9 @@ int check_before(struct check_run *r)
         sg_ksnap_free(&r->before);
         return -1;
     }
-    if (sg_kmsgsnap_read(&r->msgs_before) != 0) {
-        fprintf(stderr, "%s: check: cannot read the kernel's list of message queues: %s\n",
-                sg_prog, strerror(errno));
-        sg_ksnap_free(&r->before);
-        sg_ksemsnap_free(&r->sems_before);
-        return -1;
-    }
+    /* Queues are reported when their list can be read; a run is not
+     * refused for them. */
+    r->msgs_unread = sg_kmsgsnap_read(&r->msgs_before) != 0;
     return 0;
 }
 
@@ -61,8 +57,8 @@ int check_before(struct check_run *r)
 static int collect_queues(struct check_run *r)
 {
     struct sg_kmsgsnap now;
-    if (sg_kmsgsnap_read(&now) != 0)
-        return 0; /* reported as none; the kernel's list went unreadable */
+    if (r->msgs_unread || sg_kmsgsnap_read(&now) != 0)
+        return 0; /* reported as none: the kernel's list could not be read */
     int rc = 0;
     for (size_t i = 0; i < now.n && rc == 0; i++) {
         const struct sg_kmsg *k = &now.v[i], *b = NULL;
@@ -321,7 +317,11 @@ void check_cleanup(struct check_run *r)
     }
     for (size_t i = 0; i < r->n_qleaks; i++) {
         struct check_msg *c = &r->qleak[i];
-        if (c->last_alive != 0 || r->n_running)
+        if (c->last_alive < 0)
+            snprintf(c->note, sizeof c->note,
+                     "not removed by --cleanup: whether its last sender or receiver runs cannot "
+                     "be told (no /proc)");
+        else if (c->last_alive > 0 || r->n_running)
             snprintf(c->note, sizeof c->note,
                      "not removed by --cleanup: a process of the run still runs%s",
                      c->last_alive > 0 ? " (its last sender or receiver)" : "");
@@ -537,7 +537,9 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
                 pfx, pfx, c->k.id, key, c->k.qnum, c->k.qnum == 1 ? "" : "s", c->k.cbytes);
         if (c->k.lspid > 0)
             fprintf(f, "%s    last sent by pid %d (%s)\n", pfx, c->k.lspid,
-                    c->last_alive == c->k.lspid ? "alive" : "not running now");
+                    c->last_alive == c->k.lspid ? "alive"
+                    : c->last_alive < 0       ? "alive or not: no /proc"
+                                              : "not running now");
         else
             fprintf(f, "%s    nothing ever sent\n", pfx);
         fprintf(f, "%s    creator not recorded: the library does not record queues yet%s%s\n", pfx,

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "tool.h"
+#include "sg_kernel.h"
 #include "sg_kmsg.h"
 
 #include <inttypes.h>
@@ -61,11 +62,15 @@ void doctor_msg_text(const struct doctor_msg *d, FILE *f)
     fprintf(f, "  queues         %zu: %zu in use (a live last sender or receiver), %zu unknown; "
                "%" PRIu64 " messages, %" PRIu64 " bytes held\n",
             d->queues[0] + d->queues[1], d->queues[DOCTOR_MSG_IN_USE],
-            d->queues[DOCTOR_MSG_UNKNOWN], l->used_msgs, l->used_bytes);
-    if (d->mni)
+            d->queues[DOCTOR_MSG_UNKNOWN], d->msgs[0] + d->msgs[1], d->bytes[0] + d->bytes[1]);
+    uint64_t want = d->mni ? sg_ipcmni_raise(l->msgmni, l->used_queues, NULL) : 0;
+    if (d->mni && want)
         fprintf(f, "  to do          sysctl -w kernel.msgmni=%" PRIu64
                    "   # raises the limit (this IPC namespace, until reboot)\n",
-                l->msgmni * 2);
+                want);
+    else if (d->mni)
+        fprintf(f, "  to do          kernel.msgmni is at the kernel's ceiling: only removing "
+                   "queues helps\n");
 }
 
 void doctor_msg_json(const struct doctor_msg *d, FILE *f)
@@ -81,18 +86,21 @@ void doctor_msg_json(const struct doctor_msg *d, FILE *f)
             l->used_queues, l->msgmni, pct(l->used_queues, l->msgmni), lv[d->mni]);
     fprintf(f, "    \"msgmax\": %" PRIu64 ", \"msgmnb\": %" PRIu64 ", \"messages\": %" PRIu64
                ", \"bytes\": %" PRIu64 ",\n",
-            l->msgmax, l->msgmnb, l->used_msgs, l->used_bytes);
+            l->msgmax, l->msgmnb, d->msgs[0] + d->msgs[1], d->bytes[0] + d->bytes[1]);
     fprintf(f, "    \"queues\": {\"in_use\": %zu, \"unknown\": %zu}\n  },\n",
             d->queues[DOCTOR_MSG_IN_USE], d->queues[DOCTOR_MSG_UNKNOWN]);
 }
 
-void doctor_msg_verdict(const struct doctor_msg *d, char *verdict, size_t n)
+void doctor_msg_verdict(const struct doctor_msg *d, char *verdict, size_t n, int others_exit)
 {
     if (!d->have || !d->mni)
         return;
     char old[512];
     snprintf(old, sizeof old, "%s", verdict);
-    snprintf(verdict, n, "%s: kernel.msgmni %" PRIu64 "/%" PRIu64 " queues%s; %s",
+    /* The rest healthy: its "HEALTHY" line would contradict this one. */
+    snprintf(verdict, n, "%s: kernel.msgmni %" PRIu64 "/%" PRIu64 " queues%s; %s%s",
              d->mni == 2 ? "EXHAUSTED" : "NEARLY EXHAUSTED", d->l.used_queues, d->l.msgmni,
-             d->mni == 2 ? ": the next msgget that creates a queue fails with ENOSPC" : "", old);
+             d->mni == 2 ? ": the next msgget that creates a queue fails with ENOSPC" : "",
+             others_exit ? "also: " : "shared memory and semaphores: no limit near, no orphans",
+             others_exit ? old : "");
 }

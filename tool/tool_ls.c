@@ -584,7 +584,7 @@ out:
         free(t[i]);
     }
     if (rc != SG_EXIT_OK)
-        fprintf(stderr, "%s: ls: cannot print the tables: out of memory\n", sg_prog);
+        fprintf(stderr, "%s: ls: cannot print the tables as one JSON object\n", sg_prog);
     return rc;
 }
 
@@ -744,6 +744,14 @@ int cmd_ls(int argc, char **argv)
     }
     if (o.dir && (tool_dir_arg("ls", o.dir) != 0 || tool_dir_readable("ls", o.dir) != 0))
         return SG_EXIT_FAILURE;
+    if (o.json && o.raw) {
+        tool_cmd_usage_error("ls", "--json and --raw exclude each other");
+        return SG_EXIT_FAILURE;
+    }
+    if (o.msg_only && o.want_pending) {
+        tool_cmd_usage_error("ls", "--pending selects segments; --msg lists queues");
+        return SG_EXIT_FAILURE;
+    }
     if (o.shm_only + o.sem_only + o.msg_only > 1) {
         tool_cmd_usage_error("ls", "--shm, --sem and --msg exclude each other (without any, all are listed)");
         return SG_EXIT_FAILURE;
