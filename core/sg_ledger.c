@@ -368,28 +368,27 @@ int sg_fs_in_memory(unsigned long magic, char *fs, size_t n)
     return magic == 0x01021994 || magic == 0x858458f6;
 }
 
-/* For a directory that must be in memory: 1 if the file system of path
- * is, 0 if not (its name in fs), -1 if it cannot be examined. */
-static int path_in_memory(const char *path, char *fs, size_t n)
+int sg_ledger_dir_in_memory(const char *dir, char *fs, size_t n)
 {
     struct statfs st;
-    if (statfs(path, &st) != 0)
-        return -1;
+    char parent[PATH_MAX];
+    if (statfs(dir, &st) != 0) {
+        /* Not there yet: it would be made in its parent. */
+        snprintf(parent, sizeof parent, "%s", dir);
+        size_t len = strlen(parent);
+        while (len > 1 && parent[len - 1] == '/')
+            parent[--len] = '\0';
+        char *slash = strrchr(parent, '/');
+        if (!slash)
+            return -1;
+        if (slash == parent)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        if (statfs(parent, &st) != 0)
+            return -1;
+    }
     return sg_fs_in_memory((unsigned long)st.f_type, fs, n);
-}
-
-/* The directory dir would be made in. */
-static void parent_of(const char *dir, char *out, size_t n)
-{
-    snprintf(out, n, "%s", dir);
-    size_t len = strlen(out);
-    while (len > 1 && out[len - 1] == '/')
-        out[--len] = '\0';
-    char *slash = strrchr(out, '/');
-    if (slash == out)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
 }
 
 /* Open (making it when missing) the ledger directory; mem: it must be in
@@ -398,10 +397,9 @@ static int open_dir(const char *dir, int mem, char *err, size_t errlen)
 {
     int fd = sg_sys_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0 && errno == ENOENT && mem) {
-        char parent[PATH_MAX];
-        parent_of(dir, parent, sizeof parent);
-        if (path_in_memory(parent, err, errlen) == 0)
+        if (sg_ledger_dir_in_memory(dir, err, errlen) == 0)
             return -3;
+        errno = ENOENT;
     }
     if (fd < 0 && errno == ENOENT) {
         mode_t old = umask(0);

@@ -96,6 +96,15 @@ int sg_ledger_open_own_mem(struct sg_ledger *L, const char *dir, uint64_t ns, ch
 /* Free a page map (struct sg_ledger's pagemap; NULL is fine). */
 void sg_ledger_pagemap_free(unsigned char *pm);
 
+/* Where the ledgers of dir live: 1 on a file system in memory (tmpfs,
+ * ramfs), the only kind the library uses (a ledger is shared memory
+ * backed by a file: elsewhere every process's stores are written through
+ * to disk, and creating one costs milliseconds); 0 on another (its name
+ * in fs, as "ext4" or "0x1234"); -1 when neither dir nor its parent
+ * (where it would be made) can be examined.  fs names the file system
+ * whenever it is known. */
+int sg_ledger_dir_in_memory(const char *dir, char *fs, size_t n);
+
 /* The name of the file system with statfs magic `magic` (f_type) into fs
  * ("tmpfs", "ext2/3/4", or "0x..."), and 1 if it keeps its files in
  * memory (tmpfs, ramfs). */

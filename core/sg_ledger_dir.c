@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -246,27 +245,4 @@ int sg_ledgers_load(const char *dir, uint64_t ns, const char *skip, int whole,
     sg_ledger_files_free(&files);
     sg_ipc_objs_free(&objs);
     return 0;
-}
-
-int sg_ledger_dir_in_memory(const char *dir, char *fs, size_t n)
-{
-    struct statfs st;
-    char parent[PATH_MAX];
-    if (statfs(dir, &st) != 0) {
-        /* Not there yet: it would be made in its parent. */
-        snprintf(parent, sizeof parent, "%s", dir);
-        size_t len = strlen(parent);
-        while (len > 1 && parent[len - 1] == '/')
-            parent[--len] = '\0';
-        char *slash = strrchr(parent, '/');
-        if (!slash)
-            return -1;
-        if (slash == parent)
-            slash[1] = '\0';
-        else
-            *slash = '\0';
-        if (statfs(parent, &st) != 0)
-            return -1;
-    }
-    return sg_fs_in_memory((unsigned long)st.f_type, fs, n);
 }

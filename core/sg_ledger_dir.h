@@ -82,13 +82,4 @@ int sg_ledgers_load(const char *dir, uint64_t ns, const char *skip, int whole,
                     struct sg_ledger **v, size_t *n, void (*note)(void *ctx, const char *text),
                     void *ctx);
 
-/* Where the ledgers of dir live: 1 on a file system in memory (tmpfs,
- * ramfs), the only kind the library uses (a ledger is shared memory
- * backed by a file: elsewhere every process's stores are written through
- * to disk, and creating one costs milliseconds); 0 on another (its name
- * in fs, as "ext4" or "0x1234"); -1 when neither dir nor its parent
- * (where it would be made) can be examined.  fs names the file system
- * whenever it is known. */
-int sg_ledger_dir_in_memory(const char *dir, char *fs, size_t n);
-
 #endif
