@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_diag.h"
+#include "sg_out.h"
 #include "sg_pidns.h"
 #include "sg_analysis.h"
 #include "sg_callsite.h"
@@ -28,27 +29,9 @@
 #define AN_REFILL_S 1           /* one more every second */
 #define MAX_HOLDERS 3
 
-struct out {
-    char *buf;
-    size_t n, len;
-};
-
-static void say(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct out *o, const char *fmt, ...)
-{
-    if (o->len >= o->n)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(o->buf + o->len, o->n - o->len, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        o->len += (size_t)w < o->n - o->len ? (size_t)w : o->n - o->len - 1;
-}
-
 /* "shmget(key=0x..., size=N, flags=...) failed with ENOSPC (...)", or the
  * same for semget (nsems) when sem. */
-static void describe_call(struct out *o, int sem, key_t key, long long size, int flg, int err)
+static void describe_call(struct sg_out *o, int sem, key_t key, long long size, int flg, int err)
 {
     char flags[128] = "";
     size_t f = 0;
@@ -70,31 +53,31 @@ static void describe_call(struct out *o, int sem, key_t key, long long size, int
         snprintf(n, sizeof n, "nsems=%lld", size);
     else
         snprintf(n, sizeof n, "size=%llu", (unsigned long long)size);
-    say(o, "%s(key=%s, %s, flags=%s) failed with %s (\"%s\")", sem ? "semget" : "shmget", k, n,
+    sg_out_say(o, "%s(key=%s, %s, flags=%s) failed with %s (\"%s\")", sem ? "semget" : "shmget", k, n,
         flags,
         err == ENOSPC ? "ENOSPC" : err == EINVAL ? "EINVAL" : err == EEXIST ? "EEXIST"
         : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES" : err == ENOMEM ? "ENOMEM" : "error",
         strerror(err));
 }
 
-static void holders(struct out *o, const struct sg_view *v)
+static void holders(struct sg_out *o, const struct sg_view *v)
 {
     struct sg_holder h[MAX_HOLDERS];
     size_t n = sg_view_holders(v, h, MAX_HOLDERS);
     if (!n)
         return;
-    say(o, "\n  Largest holders:");
+    sg_out_say(o, "\n  Largest holders:");
     for (size_t i = 0; i < n; i++) {
         char b[32];
         sg_fmt_bytes(b, sizeof b, h[i].t.bytes);
-        say(o, "%s %s (uid %u%s) %zu segment%s, %s", i ? ";" : "", h[i].comm[0] ? h[i].comm : "?",
+        sg_out_say(o, "%s %s (uid %u%s) %zu segment%s, %s", i ? ";" : "", h[i].comm[0] ? h[i].comm : "?",
             (unsigned)h[i].uid, h[i].comm[0] ? "" : ", creator unknown", h[i].t.count,
             h[i].t.count == 1 ? "" : "s", b);
     }
-    say(o, ".");
+    sg_out_say(o, ".");
 }
 
-static void orphans(struct out *o, const struct sg_view *v)
+static void orphans(struct sg_out *o, const struct sg_view *v)
 {
     struct sg_tally t[5];
     sg_view_tally(v, t);
@@ -102,16 +85,16 @@ static void orphans(struct out *o, const struct sg_view *v)
     if (orph->count) {
         char b[32];
         sg_fmt_bytes(b, sizeof b, orph->bytes);
-        say(o, "\n  Orphaned: %zu segment%s, %s (nobody attached, creator dead).", orph->count,
+        sg_out_say(o, "\n  Orphaned: %zu segment%s, %s (nobody attached, creator dead).", orph->count,
             orph->count == 1 ? "" : "s", b);
-        say(o, "\n  Free them safely: shmguard gc --dry-run, then shmguard gc");
+        sg_out_say(o, "\n  Free them safely: shmguard gc --dry-run, then shmguard gc");
     } else
-        say(o, "\n  No orphans: every segment is attached or its creator may be alive.");
+        sg_out_say(o, "\n  No orphans: every segment is attached or its creator may be alive.");
     if (t[SG_ST_PENDING].count)
-        say(o, "\n  Pending removals (done at their last detach): %zu.", t[SG_ST_PENDING].count);
+        sg_out_say(o, "\n  Pending removals (done at their last detach): %zu.", t[SG_ST_PENDING].count);
 }
 
-static void enospc(struct out *o, const struct sg_view *v, size_t size)
+static void enospc(struct sg_out *o, const struct sg_view *v, size_t size)
 {
     const struct sg_limits *l = &v->lim;
     uint64_t need = (size + l->page_size - 1) / l->page_size;
@@ -120,29 +103,29 @@ static void enospc(struct out *o, const struct sg_view *v, size_t size)
         sg_fmt_bytes(used, sizeof used, l->shm_tot * l->page_size);
         sg_fmt_bytes(lim, sizeof lim, l->shmall * l->page_size);
         sg_fmt_bytes(needb, sizeof needb, need * l->page_size);
-        say(o, "\n  This is not a full disk: the System V shared memory limit kernel.shmall is "
+        sg_out_say(o, "\n  This is not a full disk: the System V shared memory limit kernel.shmall is "
                "exhausted: %" PRIu64 " of %" PRIu64 " pages in use (%s of %s); this call needs %" PRIu64
                " more (%s).",
             l->shm_tot, l->shmall, used, lim, need, needb);
         holders(o, v);
         orphans(o, v);
-        say(o, "\n  Or raise the limit: sysctl -w kernel.shmall=%" PRIu64, l->shm_tot + need > l->shmall * 2
+        sg_out_say(o, "\n  Or raise the limit: sysctl -w kernel.shmall=%" PRIu64, l->shm_tot + need > l->shmall * 2
                                                                               ? l->shm_tot + need
                                                                               : l->shmall * 2);
     } else if (l->used_ids >= l->shmmni) {
-        say(o, "\n  This is not a full disk: the System V shared memory limit kernel.shmmni is "
+        sg_out_say(o, "\n  This is not a full disk: the System V shared memory limit kernel.shmmni is "
                "exhausted: %" PRIu64 " of %" PRIu64 " segments in use.",
             l->used_ids, l->shmmni);
         holders(o, v);
         orphans(o, v);
         uint64_t ceil, want = sg_ipcmni_raise(l->shmmni, l->used_ids, &ceil);
         if (want)
-            say(o, "\n  Or raise the limit: sysctl -w kernel.shmmni=%" PRIu64, want);
+            sg_out_say(o, "\n  Or raise the limit: sysctl -w kernel.shmmni=%" PRIu64, want);
         else
-            say(o, "\n  kernel.shmmni is at the kernel's ceiling (%" PRIu64 "): only removing "
+            sg_out_say(o, "\n  kernel.shmmni is at the kernel's ceiling (%" PRIu64 "): only removing "
                    "segments helps.", ceil);
     } else {
-        say(o, "\n  This is not a full disk: a System V shared memory limit was exhausted at the "
+        sg_out_say(o, "\n  This is not a full disk: a System V shared memory limit was exhausted at the "
                "time of the call (now kernel.shmmni %" PRIu64 "/%" PRIu64 " segments, kernel.shmall %" PRIu64
                "/%" PRIu64 " pages).",
             l->used_ids, l->shmmni, l->shm_tot, l->shmall);
@@ -153,7 +136,7 @@ static void enospc(struct out *o, const struct sg_view *v, size_t size)
 
 /* Segment s's creator: "pid 1234 (cmd, uid 0, created 2026-11-23
  * 13:40:01, 5 min ago)". */
-static void creator(struct out *o, const struct sg_seginfo *s)
+static void creator(struct sg_out *o, const struct sg_seginfo *s)
 {
     int known = s->rec && (s->rec->flags & SG_SEG_CREATOR);
     int pid = known ? s->rec->cr_pid : s->k.cpid;
@@ -170,7 +153,7 @@ static void creator(struct out *o, const struct sg_seginfo *s)
         snprintf(ago, sizeof ago, "%ld min ago", age / 60);
     else
         snprintf(ago, sizeof ago, "%ld h ago", age / 3600);
-    say(o, "pid %d (%s, uid %u, created %s, %s)", pid, s->comm[0] ? s->comm : "?",
+    sg_out_say(o, "pid %d (%s, uid %u, created %s, %s)", pid, s->comm[0] ? s->comm : "?",
         (unsigned)s->k.cuid, when, ago);
 }
 
@@ -184,7 +167,7 @@ static const char *alive_word(const struct sg_seginfo *s)
 int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int err,
                     const struct sg_ledger *own, int debug)
 {
-    struct out o = { buf, n, 0 };
+    struct sg_out o = { buf, n, 0 };
     buf[0] = '\0';
     if (err != ENOSPC && err != EINVAL && err != EEXIST) {
         if (debug < 1)
@@ -200,7 +183,7 @@ int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int er
             return 0;
         describe_call(&o, 0, key, (long long)size, flg, err);
         if (err == ENOSPC)
-            say(&o, "\n  This is not a full disk: a System V IPC limit (kernel.shmmni or "
+            sg_out_say(&o, "\n  This is not a full disk: a System V IPC limit (kernel.shmmni or "
                     "kernel.shmall) is exhausted; see: shmguard doctor");
         return 1;
     }
@@ -220,17 +203,17 @@ int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int er
         char have[32], want[32];
         sg_fmt_bytes(have, sizeof have, held->k.size);
         sg_fmt_bytes(want, sizeof want, size);
-        say(&o, "\n  Key 0x%08x already names segment %d of %" PRIu64 " bytes (%s), smaller than "
+        sg_out_say(&o, "\n  Key 0x%08x already names segment %d of %" PRIu64 " bytes (%s), smaller than "
                 "the %zu bytes (%s) asked; its creator: ",
             (unsigned)key, held->k.id, held->k.size, have, size, want);
         creator(&o, held);
         if (held->state == SG_ST_PENDING)
-            say(&o, ", %s. Its removal is pending until its last detach (the key still resolves "
+            sg_out_say(&o, ", %s. Its removal is pending until its last detach (the key still resolves "
                     "meanwhile): ask for at most %" PRIu64 " bytes, or create with IPC_CREAT, "
                     "which carries the removal out and makes a new segment.",
                 alive_word(held), held->k.size);
         else
-            say(&o, ", %s. Ask for at most %" PRIu64 " bytes, or remove the old segment first%s.",
+            sg_out_say(&o, ", %s. Ask for at most %" PRIu64 " bytes, or remove the old segment first%s.",
                 alive_word(held), held->k.size,
                 held->state == SG_ST_ORPHANED ? " (it is an orphan: shmguard gc --dry-run)" : "");
     } else if (err == EINVAL && !held && (size > l->shmmax || size < l->shmmin)) {
@@ -238,28 +221,28 @@ int sg_diag_compose(char *buf, size_t n, key_t key, size_t size, int flg, int er
         sg_fmt_bytes(want, sizeof want, size);
         if (size > l->shmmax) {
             sg_fmt_bytes(lim, sizeof lim, l->shmmax);
-            say(&o, "\n  The size asked, %zu bytes (%s), is above the System V shared memory limit "
+            sg_out_say(&o, "\n  The size asked, %zu bytes (%s), is above the System V shared memory limit "
                     "kernel.shmmax, %" PRIu64 " bytes (%s).",
                 size, want, l->shmmax, lim);
-            say(&o, "\n  Raise the limit: sysctl -w kernel.shmmax=%zu", size);
+            sg_out_say(&o, "\n  Raise the limit: sysctl -w kernel.shmmax=%zu", size);
         } else
-            say(&o, "\n  The size asked, %zu bytes, is below the smallest segment the kernel makes "
+            sg_out_say(&o, "\n  The size asked, %zu bytes, is below the smallest segment the kernel makes "
                     "(SHMMIN, %" PRIu64 " byte%s).",
                 size, l->shmmin, l->shmmin == 1 ? "" : "s");
     } else if (err == EEXIST && held && held->state == SG_ST_ORPHANED) {
         char b[32];
         sg_fmt_bytes(b, sizeof b, held->k.size);
-        say(&o, "\n  Key 0x%08x is held by segment %d (%s), an orphan: nobody is attached and its "
+        sg_out_say(&o, "\n  Key 0x%08x is held by segment %d (%s), an orphan: nobody is attached and its "
                 "creator, ",
             (unsigned)key, held->k.id, b);
         creator(&o, held);
-        say(&o, ", is dead.\n  Free it safely: shmguard gc --dry-run, then shmguard gc");
+        sg_out_say(&o, ", is dead.\n  Free it safely: shmguard gc --dry-run, then shmguard gc");
     } else if (debug >= 1) {
         if (held) {
-            say(&o, "\n  Key 0x%08x names segment %d (%s, nattch %" PRIu64 "); its creator: ",
+            sg_out_say(&o, "\n  Key 0x%08x names segment %d (%s, nattch %" PRIu64 "); its creator: ",
                 (unsigned)key, held->k.id, sg_segstate_name(held->state), held->k.nattch);
             creator(&o, held);
-            say(&o, ", %s.", alive_word(held));
+            sg_out_say(&o, ", %s.", alive_word(held));
         }
     } else
         said = 0;
@@ -413,7 +396,7 @@ static void record_event(uint32_t kind, key_t key, size_t size, int flg, int err
 
 /* A failed call, for the composing functions. */
 struct call {
-    int sem;                    /* 0 shmget, 1 semget, 2 msgget */
+    uint32_t kind;              /* SG_KIND_SHM, _SEM or _MSG: which get */
     key_t key;
     size_t size;                /* bytes, or semaphores */
     int flg, err;
@@ -490,13 +473,16 @@ static void emit(const struct call *c, int debug)
         goto out;
     /* The analysis reads the own ledger under its lock: records are then
      * consistent, and /proc reads take no other lock. */
-    int held = c->sem != 2 && sg_st.active && sg_state_take(); /* queues: not in it */
+    int held = c->kind != SG_KIND_MSG && sg_st.active && sg_state_take(); /* no queues in it */
     const struct sg_ledger *own = held ? &sg_st.L : NULL;
-    int worth = c->sem == 2 ? sg_diag_compose_msg(buf, sizeof buf, c->key, c->flg, c->err, debug)
-                : c->sem    ? sg_diag_compose_sem(buf, sizeof buf, c->key, (int)c->size, c->flg,
-                                                  c->err, own, debug)
-                            : sg_diag_compose(buf, sizeof buf, c->key, c->size, c->flg, c->err,
-                                              own, debug);
+    int worth;
+    if (c->kind == SG_KIND_MSG)
+        worth = sg_diag_compose_msg(buf, sizeof buf, c->key, c->flg, c->err, debug);
+    else if (c->kind == SG_KIND_SEM)
+        worth = sg_diag_compose_sem(buf, sizeof buf, c->key, (int)c->size, c->flg, c->err, own,
+                                    debug);
+    else
+        worth = sg_diag_compose(buf, sizeof buf, c->key, c->size, c->flg, c->err, own, debug);
     if (held)
         sg_state_give();
     if (worth && (!eexist || take_token(&suppressed))) {
@@ -525,7 +511,7 @@ void sg_diag_shmget(key_t key, size_t size, int flg, int err, const void *caller
     if (lim >= 0 && sg_st.active)
         record_event(SG_KIND_SHM, key, size, flg, err, lim, used, max, caller);
     if (debug >= 1 || worth_analysis(key, err, lim)) {
-        struct call c = { 0, key, size, flg, err };
+        struct call c = { SG_KIND_SHM, key, size, flg, err };
         emit(&c, debug);
     }
     errno = saved;
@@ -572,45 +558,45 @@ int sg_diag_classify_sem(key_t key, int nsems, int err, uint64_t *used, uint64_t
 }
 
 /* "kernel.sem" as written back by sysctl, with one field changed. */
-static void sem_sysctl(struct out *o, const struct sg_semlimits *l, uint64_t msl, uint64_t mns,
+static void sem_sysctl(struct sg_out *o, const struct sg_semlimits *l, uint64_t msl, uint64_t mns,
                        uint64_t mni)
 {
-    say(o, "\n  Or raise the limit: sysctl -w kernel.sem=\"%" PRIu64 " %" PRIu64 " %" PRIu64
+    sg_out_say(o, "\n  Or raise the limit: sysctl -w kernel.sem=\"%" PRIu64 " %" PRIu64 " %" PRIu64
            " %" PRIu64 "\"",
         msl, mns, l->semopm, mni);
 }
 
-static void sem_holders(struct out *o, const struct sg_view *v)
+static void sem_holders(struct sg_out *o, const struct sg_view *v)
 {
     struct sg_semholder h[MAX_HOLDERS];
     size_t n = sg_view_semholders(v, h, MAX_HOLDERS);
     if (!n)
         return;
-    say(o, "\n  Holders:");
+    sg_out_say(o, "\n  Holders:");
     for (size_t i = 0; i < n; i++)
-        say(o, "%s %s (uid %u%s) %zu set%s, %zu semaphore%s%s", i ? ";" : "",
+        sg_out_say(o, "%s %s (uid %u%s) %zu set%s, %zu semaphore%s%s", i ? ";" : "",
             h[i].comm[0] ? h[i].comm : "?", (unsigned)h[i].uid,
             h[i].comm[0] ? "" : ", creator unknown", h[i].sets, h[i].sets == 1 ? "" : "s",
             h[i].sems, h[i].sems == 1 ? "" : "s",
             h[i].orphaned ? (h[i].orphaned == h[i].sets ? ", all orphaned" : ", some orphaned")
                           : "");
-    say(o, ".");
+    sg_out_say(o, ".");
 }
 
-static void sem_orphans(struct out *o, const struct sg_view *v)
+static void sem_orphans(struct sg_out *o, const struct sg_view *v)
 {
     size_t sets[3], sems[3];
     sg_view_semtally(v, sets, sems);
     if (!sets[SG_SEM_ORPHANED]) {
         if (sets[SG_SEM_UNKNOWN])
-            say(o, "\n  No provably orphaned sets; %zu set%s cannot be judged (made without the "
+            sg_out_say(o, "\n  No provably orphaned sets; %zu set%s cannot be judged (made without the "
                    "library, or liveness unknown).",
                 sets[SG_SEM_UNKNOWN], sets[SG_SEM_UNKNOWN] == 1 ? "" : "s");
         else
-            say(o, "\n  No orphaned sets: each has a live creator or user.");
+            sg_out_say(o, "\n  No orphaned sets: each has a live creator or user.");
         return;
     }
-    say(o, "\n  Orphaned: %zu set%s (%zu semaphore%s) whose creator and every process that used "
+    sg_out_say(o, "\n  Orphaned: %zu set%s (%zu semaphore%s) whose creator and every process that used "
            "them are dead:",
         sets[SG_SEM_ORPHANED], sets[SG_SEM_ORPHANED] == 1 ? "" : "s", sems[SG_SEM_ORPHANED],
         sems[SG_SEM_ORPHANED] == 1 ? "" : "s");
@@ -619,13 +605,13 @@ static void sem_orphans(struct out *o, const struct sg_view *v)
         const struct sg_seminfo *s = &v->sem[i];
         if (s->state != SG_SEM_ORPHANED)
             continue;
-        say(o, "%s id %d by pid %d (%s)", shown ? "," : "", s->k.id, s->rec->cr_pid,
+        sg_out_say(o, "%s id %d by pid %d (%s)", shown ? "," : "", s->k.id, s->rec->cr_pid,
             s->comm[0] ? s->comm : "?");
         shown++;
     }
     if (sets[SG_SEM_ORPHANED] > shown)
-        say(o, ", ...");
-    say(o, ".\n  Free them safely: shmguard gc --dry-run, then shmguard gc");
+        sg_out_say(o, ", ...");
+    sg_out_say(o, ".\n  Free them safely: shmguard gc --dry-run, then shmguard gc");
 }
 
 /* EEXIST: only a set whose creation this ledger recorded and whose
@@ -650,7 +636,7 @@ static int sem_holder_may_be_orphan(key_t key)
 int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int err,
                         const struct sg_ledger *own, int debug)
 {
-    struct out o = { buf, n, 0 };
+    struct sg_out o = { buf, n, 0 };
     buf[0] = '\0';
     if (err != ENOSPC && err != EINVAL && err != EEXIST) {
         if (debug < 1)
@@ -667,7 +653,7 @@ int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int 
             return 0;
         describe_call(&o, 1, key, nsems, flg, err);
         if (err == ENOSPC)
-            say(&o, "\n  This is not a full disk: a System V semaphore limit (kernel.sem: "
+            sg_out_say(&o, "\n  This is not a full disk: a System V semaphore limit (kernel.sem: "
                     "SEMMNI sets or SEMMNS semaphores) is exhausted; see: shmguard doctor");
         return 1;
     }
@@ -682,7 +668,7 @@ int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int 
     describe_call(&o, 1, key, nsems, flg, err);
     if (err == ENOSPC) {
         if (nsems > 0 && l->used_sems + (uint64_t)nsems > l->semmns) {
-            say(&o, "\n  This is not a full disk: the System V semaphore limit kernel.sem SEMMNS "
+            sg_out_say(&o, "\n  This is not a full disk: the System V semaphore limit kernel.sem SEMMNS "
                     "(semaphores in all sets, 2nd field) is exhausted: %" PRIu64 " of %" PRIu64
                     " in use, this call needs %d more (%" PRIu64 " of %" PRIu64 " sets in use).",
                 l->used_sems, l->semmns, nsems, l->used_sets, l->semmni);
@@ -692,7 +678,7 @@ int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int 
                                             ? l->semmns * 2 : l->used_sems + (uint64_t)nsems,
                        l->semmni);
         } else {
-            say(&o, "\n  This is not a full disk: the System V semaphore limit kernel.sem SEMMNI "
+            sg_out_say(&o, "\n  This is not a full disk: the System V semaphore limit kernel.sem SEMMNI "
                     "(sets, 4th field) is exhausted: %" PRIu64 " of %" PRIu64 " sets in use (%"
                     PRIu64 " of %" PRIu64 " semaphores).",
                 l->used_sets, l->semmni, l->used_sems, l->semmns);
@@ -702,30 +688,30 @@ int sg_diag_compose_sem(char *buf, size_t n, key_t key, int nsems, int flg, int 
             if (want)
                 sem_sysctl(&o, l, l->semmsl, l->semmns, want);
             else
-                say(&o, "\n  SEMMNI is at the kernel's ceiling (%" PRIu64 "): only removing sets "
+                sg_out_say(&o, "\n  SEMMNI is at the kernel's ceiling (%" PRIu64 "): only removing sets "
                         "helps.", ceil);
         }
     } else if (err == EINVAL && held && held->k.nsems < (uint32_t)nsems) {
-        say(&o, "\n  Key 0x%08x already names semaphore set %d of %u semaphore%s, fewer than the "
+        sg_out_say(&o, "\n  Key 0x%08x already names semaphore set %d of %u semaphore%s, fewer than the "
                 "%d asked; created by %s (uid %u), %s.",
             (unsigned)key, held->k.id, held->k.nsems, held->k.nsems == 1 ? "" : "s", nsems,
             held->comm[0] ? held->comm : "a process not known to the ledger",
             (unsigned)held->k.cuid, sg_semstate_name(held->state));
         if (held->state == SG_SEM_ORPHANED)
-            say(&o, "\n  It is an orphan: shmguard gc --dry-run, then shmguard gc");
+            sg_out_say(&o, "\n  It is an orphan: shmguard gc --dry-run, then shmguard gc");
     } else if (err == EINVAL && !held && nsems > 0 && (uint64_t)nsems > l->semmsl) {
-        say(&o, "\n  %d semaphores in one set is above the System V limit kernel.sem SEMMSL "
+        sg_out_say(&o, "\n  %d semaphores in one set is above the System V limit kernel.sem SEMMSL "
                 "(1st field), %" PRIu64 ".",
             nsems, l->semmsl);
         sem_sysctl(&o, l, (uint64_t)nsems, l->semmns, l->semmni);
     } else if (err == EEXIST && held && held->state == SG_SEM_ORPHANED) {
-        say(&o, "\n  Key 0x%08x is held by semaphore set %d, an orphan: its creator, pid %d (%s, "
+        sg_out_say(&o, "\n  Key 0x%08x is held by semaphore set %d, an orphan: its creator, pid %d (%s, "
                 "uid %u), and every process that used it are dead.",
             (unsigned)key, held->k.id, held->rec->cr_pid, held->comm[0] ? held->comm : "?",
             (unsigned)held->k.cuid);
-        say(&o, "\n  Free it safely: shmguard gc --dry-run, then shmguard gc");
+        sg_out_say(&o, "\n  Free it safely: shmguard gc --dry-run, then shmguard gc");
     } else if (debug >= 1 && held) {
-        say(&o, "\n  Key 0x%08x names semaphore set %d (%s).", (unsigned)key, held->k.id,
+        sg_out_say(&o, "\n  Key 0x%08x names semaphore set %d (%s).", (unsigned)key, held->k.id,
             sg_semstate_name(held->state));
     } else if (debug < 1)
         said = 0;
@@ -744,7 +730,7 @@ void sg_diag_semget(key_t key, int nsems, int flg, int err, const void *caller)
                      caller);
     int worth = lim >= 0 || (err == EEXIST && sem_holder_may_be_orphan(key));
     if (debug >= 1 || worth) {
-        struct call c = { 1, key, nsems < 0 ? 0 : (size_t)nsems, flg, err };
+        struct call c = { SG_KIND_SEM, key, nsems < 0 ? 0 : (size_t)nsems, flg, err };
         emit(&c, debug);
     }
     errno = saved;
@@ -761,7 +747,7 @@ void sg_diag_msgget(key_t key, int flg, int err, const void *caller)
     if (lim >= 0 && sg_st.active)
         record_event(SG_KIND_MSG, key, 0, flg, err, lim, used, max, caller);
     if (debug >= 1 || lim >= 0) {
-        struct call c = { 2, key, 0, flg, err };
+        struct call c = { SG_KIND_MSG, key, 0, flg, err };
         emit(&c, debug);
     }
     errno = saved;

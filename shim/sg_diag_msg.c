@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_diag.h"
+#include "sg_out.h"
 #include "sg_kernel.h"
 #include "sg_kmsg.h"
 #include "sg_state.h"
@@ -36,24 +37,6 @@ int sg_diag_classify_msg(int err, uint64_t *used, uint64_t *max)
     return l.used_queues >= l.msgmni ? SG_LIM_MSGMNI : SG_LIM_OTHER;
 }
 
-struct out {
-    char *buf;
-    size_t n, len;
-};
-
-static void say(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(struct out *o, const char *fmt, ...)
-{
-    if (o->len + 1 >= o->n)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(o->buf + o->len, o->n - o->len, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        o->len = o->len + (size_t)w < o->n ? o->len + (size_t)w : o->n - 1;
-}
-
 static void flags_words(char *b, size_t n, int flg)
 {
     snprintf(b, n, "%s%s%s0%o", (flg & IPC_CREAT) ? "IPC_CREAT|" : "",
@@ -61,7 +44,7 @@ static void flags_words(char *b, size_t n, int flg)
 }
 
 /* Up to 4 owners, largest first, by queues. */
-static void owners(struct out *o, const struct sg_kmsgsnap *q)
+static void owners(struct sg_out *o, const struct sg_kmsgsnap *q)
 {
     uint32_t uid[4];
     size_t cnt[4] = { 0 }, k = 0;
@@ -80,7 +63,7 @@ static void owners(struct out *o, const struct sg_kmsgsnap *q)
     }
     if (!k)
         return;
-    say(o, "\n  Owners:");
+    sg_out_say(o, "\n  Owners:");
     for (size_t r = 0; r < k; r++) {
         size_t best = r;
         for (size_t j = r + 1; j < k; j++)
@@ -89,15 +72,15 @@ static void owners(struct out *o, const struct sg_kmsgsnap *q)
         uint32_t tu = uid[r]; uid[r] = uid[best]; uid[best] = tu;
         size_t tc = cnt[r]; cnt[r] = cnt[best]; cnt[best] = tc;
         uint64_t tb = bytes[r]; bytes[r] = bytes[best]; bytes[best] = tb;
-        say(o, "%s uid %u: %zu queue%s (%" PRIu64 " bytes held)", r ? ";" : "", (unsigned)uid[r],
+        sg_out_say(o, "%s uid %u: %zu queue%s (%" PRIu64 " bytes held)", r ? ";" : "", (unsigned)uid[r],
             cnt[r], cnt[r] == 1 ? "" : "s", bytes[r]);
     }
-    say(o, ".");
+    sg_out_say(o, ".");
 }
 
 int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int debug)
 {
-    struct out o = { buf, n, 0 };
+    struct sg_out o = { buf, n, 0 };
     buf[0] = '\0';
     char fl[64];
     flags_words(fl, sizeof fl, flg);
@@ -108,18 +91,18 @@ int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int de
         snprintf(k, sizeof k, "0x%08x", (unsigned)key);
     if (err != ENOSPC && debug < 1)
         return 0;
-    say(&o, "msgget(key=%s, flags=%s) failed with %s (\"%s\")", k, fl,
+    sg_out_say(&o, "msgget(key=%s, flags=%s) failed with %s (\"%s\")", k, fl,
         err == ENOSPC ? "ENOSPC" : "an error", strerror(err));
     if (err != ENOSPC)
         return 1;
     struct sg_msglimits l;
     struct sg_kmsgsnap q;
     if (sg_msglimits_read(&l) != 0 || sg_kmsgsnap_read(&q) != 0) {
-        say(&o, "\n  This is not a full disk: the System V message queue limit kernel.msgmni is "
+        sg_out_say(&o, "\n  This is not a full disk: the System V message queue limit kernel.msgmni is "
                 "likely exhausted; see: shmguard doctor");
         return 1;
     }
-    say(&o, "\n  This is not a full disk: the System V message queue limit kernel.msgmni is "
+    sg_out_say(&o, "\n  This is not a full disk: the System V message queue limit kernel.msgmni is "
             "exhausted: %" PRIu64 " of %" PRIu64 " queues in use (%" PRIu64 " messages, %" PRIu64
             " bytes held).",
         l.used_queues, l.msgmni, l.used_msgs, l.used_bytes);
@@ -133,14 +116,14 @@ int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int de
             empty += q.v[i].qnum == 0;
         }
     if (quiet)
-        say(&o, "\n  %zu queue%s last sender and receiver are gone (%zu of them empty): "
+        sg_out_say(&o, "\n  %zu queue%s last sender and receiver are gone (%zu of them empty): "
                 "leftovers of processes killed uncleanly, perhaps; see: shmguard ls --msg",
             quiet, quiet == 1 ? "'s" : "s'", empty);
     uint64_t ceil, want = sg_ipcmni_raise(l.msgmni, l.used_queues, &ceil);
     if (want)
-        say(&o, "\n  Or raise the limit: sysctl -w kernel.msgmni=%" PRIu64, want);
+        sg_out_say(&o, "\n  Or raise the limit: sysctl -w kernel.msgmni=%" PRIu64, want);
     else
-        say(&o, "\n  kernel.msgmni is at the kernel's ceiling (%" PRIu64 "): only removing queues "
+        sg_out_say(&o, "\n  kernel.msgmni is at the kernel's ceiling (%" PRIu64 "): only removing queues "
                 "helps.", ceil);
     sg_kmsgsnap_free(&q);
     return 1;
