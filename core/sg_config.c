@@ -63,6 +63,8 @@ static int env_scan(void)
     return any;
 }
 
+/* Its answer for name, which must be one of env_names itself (the very
+ * pointer: sg_config_parse asks with them), as read by env_scan. */
 static const char *env_getter(const char *name)
 {
     for (size_t i = 0; i < N_ENV; i++)
