@@ -208,7 +208,10 @@ static int check_image(const void *img, size_t len, uint64_t ns, int big, char *
     const unsigned char *b = img;
     /* big: 1 every table; 2 all but the object and attachment tables (a
      * copy by lookup: zeros there, but the records looked up, which
-     * sg_ledger_load_objects checks); 0 only the small ones. */
+     * sg_ledger_load_objects checks); 0 only the pid namespace table,
+     * which the library reads (the event ring it only writes, by
+     * ev_total modulo its size: reading its four pages would be a page
+     * fault each on every process's first call). */
     for (uint32_t i = 0; big == 1 && i < c.seg; i++)
         if (!sg_seg_rec_ok((const void *)(b + so + (uint64_t)i * sizeof(struct sg_seg))))
             return ERR("corrupt segment record %u", i);
@@ -222,7 +225,7 @@ static int check_image(const void *img, size_t len, uint64_t ns, int big, char *
         if (!sg_semuser_state_ok(u->state))
             return ERR("corrupt semaphore user record %u", i);
     }
-    for (uint32_t i = 0; i < SG_EV_CAP; i++) {
+    for (uint32_t i = 0; big && i < SG_EV_CAP; i++) {
         const struct sg_event *e = (const void *)(b + eo + (uint64_t)i * sizeof *e);
         if (e->state > SG_REC_LIVE)
             return ERR("corrupt event record %u", i);
@@ -361,10 +364,24 @@ static const struct {
 int sg_fs_in_memory(unsigned long magic, char *fs, size_t n)
 {
     magic &= 0xffffffffUL;
-    snprintf(fs, n, "0x%lx", magic);
+    const char *name = NULL;
     for (size_t i = 0; i < sizeof fs_names / sizeof fs_names[0]; i++)
         if (fs_names[i].magic == magic)
-            snprintf(fs, n, "%s", fs_names[i].name);
+            name = fs_names[i].name;
+    /* With put_str, not snprintf: every process's first call passes here. */
+    size_t at = 0;
+    if (name)
+        put_str(fs, n, &at, name);
+    else {
+        char hex[19], *p = hex + sizeof hex;
+        unsigned long m = magic;
+        *--p = '\0';
+        do
+            *--p = "0123456789abcdef"[m & 15];
+        while (m >>= 4);
+        put_str(fs, n, &at, "0x");
+        put_str(fs, n, &at, p);
+    }
     return magic == 0x01021994 || magic == 0x858458f6;
 }
 

@@ -118,8 +118,9 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
                           size_t errlen);
 
 /* The same without the three large tables (segments, attachments,
- * semaphore users): what sg_ledger_open_own checks of a mapped file at
- * every process start, where walking 36 MiB of tables cost up to 30 ms.
+ * semaphore users) and the event ring, which the library only writes:
+ * what sg_ledger_open_own checks of a mapped file at every process
+ * start, where walking 36 MiB of tables cost up to 30 ms.
  * A bad record there is harmless to the library (a state other than LIVE
  * reads as a free slot, an id no kernel object has is never looked up and
  * is dropped when the table is reconciled), sg_ledger_verify counts it

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,12 +61,19 @@ uint64_t sg_proc_start_time(pid_t pid)
 
 uint64_t sg_proc_self_start(void) { return start_time_at("/proc/self/stat"); }
 
+/* The kernel's clock tick (USER_HZ), as sysconf(_SC_CLK_TCK) gives it:
+ * from the auxiliary vector, which the configuration reads anyway, where
+ * sysconf would fault in a page of libc on a process's first call. */
+static long clk_tck(void)
+{
+    unsigned long hz = getauxval(AT_CLKTCK);
+    return hz ? (long)hz : 100;
+}
+
 uint64_t sg_proc_self_mark(void)
 {
     struct timespec ts = { 0, 0 };
-    long hz = sysconf(_SC_CLK_TCK);
-    if (hz <= 0)
-        hz = 100;
+    long hz = clk_tck();
     /* The kernel's clock, not libc's: a preloaded clock faker (faketime)
      * would move a mark before the process's start, and a live process
      * would look dead.  Without it, the start time itself, else nothing:
@@ -89,8 +97,8 @@ int64_t sg_proc_start_epoch(uint64_t start)
             bt = strtoll(p + 7, NULL, 10);
         __atomic_store_n(&btime, bt, __ATOMIC_RELAXED);
     }
-    long hz = sysconf(_SC_CLK_TCK);
-    if (bt <= 0 || hz <= 0 || start == 0)
+    long hz = clk_tck();
+    if (bt <= 0 || start == 0)
         return 0;
     return bt + (int64_t)(start / (uint64_t)hz);
 }

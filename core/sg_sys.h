@@ -40,6 +40,17 @@ static inline int sg_sys_stat(const char *path, struct stat *st)
     return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
 }
 
+/* The system call libc's readlink makes (readlink where the
+ * architecture has it, else readlinkat). */
+static inline ssize_t sg_sys_readlink(const char *path, char *buf, size_t n)
+{
+#ifdef SYS_readlink
+    return (ssize_t)syscall(SYS_readlink, path, buf, n);
+#else
+    return (ssize_t)syscall(SYS_readlinkat, AT_FDCWD, path, buf, n);
+#endif
+}
+
 static inline int sg_sys_fstatfs(int fd, struct statfs *st)
 {
     return (int)syscall(SYS_fstatfs, fd, st);
@@ -73,6 +84,7 @@ static inline uid_t sg_sys_geteuid(void) { return (uid_t)syscall(SYS_geteuid); }
 #define sg_sys_close close
 #define sg_sys_fstat fstat
 #define sg_sys_stat stat
+#define sg_sys_readlink readlink
 #define sg_sys_fstatfs fstatfs
 #define sg_sys_pread pread
 #define sg_sys_mmap mmap

@@ -10,18 +10,13 @@
 
 #include <sched.h>
 
-/* The namespace's inode as the link's target names it ("pid:[N]"): read
- * another way than sg_selfns_ino's stat, so a wrong link or a wrong
- * field shows. */
+/* The namespace's inode as stat through the link gives it: read another
+ * way than sg_selfns_ino's readlink of the link's target, so a wrong link
+ * or a misparsed target shows. */
 static uint64_t proc_ino(const char *path)
 {
-    char t[64];
-    ssize_t n = readlink(path, t, sizeof t - 1);
-    if (n <= 0)
-        return 0;
-    t[n] = '\0';
-    const char *b = strchr(t, '[');
-    return b ? strtoull(b + 1, NULL, 10) : 0;
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
 /* 0 when both kinds agree with /proc; a distinct code for each miss. */

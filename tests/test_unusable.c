@@ -186,12 +186,13 @@ static void test_other_version(void **state)
 static void test_corrupt_record(void **state)
 {
     (void)state;
-    /* The state word of event record 0 (the ring of 64 256-byte records
-     * ends the file).  A bad record in the three large tables does not
-     * make the ledger unusable (test_ledger_check: test_bad_records). */
-    damaged("printf '\\007' | dd of=\"$f\" bs=1 seek=$(( $(stat -c %s \"$f\") - 64 * 256 )) "
+    /* The state word of pid namespace record 0 (the table of 64 32-byte
+     * records ends the file).  A bad record in the three large tables or
+     * the event ring does not make the ledger unusable to the library
+     * (test_ledger_check: test_bad_records). */
+    damaged("printf '\\007' | dd of=\"$f\" bs=1 seek=$(( $(stat -c %s \"$f\") - 64 * 32 )) "
             "conv=notrunc status=none",
-            "corrupt event record");
+            "corrupt pid namespace record");
 }
 
 static void test_foreign_dir(void **state)
