@@ -4,7 +4,9 @@
  *
  * From /proc/self/ns, which names the namespaces of the thread group
  * leader: the number in each link's target ("pid:[4026531836]"), or,
- * should a target have another form, the inode stat finds through it.  A pidfd answers without /proc (PIDFD_GET_PID_NAMESPACE,
+ * should a target have another form, the inode stat finds through it.
+ *
+ * A pidfd answers without /proc (PIDFD_GET_PID_NAMESPACE,
  * PIDFD_GET_IPC_NAMESPACE, Linux 6.11) and was measured 10 us faster on a
  * process's first call, but pidfd_open is a system call that a seccomp
  * allow-list written before it (one that kills on anything else) would
