@@ -125,9 +125,16 @@ $(CORE_A): $(CORE_OBJ)
 $(SHIM_A): $(SHIM_OBJ)
 	ar rcs $@ $^
 
-$(LIB): $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) shim/libshmguard.map
+# sg_state.o first: the linker lays writable data out in input order, so
+# the process state (sg_st) begins right after .data, on the page of the
+# library's data that the loader has already written (relocations): its
+# first fields cost no page fault of their own (sg_state.h).  Then the
+# configuration, whose first fields a first call writes, on one page.
+FIRST_OBJ := $(BUILD)/shim/sg_state.o $(BUILD)/core/sg_config.o
+LIB_OBJ := $(FIRST_OBJ) $(filter-out $(FIRST_OBJ),$(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ))
+$(LIB): $(LIB_OBJ) shim/libshmguard.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=shim/libshmguard.map \
-	    -Wl,-z,defs $(LDFLAGS) -o $@ $(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ) $(LDLIBS_LIB)
+	    -Wl,-z,defs $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS_LIB)
 
 $(TOOL): $(TOOL_OBJ) $(CORE_A)
 	$(CC) $(ALL_CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ $(TOOL_OBJ) $(CORE_A) -lsmartcols -ldw -lelf -ldl -pthread

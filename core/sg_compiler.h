@@ -13,6 +13,15 @@
 #define SG_HOT     __attribute__((hot))
 #define SG_NO_TSAN __attribute__((no_sanitize_thread))
 
+/* A small variable that a process's first intercepted call (or the
+ * library's load or exit) reads or writes: in .data, on the page of the
+ * library's writable data that the loader has already written
+ * (relocations), not in .bss, where each page of zeros costs a page fault
+ * of its own, two when it is read before it is written.  Only for small
+ * variables: the first fields of the process state (sg_st) follow .data
+ * on that page (Makefile, LIB_OBJ). */
+#define SG_FIRST_DATA __attribute__((section(".data.sg_first")))
+
 /* The body of an sg_* entry point, inlined into it: the entry point only
  * sets sg_in_hook around its body (sg_core.h), in one frame. */
 #define SG_BODY static inline __attribute__((always_inline))

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_config.h"
+#include "sg_compiler.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 static const char *const env_names[] = { "SHMGUARD_MODE", "SHMGUARD_LOG", "SHMGUARD_DEBUG",
                                          "SHMGUARD_LEDGER" };
 #define N_ENV (sizeof env_names / sizeof env_names[0])
-static const char *env_values[N_ENV];
+SG_FIRST_DATA static const char *env_values[N_ENV];
 
 /* The value in entry e ("NAME=value") if NAME is name, else NULL. */
 /* 1 if entry e starts with "SHMGUARD_". */
@@ -140,7 +141,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
 }
 
 static struct sg_config the_config;
-static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+SG_FIRST_DATA static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
 static void config_init(void) { sg_config_parse(&the_config, env_scan() ? env_getter : NULL); }
 

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_ledger.h"
+#include "sg_compiler.h"
 #include "sg_pidns.h"
 #include "sg_proc.h"
 #include "sg_sys.h"
@@ -460,15 +461,21 @@ static int open_dir(const char *dir, int mem, char *err, size_t errlen)
  * default capacities): most processes map one, the library's own, and
  * taking its map from here spares a process's first call setting up
  * malloc (two brk and a getrandom, and the allocator's first page
- * faults).  Claimed and given back atomically; any other map is
- * calloc'ed. */
+ * faults).  Zeroed only when it was used before: its first use finds
+ * zeros, and zeroing them would touch the whole slot where a first call
+ * reads and sets a few bits.  Claimed and given back atomically; any
+ * other map is calloc'ed. */
 static unsigned char pagemap_slot[2048];
-static int pagemap_slot_used;
+SG_FIRST_DATA static int pagemap_slot_used, pagemap_slot_dirty;
 
 static unsigned char *pagemap_alloc(size_t n)
 {
     if (n <= sizeof pagemap_slot && !__atomic_exchange_n(&pagemap_slot_used, 1, __ATOMIC_ACQUIRE)) {
-        memset(pagemap_slot, 0, n);
+        if (pagemap_slot_dirty)
+            memset(pagemap_slot, 0, n);
+        else /* a write first: a read would map the zero page, then fault again */
+            __atomic_store_n(&pagemap_slot[0], 0, __ATOMIC_RELAXED);
+        pagemap_slot_dirty = 1;
         return pagemap_slot;
     }
     return calloc(n, 1);
@@ -721,7 +728,10 @@ static int open_or_create(int dfd, const char *name, int *created)
 static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
                     const struct sg_caps *caps, int mem, char *err, size_t errlen)
 {
-    memset(L, 0, sizeof *L);
+    /* All but the path, which is written below: zeroing its 4 KiB would
+     * touch a page of the process state that nothing else needs. */
+    memset(L, 0, offsetof(struct sg_ledger, path));
+    L->path[0] = '\0';
     L->fd = -1;
     struct sg_caps c = caps ? *caps : sg_caps_default();
     int dfd = open_dir(dir, mem, err, errlen);
@@ -1459,7 +1469,7 @@ uint32_t sg_claim_tag(uint32_t pidns) { return 1 + pidns % 510; }
 /* The tag this process's claims carry (sg_ledger_claim_ns; 0 until set:
  * the tool's and tests' claims name no namespace).  Kept, not computed on
  * every claim: shmat's claim is on the attach/detach hot path. */
-static uint32_t claim_ns_bits;
+SG_FIRST_DATA static uint32_t claim_ns_bits;
 
 void sg_ledger_claim_ns(uint32_t pidns)
 {

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_log.h"
+#include "sg_compiler.h"
 #include "sg_proc.h"
 
 #include <errno.h>
@@ -24,7 +25,7 @@
 #define SG_LOG_BURST 10
 #define SG_LOG_MAX 4096
 
-static const struct sg_config *log_cfg;
+SG_FIRST_DATA static const struct sg_config *log_cfg;
 static atomic_long bucket_sec;      /* second of the last refill */
 static atomic_int bucket_tokens = SG_LOG_BURST;
 static atomic_long suppressed;
@@ -58,9 +59,9 @@ static int take_token(void)
 
 /* The stderr the process started with (note_stderr, at load):
  * its identity, or none when descriptor 2 was closed then. */
-static int start_err_ok;
-static dev_t start_err_dev;
-static ino_t start_err_ino;
+SG_FIRST_DATA static int start_err_ok;
+SG_FIRST_DATA static dev_t start_err_dev;
+SG_FIRST_DATA static ino_t start_err_ino;
 
 /* At load (of the library, or of a program linking this file): an
  * fstat, the only work done before the first intercepted call. */

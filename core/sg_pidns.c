@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_pidns.h"
+#include "sg_compiler.h"
 #include "sg_proc.h"
 #include "sg_selfns.h"
 #include "sg_sys.h"
@@ -25,8 +26,8 @@ static uint32_t ns_ino(const char *path)
 }
 
 /* Cached per process: a fork child recomputes (it may be in a new one). */
-static pid_t self_pid, view_pid;
-static uint32_t self_ns, view_ns;
+SG_FIRST_DATA static pid_t self_pid, view_pid;
+SG_FIRST_DATA static uint32_t self_ns, view_ns;
 
 uint32_t sg_pidns_self(void)
 {

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_real.h"
+#include "sg_compiler.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -119,7 +120,7 @@ struct sg_real sg_real_tab = { first_shmget, first_shmat, first_shmdt, first_shm
                                first_setgid, first_setegid, first_setregid, first_setresgid,
                                first_setgroups, NULL, NULL, NULL, NULL };
 
-static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
+SG_FIRST_DATA static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
 
 static void do_bind(void)
 {

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_init.h"
+#include "sg_compiler.h"
 #include "sg_core.h"
 #include "sg_diag.h"
 #include "sg_locks.h"
@@ -16,9 +17,9 @@
 #include <errno.h>
 #include <pthread.h>
 
-int sg_init_ready;
+SG_FIRST_DATA int sg_init_ready;
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+SG_FIRST_DATA static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static int prepare_how;
 static void prepare(void) { prepare_how = sg_local_take(); }

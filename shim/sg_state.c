@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_state.h"
+#include "sg_compiler.h"
 #include "sg_kernel.h"
 #include "sg_log.h"
 #include "sg_pidns.h"
@@ -17,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct sg_state sg_st __attribute__((aligned(4096)));
+struct sg_state sg_st __attribute__((aligned(64)));
 __thread int sg_in_hook __attribute__((tls_model("initial-exec")));
 
 static int said_unusable, said_config;
@@ -84,7 +85,7 @@ void sg_state_init(void)
  * is inside the ledger.  Only the locked paths count themselves (the hot
  * paths that read the ledger without the lock are excluded by
  * sg_local_lock, or validate what they read; see sg_core_rehome). */
-static uint32_t take_users, rehoming;
+SG_FIRST_DATA static uint32_t take_users, rehoming;
 
 int sg_state_gate_close(void)
 {

@@ -1908,9 +1908,9 @@ static void test_open_unusable(void **state)
             h->ipcns_ino += 1;
             h->static_sum = hdr_sum(h);
             break;
-        case 9: /* (a bad record in the large tables is not refused at open:
-                 * test_ledger_check, test_bad_records) */
-            ((struct sg_event *)(img + h->ev_off))[3].state = 9;
+        case 9: /* (a bad record in the large tables or the event ring is
+                 * not refused at open: test_ledger_check, test_bad_records) */
+            ((struct sg_pidns *)(img + h->pidns_off))[3].state = 9;
             break;
         }
         write_file(name0, img, n, 0644);

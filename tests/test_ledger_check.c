@@ -154,6 +154,22 @@ static void test_bad_records(void **state)
         assert_non_null(sg_seg_find(&L, SG_KIND_SHM, 100 + i));
 }
 
+/* A bad event record: the library opens the ledger all the same (it only
+ * writes the ring, by its total modulo its size), the tool refuses to
+ * read it and says why. */
+static void test_bad_event(void **state)
+{
+    (void)state;
+    L.ev[5].state = 9;
+    char err[8192];
+    struct sg_ledger again;
+    assert_int_equal(sg_ledger_open_own(&again, dir, sg_ipcns_ino(), NULL, err, sizeof err), 0);
+    sg_ledger_close(&again);
+    check(1, "--check", NULL);
+    ASSERT_HAS(res.out, "corrupt event record 5");
+    L.ev[5].state = SG_REC_EMPTY;
+}
+
 static void test_pending_not_indexed(void **state)
 {
     (void)state;
@@ -225,6 +241,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_att_drift, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_not_indexed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_claim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_holder_killed, setup, teardown),
