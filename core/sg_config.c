@@ -80,10 +80,14 @@ static void note(struct sg_config *c, const char *what)
     snprintf(c->problems + n, sizeof c->problems - n, "%s%s", n ? "; " : "", what);
 }
 
-/* Copy v (shorter than n, checked by the caller) with its NUL: the first
- * call of a process runs this, and snprintf's first use there faults in
- * pages of libc's formatting code that nothing else needed. */
-static void set_str(char *dst, const char *v) { memcpy(dst, v, strlen(v) + 1); }
+/* Copy v (shorter than dst, checked by the caller) with its NUL, by hand:
+ * the first call of a process runs this, where snprintf's first use
+ * faults in pages of libc's formatting code, and strlen's binds it. */
+static void set_str(char *dst, const char *v)
+{
+    while ((*dst++ = *v++))
+        ;
+}
 
 void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
 {

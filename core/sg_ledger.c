@@ -411,7 +411,7 @@ int sg_ledger_dir_in_memory(const char *dir, char *fs, size_t n)
 
 /* Open (making it when missing) the ledger directory; mem: it must be in
  * memory, else -3 with the file system's name in err. */
-static int open_dir(const char *dir, int mem, char *err, size_t errlen)
+static int open_dir(const char *dir, int mem, uid_t me, char *err, size_t errlen)
 {
     int fd = sg_sys_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0 && errno == ENOENT && mem) {
@@ -440,10 +440,10 @@ static int open_dir(const char *dir, int mem, char *err, size_t errlen)
         sg_sys_close(fd);
         return ERR("cannot stat ledger directory %s: %s", dir, strerror(errno));
     }
-    if (st.st_uid != 0 && st.st_uid != sg_sys_geteuid()) {
+    if (st.st_uid != 0 && st.st_uid != me) {
         sg_sys_close(fd);
         return ERR("ledger directory %s is owned by uid %u, not by root or uid %u", dir,
-                   (unsigned)st.st_uid, (unsigned)sg_sys_geteuid());
+                   (unsigned)st.st_uid, (unsigned)me);
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
         sg_sys_close(fd);
@@ -734,11 +734,11 @@ static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
     L->path[0] = '\0';
     L->fd = -1;
     struct sg_caps c = caps ? *caps : sg_caps_default();
-    int dfd = open_dir(dir, mem, err, errlen);
+    uid_t me = sg_sys_geteuid();
+    int dfd = open_dir(dir, mem, me, err, errlen);
     if (dfd < 0)
         return dfd == -3 ? -3 : -1;
     dfd = sg_fd_above_stdio(dfd);
-    uid_t me = sg_sys_geteuid();
     char name[128];
     int rc = -1;
     if (errlen)

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "sg_log.h"
 #include "sg_compiler.h"
+#include "sg_sys.h"
 #include "sg_proc.h"
 
 #include <errno.h>
@@ -68,7 +69,7 @@ SG_FIRST_DATA static ino_t start_err_ino;
 __attribute__((constructor)) static void note_stderr(void)
 {
     struct stat st;
-    start_err_ok = fstat(2, &st) == 0;
+    start_err_ok = sg_sys_fstat(2, &st) == 0; /* binds syscall(2), which the first call uses */
     if (start_err_ok) {
         start_err_dev = st.st_dev;
         start_err_ino = st.st_ino;

@@ -34,8 +34,12 @@
 #define SG_ALIVE_HIDDEN 2
 
 /* This process's pid namespace (inode; 0 when /proc cannot tell).
- * Recomputed after fork (a child may be in a new namespace). */
+ * Recomputed after fork (a child may be in a new namespace): cached with
+ * the pid it was read for, which sg_pidns_self reads each time and
+ * sg_pidns_self_as takes from a caller that has just read it (a system
+ * call fewer on a process's first call). */
 uint32_t sg_pidns_self(void);
+uint32_t sg_pidns_self_as(pid_t me);
 
 /* The pid namespace the mounted /proc shows (0: unknown). */
 uint32_t sg_pidns_view(void);

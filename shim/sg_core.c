@@ -616,7 +616,7 @@ void sg_core_after_fork_child(void)
     sg_st.self.start_exact = 0; /* read again if the child creates */
     sg_st.self.names = 0;
     uint32_t parent_ns = sg_st.self.pidns;
-    sg_st.self.pidns = sg_pidns_self();
+    sg_st.self.pidns = sg_pidns_self_as(sg_st.self.pid);
     sg_st.degraded_until = 0;
     sg_st.next_sweep = 0;
     /* The parent's intents are not the child's, nor its removals. */

@@ -52,7 +52,7 @@ void sg_state_init(void)
     if (sg_st.cfg->mode == SG_MODE_OFF)
         return;
     sg_proc_self(&sg_st.self);
-    sg_st.self.pidns = sg_pidns_self();
+    sg_st.self.pidns = sg_pidns_self_as(sg_st.self.pid);
     char err[PATH_MAX + 200];
     uint64_t ns = sg_ipcns_ino();
     /* A ledger is shared memory backed by a file: only in memory. */
