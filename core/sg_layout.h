@@ -9,9 +9,13 @@
  * bump SG_LEDGER_VERSION, and tests/test_layout.c pins every offset so that
  * an accidental change fails the build's tests.
  *
- * File shape:  [header 320 B][segment table][attachment table]
- *              [semaphore user table][intent table][pending index][event ring]
- *              [pid namespace table]
+ * File shape:  [header 320 B][pid namespace table][event ring][pending index]
+ *              [intent table][semaphore user table][segment table]
+ *              [attachment table]
+ * The small tables come first and a segment record's home slot is its
+ * kernel index (sg_ledger.c, seg_home), so that what a process's first
+ * call touches (header, its pid namespace, an intent, a namespace's first
+ * objects) lies in the file's first 2 MiB.
  * Table offsets and capacities are stored in the header and validated
  * against the file size before anything is dereferenced.
  */
@@ -22,12 +26,15 @@
 #include <stddef.h>
 
 #define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
-#define SG_LEDGER_VERSION 6u   /* 2: the event ring; 3: semaphore users;
+#define SG_LEDGER_VERSION 7u   /* 2: the event ring; 3: semaphore users;
                                   * 4: attachments written without the lock;
                                   * 5: pid namespaces (records, table);
                                   * 6: start marks (sg_proc.h) beside start
                                   *    times: a reader of version 5 would
-                                  *    take a mark for another process */
+                                  *    take a mark for another process;
+                                  * 7: small tables first, object records
+                                  *    homed by kernel index (file shape
+                                  *    above): same size, other places */
 
 /* Default capacities (powers of two).  The kernel's hard ceiling on
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */

@@ -130,19 +130,20 @@ static int lock_kind_ok(const struct sg_hdr *h)
     return cur.__data.__kind == SG_LEDGER_LOCK_KIND;
 }
 
+/* The tables in file order (sg_layout.h): the small ones right after the
+ * header, the object and attachment tables last. */
+static uint64_t pidns_offset(void) { return sizeof(struct sg_hdr); }
+
 static void layout_offsets(const struct sg_caps *c, uint64_t *seg, uint64_t *att,
                            uint64_t *semuser, uint64_t *intent, uint64_t *pend, uint64_t *ev)
 {
-    *seg = sizeof(struct sg_hdr);
+    *ev = pidns_offset() + (uint64_t)SG_PIDNS_CAP * sizeof(struct sg_pidns);
+    *pend = *ev + (uint64_t)SG_EV_CAP * sizeof(struct sg_event);
+    *intent = *pend + (uint64_t)c->pend * sizeof(struct sg_pend);
+    *semuser = *intent + (uint64_t)c->intent * sizeof(struct sg_intent);
+    *seg = *semuser + (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser);
     *att = *seg + (uint64_t)c->seg * sizeof(struct sg_seg);
-    *semuser = *att + (uint64_t)c->att * sizeof(struct sg_att);
-    *intent = *semuser + (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser);
-    *pend = *intent + (uint64_t)c->intent * sizeof(struct sg_intent);
-    *ev = *pend + (uint64_t)c->pend * sizeof(struct sg_pend);
 }
-
-/* The pid namespace table: after the event ring, the last. */
-static uint64_t pidns_offset(uint64_t ev) { return ev + (uint64_t)SG_EV_CAP * sizeof(struct sg_event); }
 
 static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
 
@@ -194,7 +195,7 @@ static int check_image(const void *img, size_t len, uint64_t ns, int big, char *
     layout_offsets(&c, &so, &ao, &uo, &io, &po, &eo);
     if (h->seg_off != so || h->att_off != ao || h->intent_off != io || h->pend_off != po ||
         h->ev_off != eo || h->ev_cap != SG_EV_CAP || h->semuser_off != uo ||
-        h->semuser_cap != SG_SEMUSER_CAP || h->pidns_off != pidns_offset(eo) ||
+        h->semuser_cap != SG_SEMUSER_CAP || h->pidns_off != pidns_offset() ||
         h->pidns_cap != SG_PIDNS_CAP)
         return ERR("corrupt header (table offsets)");
     uint64_t want = sg_layout_file_size(c.seg, c.att, c.intent, c.pend);
@@ -232,7 +233,7 @@ static int check_image(const void *img, size_t len, uint64_t ns, int big, char *
             return ERR("corrupt event record %u", i);
     }
     for (uint32_t i = 0; i < SG_PIDNS_CAP; i++) {
-        const struct sg_pidns *e = (const void *)(b + pidns_offset(eo) + (uint64_t)i * sizeof *e);
+        const struct sg_pidns *e = (const void *)(b + pidns_offset() + (uint64_t)i * sizeof *e);
         if (e->state > SG_REC_LIVE || e->nanc > SG_PIDNS_ANC)
             return ERR("corrupt pid namespace record %u", i);
     }
@@ -280,7 +281,7 @@ static int bind_tables(struct sg_ledger *L)
     L->intent = (struct sg_intent *)(L->base + io);
     L->pend = (struct sg_pend *)(L->base + po);
     L->ev = (struct sg_event *)(L->base + eo);
-    L->pidns = (struct sg_pidns *)(L->base + pidns_offset(eo));
+    L->pidns = (struct sg_pidns *)(L->base + pidns_offset());
     return 0;
 }
 
@@ -548,7 +549,7 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     h->ev_off = eo;
     h->semuser_cap = SG_SEMUSER_CAP;
     h->semuser_off = uo;
-    h->pidns_off = pidns_offset(eo);
+    h->pidns_off = pidns_offset();
     h->pidns_cap = SG_PIDNS_CAP;
     h->created_ns = sg_now_ns();
     h->static_sum = static_sum(h);
@@ -1034,10 +1035,10 @@ static int load(struct sg_ledger *L, const char *path, uint64_t ns, int full,
         close(fd);
         return ERR("out of memory reading %s", path);
     }
-    /* By lookup (want set): the header, the small tables from the
-     * semaphore users on, and the wanted object records; the object and
-     * attachment tables ([mid_lo, mid_hi)) are otherwise left as zeros,
-     * every record there empty. */
+    /* By lookup (want set): the header, the small tables, and the wanted
+     * object records; the object and attachment tables ([mid_lo, mid_hi),
+     * the file's end) are otherwise left as zeros, every record there
+     * empty. */
     size_t mid_lo = len, mid_hi = len;
     struct sg_hdr hh;
     struct sg_caps c = { 0, 0, 0, 0 };
@@ -1049,7 +1050,7 @@ static int load(struct sg_ledger *L, const char *path, uint64_t ns, int full,
             sg_layout_file_size(c.seg, c.att, c.intent, c.pend) == len) {
             layout_offsets(&c, &so, &ao, &uo, &io, &po, &eo);
             mid_lo = (size_t)so;
-            mid_hi = (size_t)uo;
+            mid_hi = (size_t)(ao + (uint64_t)c.att * sizeof(struct sg_att));
         }
     }
     int lookup = mid_hi > mid_lo;
@@ -1197,10 +1198,18 @@ static inline uint32_t mix(uint64_t x)
     return (uint32_t)x;
 }
 
+/* An object's home slot is its kernel index (the id's low bits: the
+ * kernel hands out the lowest free index, the id's high bits count reuses)
+ * times four, plus its kind: a namespace's first objects have the first
+ * slots, next to the small tables, so that a process's first call finds
+ * them in the same 2 MiB of the mapping as the header (one page-table
+ * page, where a hashed slot cost one more).  Indices a quarter of the
+ * table apart share a home; a probe then takes the next free slot, and
+ * each group of four has one (no kind 0). */
 static uint32_t seg_home(const void *r)
 {
     const struct sg_seg *s = r;
-    return mix(((uint64_t)s->kind << 32) | (uint32_t)s->id);
+    return ((uint32_t)s->id << 2) | (s->kind & 3u);
 }
 static int seg_same(const void *a, const void *b)
 {

@@ -237,7 +237,7 @@ static void test_event(void **state)
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(SG_LEDGER_VERSION, 6);
+    assert_int_equal(SG_LEDGER_VERSION, 7);
     assert_int_equal(SG_PIDNS_CAP, 64);
     assert_int_equal(SG_PIDNS_ANC, 5);
     assert_int_equal(SG_REC_CLAIM_NS, 0x7fc00000u);
@@ -399,7 +399,7 @@ static void test_file_bytes(void **state)
     assert_int_equal((uint64_t)st.st_size, size);
 
     assert_memory_equal(b, "SHMGLDGR", 8);
-    assert_int_equal(rd32(b + 8), 6);                 /* version */
+    assert_int_equal(rd32(b + 8), 7);                 /* version */
     assert_int_equal(rd32(b + 12), 320);              /* hdr_size */
     assert_int_equal(rd64(b + 16), size);             /* file_size */
     assert_int_equal(rd64(b + 24), ns);               /* ipcns_ino */
@@ -407,20 +407,21 @@ static void test_file_bytes(void **state)
     assert_int_equal(rd32(b + 36), 64);               /* seg_cap */
     assert_int_equal(rd32(b + 40), 128);              /* att_cap */
     assert_int_equal(rd32(b + 44), 32);               /* intent_cap */
-    assert_int_equal(rd64(b + 48), 320);              /* seg_off */
-    assert_int_equal(rd64(b + 56), 320 + 64 * 512);   /* att_off */
-    assert_int_equal(rd64(b + 256), 320 + 64 * 512 + 128 * 64);          /* semuser_off */
+    /* The small tables first, the object and attachment tables last. */
+    assert_int_equal(rd64(b + 288), 320);                                /* pidns_off */
+    assert_int_equal(rd32(b + 296), 64);                                 /* pidns_cap */
+    assert_int_equal(rd64(b + 104), 320 + 64 * 32);                      /* ev_off */
+    assert_int_equal(rd32(b + 100), 64);                                 /* ev_cap */
+    assert_int_equal(rd64(b + 88), rd64(b + 104) + 64 * 256);            /* pend_off */
+    assert_int_equal(rd32(b + 96), 16);                                  /* pend_cap */
+    assert_int_equal(rd64(b + 64), rd64(b + 88) + 16 * 8);               /* intent_off */
+    assert_int_equal(rd64(b + 256), rd64(b + 64) + 32 * 32);             /* semuser_off */
     assert_int_equal(rd32(b + 264), 16384);                              /* semuser_cap */
-    assert_int_equal(rd64(b + 64), rd64(b + 256) + 16384 * 48);          /* intent_off */
+    assert_int_equal(rd64(b + 48), rd64(b + 256) + 16384 * 48);          /* seg_off */
+    assert_int_equal(rd64(b + 56), rd64(b + 48) + 64 * 512);             /* att_off */
+    assert_int_equal(rd64(b + 56) + 128 * 64, size);  /* the attachments end the file */
     assert_true(rd64(b + 72) > 1500000000ull * 1000000000ull);           /* created_ns */
     assert_int_equal(rd32(b + 84), 1);                                   /* ready */
-    assert_int_equal(rd64(b + 88), rd64(b + 64) + 32 * 32);              /* pend_off */
-    assert_int_equal(rd32(b + 96), 16);                                  /* pend_cap */
-    assert_int_equal(rd32(b + 100), 64);                                 /* ev_cap */
-    assert_int_equal(rd64(b + 104), rd64(b + 88) + 16 * 8);              /* ev_off */
-    assert_int_equal(rd64(b + 288), rd64(b + 104) + 64 * 256);           /* pidns_off */
-    assert_int_equal(rd32(b + 296), 64);                                 /* pidns_cap */
-    assert_int_equal(rd64(b + 288) + 64 * 32, size);  /* the pid namespaces end the file */
     assert_int_equal(rd32(b + 112), 0);                                  /* ev_total */
     for (size_t i = 116; i < 128; i++)
         assert_int_equal(b[i], 0);                                       /* pad0 */
@@ -434,14 +435,33 @@ static void test_file_bytes(void **state)
     for (unsigned i = 0; i < 16; i++)
         assert_int_equal((int32_t)rd32(b + rd64(b + 88) + i * 8), -1);
     /* The typed views point where the header says. */
-    assert_ptr_equal((unsigned char *)L.seg, b + 320);
-    assert_ptr_equal((unsigned char *)L.att, b + 320 + 64 * 512);
+    assert_ptr_equal((unsigned char *)L.seg, b + rd64(b + 48));
+    assert_ptr_equal((unsigned char *)L.att, b + rd64(b + 56));
     assert_ptr_equal((unsigned char *)L.semuser, b + rd64(b + 256));
     assert_ptr_equal((unsigned char *)L.intent, b + rd64(b + 64));
     assert_ptr_equal((unsigned char *)L.pend, b + rd64(b + 88));
     assert_ptr_equal((unsigned char *)L.pidns, b + rd64(b + 288));
     assert_ptr_equal((unsigned char *)L.ev, b + rd64(b + 104));
 
+    /* An object record's home slot: its kernel index (the id's low bits)
+     * times four plus its kind, within the table's capacity. */
+    static const struct {
+        uint32_t kind;
+        int32_t id, slot;
+    } homes[] = {
+        { SG_KIND_SHM, 0, 1 },
+        { SG_KIND_SEM, 0, 2 },
+        { SG_KIND_MSG, 0, 3 },
+        { SG_KIND_SHM, 1, 5 },
+        { SG_KIND_SEM, 5 * 32768 + 3, 14 },  /* index 3 reused five times */
+        { SG_KIND_SHM, 17, 6 },  /* 17 * 4 + 1 = 69: 5 of 64 slots, index 1's, */
+    };                           /* so the next free one */
+    for (size_t i = 0; i < sizeof homes / sizeof homes[0]; i++) {
+        struct sg_seg r = { .kind = homes[i].kind, .id = homes[i].id, .key = 7 };
+        struct sg_seg *p = sg_seg_put(&L, &r);
+        assert_non_null(p);
+        assert_int_equal(p - L.seg, homes[i].slot);
+    }
     sg_ledger_close(&L);
 }
 
