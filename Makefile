@@ -125,12 +125,13 @@ $(CORE_A): $(CORE_OBJ)
 $(SHIM_A): $(SHIM_OBJ)
 	ar rcs $@ $^
 
-# sg_state.o first: the linker lays writable data out in input order, so
-# the process state (sg_st) begins right after .data, on the page of the
-# library's data that the loader has already written (relocations): its
-# first fields cost no page fault of their own (sg_state.h).  Then the
-# configuration, whose first fields a first call writes, on one page.
-FIRST_OBJ := $(BUILD)/shim/sg_state.o $(BUILD)/core/sg_config.o
+# The configuration first: the linker lays writable data out in input
+# order, so its first fields, which every process's first call writes,
+# begin right after .data, on the page of the library's data that the
+# loader has already written (relocations), and cost no page fault of
+# their own.  Then the process state (sg_st), whose first fields every
+# call reads, on one page (sg_state.h).
+FIRST_OBJ := $(BUILD)/core/sg_config.o $(BUILD)/shim/sg_state.o
 LIB_OBJ := $(FIRST_OBJ) $(filter-out $(FIRST_OBJ),$(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ))
 $(LIB): $(LIB_OBJ) shim/libshmguard.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=shim/libshmguard.map \

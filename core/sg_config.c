@@ -42,7 +42,7 @@ static const char *env_match(const char *e, const char *name)
     return !*name && *e == '=' ? e + 1 : NULL;
 }
 
-static int env_scan(void)
+SG_COLD static int env_scan(void)
 {
     extern char **environ;
     int any = 0;
@@ -89,7 +89,7 @@ static void set_str(char *dst, const char *v)
         ;
 }
 
-void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
+SG_COLD void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
 {
     /* Every field set but log_path, which only SG_SINK_FILE reads; the
      * path buffers (8 KiB) only as far as used, so that their pages are
@@ -147,7 +147,7 @@ void sg_config_parse(struct sg_config *c, const char *(*get)(const char *))
 static struct sg_config the_config;
 SG_FIRST_DATA static pthread_once_t config_once = PTHREAD_ONCE_INIT;
 
-static void config_init(void) { sg_config_parse(&the_config, env_scan() ? env_getter : NULL); }
+SG_COLD static void config_init(void) { sg_config_parse(&the_config, env_scan() ? env_getter : NULL); }
 
 const struct sg_config *sg_config_get(void)
 {

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_kernel.h"
+#include "sg_compiler.h"
 #include "sg_selfns.h"
 #include "sg_real.h"
 #include "sg_vec.h"
@@ -210,7 +211,7 @@ int sg_kernel_may_remove(const struct ipc_perm *perm)
     return have_cap_sys_admin();
 }
 
-uint64_t sg_ipcns_ino(void) { return sg_selfns_ino(SG_SELFNS_IPC); }
+SG_COLD uint64_t sg_ipcns_ino(void) { return sg_selfns_ino(SG_SELFNS_IPC); }
 
 uint64_t sg_ipcmni_raise(uint64_t limit, uint64_t used, uint64_t *ceiling)
 {

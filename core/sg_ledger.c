@@ -63,7 +63,7 @@ static void put_u64(char *buf, size_t n, size_t *at, uint64_t v)
     put_str(buf, n, at, d + i);
 }
 
-void sg_ledger_name(char *buf, size_t n, uint64_t ns, uid_t uid, int alt)
+SG_COLD void sg_ledger_name(char *buf, size_t n, uint64_t ns, uid_t uid, int alt)
 {
     size_t at = 0;
     put_str(buf, n, &at, "ipc-");
@@ -166,7 +166,7 @@ int sg_semuser_state_ok(uint32_t st) { return st <= SG_REC_LIVE; }
 
 /* sg_ledger_check_image (big: the large tables too) or
  * sg_ledger_check_layout. */
-static int check_image(const void *img, size_t len, uint64_t ns, int big, char *err,
+SG_COLD static int check_image(const void *img, size_t len, uint64_t ns, int big, char *err,
                        size_t errlen)
 {
     const struct sg_hdr *h = img;
@@ -246,7 +246,7 @@ int sg_ledger_check_image(const void *img, size_t len, uint64_t ns, char *err,
     return check_image(img, len, ns, 1, err, errlen);
 }
 
-int sg_ledger_check_layout(const void *img, size_t len, uint64_t ns, char *err,
+SG_COLD int sg_ledger_check_layout(const void *img, size_t len, uint64_t ns, char *err,
                            size_t errlen)
 {
     return check_image(img, len, ns, 0, err, errlen);
@@ -257,7 +257,7 @@ int sg_ledger_check_layout(const void *img, size_t len, uint64_t ns, char *err,
  * from the file): a writer that changes the header after the check cannot
  * make a table reach past the mapping.  -1 if the copy does not fit
  * L->len (the header changed since it was checked). */
-static int bind_tables(struct sg_ledger *L)
+SG_COLD static int bind_tables(struct sg_ledger *L)
 {
     struct sg_hdr h;
     memcpy(&h, L->base, sizeof h);
@@ -321,7 +321,7 @@ static int ensure_pages_slow(struct sg_ledger *L, size_t off, size_t n)
  * pages can be allocated through the mapping (probed on the header page,
  * allocated at creation), else move it above 0-2 so that it can never be
  * taken for the program's stdin, stdout or stderr. */
-static void shed_fd(struct sg_ledger *L)
+SG_COLD static void shed_fd(struct sg_ledger *L)
 {
     if (sg_sys_madvise(L->base, PAGE, MADV_POPULATE_WRITE) == 0) {
         sg_sys_close(L->fd);
@@ -363,7 +363,7 @@ static const struct {
     { 0x65735546, "fuse" },
 };
 
-int sg_fs_in_memory(unsigned long magic, char *fs, size_t n)
+SG_COLD int sg_fs_in_memory(unsigned long magic, char *fs, size_t n)
 {
     magic &= 0xffffffffUL;
     const char *name = NULL;
@@ -412,7 +412,7 @@ int sg_ledger_dir_in_memory(const char *dir, char *fs, size_t n)
 
 /* Open (making it when missing) the ledger directory; mem: it must be in
  * memory, else -3 with the file system's name in err. */
-static int open_dir(const char *dir, int mem, uid_t me, char *err, size_t errlen)
+SG_COLD static int open_dir(const char *dir, int mem, uid_t me, char *err, size_t errlen)
 {
     int fd = sg_sys_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0 && errno == ENOENT && mem) {
@@ -469,7 +469,7 @@ static int open_dir(const char *dir, int mem, uid_t me, char *err, size_t errlen
 static unsigned char pagemap_slot[2048];
 SG_FIRST_DATA static int pagemap_slot_used, pagemap_slot_dirty;
 
-static unsigned char *pagemap_alloc(size_t n)
+SG_COLD static unsigned char *pagemap_alloc(size_t n)
 {
     if (n <= sizeof pagemap_slot && !__atomic_exchange_n(&pagemap_slot_used, 1, __ATOMIC_ACQUIRE)) {
         if (pagemap_slot_dirty)
@@ -490,7 +490,7 @@ void sg_ledger_pagemap_free(unsigned char *pm)
         free(pm);
 }
 
-static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, size_t errlen)
+SG_COLD static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, size_t errlen)
 {
     void *p = sg_sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED)
@@ -602,7 +602,7 @@ static int unfinished(const struct sg_hdr *h, ssize_t r)
 
 /* Open an existing file we own and map it after checking it.  known:
  * the caller's fstat of fd, taken before any lock (NULL: none). */
-static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_caps *c,
+SG_COLD static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_caps *c,
                            const struct stat *known, char *err, size_t errlen)
 {
     struct sg_hdr h;
@@ -705,7 +705,7 @@ static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, const struc
  * failed).  The file most often exists, so
  * it is opened first: one failed system call fewer per process than
  * trying the create first. */
-static int open_or_create(int dfd, const char *name, int *created)
+SG_COLD static int open_or_create(int dfd, const char *name, int *created)
 {
     *created = 0;
     for (int i = 0; i < 3; i++) {
@@ -726,7 +726,7 @@ static int open_or_create(int dfd, const char *name, int *created)
     return -1;
 }
 
-static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
+SG_COLD static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
                     const struct sg_caps *caps, int mem, char *err, size_t errlen)
 {
     /* All but the path, which is written below: zeroing its 4 KiB would
@@ -832,13 +832,13 @@ static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
     return rc;
 }
 
-int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
+SG_COLD int sg_ledger_open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
                        const struct sg_caps *caps, char *err, size_t errlen)
 {
     return open_own(L, dir, ns, caps, 0, err, errlen);
 }
 
-int sg_ledger_open_own_mem(struct sg_ledger *L, const char *dir, uint64_t ns, char *err,
+SG_COLD int sg_ledger_open_own_mem(struct sg_ledger *L, const char *dir, uint64_t ns, char *err,
                            size_t errlen)
 {
     return open_own(L, dir, ns, NULL, 1, err, errlen);
@@ -1480,7 +1480,7 @@ uint32_t sg_claim_tag(uint32_t pidns) { return 1 + pidns % 510; }
  * every claim: shmat's claim is on the attach/detach hot path. */
 SG_FIRST_DATA static uint32_t claim_ns_bits;
 
-void sg_ledger_claim_ns(uint32_t pidns)
+SG_COLD void sg_ledger_claim_ns(uint32_t pidns)
 {
     __atomic_store_n(&claim_ns_bits, pidns ? sg_claim_tag(pidns) << SG_REC_CLAIM_NS_SHIFT : 0,
                      __ATOMIC_RELAXED);

@@ -31,7 +31,7 @@ static atomic_long bucket_sec;      /* second of the last refill */
 static atomic_int bucket_tokens = SG_LOG_BURST;
 static atomic_long suppressed;
 
-void sg_log_use(const struct sg_config *c) { log_cfg = c; }
+SG_COLD void sg_log_use(const struct sg_config *c) { log_cfg = c; }
 
 static const struct sg_config *cfg(void)
 {

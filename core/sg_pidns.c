@@ -31,7 +31,7 @@ SG_FIRST_DATA static uint32_t self_ns, view_ns;
 
 uint32_t sg_pidns_self(void) { return sg_pidns_self_as(sg_sys_getpid()); }
 
-uint32_t sg_pidns_self_as(pid_t me)
+SG_COLD uint32_t sg_pidns_self_as(pid_t me)
 {
     if (__atomic_load_n(&self_pid, __ATOMIC_ACQUIRE) != me) {
         __atomic_store_n(&self_ns, (uint32_t)sg_selfns_ino(SG_SELFNS_PID), __ATOMIC_RELAXED);

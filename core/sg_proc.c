@@ -70,7 +70,7 @@ static long clk_tck(void)
     return hz ? (long)hz : 100;
 }
 
-uint64_t sg_proc_self_mark(void)
+SG_COLD uint64_t sg_proc_self_mark(void)
 {
     struct timespec ts = { 0, 0 };
     long hz = clk_tck();
@@ -147,7 +147,7 @@ void sg_copy_tail(char *dst, size_t n, const char *src)
     dst[n - 1] = '\0';
 }
 
-void sg_proc_self(struct sg_self *s)
+SG_COLD void sg_proc_self(struct sg_self *s)
 {
     memset(s, 0, sizeof *s);
     s->pid = sg_sys_getpid();
@@ -179,7 +179,7 @@ uint64_t sg_proc_self_creator(struct sg_self *s)
     return s->start_exact ? s->start_exact : s->start;
 }
 
-int sg_fd_above_stdio(int fd)
+SG_COLD int sg_fd_above_stdio(int fd)
 {
     if (fd < 0 || fd > 2)
         return fd;

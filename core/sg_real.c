@@ -62,7 +62,7 @@ static void *next_symbol(const char *name)
 
 /* Store in *slot the function `name` (or fallback, when there is none
  * below us) and return it.  Threads racing here store the same value. */
-static void *bind_one(void **slot, const char *name, void *fallback)
+SG_COLD static void *bind_one(void **slot, const char *name, void *fallback)
 {
     void *p = next_symbol(name);
     if (!p)

@@ -3,13 +3,14 @@
  */
 #define _GNU_SOURCE
 #include "sg_selfns.h"
+#include "sg_compiler.h"
 #include "sg_sys.h"
 
 #include <errno.h>
 
 /* The number in a namespace link's target, "pid:[4026531836]"; 0 if it
  * has no such form. */
-static uint64_t link_ino(const char *t, ssize_t n)
+SG_COLD static uint64_t link_ino(const char *t, ssize_t n)
 {
     uint64_t v = 0;
     ssize_t i = 0;
@@ -22,7 +23,7 @@ static uint64_t link_ino(const char *t, ssize_t n)
     return i < n && t[i] == ']' ? v : 0;
 }
 
-uint64_t sg_selfns_ino(enum sg_selfns which)
+SG_COLD uint64_t sg_selfns_ino(enum sg_selfns which)
 {
     int saved = errno;
     const char *path = which == SG_SELFNS_PID ? "/proc/self/ns/pid" : "/proc/self/ns/ipc";

@@ -30,9 +30,17 @@ static inline int sg_sys_openat(int dfd, const char *path, int flags, mode_t mod
 
 static inline int sg_sys_close(int fd) { return (int)syscall(SYS_close, fd); }
 
+/* fstat where the architecture has it: newfstatat's empty path is a
+ * string the kernel reads from the library's read-only data, a page that
+ * a process that never calls in (the load-time fstat of stderr) would
+ * otherwise fault in for it. */
 static inline int sg_sys_fstat(int fd, struct stat *st)
 {
+#ifdef SYS_fstat
+    return (int)syscall(SYS_fstat, fd, st);
+#else
     return (int)syscall(SYS_newfstatat, fd, "", st, AT_EMPTY_PATH);
+#endif
 }
 
 static inline int sg_sys_stat(const char *path, struct stat *st)

@@ -33,13 +33,16 @@ static void child(void)
     sg_core_after_fork_child();
 }
 
-static void setup(void)
+SG_COLD static void setup(void)
 {
     sg_state_init();
-    pthread_atfork(prepare, parent, child);
+    /* With SHMGUARD_MODE=off every call passes through and nothing is
+     * kept that a fork would have to renew. */
+    if (sg_config_get()->mode != SG_MODE_OFF)
+        pthread_atfork(prepare, parent, child);
 }
 
-void sg_init_slow(void)
+SG_COLD void sg_init_slow(void)
 {
     int saved = errno;
     sg_in_hook = 1; /* the hooks call in only when it is clear */

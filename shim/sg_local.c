@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "sg_local.h"
+#include "sg_compiler.h"
 
 /* Mapping addresses are page-aligned: a multiplicative hash of the page
  * number spreads them. */
@@ -13,7 +14,7 @@ SG_HOT static uint32_t home(uint64_t addr, uint32_t mask)
     return (uint32_t)(((addr >> 12) * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 }
 
-void sg_local_init(struct sg_local_tab *t, struct sg_local *first)
+SG_COLD void sg_local_init(struct sg_local_tab *t, struct sg_local *first)
 {
     t->e = first;
     t->mask = SG_LOCAL_FIRST - 1;

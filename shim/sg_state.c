@@ -28,7 +28,7 @@ static int said_unusable, said_config;
 /* Put this process's pid namespace, with its ancestors, in the ledger's
  * table (sg_pidns.h) unless it is there: readers in an ancestor
  * namespace need the chain to prove one of its processes dead. */
-void sg_state_note_pidns(void)
+SG_COLD void sg_state_note_pidns(void)
 {
     uint32_t ns = sg_st.self.pidns;
     for (uint32_t i = 0; ns && i < SG_PIDNS_CAP; i++)
@@ -43,14 +43,17 @@ void sg_state_note_pidns(void)
     }
 }
 
-void sg_state_init(void)
+SG_COLD void sg_state_init(void)
 {
-    sg_st.cfg = sg_config_get();
-    sg_log_use(sg_st.cfg);
-    if (sg_st.cfg->problems[0])
-        sg_log_once(&said_config, "configuration: %s", sg_st.cfg->problems);
-    if (sg_st.cfg->mode == SG_MODE_OFF)
+    const struct sg_config *cfg = sg_config_get();
+    sg_log_use(cfg);
+    if (cfg->problems[0])
+        sg_log_once(&said_config, "configuration: %s", cfg->problems);
+    /* Off: sg_st is not written (its cfg stays NULL, which reads as off),
+     * so that its page is never copied. */
+    if (cfg->mode == SG_MODE_OFF)
         return;
+    sg_st.cfg = cfg;
     sg_proc_self(&sg_st.self);
     sg_st.self.pidns = sg_pidns_self_as(sg_st.self.pid);
     char err[PATH_MAX + 200];

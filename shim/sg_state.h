@@ -32,12 +32,11 @@
 
 /* The fields every intercepted call reads come first, so that they share
  * a cache line, and everything an attach/detach pair touches lies on one
- * page, the page of the library's .data and .got.plt (sg_st is the first
- * of the library's .bss: Makefile, LIB_OBJ), which the loader has written
- * and every call reads anyway: right after a shmat or shmdt the kernel
- * has evicted much of the caller's cache and TLB, and every line and page
- * touched then costs.  The ledger's path and the semaphore list come
- * last. */
+ * page (sg_st follows the configuration in the library's .bss, Makefile,
+ * LIB_OBJ: its first 2 KiB on one page): right after a shmat or shmdt the
+ * kernel has evicted much of the caller's cache and TLB, and every line
+ * and page touched then costs.  The ledger's path and the semaphore list
+ * come last. */
 struct sg_state {
     int active;                 /* ledger usable: record and (defer) act */
     int defer;                  /* mode == defer and active */
