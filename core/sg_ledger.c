@@ -1725,10 +1725,11 @@ static uint32_t intent_home(int32_t pid, int32_t shmid)
 
 int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid)
 {
-    return sg_intent_put(L, pid, start, shmid) ? 0 : -1;
+    return sg_intent_put(L, pid, sg_pidns_self(), start, shmid) ? 0 : -1;
 }
 
-struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid)
+struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint32_t pidns, uint64_t start,
+                                int32_t shmid)
 {
     uint64_t now = sg_coarse_mono_ns();
     uint32_t cap = L->intent_cap, h = intent_home(pid, shmid);
@@ -1762,7 +1763,7 @@ struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint64_t start
     set_state(free_slot, SG_REC_EMPTY);
     free_slot->shmid = shmid;
     free_slot->pid = pid;
-    free_slot->pidns = sg_pidns_self(); /* only ever the caller's own */
+    free_slot->pidns = pidns;
     free_slot->start = start;
     free_slot->time_ns = now;
     set_state(free_slot, SG_REC_LIVE);

@@ -220,8 +220,10 @@ unsigned sg_semuser_del_set(struct sg_ledger *L, int32_t semid);
  * intent older than SG_INTENT_TTL_NS no longer holds anything back. */
 #define SG_INTENT_TTL_NS (5ull * 1000000000ull)
 int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid);
-/* The same, returning the intent's record (NULL when there was no room). */
-struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmid);
+/* The same, returning the intent's record (NULL when there was no room),
+ * with the pid namespace given (set: the caller's own, read again). */
+struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint32_t pidns, uint64_t start,
+                                int32_t shmid);
 void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid);
 void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid);
 /* Number of intents for shmid that still hold a removal back at mono time

@@ -357,7 +357,8 @@ __attribute__((noinline, cold)) static int shmget_locked(key_t key, size_t size,
              * hold the removed segment while later lookups make a new
              * one).  Its detach of id ends that intent (shmdt_body). */
             if (sg_st.defer && key != IPC_PRIVATE &&
-                (in = sg_intent_put(&sg_st.L, sg_st.self.pid, sg_st.self.start, id))) {
+                (in = sg_intent_put(&sg_st.L, sg_st.self.pid, sg_st.self.pidns, sg_st.self.start,
+                                   id))) {
                 intent_note(id);
                 if (removed_by_self(id))
                     selfrm_note(id);

@@ -361,7 +361,7 @@ static void library_edits(struct sg_ledger *L)
             sg_seg_del(L, &L->seg[i]);
             break;
         }
-    sg_intent_put(L, self.pid, self.start, shm_ids[2]);
+    sg_intent_put(L, self.pid, self.pidns, self.start, shm_ids[2]);
     sg_intent_holding(L, shm_ids[0], sg_mono_ns());
     sg_intent_clear_pid(L, self.pid);
     struct sg_semuser u = { .semid = sem_id, .pid = 2, .start = 9, .time_ns = 9 };
