@@ -683,9 +683,9 @@ static void plant_ledger(const char *path, uint32_t seg, uint32_t att, uint32_t 
     h.pend_cap = pend;
     h.seg_off = sizeof h;
     h.att_off = h.seg_off + (uint64_t)seg * sizeof(struct sg_seg);
-    h.semuser_off = h.att_off + (uint64_t)att * sizeof(struct sg_att);
-    h.semuser_cap = SG_SEMUSER_CAP;
-    h.intent_off = h.semuser_off + (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser);
+    h.user_off = h.att_off + (uint64_t)att * sizeof(struct sg_att);
+    h.user_cap = SG_USER_CAP;
+    h.intent_off = h.user_off + (uint64_t)SG_USER_CAP * sizeof(struct sg_user);
     h.pend_off = h.intent_off + (uint64_t)intent * sizeof(struct sg_intent);
     h.ev_off = h.pend_off + (uint64_t)pend * sizeof(struct sg_pend);
     h.ev_cap = SG_EV_CAP;

@@ -54,7 +54,7 @@ struct users_cell {
     int oom;
 };
 
-static void add_user(void *arg, const struct sg_semuser *u, int alive)
+static void add_user(void *arg, const struct sg_user *u, int alive)
 {
     struct users_cell *c = arg;
     char one[48];
@@ -77,6 +77,39 @@ static void add_user(void *arg, const struct sg_semuser *u, int alive)
     c->len += (size_t)w;
 }
 
+int ls_users_cell(const struct sg_view *v, uint32_t kind, int id, int json, char **out)
+{
+    struct users_cell users = { NULL, 0, 0, json ? "\n" : ",", 0 };
+    sg_view_users(v, kind, id, add_user, &users);
+    if (users.oom) {
+        free(users.s);
+        *out = NULL;
+        return -1;
+    }
+    *out = users.s;
+    return 0;
+}
+
+void ls_cpid_cell(char *buf, size_t n, const struct sg_seg *rec, int creator_alive)
+{
+    /* As this /proc names it when it is visible from here; else the pid
+     * in the creator's own namespace, as the ledger keeps it (ALIVE says
+     * which), as for USERS. */
+    if (rec && (rec->flags & SG_SEG_CREATOR))
+        snprintf(buf, n, "%d",
+                 creator_alive == 1 ? sg_pidns_translate(rec->cr_pid, rec->cr_start, rec->cr_pidns)
+                                    : rec->cr_pid);
+}
+
+const char *ls_alive_cell(const struct sg_seg *rec, int creator_alive, int json)
+{
+    if (!rec || !(rec->flags & SG_SEG_CREATOR))
+        return NULL;
+    return creator_alive == 1 ? "yes" : creator_alive == 0 ? "no"
+           : creator_alive == SG_ALIVE_HIDDEN && !json ? "not-visible"
+           : json ? NULL : "?";
+}
+
 static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo *s,
                 const struct ls_sem_opts *o, int64_t now)
 {
@@ -85,7 +118,7 @@ static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo 
     for (int c = 0; c < S_NCOLS; c++) {
         char buf[512];
         const char *data = buf;
-        struct users_cell users = { NULL, 0, 0, o->json ? "\n" : ",", 0 };
+        char *users = NULL;
         buf[0] = '\0';
         switch (c) {
         case S_KEY: snprintf(buf, sizeof buf, "0x%08x", (uint32_t)s->k.key); break;
@@ -94,30 +127,13 @@ static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo 
         case S_PERMS: snprintf(buf, sizeof buf, "%o", s->k.mode); break;
         case S_NSEMS: snprintf(buf, sizeof buf, "%u", s->k.nsems); break;
         case S_STATE: data = sg_semstate_name(s->state); break;
-        case S_CPID:
-            /* As this /proc names it when it is visible from here; else
-             * the pid in the creator's own namespace, as the ledger keeps
-             * it (ALIVE says which), as for USERS. */
-            if (creator)
-                snprintf(buf, sizeof buf, "%d",
-                         s->creator_alive == 1 ? sg_pidns_translate(rec->cr_pid, rec->cr_start,
-                                                                    rec->cr_pidns)
-                                               : rec->cr_pid);
-            break;
+        case S_CPID: ls_cpid_cell(buf, sizeof buf, rec, s->creator_alive); break;
         case S_COMMAND: data = s->comm; break;
-        case S_ALIVE:
-            data = !creator ? NULL : s->creator_alive == 1 ? "yes"
-                   : s->creator_alive == 0 ? "no"
-                   : s->creator_alive == SG_ALIVE_HIDDEN && !o->json ? "not-visible"
-                   : o->json ? NULL : "?";
-            break;
+        case S_ALIVE: data = ls_alive_cell(rec, s->creator_alive, o->json); break;
         case S_USERS:
-            sg_view_sem_users(v, s, add_user, &users);
-            if (users.oom) {
-                free(users.s);
+            if (ls_users_cell(v, SG_KIND_SEM, s->k.id, o->json, &users) != 0)
                 return -1;
-            }
-            data = users.s;
+            data = users;
             break;
         case S_AGE: {
             int64_t born = creator ? (int64_t)(rec->cr_time_ns / 1000000000u) : s->k.ctime;
@@ -134,7 +150,7 @@ static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo 
         if (data && !data[0] && c != S_KEY)
             data = NULL;
         int r = tt_set(tb, (size_t)c, data);
-        free(users.s);
+        free(users);
         if (r != 0)
             return -1;
     }

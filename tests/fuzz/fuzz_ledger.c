@@ -214,12 +214,12 @@ static void make_base(int i)
         r.cr_pid = self.pid;
         r.cr_start = self.start;
         sg_seg_put(&L, &r);
-        struct sg_semuser u = { .semid = sem_id, .pid = self.pid, .flags = SG_USE_LOOKUP,
+        struct sg_user u = { .kind = SG_KIND_SEM, .id = sem_id, .pid = self.pid, .flags = SG_USE_LOOKUP,
                                 .start = self.start, .time_ns = 4, .pidns = self.pidns };
-        sg_semuser_put(&L, &u);
+        sg_user_put(&L, &u);
         u.pid = 1;
         u.start = sg_proc_start_time(1);
-        sg_semuser_put(&L, &u);
+        sg_user_put(&L, &u);
         sg_intent_set(&L, self.pid, self.start, shm_ids[0]);
         add_att(&L, shm_ids[0], self.pid, self.start, 0x7f0000000000ull);
         add_att(&L, shm_ids[1], 1, sg_proc_start_time(1), 0x7f0000100000ull);
@@ -364,9 +364,9 @@ static void library_edits(struct sg_ledger *L)
     sg_intent_put(L, self.pid, self.start, shm_ids[2]);
     sg_intent_holding(L, shm_ids[0], sg_mono_ns());
     sg_intent_clear_pid(L, self.pid);
-    struct sg_semuser u = { .semid = sem_id, .pid = 2, .start = 9, .time_ns = 9 };
-    sg_semuser_put(L, &u);
-    sg_semuser_del_set(L, sem_id);
+    struct sg_user u = { .kind = SG_KIND_SEM, .id = sem_id, .pid = 2, .start = 9, .time_ns = 9 };
+    sg_user_put(L, &u);
+    sg_user_del_obj(L, SG_KIND_SEM, sem_id);
     add_event(L, 2);
     struct sg_att *a = sg_att_find(L, self.pid, 0x7f0000000000ull);
     if (a)
@@ -467,7 +467,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
             if (loaded && (!a != !b || (a && memcmp(a, b, sizeof *a) != 0)))
                 die("load_objects", "a record differs from the full copy's");
         }
-        sg_semuser_find(&P, sem_id, self.pid);
+        sg_user_find(&P, SG_KIND_SEM, sem_id, self.pid);
         sg_ledger_close(&P);
     }
     if (loaded) {
@@ -476,7 +476,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
         for (int k = 0; k < 3; k++)
             sg_seg_find(&L, SG_KIND_SHM, shm_ids[k]);
         sg_seg_find(&L, SG_KIND_SEM, sem_id);
-        sg_semuser_find(&L, sem_id, self.pid);
+        sg_user_find(&L, SG_KIND_SEM, sem_id, self.pid);
         sg_att_find(&L, self.pid, 0x7f0000000000ull);
         sg_ledger_close(&L);
     }
