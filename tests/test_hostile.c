@@ -28,7 +28,12 @@
  * /dev/shm/shmguard, a private tmpfs here); a plain copy run the same
  * way shows that the same environment is otherwise obeyed.
  *
- * Both need root and uid 65534 (skipped otherwise).
+ * test_queues: message queues.  What uid 65534 records (a live lookup of
+ * root's queue) keeps that queue alive for root's gc; what it forges in
+ * its own ledger (root's queues "created" by a dead process) makes none
+ * of them removable; its IPC_RMID under the library fails as bare.
+ *
+ * All need root and uid 65534 (skipped otherwise).
  */
 #include "sgtest.h"
 #include "sg_pidns.h"
@@ -36,6 +41,7 @@
 #include <dirent.h>
 #include <grp.h>
 #include <pthread.h>
+#include <sys/msg.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 
@@ -868,6 +874,127 @@ static void test_forged_pidns_chain(void **state)
     ASSERT_HAS(res.out, "not visible");
 }
 
+/* uid 65534 runs helper_check MODE KEY under the library (its own
+ * ledger in dir); *to and *from are its stdin and stdout.  Returns its
+ * pid. */
+static pid_t attacker_run(const char *mode, const char *key, int *to, int *from)
+{
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        drop_to_attacker();
+        char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
+        snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
+        snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+        char *argv[] = { (char *)SGT_HELPER("helper_check"), (char *)mode, (char *)key, NULL };
+        char *env[] = { preload, ledger, "SHMGUARD_LOG=", NULL };
+        execve(argv[0], argv, env);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    *to = in[1];
+    *from = out[0];
+    return c;
+}
+
+static int queue_there(int id)
+{
+    struct msqid_ds ds;
+    return msgctl(id, IPC_STAT, &ds) == 0;
+}
+
+static void test_queues(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        skip();
+    /* Root's queue, recorded: its creator (root, under the library) has
+     * exited, nothing was ever sent: orphaned on root's own records. */
+    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    char *make[] = { (char *)SGT_HELPER("helper_check"), "msgmake", "0x48000010", NULL };
+    char *lib_env[] = { preload, ledger, NULL };
+    sgt_run(&res, make, lib_env, 30);
+    int q = -1;
+    assert_int_equal(sscanf(res.out, "msqid %d", &q), 1);
+    /* Root's queue made without the library: unknown. */
+    int q2 = msgget(0x48000011, IPC_CREAT | 0666);
+    assert_true(q2 >= 0);
+
+    /* uid 65534 looks q up under the library and stays: a user record in
+     * its own ledger, which keeps q alive for root. */
+    int to, from;
+    pid_t a = attacker_run("msglook", "0x48000010", &to, &from);
+    char line[64] = "";
+    assert_true(read(from, line, sizeof line - 1) > 0);
+    ASSERT_HAS(line, "msqid");
+    root_tool("gc", NULL, NULL);
+    ASSERT_HAS(res.out, "in use: 1 of its 1 recorded user is alive");
+    assert_true(queue_there(q));
+
+    /* It forges, in its own ledger, both queues "created" by a dead
+     * process of root's: root's gc believes none of it. */
+    pid_t f = fork();
+    if (f == 0) {
+        drop_to_attacker();
+        struct sg_ledger L;
+        char err[PATH_MAX + 256];
+        if (sg_ledger_open_own(&L, dir, ns, NULL, err, sizeof err) != 0 || sg_ledger_lock(&L) != 0)
+            _exit(40);
+        for (int i = 0; i < 2; i++) {
+            struct sg_seg r;
+            memset(&r, 0, sizeof r);
+            r.kind = SG_KIND_MSG;
+            r.id = i ? q2 : q;
+            r.key = i ? 0x48000011 : 0x48000010;
+            r.flags = SG_SEG_CREATOR;
+            r.cr_pid = 4190000;
+            r.cr_start = 1;
+            if (!sg_seg_put(&L, &r))
+                _exit(41);
+        }
+        sg_ledger_unlock(&L);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(f, &st, 0), f);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* Under the library, its IPC_RMID of root's queue fails as bare. */
+    pid_t r = fork();
+    if (r == 0) {
+        drop_to_attacker();
+        _exit(msgctl(q2, IPC_RMID, NULL) == -1 && errno == EPERM ? 0 : 1);
+    }
+    assert_int_equal(waitpid(r, &st, 0), r);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    root_tool("gc", NULL, NULL);
+    ASSERT_HAS(res.out, "unknown: made without the library");
+    ASSERT_HAS(res.out, "in use: 1 of its 1 recorded user is alive");
+    assert_true(queue_there(q) && queue_there(q2));
+
+    /* The attacker gone, q is root's orphan on root's records (gc may
+     * remove it); q2 still has no record root trusts. */
+    close(to);
+    assert_int_equal(waitpid(a, &st, 0), a);
+    close(from);
+    root_tool("gc", NULL, NULL);
+    char want[64];
+    snprintf(want, sizeof want, "removed      msqid %d", q);
+    ASSERT_HAS(res.out, want);
+    assert_false(queue_there(q));
+    assert_true(queue_there(q2));
+    assert_int_equal(msgctl(q2, IPC_RMID, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -879,6 +1006,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_saved_uid_keeps_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdio_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planted_ledgers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queues, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
