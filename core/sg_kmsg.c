@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_kmsg.h"
+#include "sg_kernel.h"
 #include "sg_proc.h"
 #include "sg_real.h"
 #include "sg_vec.h"
@@ -128,6 +129,8 @@ const struct sg_kmsg *sg_kmsgsnap_find(const struct sg_kmsgsnap *s, int id)
     return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, cmp_id) : NULL;
 }
 
+static int msg_stat_any(int idx, void *ds) { return real_msgctl(idx, MSG_STAT_ANY, ds); }
+
 int sg_kmsg_stat(int id, struct sg_kmsg *k)
 {
     struct msqid_ds ds;
@@ -136,19 +139,10 @@ int sg_kmsg_stat(int id, struct sg_kmsg *k)
         from_ds(k, id, &ds);
         return 0;
     }
-    if (errno != EACCES)
+    if (errno != EACCES || sg_ipc_stat_any(id, msg_stat_any, &ds) != 0)
         return -1;
-    /* As sg_ksem_stat: the index is the id modulo the sequence
-     * multiplier, and the full id returned must match. */
-    static const int mult[] = { 32768, 1 << 24 };
-    for (size_t i = 0; i < sizeof mult / sizeof mult[0]; i++) {
-        if (real_msgctl(id % mult[i], MSG_STAT_ANY, &ds) == id) {
-            from_ds(k, id, &ds);
-            return 0;
-        }
-    }
-    errno = EACCES;
-    return -1;
+    from_ds(k, id, &ds);
+    return 0;
 }
 
 void sg_kmsgsnap_free(struct sg_kmsgsnap *s)

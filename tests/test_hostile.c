@@ -65,6 +65,16 @@ static uint64_t rnd(void)
     return rng;
 }
 
+/* The environment of a process under the library, recording in dir. */
+static char **lib_env(void)
+{
+    static char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
+    static char *env[] = { preload, ledger, NULL };
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    return env;
+}
+
 static void ledger_path(char *buf, size_t n, uid_t uid, int alt)
 {
     char name[128];
@@ -732,12 +742,9 @@ static void test_planted_ledgers(void **state)
         skip();
     /* Root: a live holder of a segment and a set, and a deferred removal
      * of that segment. */
-    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
-    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
     char *holder_argv[] = { (char *)SGT_HELPER("helper_named"), "686f6c646572", "0x5eedd200",
                             NULL };
-    char *holder_env[] = { preload, ledger, NULL };
+    char **holder_env = lib_env();
     int to, from;
     pid_t holder_pid = sgt_spawn(holder_argv, holder_env, &to, &from);
     char ready[16] = "";
@@ -747,7 +754,7 @@ static void test_planted_ledgers(void **state)
     char cmd[PATH_MAX * 2];
     snprintf(cmd, sizeof cmd, "printf 'rmid %d\\nexit\\n' | %s", id, SGT_HELPER("helper_step"));
     char *rm[] = { "sh", "-c", cmd, NULL };
-    char *env[] = { preload, ledger, "SHMGUARD_MODE=defer", NULL };
+    char *env[] = { holder_env[0], holder_env[1], "SHMGUARD_MODE=defer", NULL };
     sgt_run(&res, rm, env, 60);
     ASSERT_HAS(res.out, "ok");
 
@@ -802,12 +809,9 @@ static void test_forged_pidns_chain(void **state)
     (void)state;
     if (!sgt_other_uid_ok() || system("unshare --pid --fork true 2>/dev/null") != 0)
         skip();
-    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
-    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
     char *holder_argv[] = { (char *)SGT_HELPER("helper_named"), "686f6c646572", "0x5eedd300",
                             "idle", NULL };
-    char *holder_env[] = { preload, ledger, NULL };
+    char **holder_env = lib_env();
     int to, from;
     pid_t holder_pid = sgt_spawn(holder_argv, holder_env, &to, &from);
     char ready[16] = "";
@@ -874,37 +878,6 @@ static void test_forged_pidns_chain(void **state)
     ASSERT_HAS(res.out, "not visible");
 }
 
-/* uid 65534 runs helper_check MODE KEY under the library (its own
- * ledger in dir); *to and *from are its stdin and stdout.  Returns its
- * pid. */
-static pid_t attacker_run(const char *mode, const char *key, int *to, int *from)
-{
-    int in[2], out[2];
-    assert_int_equal(pipe(in), 0);
-    assert_int_equal(pipe(out), 0);
-    pid_t c = fork();
-    assert_true(c >= 0);
-    if (c == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[1]);
-        close(out[0]);
-        drop_to_attacker();
-        char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
-        snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
-        snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
-        char *argv[] = { (char *)SGT_HELPER("helper_check"), (char *)mode, (char *)key, NULL };
-        char *env[] = { preload, ledger, "SHMGUARD_LOG=", NULL };
-        execve(argv[0], argv, env);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    *to = in[1];
-    *from = out[0];
-    return c;
-}
-
 static int queue_there(int id)
 {
     struct msqid_ds ds;
@@ -918,12 +891,8 @@ static void test_queues(void **state)
         skip();
     /* Root's queue, recorded: its creator (root, under the library) has
      * exited, nothing was ever sent: orphaned on root's own records. */
-    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
-    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
     char *make[] = { (char *)SGT_HELPER("helper_check"), "msgmake", "0x48000010", NULL };
-    char *lib_env[] = { preload, ledger, NULL };
-    sgt_run(&res, make, lib_env, 30);
+    sgt_run(&res, make, lib_env(), 30);
     int q = -1;
     assert_int_equal(sscanf(res.out, "msqid %d", &q), 1);
     /* Root's queue made without the library: unknown. */
@@ -933,7 +902,9 @@ static void test_queues(void **state)
     /* uid 65534 looks q up under the library and stays: a user record in
      * its own ledger, which keeps q alive for root. */
     int to, from;
-    pid_t a = attacker_run("msglook", "0x48000010", &to, &from);
+    char *look[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                     (char *)SGT_HELPER("helper_check"), "msglook", "0x48000010", NULL };
+    pid_t a = sgt_spawn(look, lib_env(), &to, &from);
     char line[64] = "";
     assert_true(read(from, line, sizeof line - 1) > 0);
     ASSERT_HAS(line, "msqid");

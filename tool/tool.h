@@ -365,6 +365,34 @@ int ls_sem_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out
  * (malloc'd, NULL when none; -1 out of memory).  CPID: the creator's pid
  * of rec ("" without a creator record).  ALIVE: "yes", "no", ... or NULL. */
 int ls_users_cell(const struct sg_view *v, uint32_t kind, int id, int json, char **out);
+/* AGE: since the recorded creation, else since the kernel's ctime;
+ * seconds for JSON. */
+void ls_age_cell(char *buf, size_t n, const struct sg_seg *rec, int64_t ctime, int64_t now,
+                 int json);
+
+/* A table of sets or queues: its columns, and for each of the n objects
+ * that take() selects, cell() gives column c's text: in buf (n bytes),
+ * or *data pointed elsewhere (NULL: no value), or a malloc'd *owned that
+ * the table frees; -1 when out of memory.  Column 0 is the key. */
+struct ls_col {
+    const char *name;
+    double whint;
+    int flags, json;
+};
+struct ls_table {
+    const char *name;           /* the JSON array's name */
+    const struct ls_col *cols;
+    int ncols;
+    size_t n;
+    int (*take)(const struct ls_table *t, size_t i);
+    int (*cell)(const struct ls_table *t, size_t i, int c, char *buf, size_t n,
+                const char **data, char **owned);
+    const struct ls_sem_opts *o;
+    const struct sg_view *v;
+    int64_t now;
+};
+/* Print it as a table (or a JSON object) to out.  0, or -1. */
+int ls_table_print(const struct ls_table *t, FILE *out);
 void ls_cpid_cell(char *buf, size_t n, const struct sg_seg *rec, int creator_alive);
 const char *ls_alive_cell(const struct sg_seg *rec, int creator_alive, int json);
 

@@ -456,6 +456,17 @@ static enum gc_outcome gc_remove_one(const struct gc_item *it, struct sg_ledger 
     return out;
 }
 
+/* "Removed N WHAT, kept K." (or what a dry run would do). */
+static void gc_summary(const char *what, const struct gc_obj_totals *t, int dry_run)
+{
+    if (dry_run)
+        printf("Would remove %zu %s, keep %zu%s.\n", t->removed, what, t->kept,
+               t->failed ? ", and fail to remove the others" : "");
+    else
+        printf("Removed %zu %s, kept %zu%s.\n", t->removed, what, t->kept,
+               t->failed ? ", failed to remove the others" : "");
+}
+
 static void gc_line(const char *action, const struct gc_item *it, const char *why)
 {
     char size[32];
@@ -747,34 +758,15 @@ int cmd_gc(int argc, char **argv)
     char total[32];
     tool_fmt_size(total, sizeof total, bytes);
     if (do_shm) {
-        if (o.dry_run)
-            printf("Would remove %zu segment%s (%s), keep %zu%s.\n", removed,
-                   removed == 1 ? "" : "s", total, kept,
-                   failed ? ", and fail to remove the others" : "");
-        else
-            printf("Removed %zu segment%s (%s), kept %zu%s.\n", removed, removed == 1 ? "" : "s",
-                   total, kept, failed ? ", failed to remove the others" : "");
+        char segs[64];
+        snprintf(segs, sizeof segs, "segment%s (%s)", removed == 1 ? "" : "s", total);
+        struct gc_obj_totals t = { removed, kept, failed };
+        gc_summary(segs, &t, o.dry_run);
     }
-    if (ns || n_semids) {
-        if (o.dry_run)
-            printf("Would remove %zu semaphore set%s, keep %zu%s.\n", st.removed,
-                   st.removed == 1 ? "" : "s", st.kept,
-                   st.failed ? ", and fail to remove the others" : "");
-        else
-            printf("Removed %zu semaphore set%s, kept %zu%s.\n", st.removed,
-                   st.removed == 1 ? "" : "s", st.kept,
-                   st.failed ? ", failed to remove the others" : "");
-    }
-    if (nq || n_msqids) {
-        if (o.dry_run)
-            printf("Would remove %zu message queue%s, keep %zu%s.\n", qt.removed,
-                   qt.removed == 1 ? "" : "s", qt.kept,
-                   qt.failed ? ", and fail to remove the others" : "");
-        else
-            printf("Removed %zu message queue%s, kept %zu%s.\n", qt.removed,
-                   qt.removed == 1 ? "" : "s", qt.kept,
-                   qt.failed ? ", failed to remove the others" : "");
-    }
+    if (ns || n_semids)
+        gc_summary(st.removed == 1 ? "semaphore set" : "semaphore sets", &st, o.dry_run);
+    if (nq || n_msqids)
+        gc_summary(qt.removed == 1 ? "message queue" : "message queues", &qt, o.dry_run);
     if ((failed || st.failed || qt.failed) && rc == SG_EXIT_OK)
         rc = SG_EXIT_NOT_REMOVED;
     if (have_own)

@@ -25,11 +25,7 @@
 enum { Q_KEY, Q_ID, Q_OWNER, Q_PERMS, Q_MSGS, Q_BYTES, Q_QBYTES, Q_LSPID, Q_LRPID, Q_STATE,
        Q_CPID, Q_COMMAND, Q_ALIVE, Q_USERS, Q_AGE, Q_SITE, Q_NCOLS };
 
-static const struct {
-    const char *name;
-    double whint;
-    int flags, json;
-} msg_cols[Q_NCOLS] = {
+static const struct ls_col msg_cols[Q_NCOLS] = {
     [Q_KEY] = { "KEY", 10, 0, SCOLS_JSON_STRING },
     [Q_ID] = { "MSQID", 5, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER },
     [Q_OWNER] = { "OWNER", 8, 0, SCOLS_JSON_STRING },
@@ -70,85 +66,50 @@ size_t ls_msg_count(const struct ls_sem_opts *o, const struct sg_view *v)
     return n;
 }
 
-static int fill(struct tt *tb, const struct sg_view *v, const struct sg_msginfo *m,
-                const struct ls_sem_opts *o, int64_t now)
+static int cell(const struct ls_table *t, size_t i, int c, char *buf, size_t n, const char **data,
+                char **owned)
 {
+    const struct sg_msginfo *m = &t->v->msg[i];
     const struct sg_kmsg *k = &m->k;
     const struct sg_seg *rec = m->rec;
-    int creator = rec && (rec->flags & SG_SEG_CREATOR);
-    for (int c = 0; c < Q_NCOLS; c++) {
-        char buf[512];
-        const char *data = buf;
-        char *users = NULL;
-        buf[0] = '\0';
-        switch (c) {
-        case Q_KEY: snprintf(buf, sizeof buf, "0x%08x", (uint32_t)k->key); break;
-        case Q_ID: snprintf(buf, sizeof buf, "%d", k->id); break;
-        case Q_OWNER: data = tool_user_name(k->uid); break;
-        case Q_PERMS: snprintf(buf, sizeof buf, "%o", k->mode); break;
-        case Q_MSGS: snprintf(buf, sizeof buf, "%" PRIu64, k->qnum); break;
-        case Q_BYTES: snprintf(buf, sizeof buf, "%" PRIu64, k->cbytes); break;
-        case Q_QBYTES:
-            if (k->qbytes)
-                snprintf(buf, sizeof buf, "%" PRIu64, k->qbytes);
-            break;
-        case Q_LSPID:
-        case Q_LRPID: {
-            int pid = c == Q_LSPID ? k->lspid : k->lrpid;
-            if (pid > 0)
-                snprintf(buf, sizeof buf, "%d", pid);
-            break;
-        }
-        case Q_STATE: data = sg_msgstate_name(m->state); break;
-        case Q_CPID: ls_cpid_cell(buf, sizeof buf, rec, m->creator_alive); break;
-        case Q_COMMAND: data = m->comm; break;
-        case Q_ALIVE: data = ls_alive_cell(rec, m->creator_alive, o->json); break;
-        case Q_USERS:
-            if (ls_users_cell(v, SG_KIND_MSG, k->id, o->json, &users) != 0)
-                return -1;
-            data = users;
-            break;
-        case Q_AGE: {
-            int64_t born = creator ? (int64_t)(rec->cr_time_ns / 1000000000u) : k->ctime;
-            int64_t age = now - born < 0 ? 0 : now - born;
-            if (o->json)
-                snprintf(buf, sizeof buf, "%" PRId64, age);
-            else
-                tool_fmt_age(buf, sizeof buf, age);
-            break;
-        }
-        case Q_SITE: tool_fmt_site(buf, sizeof buf, creator ? rec : NULL); break;
-        }
-        if (data && !data[0] && c != Q_KEY)
-            data = NULL;
-        int r = tt_set(tb, (size_t)c, data);
-        free(users);
-        if (r != 0)
+    switch (c) {
+    case Q_KEY: snprintf(buf, n, "0x%08x", (uint32_t)k->key); break;
+    case Q_ID: snprintf(buf, n, "%d", k->id); break;
+    case Q_OWNER: *data = tool_user_name(k->uid); break;
+    case Q_PERMS: snprintf(buf, n, "%o", k->mode); break;
+    case Q_MSGS: snprintf(buf, n, "%" PRIu64, k->qnum); break;
+    case Q_BYTES: snprintf(buf, n, "%" PRIu64, k->cbytes); break;
+    case Q_QBYTES:
+        if (k->qbytes)
+            snprintf(buf, n, "%" PRIu64, k->qbytes);
+        break;
+    case Q_LSPID:
+    case Q_LRPID: {
+        int pid = c == Q_LSPID ? k->lspid : k->lrpid;
+        if (pid > 0)
+            snprintf(buf, n, "%d", pid);
+        break;
+    }
+    case Q_STATE: *data = sg_msgstate_name(m->state); break;
+    case Q_CPID: ls_cpid_cell(buf, n, rec, m->creator_alive); break;
+    case Q_COMMAND: *data = m->comm; break;
+    case Q_ALIVE: *data = ls_alive_cell(rec, m->creator_alive, t->o->json); break;
+    case Q_USERS:
+        if (ls_users_cell(t->v, SG_KIND_MSG, k->id, t->o->json, owned) != 0)
             return -1;
+        *data = *owned;
+        break;
+    case Q_AGE: ls_age_cell(buf, n, rec, k->ctime, t->now, t->o->json); break;
+    case Q_SITE: tool_fmt_site(buf, n, rec && (rec->flags & SG_SEG_CREATOR) ? rec : NULL); break;
     }
     return 0;
 }
 
+static int take(const struct ls_table *t, size_t i) { return selected(t->o, &t->v->msg[i]); }
+
 int ls_msg_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out)
 {
-    struct tt_mode m = { .json = o->json, .raw = o->raw, .noheadings = o->noheadings, .term = -1 };
-    struct tt *tb = tt_new(out, "queues", &m);
-    if (!tb)
-        return -1;
-    int rc = 0;
-    for (int c = 0; c < Q_NCOLS && rc == 0; c++)
-        if (tt_add_column(tb, msg_cols[c].name, msg_cols[c].whint, msg_cols[c].flags,
-                          msg_cols[c].json) != 0)
-            rc = -1;
-    int64_t now = (int64_t)time(NULL);
-    for (size_t i = 0; i < v->n_msg && rc == 0; i++) {
-        if (!selected(o, &v->msg[i]))
-            continue;
-        if (tt_new_line(tb) != 0 || fill(tb, v, &v->msg[i], o, now) != 0)
-            rc = -1;
-    }
-    if (rc == 0 && tt_print(tb) != 0)
-        rc = -1;
-    tt_free(tb);
-    return rc;
+    struct ls_table t = { "queues", msg_cols, Q_NCOLS, v->n_msg, take, cell, o, v,
+                          (int64_t)time(NULL) };
+    return ls_table_print(&t, out);
 }
