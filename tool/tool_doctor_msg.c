@@ -2,9 +2,7 @@
  * tool_doctor_msg.c - the message queue part of `shmguard doctor`:
  * kernel.msgmni (queues) against its use, the messages and bytes the
  * queues hold, kernel.msgmax and kernel.msgmnb, and the queues by state
- * as the kernel's facts tell it (a live last sender or receiver: in use;
- * else unknown: the library does not record queues yet, so none is
- * proved orphaned).
+ * as the view tells it (sg_analysis.h: in use, unknown, orphaned, held).
  *
  * msgget's check when creating a queue (ipc/msg.c newque, ipc_addid):
  * queues in use >= msgmni is ENOSPC, "No space left on device" again.
