@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_analysis.h"
+#include "sg_kmsg.h"
 #include "sg_ledger_dir.h"
 #include "sg_pidns.h"
 #include "sg_proc.h"
@@ -179,19 +180,18 @@ const char *sg_semstate_name(enum sg_semstate s)
     return s == SG_SEM_IN_USE ? "in-use" : s == SG_SEM_ORPHANED ? "orphaned" : "unknown";
 }
 
-unsigned sg_view_sem_users(const struct sg_view *v, const struct sg_seminfo *s,
-                           void (*fn)(void *arg, const struct sg_semuser *u, int alive),
-                           void *arg)
+unsigned sg_view_users(const struct sg_view *v, uint32_t kind, int id,
+                       void (*fn)(void *arg, const struct sg_user *u, int alive), void *arg)
 {
     size_t n = n_consulted(v);
     unsigned seen = 0;
     for (size_t i = 0; i < n; i++) {
         const struct sg_ledger *L = consulted(v, i);
-        if (!L->hdr->semuser_live)
+        if (!L->hdr->user_live)
             continue;
-        for (uint32_t j = 0; j < L->semuser_cap; j++) {
-            const struct sg_semuser *u = &L->semuser[j];
-            if (u->state != SG_REC_LIVE || u->semid != s->k.id)
+        for (uint32_t j = 0; j < L->user_cap; j++) {
+            const struct sg_user *u = &L->users[j];
+            if (u->state != SG_REC_LIVE || u->id != id || u->kind != kind)
                 continue;
             seen++;
             if (fn)
@@ -201,39 +201,79 @@ unsigned sg_view_sem_users(const struct sg_view *v, const struct sg_seminfo *s,
     return seen;
 }
 
-/* Users per set id, counted over every consulted ledger in one pass. */
-struct set_users {
-    int id;
+/* Users per object, sets and queues, counted over every consulted
+ * ledger in one pass; keyed by kind and id. */
+struct obj_users {
+    uint64_t key;
     unsigned users, alive;
     UT_hash_handle hh;
 };
 
-static struct set_users *count_users(struct sg_view *v, struct pid_fact **facts)
+static uint64_t obj_key(uint32_t kind, int id) { return (uint64_t)kind << 32 | (uint32_t)id; }
+
+static struct obj_users *count_users(struct sg_view *v, struct pid_fact **facts)
 {
     size_t n = n_consulted(v);
-    struct set_users *map = NULL;
+    struct obj_users *map = NULL;
     for (size_t i = 0; i < n; i++) {
         const struct sg_ledger *L = consulted(v, i);
-        if (!L->hdr->semuser_live)
+        if (!L->hdr->user_live)
             continue;
-        for (uint32_t j = 0; j < L->semuser_cap; j++) {
-            const struct sg_semuser *u = &L->semuser[j];
+        for (uint32_t j = 0; j < L->user_cap; j++) {
+            const struct sg_user *u = &L->users[j];
             if (u->state != SG_REC_LIVE)
                 continue;
-            struct set_users *e;
-            HASH_FIND_INT(map, &u->semid, e);
+            uint64_t key = obj_key(u->kind, u->id);
+            struct obj_users *e;
+            HASH_FIND(hh, map, &key, sizeof key, e);
             if (!e) {
                 if (!(e = calloc(1, sizeof *e)))
                     continue;
-                e->id = u->semid;
-                HASH_ADD_INT(map, id, e);
+                e->key = key;
+                HASH_ADD(hh, map, key, sizeof e->key, e);
             }
             e->users++;
-            /* Unknown liveness keeps the set, as a live user does. */
+            /* Unknown liveness keeps the object, as a live user does. */
             e->alive += alive_cached(facts, u->pid, u->start, u->pidns) != 0;
         }
     }
     return map;
+}
+
+static void users_free(struct obj_users **map)
+{
+    struct obj_users *e, *tmp;
+    HASH_ITER(hh, *map, e, tmp) {
+        HASH_DEL(*map, e);
+        free(e);
+    }
+}
+
+/* What the ledgers say of a set's or a queue's owners: its creator
+ * (alive or not, command) from rec, and its recorded users from map. */
+struct owners {
+    int creator_alive;              /* 1, 0, -1 unknown (or no record), SG_ALIVE_HIDDEN */
+    unsigned users, users_alive;
+    char comm[16];
+};
+
+static void owners_of(struct pid_fact **facts, struct obj_users *map, uint32_t kind, int id,
+                      const struct sg_seg *rec, struct owners *o)
+{
+    memset(o, 0, sizeof *o);
+    o->creator_alive = -1;
+    if (rec && (rec->flags & SG_SEG_CREATOR)) {
+        o->creator_alive = alive_cached(facts, rec->cr_pid, rec->cr_start, rec->cr_pidns);
+        memcpy(o->comm, rec->cr_comm, sizeof o->comm);
+        o->comm[sizeof o->comm - 1] = '\0';
+    }
+    uint64_t key = obj_key(kind, id);
+    struct obj_users *e;
+    HASH_FIND(hh, map, &key, sizeof key, e);
+    if (e) {
+        o->users = e->users;
+        o->users_alive = e->alive;
+    }
 }
 
 static void sem_verdict(struct sg_seminfo *s)
@@ -252,7 +292,7 @@ static void sem_verdict(struct sg_seminfo *s)
                : s->lastop_pid > 0 ? SG_SEM_IN_USE : SG_SEM_UNKNOWN;
 }
 
-static void build_sems(struct sg_view *v, struct pid_fact **facts)
+static void build_sems(struct sg_view *v, struct pid_fact **facts, struct obj_users *users)
 {
     v->have_semlimits = sg_semlimits_read(&v->slim) == 0;
     struct sg_ksemsnap ks;
@@ -265,31 +305,102 @@ static void build_sems(struct sg_view *v, struct pid_fact **facts)
         sg_ksemsnap_free(&ks);
         return;
     }
-    struct set_users *users = ks.n ? count_users(v, facts) : NULL;
     for (size_t i = 0; i < ks.n; i++) {
         struct sg_seminfo *s = &v->sem[v->n_sem++];
         s->k = ks.v[i];
         s->rec = find_sem_rec(v, &s->k, &s->rec_domain);
-        s->creator_alive = -1;
-        if (s->rec && (s->rec->flags & SG_SEG_CREATOR)) {
-            s->creator_alive = alive_cached(facts, s->rec->cr_pid, s->rec->cr_start, s->rec->cr_pidns);
-            memcpy(s->comm, s->rec->cr_comm, sizeof s->comm);
-            s->comm[sizeof s->comm - 1] = '\0';
-        }
-        struct set_users *e;
-        HASH_FIND_INT(users, &s->k.id, e);
-        if (e) {
-            s->users = e->users;
-            s->users_alive = e->alive;
-        }
+        struct owners o;
+        owners_of(facts, users, SG_KIND_SEM, s->k.id, s->rec, &o);
+        s->creator_alive = o.creator_alive;
+        s->users = o.users;
+        s->users_alive = o.users_alive;
+        memcpy(s->comm, o.comm, sizeof s->comm);
         sem_verdict(s);
     }
-    struct set_users *e, *tmp;
-    HASH_ITER(hh, users, e, tmp) {
-        HASH_DEL(users, e);
-        free(e);
-    }
     sg_ksemsnap_free(&ks);
+}
+
+const char *sg_msgstate_name(enum sg_msgstate s)
+{
+    switch (s) {
+    case SG_MSG_IN_USE: return "in-use";
+    case SG_MSG_ORPHANED: return "orphaned";
+    case SG_MSG_HELD: return "held";
+    default: return "unknown";
+    }
+}
+
+/* The kernel's last sender or receiver of q, as far as it can be told:
+ * its pid when alive, 0 when both are gone (or there were none), -1 when
+ * it cannot be told: no /proc, or a send or receive was made by a process
+ * this pid namespace cannot see (the kernel then reports pid 0). */
+static int msg_last_alive(const struct sg_kmsg *q)
+{
+    if ((q->stime && q->lspid <= 0) || (q->rtime && q->lrpid <= 0))
+        return -1;
+    return sg_kmsg_last_alive(q);
+}
+
+static void msg_verdict(struct sg_msginfo *m)
+{
+    if (m->creator_alive == 1 || m->creator_alive == SG_ALIVE_HIDDEN || m->users_alive) {
+        m->state = SG_MSG_IN_USE;
+        return;
+    }
+    m->last_alive = msg_last_alive(&m->k);
+    if (m->last_alive > 0) {
+        m->state = SG_MSG_IN_USE;
+        return;
+    }
+    /* Orphaned only on the ledger's word that everyone is dead, and the
+     * kernel's that its last sender and receiver are gone too. */
+    if (!m->rec || !(m->rec->flags & SG_SEG_CREATOR) || m->creator_alive != 0 || m->last_alive) {
+        m->state = SG_MSG_UNKNOWN;
+        return;
+    }
+    m->state = m->k.qnum ? SG_MSG_HELD : SG_MSG_ORPHANED;
+}
+
+static int msg_is(const void *k, const struct sg_seg *r) { return sg_kmsg_is(k, r); }
+
+static void build_msgs(struct sg_view *v, struct pid_fact **facts, struct obj_users *users)
+{
+    struct sg_kmsgsnap kq;
+    if (sg_kmsgsnap_read(&kq) != 0)
+        return;
+    v->have_msgs = 1;
+    v->msg = calloc(kq.n ? kq.n : 1, sizeof *v->msg);
+    if (!v->msg) {
+        v->have_msgs = 0;
+        sg_kmsgsnap_free(&kq);
+        return;
+    }
+    for (size_t i = 0; i < kq.n; i++) {
+        struct sg_msginfo *m = &v->msg[v->n_msg++];
+        m->k = kq.v[i];
+        m->rec = find_kind(v, SG_KIND_MSG, m->k.id, m->k.uid, m->k.cuid, msg_is, &m->k,
+                           &m->rec_domain);
+        struct owners o;
+        owners_of(facts, users, SG_KIND_MSG, m->k.id, m->rec, &o);
+        m->creator_alive = o.creator_alive;
+        m->users = o.users;
+        m->users_alive = o.users_alive;
+        memcpy(m->comm, o.comm, sizeof m->comm);
+        msg_verdict(m);
+    }
+    sg_kmsgsnap_free(&kq);
+}
+
+static int cmp_msginfo_id(const void *a, const void *b)
+{
+    const struct sg_msginfo *x = a, *y = b;
+    return (x->k.id > y->k.id) - (x->k.id < y->k.id);
+}
+
+const struct sg_msginfo *sg_view_find_msg(const struct sg_view *v, int id)
+{
+    struct sg_msginfo key = { .k.id = id };
+    return v->n_msg ? bsearch(&key, v->msg, v->n_msg, sizeof *v->msg, cmp_msginfo_id) : NULL;
 }
 
 static int cmp_seminfo_id(const void *a, const void *b)
@@ -456,7 +567,10 @@ int sg_view_build(struct sg_view *v, const char *ledger_dir, const struct sg_led
         else
             s->state = SG_ST_IDLE;
     }
-    build_sems(v, &facts);
+    struct obj_users *users = count_users(v, &facts);
+    build_sems(v, &facts, users);
+    build_msgs(v, &facts, users);
+    users_free(&users);
     facts_free(&facts);
     sg_ksnap_free(&ks);
     return 0;
@@ -469,6 +583,7 @@ void sg_view_free(struct sg_view *v)
     free(v->ledgers);
     free(v->seg);
     free(v->sem);
+    free(v->msg);
     memset(v, 0, sizeof *v);
 }
 

@@ -33,9 +33,24 @@
  *   unknown   anything else: no creation record (made without the
  *             library), or liveness that cannot be told.  Never freed.
  *
+ * Message queues, the same way, with the kernel's last sender and last
+ * receiver (msg_lspid, msg_lrpid) in the place of GETPID:
+ *
+ *   in-use    the creator or a recorded user is alive (or not visible
+ *             from here), or the last sender or receiver is alive and
+ *             started before that send or receive
+ *   orphaned  a ledger that may speak for the queue recorded its creator,
+ *             the creator and every recorded user are provably dead, and
+ *             its last sender and receiver are gone; it holds no message
+ *   held      orphaned as above, but messages are still in it: gc keeps
+ *             it unless told otherwise (--force --msqid)
+ *   unknown   anything else: no creation record, liveness that cannot be
+ *             told, a last sender or receiver that this pid namespace
+ *             cannot see (the kernel reports pid 0 for it)
+ *
  * Records of users are taken from every ledger (they can only keep a set
- * alive); a creation record only from a ledger whose owner could remove
- * the set (as for segments).
+ * or a queue alive); a creation record only from a ledger whose owner
+ * could remove the object (as for segments).
  */
 #ifndef SG_ANALYSIS_H
 #define SG_ANALYSIS_H
@@ -44,6 +59,7 @@
 #include <stdint.h>
 
 #include "sg_kernel.h"
+#include "sg_kmsg.h"
 #include "sg_ksem.h"
 #include "sg_ledger.h"
 
@@ -95,6 +111,10 @@ struct sg_view {
     int have_sems;                  /* 0: the kernel's list of sets was unreadable */
     struct sg_seminfo *sem;         /* sorted by id */
     size_t n_sem;
+    /* Message queues. */
+    int have_msgs;                  /* 0: the kernel's list of queues was unreadable */
+    struct sg_msginfo *msg;         /* sorted by id */
+    size_t n_msg;
 };
 
 enum sg_semstate { SG_SEM_IN_USE, SG_SEM_UNKNOWN, SG_SEM_ORPHANED };
@@ -113,6 +133,23 @@ struct sg_seminfo {
     char comm[16];                  /* creator's command, "" if unknown */
 };
 
+enum sg_msgstate { SG_MSG_IN_USE, SG_MSG_UNKNOWN, SG_MSG_ORPHANED, SG_MSG_HELD };
+
+const char *sg_msgstate_name(enum sg_msgstate s); /* "in-use", "unknown", "orphaned", "held" */
+
+struct sg_msginfo {
+    struct sg_kmsg k;               /* the kernel's facts */
+    const struct sg_seg *rec;       /* ledger record, or NULL */
+    uid_t rec_domain;
+    int creator_alive;              /* 1 alive, 0 dead, -1 unknown (or no record) */
+    unsigned users;                 /* users recorded in any ledger */
+    unsigned users_alive;           /* of those, alive (or not provably dead) */
+    int last_alive;                 /* live last sender or receiver, 0 none, -1 unknown
+                                     * (0 also when not asked: creator or a user alive) */
+    enum sg_msgstate state;
+    char comm[16];                  /* creator's command, "" if unknown */
+};
+
 /* Build a view of this IPC namespace.  ledger_dir: where to read other
  * ledgers from (NULL: read none); own: an already mapped ledger to use as
  * well (NULL: none).  0 on success, -1 if /proc/sysvipc/shm is unreadable.
@@ -126,11 +163,14 @@ const struct sg_seginfo *sg_view_find(const struct sg_view *v, int id);
 /* The entry for a semaphore set id, or NULL. */
 const struct sg_seminfo *sg_view_find_sem(const struct sg_view *v, int id);
 
-/* Visit the users of set s recorded in the view's ledgers: fn(arg, user,
- * alive) with alive 1/0/-1.  Returns the number visited. */
-unsigned sg_view_sem_users(const struct sg_view *v, const struct sg_seminfo *s,
-                           void (*fn)(void *arg, const struct sg_semuser *u, int alive),
-                           void *arg);
+/* The entry for a message queue id, or NULL. */
+const struct sg_msginfo *sg_view_find_msg(const struct sg_view *v, int id);
+
+/* Visit the users of object (kind, id), a set or a queue, recorded in the
+ * view's ledgers: fn(arg, user, alive) with alive 1/0/-1 or
+ * SG_ALIVE_HIDDEN.  Returns the number visited. */
+unsigned sg_view_users(const struct sg_view *v, uint32_t kind, int id,
+                       void (*fn)(void *arg, const struct sg_user *u, int alive), void *arg);
 
 /* Semaphore set holders grouped by creator command and uid, most sets
  * first; and totals per state (sets and semaphores). */

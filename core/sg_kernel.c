@@ -152,23 +152,28 @@ const struct sg_kseg *sg_ksnap_find(const struct sg_ksnap *s, int id)
     return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, cmp_id) : NULL;
 }
 
+int sg_ipc_stat_any(int id, int (*stat_any)(int idx, void *arg), void *arg)
+{
+    /* *_STAT_ANY takes the table index, which is the id modulo the
+     * sequence multiplier (32768, or 2^24 with ipcmni_extend); it returns
+     * the full id, which must match. */
+    static const int mult[] = { 32768, 1 << 24 };
+    for (size_t i = 0; i < sizeof mult / sizeof mult[0]; i++)
+        if (stat_any(id % mult[i], arg) == id)
+            return 0;
+    errno = EACCES;
+    return -1;
+}
+
+static int shm_stat_any(int idx, void *ds) { return real_shmctl(idx, SHM_STAT_ANY, ds); }
+
 int sg_kernel_stat(int id, struct shmid_ds *ds)
 {
     if (real_shmctl(id, IPC_STAT, ds) == 0)
         return 0;
     if (errno != EACCES)
         return -1;
-    /* No read permission: SHM_STAT_ANY takes the table index, which is the
-     * id modulo the sequence multiplier (32768, or 2^24 with
-     * ipcmni_extend); it returns the full id, which must match. */
-    static const int mult[] = { 32768, 1 << 24 };
-    for (size_t i = 0; i < sizeof mult / sizeof mult[0]; i++) {
-        int got = real_shmctl(id % mult[i], SHM_STAT_ANY, ds);
-        if (got == id)
-            return 0;
-    }
-    errno = EACCES;
-    return -1;
+    return sg_ipc_stat_any(id, shm_stat_any, ds);
 }
 
 /* 1 if this process's user namespace owns its IPC namespace, which is

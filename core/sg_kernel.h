@@ -56,6 +56,12 @@ static inline int sg_kseg_is(const struct sg_kseg *k, const struct sg_seg *rec)
     return k->key == rec->key && k->size == rec->size;
 }
 
+/* Without read permission (IPC_STAT gave EACCES): find object id through
+ * stat_any(index, arg), a call of SHM_STAT_ANY, SEM_STAT_ANY or
+ * MSG_STAT_ANY that returns the full id of the object at that index.
+ * 0 when one of the id's possible indexes holds it; -1 with EACCES. */
+int sg_ipc_stat_any(int id, int (*stat_any)(int idx, void *arg), void *arg);
+
 /* IPC_STAT of id, falling back to SHM_STAT_ANY when the caller lacks read
  * permission.  0 on success; -1 with errno EINVAL/EIDRM when the id does
  * not name a segment (any more). */

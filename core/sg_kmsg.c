@@ -3,7 +3,9 @@
  */
 #define _GNU_SOURCE
 #include "sg_kmsg.h"
+#include "sg_kernel.h"
 #include "sg_proc.h"
+#include "sg_real.h"
 #include "sg_vec.h"
 
 #include <errno.h>
@@ -34,6 +36,17 @@ static int push(struct sg_kmsgsnap *s, size_t *cap, const struct sg_kmsg *k)
     return 0;
 }
 
+static void from_ds(struct sg_kmsg *k, int id, const struct msqid_ds *ds)
+{
+    *k = (struct sg_kmsg){
+        .key = ds->msg_perm.__key, .id = id, .mode = ds->msg_perm.mode & 0777,
+        .uid = ds->msg_perm.uid, .gid = ds->msg_perm.gid, .cuid = ds->msg_perm.cuid,
+        .cgid = ds->msg_perm.cgid, .cbytes = ds->__msg_cbytes, .qnum = ds->msg_qnum,
+        .qbytes = ds->msg_qbytes, .lspid = ds->msg_lspid, .lrpid = ds->msg_lrpid,
+        .stime = ds->msg_stime, .rtime = ds->msg_rtime, .ctime = ds->msg_ctime,
+    };
+}
+
 /* Through MSG_STAT_ANY, one call per used index.  1 done, 0 unsupported
  * (before Linux 4.17 every index answers EINVAL: a list that comes out
  * empty while MSG_INFO counts queues is that). */
@@ -41,27 +54,22 @@ static int snap_stat_any(struct sg_kmsgsnap *s)
 {
     struct msginfo info;
     memset(&info, 0, sizeof info);
-    int max = msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&info);
+    int max = real_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&info);
     if (max < 0)
         return 0;
     size_t cap = 0;
     for (int idx = 0; idx <= max; idx++) {
         struct msqid_ds ds;
         memset(&ds, 0, sizeof ds);
-        int id = msgctl(idx, MSG_STAT_ANY, &ds);
+        int id = real_msgctl(idx, MSG_STAT_ANY, &ds);
         if (id < 0) {
             if (errno == EINVAL || errno == EIDRM)
                 continue;
             sg_kmsgsnap_free(s);
             return 0;
         }
-        struct sg_kmsg k = {
-            .key = ds.msg_perm.__key, .id = id, .mode = ds.msg_perm.mode & 0777,
-            .uid = ds.msg_perm.uid, .gid = ds.msg_perm.gid, .cuid = ds.msg_perm.cuid,
-            .cgid = ds.msg_perm.cgid, .cbytes = ds.__msg_cbytes, .qnum = ds.msg_qnum,
-            .qbytes = ds.msg_qbytes, .lspid = ds.msg_lspid, .lrpid = ds.msg_lrpid,
-            .stime = ds.msg_stime, .rtime = ds.msg_rtime, .ctime = ds.msg_ctime,
-        };
+        struct sg_kmsg k;
+        from_ds(&k, id, &ds);
         if (push(s, &cap, &k) != 0) {
             sg_kmsgsnap_free(s);
             return 0;
@@ -115,6 +123,28 @@ int sg_kmsgsnap_read(struct sg_kmsgsnap *s)
     return 0;
 }
 
+const struct sg_kmsg *sg_kmsgsnap_find(const struct sg_kmsgsnap *s, int id)
+{
+    struct sg_kmsg key = { .id = id };
+    return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, cmp_id) : NULL;
+}
+
+static int msg_stat_any(int idx, void *ds) { return real_msgctl(idx, MSG_STAT_ANY, ds); }
+
+int sg_kmsg_stat(int id, struct sg_kmsg *k)
+{
+    struct msqid_ds ds;
+    memset(&ds, 0, sizeof ds);
+    if (real_msgctl(id, IPC_STAT, &ds) == 0) {
+        from_ds(k, id, &ds);
+        return 0;
+    }
+    if (errno != EACCES || sg_ipc_stat_any(id, msg_stat_any, &ds) != 0)
+        return -1;
+    from_ds(k, id, &ds);
+    return 0;
+}
+
 void sg_kmsgsnap_free(struct sg_kmsgsnap *s)
 {
     free(s->v);
@@ -128,8 +158,8 @@ int sg_msglimits_read(struct sg_msglimits *l)
     struct msginfo info, use;
     memset(&info, 0, sizeof info);
     memset(&use, 0, sizeof use);
-    if (msgctl(0, IPC_INFO, (struct msqid_ds *)(void *)&info) < 0 ||
-        msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&use) < 0)
+    if (real_msgctl(0, IPC_INFO, (struct msqid_ds *)(void *)&info) < 0 ||
+        real_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&use) < 0)
         return -1;
     l->msgmni = (uint64_t)info.msgmni;
     l->msgmax = (uint64_t)info.msgmax;

@@ -5,14 +5,17 @@
  * count and the kernel keeps no creator pid for it: what it keeps is the
  * key, owner and creator uids, the messages and bytes it holds, its byte
  * limit (msg_qbytes), and the pids and times of the last msgsnd and the
- * last msgrcv.  Read by the tool, and by the library's diagnosis of a
- * failed msgget (sg_diag_msg.c).
+ * last msgrcv.  Read by the tool, and by the library (its records of
+ * queues, sg_msg.c, and its diagnosis of a failed msgget, sg_diag_msg.c);
+ * every call goes through real_msgctl.
  */
 #ifndef SG_KMSG_H
 #define SG_KMSG_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "sg_layout.h"
 
 /* One message queue. */
 struct sg_kmsg {
@@ -37,6 +40,19 @@ struct sg_kmsgsnap {
  * sg_kmsgsnap_free(). */
 int sg_kmsgsnap_read(struct sg_kmsgsnap *s);
 void sg_kmsgsnap_free(struct sg_kmsgsnap *s);
+const struct sg_kmsg *sg_kmsgsnap_find(const struct sg_kmsgsnap *s, int id);
+
+/* 1 if the ledger record rec describes the kernel's queue k (NULL: 0).
+ * Queue ids are reused and the kernel keeps no creator pid: the key and
+ * the creator uid, fixed for a queue's life, must match. */
+static inline int sg_kmsg_is(const struct sg_kmsg *k, const struct sg_seg *rec)
+{
+    return k && rec && rec->kind == SG_KIND_MSG && k->key == rec->key && k->cuid == rec->kcuid;
+}
+
+/* IPC_STAT of queue id into *k, falling back to MSG_STAT_ANY without read
+ * permission.  0 on success; -1 with errno (EINVAL/EIDRM: no such queue). */
+int sg_kmsg_stat(int id, struct sg_kmsg *k);
 
 /* Message queue limits (kernel.msgmni, msgmax, msgmnb) and usage of this
  * IPC namespace. */

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_ksem.h"
+#include "sg_kernel.h"
 #include "sg_proc.h"
 #include "sg_real.h"
 #include "sg_vec.h"
@@ -131,6 +132,12 @@ const struct sg_ksem *sg_ksemsnap_find(const struct sg_ksemsnap *s, int id)
     return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, cmp_id) : NULL;
 }
 
+static int sem_stat_any(int idx, void *ds)
+{
+    union sg_semun a = { .buf = ds };
+    return real_semctl(idx, 0, SEM_STAT_ANY, a);
+}
+
 int sg_ksem_stat(int id, struct sg_ksem *k)
 {
     struct semid_ds ds;
@@ -140,19 +147,10 @@ int sg_ksem_stat(int id, struct sg_ksem *k)
         from_ds(k, id, &ds);
         return 0;
     }
-    if (errno != EACCES)
+    if (errno != EACCES || sg_ipc_stat_any(id, sem_stat_any, &ds) != 0)
         return -1;
-    /* As in sg_kernel_stat: the index is the id modulo the sequence
-     * multiplier, and the full id returned must match. */
-    static const int mult[] = { 32768, 1 << 24 };
-    for (size_t i = 0; i < sizeof mult / sizeof mult[0]; i++) {
-        if (real_semctl(id % mult[i], 0, SEM_STAT_ANY, a) == id) {
-            from_ds(k, id, &ds);
-            return 0;
-        }
-    }
-    errno = EACCES;
-    return -1;
+    from_ds(k, id, &ds);
+    return 0;
 }
 
 int sg_semlimits_read(struct sg_semlimits *l)

@@ -10,8 +10,7 @@
  * an accidental change fails the build's tests.
  *
  * File shape:  [header 320 B][pid namespace table][event ring][pending index]
- *              [intent table][semaphore user table][segment table]
- *              [attachment table]
+ *              [intent table][user table][segment table][attachment table]
  * The small tables come first and a segment record's home slot is its
  * kernel index (sg_ledger.c, seg_home), so that what a process's first
  * call touches (header, its pid namespace, an intent, a namespace's first
@@ -26,7 +25,7 @@
 #include <stddef.h>
 
 #define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
-#define SG_LEDGER_VERSION 7u   /* 2: the event ring; 3: semaphore users;
+#define SG_LEDGER_VERSION 8u   /* 2: the event ring; 3: semaphore users;
                                   * 4: attachments written without the lock;
                                   * 5: pid namespaces (records, table);
                                   * 6: start marks (sg_proc.h) beside start
@@ -34,7 +33,11 @@
                                   *    take a mark for another process;
                                   * 7: small tables first, object records
                                   *    homed by kernel index (file shape
-                                  *    above): same size, other places */
+                                  *    above): same size, other places;
+                                  * 8: message queue records, and a kind in
+                                  *    each user record (set and queue ids
+                                  *    overlap): a reader of version 7 would
+                                  *    count a queue's users as a set's */
 
 /* Default capacities (powers of two).  The kernel's hard ceiling on
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */
@@ -42,9 +45,9 @@
 #define SG_ATT_CAP_DEFAULT    65536u
 #define SG_INTENT_CAP_DEFAULT 4096u
 #define SG_PEND_CAP_DEFAULT   1024u
-/* The semaphore user table and the event ring have a fixed size in
- * every ledger. */
-#define SG_SEMUSER_CAP        16384u
+/* The user table (of semaphore sets and message queues) and the event
+ * ring have a fixed size in every ledger. */
+#define SG_USER_CAP           16384u
 #define SG_EV_CAP             64u
 #define SG_PIDNS_CAP          64u
 
@@ -63,18 +66,19 @@
 /* Kinds of System V object a segment record can describe. */
 #define SG_KIND_SHM 1u
 #define SG_KIND_SEM 2u
-#define SG_KIND_MSG 3u  /* message queues: events only (the ledger keeps no
-                         * queue records yet) */
+#define SG_KIND_MSG 3u  /* message queues (key, kcuid and the creator
+                         * fields; size, nsems, kcpid and rm_* unused) */
 
 /* sg_seg.flags */
 #define SG_SEG_PENDING   0x1u  /* IPC_RMID deferred, not yet issued */
 #define SG_SEG_CREATOR   0x2u  /* creator fields were filled by the creating call */
 #define SG_SEG_PRIVATE   0x4u  /* created with IPC_PRIVATE */
 
-/* sg_semuser.flags: how a process came to use a semaphore set */
-#define SG_USE_LOOKUP    0x1u  /* semget of an existing key */
+/* sg_user.flags: how a process came to use a set or a queue */
+#define SG_USE_LOOKUP    0x1u  /* semget/msgget of an existing key */
 #define SG_USE_INHERITED 0x2u  /* credited to a child through fork */
-#define SG_USE_BYID      0x4u  /* semop/semtimedop/semctl(SETVAL/SETALL) by id */
+#define SG_USE_BYID      0x4u  /* by id: semop/semtimedop/semctl(SETVAL/SETALL),
+                                * msgsnd/msgrcv/msgctl(IPC_SET) */
 
 /* sg_att.flags */
 #define SG_ATT_INHERITED 0x1u  /* credited to a child through fork */
@@ -118,9 +122,9 @@ struct sg_hdr {
     uint64_t diag_refill_s;  /* 240 limit messages: last refill (mono s) */
     uint32_t diag_tokens;    /* 248 messages that may still go out now */
     uint32_t diag_suppressed;/* 252 messages not written since the last */
-    uint64_t semuser_off;    /* 256 */
-    uint32_t semuser_cap;    /* 264 SG_SEMUSER_CAP */
-    uint32_t semuser_live;   /* 268 live semaphore user records */
+    uint64_t user_off;       /* 256 */
+    uint32_t user_cap;       /* 264 SG_USER_CAP */
+    uint32_t user_live;      /* 268 live user records (sets and queues) */
     uint64_t an_refill_s;    /* 272 EEXIST analyses: last refill (mono s) */
     uint32_t an_tokens;      /* 280 analyses that may still run now */
     uint32_t pad1;           /* 284 */
@@ -129,13 +133,15 @@ struct sg_hdr {
     uint8_t  pad2[20];       /* 300 */
 };                            /* 320 */
 
-/* One System V object: a shared memory segment (kind SG_KIND_SHM) or a
+/* One System V object: a shared memory segment (kind SG_KIND_SHM), a
  * semaphore set (SG_KIND_SEM; size, kcpid and the rm_* fields unused, the
- * identity is key, kcuid and nsems since the kernel keeps no creator pid). */
+ * identity is key, kcuid and nsems since the kernel keeps no creator pid)
+ * or a message queue (SG_KIND_MSG; as a set, without nsems: the identity
+ * is key and kcuid). */
 struct sg_seg {
     uint32_t state;            /*   0 SG_REC_* */
     uint32_t kind;             /*   4 SG_KIND_* */
-    int32_t  id;               /*   8 shmid or semid */
+    int32_t  id;               /*   8 shmid, semid or msqid */
     int32_t  key;              /*  12 key given at creation */
     uint32_t flags;            /*  16 SG_SEG_* */
     uint32_t mode;             /*  20 permission bits at creation */
@@ -187,18 +193,20 @@ struct sg_intent {
     uint64_t time_ns;          /* 24 CLOCK_MONOTONIC when looked up */
 };                              /* 32 */
 
-/* A process that uses a semaphore set without having created it (sets
- * have no attach count: this is the only record of who uses one).  The
- * creator is in the set's sg_seg record.  Keyed by (id, pid). */
-struct sg_semuser {
+/* A process that uses a semaphore set or a message queue without having
+ * created it (neither has an attach count: this is the only record of
+ * who uses one).  The creator is in the object's sg_seg record.  Keyed by
+ * (kind, id, pid): set and queue ids overlap. */
+struct sg_user {
     uint32_t state;            /*  0 */
-    int32_t  semid;            /*  4 */
+    int32_t  id;               /*  4 semid or msqid */
     int32_t  pid;              /*  8 */
     uint32_t flags;            /* 12 SG_USE_* */
     uint64_t start;            /* 16 the user's start mark (clock ticks) */
     uint64_t time_ns;          /* 24 when first seen using it */
     uint32_t pidns;            /* 32 the user's pid namespace */
-    uint8_t  pad[12];          /* 36 */
+    uint32_t kind;             /* 36 SG_KIND_SEM or SG_KIND_MSG */
+    uint8_t  pad[8];           /* 40 */
 };                              /* 48 */
 
 /* A pid namespace that processes recording here live in, with its
@@ -215,7 +223,7 @@ struct sg_pidns {
 };                              /* 32 */
 
 _Static_assert(sizeof(struct sg_hdr) == 320, "sg_hdr is 320 bytes");
-_Static_assert(sizeof(struct sg_semuser) == 48, "sg_semuser is 48 bytes");
+_Static_assert(sizeof(struct sg_user) == 48, "sg_user is 48 bytes");
 _Static_assert(sizeof(struct sg_pidns) == 32, "sg_pidns is 32 bytes");
 _Static_assert(sizeof(struct sg_seg) == 512, "sg_seg is 512 bytes");
 _Static_assert(sizeof(struct sg_att) == 64, "sg_att is 64 bytes");
@@ -267,15 +275,14 @@ struct sg_pend {
 
 _Static_assert(sizeof(struct sg_pend) == 8, "sg_pend is 8 bytes");
 
-/* Bytes needed for a ledger with the given capacities (the semaphore
- * user table is always SG_SEMUSER_CAP records, the event ring SG_EV_CAP,
+/* Bytes needed for a ledger with the given capacities (the user table is always SG_USER_CAP records, the event ring SG_EV_CAP,
  * the pid namespace table SG_PIDNS_CAP). */
 static inline uint64_t sg_layout_file_size(uint32_t seg_cap, uint32_t att_cap,
                                            uint32_t intent_cap, uint32_t pend_cap)
 {
     return sizeof(struct sg_hdr) + (uint64_t)seg_cap * sizeof(struct sg_seg) +
            (uint64_t)att_cap * sizeof(struct sg_att) +
-           (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser) +
+           (uint64_t)SG_USER_CAP * sizeof(struct sg_user) +
            (uint64_t)intent_cap * sizeof(struct sg_intent) +
            (uint64_t)pend_cap * sizeof(struct sg_pend) +
            (uint64_t)SG_EV_CAP * sizeof(struct sg_event) +

@@ -97,7 +97,7 @@ static uint32_t static_sum(const struct sg_hdr *h)
         x = (x ^ p[i]) * 16777619u;
     for (size_t i = offsetof(struct sg_hdr, pend_off); i < offsetof(struct sg_hdr, ev_total); i++)
         x = (x ^ p[i]) * 16777619u;
-    for (size_t i = offsetof(struct sg_hdr, semuser_off); i < offsetof(struct sg_hdr, semuser_live); i++)
+    for (size_t i = offsetof(struct sg_hdr, user_off); i < offsetof(struct sg_hdr, user_live); i++)
         x = (x ^ p[i]) * 16777619u;
     for (size_t i = offsetof(struct sg_hdr, pidns_off); i < offsetof(struct sg_hdr, pad2); i++)
         x = (x ^ p[i]) * 16777619u;
@@ -135,13 +135,13 @@ static int lock_kind_ok(const struct sg_hdr *h)
 static uint64_t pidns_offset(void) { return sizeof(struct sg_hdr); }
 
 static void layout_offsets(const struct sg_caps *c, uint64_t *seg, uint64_t *att,
-                           uint64_t *semuser, uint64_t *intent, uint64_t *pend, uint64_t *ev)
+                           uint64_t *user, uint64_t *intent, uint64_t *pend, uint64_t *ev)
 {
     *ev = pidns_offset() + (uint64_t)SG_PIDNS_CAP * sizeof(struct sg_pidns);
     *pend = *ev + (uint64_t)SG_EV_CAP * sizeof(struct sg_event);
     *intent = *pend + (uint64_t)c->pend * sizeof(struct sg_pend);
-    *semuser = *intent + (uint64_t)c->intent * sizeof(struct sg_intent);
-    *seg = *semuser + (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser);
+    *user = *intent + (uint64_t)c->intent * sizeof(struct sg_intent);
+    *seg = *user + (uint64_t)SG_USER_CAP * sizeof(struct sg_user);
     *att = *seg + (uint64_t)c->seg * sizeof(struct sg_seg);
 }
 
@@ -153,7 +153,7 @@ int sg_seg_rec_ok(const struct sg_seg *r)
      * "empty" in the pending index. */
     return r->state == SG_REC_EMPTY ||
            (r->state == SG_REC_LIVE && r->id >= 0 &&
-            (r->kind == SG_KIND_SHM || r->kind == SG_KIND_SEM));
+            (r->kind == SG_KIND_SHM || r->kind == SG_KIND_SEM || r->kind == SG_KIND_MSG));
 }
 
 int sg_att_state_ok(uint32_t st)
@@ -162,7 +162,7 @@ int sg_att_state_ok(uint32_t st)
            ((st & SG_REC_CLAIM) && (st & SG_REC_CLAIM_NS) != SG_REC_CLAIM_NS);
 }
 
-int sg_semuser_state_ok(uint32_t st) { return st <= SG_REC_LIVE; }
+int sg_user_state_ok(uint32_t st) { return st <= SG_REC_LIVE; }
 
 /* sg_ledger_check_image (big: the large tables too) or
  * sg_ledger_check_layout. */
@@ -194,8 +194,8 @@ SG_COLD static int check_image(const void *img, size_t len, uint64_t ns, int big
     uint64_t so, ao, uo, io, po, eo;
     layout_offsets(&c, &so, &ao, &uo, &io, &po, &eo);
     if (h->seg_off != so || h->att_off != ao || h->intent_off != io || h->pend_off != po ||
-        h->ev_off != eo || h->ev_cap != SG_EV_CAP || h->semuser_off != uo ||
-        h->semuser_cap != SG_SEMUSER_CAP || h->pidns_off != pidns_offset() ||
+        h->ev_off != eo || h->ev_cap != SG_EV_CAP || h->user_off != uo ||
+        h->user_cap != SG_USER_CAP || h->pidns_off != pidns_offset() ||
         h->pidns_cap != SG_PIDNS_CAP)
         return ERR("corrupt header (table offsets)");
     uint64_t want = sg_layout_file_size(c.seg, c.att, c.intent, c.pend);
@@ -222,10 +222,10 @@ SG_COLD static int check_image(const void *img, size_t len, uint64_t ns, int big
         if (!sg_att_state_ok(a->state))
             return ERR("corrupt attachment record %u", i);
     }
-    for (uint32_t i = 0; big && i < SG_SEMUSER_CAP; i++) {
-        const struct sg_semuser *u = (const void *)(b + uo + (uint64_t)i * sizeof *u);
-        if (!sg_semuser_state_ok(u->state))
-            return ERR("corrupt semaphore user record %u", i);
+    for (uint32_t i = 0; big && i < SG_USER_CAP; i++) {
+        const struct sg_user *u = (const void *)(b + uo + (uint64_t)i * sizeof *u);
+        if (!sg_user_state_ok(u->state))
+            return ERR("corrupt user record %u", i);
     }
     for (uint32_t i = 0; big && i < SG_EV_CAP; i++) {
         const struct sg_event *e = (const void *)(b + eo + (uint64_t)i * sizeof *e);
@@ -276,8 +276,8 @@ SG_COLD static int bind_tables(struct sg_ledger *L)
     L->intent_cap = c.intent;
     L->att_cap = c.att;
     L->pend_cap = c.pend;
-    L->semuser_cap = SG_SEMUSER_CAP;
-    L->semuser = (struct sg_semuser *)(L->base + uo);
+    L->user_cap = SG_USER_CAP;
+    L->users = (struct sg_user *)(L->base + uo);
     L->intent = (struct sg_intent *)(L->base + io);
     L->pend = (struct sg_pend *)(L->base + po);
     L->ev = (struct sg_event *)(L->base + eo);
@@ -547,8 +547,8 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     h->pend_off = po;
     h->ev_cap = SG_EV_CAP;
     h->ev_off = eo;
-    h->semuser_cap = SG_SEMUSER_CAP;
-    h->semuser_off = uo;
+    h->user_cap = SG_USER_CAP;
+    h->user_off = uo;
     h->pidns_off = pidns_offset();
     h->pidns_cap = SG_PIDNS_CAP;
     h->created_ns = sg_now_ns();
@@ -1228,21 +1228,21 @@ static struct table seg_table(struct sg_ledger *L)
                        &L->hdr->seg_live, seg_home, seg_same };
     return t;
 }
-static uint32_t semuser_home(const void *r)
+static uint32_t user_home(const void *r)
 {
-    const struct sg_semuser *u = r;
-    return mix(((uint64_t)(uint32_t)u->pid << 32) | (uint32_t)u->semid);
+    const struct sg_user *u = r;
+    return mix(((uint64_t)(uint32_t)u->pid << 32) ^ ((uint64_t)u->kind << 29) ^ (uint32_t)u->id);
 }
-static int semuser_same(const void *a, const void *b)
+static int user_same(const void *a, const void *b)
 {
-    const struct sg_semuser *x = a, *y = b;
-    return x->pid == y->pid && x->semid == y->semid;
+    const struct sg_user *x = a, *y = b;
+    return x->pid == y->pid && x->id == y->id && x->kind == y->kind;
 }
-static struct table semuser_table(struct sg_ledger *L)
+static struct table user_table(struct sg_ledger *L)
 {
-    struct table t = { (unsigned char *)L->semuser, sizeof(struct sg_semuser),
-                       L->semuser_cap - 1, &L->hdr->semuser_live, semuser_home,
-                       semuser_same };
+    struct table t = { (unsigned char *)L->users, sizeof(struct sg_user),
+                       L->user_cap - 1, &L->hdr->user_live, user_home,
+                       user_same };
     return t;
 }
 
@@ -1396,9 +1396,9 @@ static int clear_bad_records(struct sg_ledger *L)
                                         __ATOMIC_RELAXED))
             n++;
     }
-    for (uint32_t i = 0; i < SG_SEMUSER_CAP; i++)
-        if (!sg_semuser_state_ok(L->semuser[i].state)) {
-            set_state(&L->semuser[i], SG_REC_EMPTY);
+    for (uint32_t i = 0; i < SG_USER_CAP; i++)
+        if (!sg_user_state_ok(L->users[i].state)) {
+            set_state(&L->users[i], SG_REC_EMPTY);
             n++;
         }
     return n;
@@ -1406,7 +1406,7 @@ static int clear_bad_records(struct sg_ledger *L)
 
 int sg_ledger_repair(struct sg_ledger *L)
 {
-    struct table s = seg_table(L), u = semuser_table(L);
+    struct table s = seg_table(L), u = user_table(L);
     int fixed = clear_bad_records(L);
     fixed += t_repair(L, &s) + att_repair(L) + t_repair(L, &u);
     /* Rebuild the pending index and the counters from the records. */
@@ -1675,35 +1675,35 @@ static int att_repair(struct sg_ledger *L)
     return fixed;
 }
 
-struct sg_semuser *sg_semuser_find(struct sg_ledger *L, int32_t semid, int32_t pid)
+struct sg_user *sg_user_find(struct sg_ledger *L, uint32_t kind, int32_t id, int32_t pid)
 {
-    struct sg_semuser key = { .semid = semid, .pid = pid };
-    struct table t = semuser_table(L);
+    struct sg_user key = { .id = id, .pid = pid, .kind = kind };
+    struct table t = user_table(L);
     return t_find(&t, &key);
 }
 
-struct sg_semuser *sg_semuser_put(struct sg_ledger *L, const struct sg_semuser *rec)
+struct sg_user *sg_user_put(struct sg_ledger *L, const struct sg_user *rec)
 {
-    struct table t = semuser_table(L);
+    struct table t = user_table(L);
     return t_put(L, &t, rec);
 }
 
-void sg_semuser_del(struct sg_ledger *L, struct sg_semuser *rec)
+void sg_user_del(struct sg_ledger *L, struct sg_user *rec)
 {
-    struct table t = semuser_table(L);
+    struct table t = user_table(L);
     t_del(&t, rec);
 }
 
-unsigned sg_semuser_del_set(struct sg_ledger *L, int32_t semid)
+unsigned sg_user_del_obj(struct sg_ledger *L, uint32_t kind, int32_t id)
 {
     unsigned n = 0;
-    if (!L->hdr->semuser_live)
+    if (!L->hdr->user_live)
         return 0;
-    struct table t = semuser_table(L);
-    for (uint32_t i = 0; i < L->semuser_cap; i++) {
-        struct sg_semuser *u = &L->semuser[i];
+    struct table t = user_table(L);
+    for (uint32_t i = 0; i < L->user_cap; i++) {
+        struct sg_user *u = &L->users[i];
         /* Deletion shifts later records back into slot i: look again. */
-        while (u->state == SG_REC_LIVE && u->semid == semid) {
+        while (u->state == SG_REC_LIVE && u->id == id && u->kind == kind) {
             t_del(&t, u);
             n++;
         }

@@ -47,8 +47,8 @@ struct sg_ledger {
     uint32_t intent_cap;
     uint32_t att_cap;
     uint32_t pend_cap;
-    uint32_t semuser_cap;
-    struct sg_semuser *semuser; /* SG_SEMUSER_CAP records */
+    uint32_t user_cap;
+    struct sg_user *users;      /* SG_USER_CAP records */
     struct sg_intent *intent;
     struct sg_pend *pend;
     struct sg_event *ev;        /* ring of SG_EV_CAP */
@@ -131,7 +131,7 @@ int sg_ledger_check_layout(const void *img, size_t len, uint64_t ns, char *err,
 /* Whether a record's fields are in range (see sg_ledger_check_image). */
 int sg_seg_rec_ok(const struct sg_seg *r);
 int sg_att_state_ok(uint32_t state);
-int sg_semuser_state_ok(uint32_t state);
+int sg_user_state_ok(uint32_t state);
 
 /* Recompute the header's checksum after its fixed fields were changed
  * (tests and the fuzz target build images with it). */
@@ -209,12 +209,13 @@ SG_HOT struct sg_att *sg_att_claim(struct sg_ledger *L, int32_t pid, uint64_t ad
 SG_HOT void sg_att_publish(struct sg_ledger *L, struct sg_att *r);
 void sg_att_del(struct sg_ledger *L, struct sg_att *rec);
 
-/* Semaphore users, keyed by (semid, pid).  del_set drops every user of
- * one set (when the set is gone) and returns how many. */
-struct sg_semuser *sg_semuser_find(struct sg_ledger *L, int32_t semid, int32_t pid);
-struct sg_semuser *sg_semuser_put(struct sg_ledger *L, const struct sg_semuser *rec);
-void sg_semuser_del(struct sg_ledger *L, struct sg_semuser *rec);
-unsigned sg_semuser_del_set(struct sg_ledger *L, int32_t semid);
+/* Users of semaphore sets and message queues, keyed by (kind, id, pid).
+ * del_obj drops every user of one object (when it is gone) and returns
+ * how many. */
+struct sg_user *sg_user_find(struct sg_ledger *L, uint32_t kind, int32_t id, int32_t pid);
+struct sg_user *sg_user_put(struct sg_ledger *L, const struct sg_user *rec);
+void sg_user_del(struct sg_ledger *L, struct sg_user *rec);
+unsigned sg_user_del_obj(struct sg_ledger *L, uint32_t kind, int32_t id);
 
 /* Intents: a carrier between shmget and shmat of a keyed segment.  An
  * intent older than SG_INTENT_TTL_NS no longer holds anything back. */

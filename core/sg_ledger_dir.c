@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "sg_ledger_dir.h"
 #include "sg_kernel.h"
+#include "sg_kmsg.h"
 #include "sg_ksem.h"
 #include "sg_layout.h"
 #include "sg_ledger.h"
@@ -195,6 +196,12 @@ void sg_ipc_objs_read(struct sg_ipc_objs *o)
         for (size_t i = 0; i < ss.n; i++)
             add_obj(o, &cap, &ucap, SG_KIND_SEM, ss.v[i].id, ss.v[i].uid, ss.v[i].cuid);
         sg_ksemsnap_free(&ss);
+    }
+    struct sg_kmsgsnap ms;
+    if (sg_kmsgsnap_read(&ms) == 0) {
+        for (size_t i = 0; i < ms.n; i++)
+            add_obj(o, &cap, &ucap, SG_KIND_MSG, ms.v[i].id, ms.v[i].uid, ms.v[i].cuid);
+        sg_kmsgsnap_free(&ms);
     }
 }
 

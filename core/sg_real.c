@@ -18,6 +18,9 @@ static int sys_shmctl(int id, int cmd, struct shmid_ds *b) { return (int)syscall
 
 static int sys_semget(key_t k, int n, int f) { return (int)syscall(SYS_semget, k, n, f); }
 static int sys_msgget(key_t k, int f) { return (int)syscall(SYS_msgget, k, f); }
+static int sys_msgsnd(int id, const void *p, size_t n, int f) { return (int)syscall(SYS_msgsnd, id, p, n, f); }
+static ssize_t sys_msgrcv(int id, void *p, size_t n, long t, int f) { return (ssize_t)syscall(SYS_msgrcv, id, p, n, t, f); }
+static int sys_msgctl(int id, int cmd, struct msqid_ds *b) { return (int)syscall(SYS_msgctl, id, cmd, b); }
 static int sys_semctl(int id, int num, int cmd, ...)
 {
     va_list ap;
@@ -88,6 +91,9 @@ SG_FIRST(shmdt, int, (const void *a), (a))
 SG_FIRST(shmctl, int, (int id, int cmd, struct shmid_ds *b), (id, cmd, b))
 SG_FIRST(semget, int, (key_t k, int n, int f), (k, n, f))
 SG_FIRST(msgget, int, (key_t k, int f), (k, f))
+SG_FIRST(msgsnd, int, (int id, const void *p, size_t n, int f), (id, p, n, f))
+SG_FIRST(msgrcv, ssize_t, (int id, void *p, size_t n, long t, int f), (id, p, n, t, f))
+SG_FIRST(msgctl, int, (int id, int cmd, struct msqid_ds *b), (id, cmd, b))
 SG_FIRST(semop, int, (int id, struct sembuf *o, size_t n), (id, o, n))
 SG_FIRST(semtimedop, int, (int id, struct sembuf *o, size_t n, const struct timespec *t),
          (id, o, n, t))
@@ -116,7 +122,8 @@ static int first_semctl(int id, int num, int cmd, ...)
 
 struct sg_real sg_real_tab = { first_shmget, first_shmat, first_shmdt, first_shmctl,
                                first_semget, first_semctl, first_semop, first_semtimedop,
-                               first_msgget, first_setuid, first_seteuid, first_setreuid, first_setresuid,
+                               first_msgget, first_msgsnd, first_msgrcv, first_msgctl,
+                               first_setuid, first_seteuid, first_setreuid, first_setresuid,
                                first_setgid, first_setegid, first_setregid, first_setresgid,
                                first_setgroups, NULL, NULL, NULL, NULL };
 
@@ -131,6 +138,9 @@ static void do_bind(void)
     BIND(shmctl)
     BIND(semget)
     BIND(msgget)
+    BIND(msgsnd)
+    BIND(msgrcv)
+    BIND(msgctl)
     BIND(semctl)
     BIND(semop)
     BIND(semtimedop)

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
+#include <sys/msg.h>
 #include <setjmp.h>
 #include <sys/shm.h>
 #include <time.h>
@@ -34,6 +35,9 @@ struct sg_real {
     int (*semop)(int, struct sembuf *, size_t);
     int (*semtimedop)(int, struct sembuf *, size_t, const struct timespec *);
     int (*msgget)(key_t, int);
+    int (*msgsnd)(int, const void *, size_t, int);
+    ssize_t (*msgrcv)(int, void *, size_t, long, int);
+    int (*msgctl)(int, int, struct msqid_ds *);
     int (*setuid)(uid_t);
     int (*seteuid)(uid_t);
     int (*setreuid)(uid_t, uid_t);
@@ -72,6 +76,9 @@ static inline int real_shmdt(const void *a) { return __atomic_load_n(&sg_real_ta
 static inline int real_shmctl(int id, int cmd, struct shmid_ds *b) { return __atomic_load_n(&sg_real_tab.shmctl, __ATOMIC_RELAXED)(id, cmd, b); }
 static inline int real_semget(key_t k, int n, int f) { return __atomic_load_n(&sg_real_tab.semget, __ATOMIC_RELAXED)(k, n, f); }
 static inline int real_msgget(key_t k, int f) { return __atomic_load_n(&sg_real_tab.msgget, __ATOMIC_RELAXED)(k, f); }
+static inline int real_msgsnd(int id, const void *p, size_t n, int f) { return __atomic_load_n(&sg_real_tab.msgsnd, __ATOMIC_RELAXED)(id, p, n, f); }
+static inline ssize_t real_msgrcv(int id, void *p, size_t n, long t, int f) { return __atomic_load_n(&sg_real_tab.msgrcv, __ATOMIC_RELAXED)(id, p, n, t, f); }
+static inline int real_msgctl(int id, int cmd, struct msqid_ds *b) { return __atomic_load_n(&sg_real_tab.msgctl, __ATOMIC_RELAXED)(id, cmd, b); }
 /* semctl with its fourth argument always passed (ignored by commands
  * that take none, as in libc). */
 static inline int real_semctl(int id, int num, int cmd, union sg_semun arg) { return __atomic_load_n(&sg_real_tab.semctl, __ATOMIC_RELAXED)(id, num, cmd, arg); }

@@ -6,6 +6,7 @@
 #include "sg_reconcile.h"
 #include "sg_pidns.h"
 #include "sg_kernel.h"
+#include "sg_kmsg.h"
 #include "sg_ksem.h"
 
 #include <stdlib.h>
@@ -47,6 +48,47 @@ int sg_att_live(struct sg_maps_cache *c, const struct sg_att *a)
     return sg_maps_has(m, a->addr, a->shmid);
 }
 
+static int sem_is(const void *snap, const struct sg_seg *r)
+{
+    return sg_ksem_is(sg_ksemsnap_find(snap, r->id), r);
+}
+
+static int msg_is(const void *snap, const struct sg_seg *r)
+{
+    return sg_kmsg_is(sg_kmsgsnap_find(snap, r->id), r);
+}
+
+/* Records of objects of kind (sets or queues) that the kernel's list snap
+ * no longer has (is: snap has the object r describes), with their users;
+ * then users of objects of that kind the ledger has no record of. */
+static void drop_gone(struct sg_ledger *L, uint32_t kind, const void *snap,
+                      int (*is)(const void *snap, const struct sg_seg *r),
+                      struct sg_reconcile_stats *st)
+{
+    /* Deleting at slot i may shift a later record into i: look again. */
+    for (uint32_t i = 0; i < L->seg_cap; i++) {
+        struct sg_seg *s = &L->seg[i];
+        if (s->state != SG_REC_LIVE || s->kind != kind || is(snap, s))
+            continue;
+        int32_t id = s->id;
+        sg_seg_del(L, s);
+        if (kind == SG_KIND_SEM)
+            st->sems_dropped++;
+        else
+            st->msgs_dropped++;
+        st->users_dropped += sg_user_del_obj(L, kind, id);
+        i--;
+    }
+    for (uint32_t i = 0; i < L->user_cap && L->hdr->user_live; i++) {
+        struct sg_user *u = &L->users[i];
+        if (u->state != SG_REC_LIVE || u->kind != kind || sg_seg_find(L, kind, u->id))
+            continue;
+        sg_user_del(L, u);
+        st->users_dropped++;
+        i--;
+    }
+}
+
 int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -68,31 +110,16 @@ int sg_reconcile(struct sg_ledger *L, struct sg_reconcile_stats *st)
         st->segs_dropped++;
         i--;
     }
-    /* Semaphore sets: records of sets the kernel no longer has, with
-     * their users; users of sets the ledger has no record of. */
+    /* Semaphore sets and message queues. */
     struct sg_ksemsnap kss;
     if (sg_ksemsnap_read(&kss) == 0) {
-        for (uint32_t i = 0; i < L->seg_cap; i++) {
-            struct sg_seg *s = &L->seg[i];
-            if (s->state != SG_REC_LIVE || s->kind != SG_KIND_SEM)
-                continue;
-            if (sg_ksem_is(sg_ksemsnap_find(&kss, s->id), s))
-                continue;
-            int32_t id = s->id;
-            sg_seg_del(L, s);
-            st->sems_dropped++;
-            st->semusers_dropped += sg_semuser_del_set(L, id);
-            i--;
-        }
-        for (uint32_t i = 0; i < L->semuser_cap && L->hdr->semuser_live; i++) {
-            struct sg_semuser *u = &L->semuser[i];
-            if (u->state != SG_REC_LIVE || sg_seg_find(L, SG_KIND_SEM, u->semid))
-                continue;
-            sg_semuser_del(L, u);
-            st->semusers_dropped++;
-            i--;
-        }
+        drop_gone(L, SG_KIND_SEM, &kss, sem_is, st);
         sg_ksemsnap_free(&kss);
+    }
+    struct sg_kmsgsnap kms;
+    if (sg_kmsgsnap_read(&kms) == 0) {
+        drop_gone(L, SG_KIND_MSG, &kms, msg_is, st);
+        sg_kmsgsnap_free(&kms);
     }
     /* Attachment records are placed without the lock: one placed after
      * the kernel snapshot or after its process's maps were read would be

@@ -6,8 +6,9 @@
  * an attachment record goes when its process is gone (pid and start time)
  * or no longer maps that segment at that address (exec, _exit and SIGKILL
  * detach without running any user code).  A semaphore set record goes when
- * the kernel has no set with that id, key, creator uid and size, and its
- * users with it.  Used by the library when a table
+ * the kernel has no set with that id, key, creator uid and size, a queue
+ * record when it has no queue with that id, key and creator uid; their
+ * users with them.  Used by the library when a table
  * fills up and by `shmguard ledger --prune`.
  */
 #ifndef SG_RECONCILE_H
@@ -20,7 +21,8 @@ struct sg_reconcile_stats {
     unsigned segs_dropped;
     unsigned atts_dropped;
     unsigned sems_dropped;      /* semaphore set records */
-    unsigned semusers_dropped;
+    unsigned msgs_dropped;      /* message queue records */
+    unsigned users_dropped;     /* users of sets and queues */
 };
 
 /* /proc/<pid>/maps of the pids met during one pass, read once each. */

@@ -41,7 +41,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
 {
     memset(v, 0, sizeof *v);
     const struct sg_hdr *h = L->hdr;
-    uint32_t seg_live = 0, pending = 0, att_live = 0, semuser_live = 0, intents = 0;
+    uint32_t seg_live = 0, pending = 0, att_live = 0, user_live = 0, intents = 0;
     for (uint32_t i = 0; i < L->seg_cap; i++) {
         struct sg_seg *r = &L->seg[i];
         if (!sg_seg_rec_ok(r)) {
@@ -59,7 +59,9 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
                 v->dup_seg++;
             else
                 v->lost_seg++;
-            note(v, "%s record %u (id %d) %s", r->kind == SG_KIND_SEM ? "semaphore set" : "segment",
+            note(v, "%s record %u (id %d) %s",
+                 r->kind == SG_KIND_SEM ? "semaphore set" : r->kind == SG_KIND_MSG ? "message queue"
+                                                                   : "segment",
                  i, r->id, f ? "is a second copy" : "cannot be found by its id");
         }
         if (r->flags & SG_SEG_PENDING) {
@@ -109,23 +111,24 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
                  (unsigned long long)r->addr);
         }
     }
-    for (uint32_t i = 0; i < SG_SEMUSER_CAP; i++) {
-        struct sg_semuser *r = &L->semuser[i];
-        if (!sg_semuser_state_ok(r->state)) {
+    for (uint32_t i = 0; i < SG_USER_CAP; i++) {
+        struct sg_user *r = &L->users[i];
+        if (!sg_user_state_ok(r->state)) {
             v->bad_records++;
-            note(v, "semaphore user record %u has state %u, out of range", i, r->state);
+            note(v, "user record %u has state %u, out of range", i, r->state);
             continue;
         }
         if (r->state != SG_REC_LIVE)
             continue;
-        semuser_live++;
-        struct sg_semuser *f = sg_semuser_find(L, r->semid, r->pid);
+        user_live++;
+        struct sg_user *f = sg_user_find(L, r->kind, r->id, r->pid);
         if (f != r) {
             if (f)
-                v->dup_semuser++;
+                v->dup_user++;
             else
-                v->lost_semuser++;
-            note(v, "semaphore user record %u (set %d, pid %d) %s", i, r->semid, r->pid,
+                v->lost_user++;
+            note(v, "user record %u (%s %d, pid %d) %s", i,
+                 r->kind == SG_KIND_MSG ? "queue" : "set", r->id, r->pid,
                  f ? "is a second copy" : "cannot be found by its key");
         }
     }
@@ -138,7 +141,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
     }
     count_field(v, "seg_live", h->seg_live, seg_live);
     v->att_drift = (int64_t)h->att_live - (int64_t)att_live;
-    count_field(v, "semuser_live", h->semuser_live, semuser_live);
+    count_field(v, "user_live", h->user_live, user_live);
     count_field(v, "pending", h->pending, pending);
     count_field(v, "intents", h->intents, intents);
     /* glibc's mutex keeps its holder's thread id at int 2 (__owner). */
@@ -148,7 +151,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
     v->gen_odd = (h->generation & 1) && owner == 0;
     if (v->gen_odd)
         note(v, "the generation is odd with the lock free (a writer stopped without unlocking)");
-    return v->dup_seg + v->lost_seg + v->dup_att + v->dup_semuser + v->lost_semuser +
+    return v->dup_seg + v->lost_seg + v->dup_att + v->dup_user + v->lost_user +
            v->pend_missing + v->pend_extra + v->counters + v->dead_claims + v->bad_records +
            (unsigned)v->gen_odd;
 }

@@ -16,7 +16,7 @@ struct sg_verify {
     unsigned dup_seg, lost_seg;         /* segment/set records found twice, or not
                                          * found at their own slot by their key */
     unsigned dup_att;                   /* attachment records with the same pid and address */
-    unsigned dup_semuser, lost_semuser; /* the same for semaphore users */
+    unsigned dup_user, lost_user; /* the same for users of sets and queues */
     unsigned pend_missing, pend_extra;  /* pending index against the flagged records */
     unsigned counters;                  /* header counters that differ from the records
                                          * (att_live aside) */

@@ -18,7 +18,7 @@
 #include "sg_log.h"
 #include "sg_pidns.h"
 #include "sg_real.h"
-#include "sg_sem.h"
+#include "sg_use.h"
 #include "sg_state.h"
 
 #include <errno.h>
@@ -598,7 +598,7 @@ void sg_core_exit(void)
             sg_intent_clear_pid(&sg_st.L, sg_st.self.pid);
         if (sg_st.defer && sg_st.L.hdr->pending)
             sg_defer_sweep(local_count);
-        sg_sem_exit();
+        sg_use_exit();
         sg_state_give();
     }
     sg_local_give(held);
@@ -634,8 +634,8 @@ void sg_core_after_fork_child(void)
         e->flags |= SG_ATT_INHERITED;
         att_record(e, now);
     }
-    if (sg_st.n_semids && sg_state_take()) {
-        sg_sem_after_fork_child();
+    if (sg_use_count() && sg_state_take()) {
+        sg_use_after_fork_child();
         sg_state_give();
     }
     errno = saved;
@@ -690,18 +690,18 @@ void sg_core_rehome(void)
     }
 
     /* Leave the old one: this process's records go with it. */
-    uint32_t nsem = sg_st.n_semids;
-    uint32_t *semflags = calloc(nsem ? nsem : 1, sizeof *semflags);
+    uint32_t nuse = sg_use_count();
+    uint32_t *useflags = calloc(nuse ? nuse : 1, sizeof *useflags);
     SG_LOCAL_FOREACH(&sg_st.local, e) {
         struct sg_att *rec = att_of(e, e->addr);
         if (rec)
             sg_att_del(L, rec);
         e->att_slot = 0;
     }
-    if (semflags && sg_ledger_lock(L) == 0) {
+    if (useflags && sg_ledger_lock(L) == 0) {
         if (L->hdr->intents)
             sg_intent_clear_pid(L, sg_st.self.pid);
-        sg_sem_leave(semflags);
+        sg_use_leave(useflags);
         sg_ledger_unlock(L);
     }
     memset(sg_st.intent_ids, 0, sizeof sg_st.intent_ids);
@@ -744,15 +744,15 @@ void sg_core_rehome(void)
         SG_LOCAL_FOREACH(&sg_st.local, e) att_record(e, now);
         sg_state_note_pidns();
         if (sg_ledger_lock(L) == 0) {
-            sg_sem_arrive(semflags);
+            sg_use_arrive(useflags);
             sg_ledger_unlock(L);
         }
-        free(semflags);
-        semflags = NULL;
+        free(useflags);
+        useflags = NULL;
         sg_log(2, "credentials changed: ledger of uid %u left for %s", (unsigned)old_owner,
                L->path);
     }
-    free(semflags);
+    free(useflags);
     sg_state_gate_open();
     sg_local_give(held);
     errno = saved;

@@ -4,9 +4,10 @@
  * msgget creating a queue fails with ENOSPC when the namespace holds
  * kernel.msgmni queues (ipc/msg.c newque, ipc_addid).  The message names
  * the limit and its use, the queues' owners with what they hold, the
- * queues whose last sender and receiver are gone (candidates, not proved
- * orphans: the ledger does not record queues yet), and the sysctl that
- * raises the limit.
+ * queues whose last sender and receiver are gone (candidates only: this
+ * message, made with no ledger lock held, reads no records; `shmguard
+ * ls --msg` and gc tell the proved orphans), and the sysctl that raises
+ * the limit.
  */
 #define _GNU_SOURCE
 #include "sg_diag.h"

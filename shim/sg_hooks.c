@@ -2,12 +2,14 @@
  * sg_hooks.c - the only symbols libshmguard.so exports.
  *
  * Each hook (the four shared memory calls, semget, semctl, semop,
- * semtimedop, msgget, and the credential calls of sg_creds.h) sends a call made
+ * semtimedop, msgget, msgsnd, msgrcv, msgctl, and the credential calls
+ * of sg_creds.h) sends a call made
  * while the library is handling another one in the same thread
  * (sg_in_hook: from a signal handler, or from inside the library)
- * straight to libc.  Otherwise a shm or sem hook sets the process up on
- * its first call (sg_init.h) and tail-calls its sg_* function (sg_core.c,
- * sg_sem.c), which sets the guard itself, passing the caller's address
+ * straight to libc.  Otherwise a shm, sem or msg hook sets the process up
+ * on its first call (sg_init.h) and tail-calls its sg_* function
+ * (sg_core.c, sg_sem.c, sg_msg.c), which sets the guard itself when it
+ * needs it, passing the caller's address
  * for the call-site record; a credential hook calls sg_creds.c.  Nothing
  * else lives here.
  *
@@ -116,15 +118,32 @@ SG_EXPORT int msgget(key_t key, int flg)
 {
     if (sg_in_hook)
         return real_msgget(key, flg);
-    /* Queues are not recorded: a call that succeeds needs nothing of the
-     * library, not even its set-up (a program that only ever makes queues
-     * opens no ledger). */
-    int r = real_msgget(key, flg);
-    if (r >= 0)
-        return r;
-    int e = errno;
-    sg_init(); /* preserves errno */
-    return sg_msgget_failed(key, flg, e, __builtin_return_address(0));
+    sg_init();
+    return sg_msgget(key, flg, __builtin_return_address(0));
+}
+
+SG_EXPORT int msgsnd(int id, const void *msgp, size_t size, int flg)
+{
+    if (sg_in_hook)
+        return real_msgsnd(id, msgp, size, flg);
+    sg_init();
+    return sg_msgsnd(id, msgp, size, flg);
+}
+
+SG_EXPORT ssize_t msgrcv(int id, void *msgp, size_t size, long type, int flg)
+{
+    if (sg_in_hook)
+        return real_msgrcv(id, msgp, size, type, flg);
+    sg_init();
+    return sg_msgrcv(id, msgp, size, type, flg);
+}
+
+SG_EXPORT int msgctl(int id, int cmd, struct msqid_ds *buf)
+{
+    if (sg_in_hook)
+        return real_msgctl(id, cmd, buf);
+    sg_init();
+    return sg_msgctl(id, cmd, buf);
 }
 
 /* Credentials (sg_creds.h).  The real function binds itself on its first

@@ -1,19 +1,92 @@
 /*
- * sg_msg.c - msgget (see sg_msg.h).
+ * sg_msg.c - msgget/msgsnd/msgrcv/msgctl (see sg_msg.h): the creator
+ * and the users of each queue recorded through sg_use.h, a failed
+ * msgget diagnosed through sg_diag.h.
  */
 #define _GNU_SOURCE
 #include "sg_msg.h"
 #include "sg_diag.h"
+#include "sg_real.h"
 #include "sg_state.h"
+#include "sg_use.h"
 
 #include <errno.h>
 
-int sg_msgget_failed(key_t key, int flg, int err, const void *caller)
+SG_BODY int msgget_body(key_t key, int flg, const void *caller)
+{
+    if (!sg_st.active) {
+        int r = real_msgget(key, flg);
+        if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF) {
+            int e = errno;
+            sg_diag_msgget(key, flg, e, caller);
+            errno = e;
+        }
+        return r;
+    }
+    int e0 = errno, created;
+    int id = sg_use_get(SG_KIND_MSG, key, 0, flg, &created);
+    if (id < 0) {
+        int e = errno;
+        sg_diag_msgget(key, flg, e, caller);
+        errno = e;
+        return id;
+    }
+    sg_use_got(SG_KIND_MSG, key, 0, flg, id, created, caller);
+    errno = e0;
+    return id;
+}
+
+int sg_msgget(key_t key, int flg, const void *caller)
 {
     sg_in_hook = 1;
-    if (sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF)
-        sg_diag_msgget(key, flg, err, caller);
+    int r = msgget_body(key, flg, caller);
     sg_in_hook = 0;
-    errno = err;
-    return -1;
+    return r;
+}
+
+/* msgsnd and msgrcv are the hot paths: after a process's first use of a
+ * queue, a lock-free scan of its short list, then libc's call,
+ * tail-called with no lock held and the guard clear, as from the program
+ * itself (the first use is recorded before the call, which may block). */
+int sg_msgsnd(int id, const void *msgp, size_t size, int flg)
+{
+    if (__atomic_load_n(&sg_st.active, __ATOMIC_RELAXED) && !sg_use_has(SG_KIND_MSG, id))
+        sg_use_by_id(SG_KIND_MSG, id);
+    return real_msgsnd(id, msgp, size, flg);
+}
+
+ssize_t sg_msgrcv(int id, void *msgp, size_t size, long type, int flg)
+{
+    if (__atomic_load_n(&sg_st.active, __ATOMIC_RELAXED) && !sg_use_has(SG_KIND_MSG, id))
+        sg_use_by_id(SG_KIND_MSG, id);
+    return real_msgrcv(id, msgp, size, type, flg);
+}
+
+/* Commands that name an index, or no queue at all, rather than a queue id. */
+static int by_index(int c) { return c == IPC_INFO || c == MSG_INFO || c == MSG_STAT || c == MSG_STAT_ANY; }
+
+SG_BODY int msgctl_body(int id, int cmd, struct msqid_ds *buf)
+{
+    if (!sg_st.active)
+        return real_msgctl(id, cmd, buf);
+    int e0 = errno;
+    int c = cmd & ~0x100; /* IPC_64 */
+    /* Changing a queue is what a user does (observers only read). */
+    if (c == IPC_SET && !sg_use_has(SG_KIND_MSG, id))
+        sg_use_by_id(SG_KIND_MSG, id);
+    int r = real_msgctl(id, cmd, buf);
+    int e = errno;
+    if ((c == IPC_RMID && r == 0) ||
+        (r < 0 && (e == EINVAL || e == EIDRM) && !by_index(c) && sg_use_has(SG_KIND_MSG, id)))
+        sg_use_forget(SG_KIND_MSG, id);
+    errno = r >= 0 ? e0 : e;
+    return r;
+}
+
+int sg_msgctl(int id, int cmd, struct msqid_ds *buf)
+{
+    sg_in_hook = 1;
+    int r = msgctl_body(id, cmd, buf);
+    sg_in_hook = 0;
+    return r;
 }

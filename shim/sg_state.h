@@ -15,15 +15,22 @@
 #include "sg_ledger.h"
 #include "sg_proc.h"
 
-/* Semaphore sets this process uses (created, looked up, inherited or
- * operated on), so that semop's check is a short lock-free scan and a
- * forked child can be credited with them: the first SG_LOCAL_SEMS inline,
- * the rest in chunks of as many, allocated when needed and never freed,
- * up to the kernel's 32,768 sets.  Written under sg_local_lock; read
- * without it (a chunk and its entries are stored before the count grows).
- * See sg_sem_slot(). */
-#define SG_LOCAL_SEMS 64
-#define SG_SEM_CHUNKS 511
+/* Semaphore sets, or message queues, this process uses (created, looked
+ * up, inherited or operated on), so that the check of semop, msgsnd and
+ * msgrcv is a short lock-free scan and a forked child can be credited
+ * with them (sg_use.h): the first SG_LOCAL_IDS ids inline, the rest in
+ * chunks of as many, allocated when needed and never freed, up to the
+ * kernel's 32,768 objects.  Written under sg_local_lock; read without it
+ * (a chunk and its entries are stored before the count grows).  -1 ids
+ * are free slots.  See sg_idlist_slot(). */
+#define SG_LOCAL_IDS 64
+#define SG_ID_CHUNKS 511
+struct sg_idlist {
+    uint32_t n;                 /* entries in use */
+    int said_full;              /* the list could not grow (logged once) */
+    int32_t first[SG_LOCAL_IDS];
+    int32_t *more[SG_ID_CHUNKS];
+};
 
 /* Intents this process tracks by id (sg_state.intent_ids). */
 #define SG_INTENT_IDS 8
@@ -35,8 +42,8 @@
  * page (sg_st follows the configuration in the library's .bss, Makefile,
  * LIB_OBJ: its first 2 KiB on one page): right after a shmat or shmdt the
  * kernel has evicted much of the caller's cache and TLB, and every line
- * and page touched then costs.  The ledger's path and the semaphore list
- * come last. */
+ * and page touched then costs.  The ledger's path and the lists of sets
+ * and queues come last. */
 struct sg_state {
     int active;                 /* ledger usable: record and (defer) act */
     int defer;                  /* mode == defer and active */
@@ -70,20 +77,16 @@ struct sg_state {
     struct sg_self self;        /* pid and start first */
     struct sg_local local_first[SG_LOCAL_FIRST]; /* local's first slots */
     int said_lock;
-    uint32_t n_semids;          /* entries in use; -1 ids are free slots */
     struct sg_ledger L;         /* its pointers first, its path last */
-    int32_t semids[SG_LOCAL_SEMS];
-    int32_t *sem_more[SG_SEM_CHUNKS];
+    struct sg_idlist uses[2];   /* semaphore sets, message queues (sg_use.h) */
 };
 
 extern struct sg_state sg_st;
 
-/* Slot i (< n_semids, or the next one once its chunk exists) of the
- * process's set list. */
-static inline int32_t *sg_sem_slot(uint32_t i)
+/* Slot i (< l->n, or the next one once its chunk exists) of list l. */
+static inline int32_t *sg_idlist_slot(struct sg_idlist *l, uint32_t i)
 {
-    return i < SG_LOCAL_SEMS ? &sg_st.semids[i]
-                             : &sg_st.sem_more[i / SG_LOCAL_SEMS - 1][i % SG_LOCAL_SEMS];
+    return i < SG_LOCAL_IDS ? &l->first[i] : &l->more[i / SG_LOCAL_IDS - 1][i % SG_LOCAL_IDS];
 }
 
 /* Set while this thread is inside the library's handling of an

@@ -41,7 +41,7 @@ static uint64_t now_ns(clockid_t clk)
 }
 
 /* Field 22 of /proc/<pid>/stat, read here, not through the library. */
-static unsigned long long proc_start(pid_t pid)
+__attribute__((unused)) static unsigned long long proc_start(pid_t pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);

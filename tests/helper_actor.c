@@ -50,6 +50,13 @@
  *   semop ID            semop(ID, {0, +1, 0}): one V on semaphore 0
  *   semsetval ID V      semctl(ID, 0, SETVAL, V)
  *   semrmid ID          semctl(ID, 0, IPC_RMID)
+ *   msgcreate KEY       msgget(KEY, IPC_CREAT|0600) (KEY 0: IPC_PRIVATE) -> id=
+ *   msgexcl KEY         msgget(KEY, IPC_CREAT|IPC_EXCL|0600)       -> id=
+ *   msglookup KEY       msgget(KEY, 0)                             -> id=
+ *   msgsnd ID           msgsnd(ID, a 6-byte message of type 1, IPC_NOWAIT)
+ *   msgrcv ID           msgrcv(ID, any message, IPC_NOWAIT)        -> n=
+ *   msgset ID           msgctl(ID, IPC_STAT) then msgctl(ID, IPC_SET) of it
+ *   msgrmid ID          msgctl(ID, IPC_RMID)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -63,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
@@ -441,6 +449,37 @@ static void run(void)
         } else if (!strcmp(cmd, "semsetval") || !strcmp(cmd, "semrmid")) {
             int r = cmd[3] == 's' ? semctl((int)num(a1), 0, SETVAL, (int)num(a2))
                                   : semctl((int)num(a1), 0, IPC_RMID);
+            if (r != 0)
+                say("err errno=%d", errno);
+            else
+                say("ok");
+        } else if (!strcmp(cmd, "msgcreate") || !strcmp(cmd, "msgexcl") ||
+                   !strcmp(cmd, "msglookup")) {
+            int flg = cmd[3] == 'c' ? IPC_CREAT | 0600 : cmd[3] == 'e' ? IPC_CREAT | IPC_EXCL | 0600 : 0;
+            int id = msgget((key_t)num(a1), flg);
+            if (id < 0)
+                say("err errno=%d", errno);
+            else
+                say("ok id=%d", id);
+        } else if (!strcmp(cmd, "msgsnd")) {
+            struct { long type; char text[8]; } m = { 1, "hello" };
+            if (msgsnd((int)num(a1), &m, 6, IPC_NOWAIT) != 0)
+                say("err errno=%d", errno);
+            else
+                say("ok");
+        } else if (!strcmp(cmd, "msgrcv")) {
+            struct { long type; char text[64]; } m;
+            ssize_t n = msgrcv((int)num(a1), &m, sizeof m.text, 0, IPC_NOWAIT);
+            if (n < 0)
+                say("err errno=%d", errno);
+            else
+                say("ok n=%zd", n);
+        } else if (!strcmp(cmd, "msgset") || !strcmp(cmd, "msgrmid")) {
+            struct msqid_ds ds;
+            int r = cmd[3] == 's' ? msgctl((int)num(a1), IPC_STAT, &ds) : 0;
+            if (r == 0)
+                r = cmd[3] == 's' ? msgctl((int)num(a1), IPC_SET, &ds)
+                                  : msgctl((int)num(a1), IPC_RMID, NULL);
             if (r != 0)
                 say("err errno=%d", errno);
             else

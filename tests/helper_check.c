@@ -20,6 +20,9 @@
  *                    prints "line L errno E"
  *   msgleak          a private message queue with one 6-byte message in it,
  *                    left behind; prints "msqid Q"
+ *   msgmake KEY      msgget(KEY, IPC_CREAT|0666), left behind; prints "msqid Q"
+ *   msglook KEY      msgget(KEY, 0), then prints "msqid Q" and waits for
+ *                    the end of stdin (a live user of the queue)
  *   msgenospc        a msgget(IPC_PRIVATE) that fails (kernel.msgmni lowered
  *                    by the test); prints "errno E", exit 0
  *   lookup KEY       look up KEY, attach, detach; exit 0, or 2 if not found
@@ -165,6 +168,18 @@ int main(int argc, char **argv)
         if (q < 0 || msgsnd(q, &msg, 6, 0) != 0)
             return 1;
         say("msqid %d\n", q);
+        return 0;
+    }
+    if (!strcmp(m, "msgmake") || !strcmp(m, "msglook")) {
+        int q = msgget(key, m[3] == 'm' ? IPC_CREAT | 0666 : 0);
+        if (q < 0)
+            return 1;
+        say("msqid %d\n", q);
+        if (m[3] == 'l') {
+            char b;
+            while (read(0, &b, 1) > 0)
+                ;
+        }
         return 0;
     }
     if (!strcmp(m, "msgenospc")) {

@@ -168,8 +168,8 @@ static void count_records(uid_t uid, const char *tag)
         att = user = 0;
         for (uint32_t i = 0; i < L.att_cap; i++)
             att += L.att[i].state == SG_REC_LIVE && L.att[i].pid == getpid();
-        for (uint32_t i = 0; i < L.semuser_cap; i++)
-            user += L.semuser[i].state == SG_REC_LIVE && L.semuser[i].pid == getpid();
+        for (uint32_t i = 0; i < L.user_cap; i++)
+            user += L.users[i].state == SG_REC_LIVE && L.users[i].pid == getpid();
         sg_ledger_close(&L);
     }
     printf("%s_att=%d\n%s_user=%d\n", tag, att, tag, user);

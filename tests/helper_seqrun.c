@@ -449,7 +449,7 @@ static void sc_sem_enospc(void)
     SG(K1, 2, IPC_CREAT | 0600);           /* existing key: fine */
 }
 
-/* ---- message queues (msgget is interposed for its diagnosis) ---------- */
+/* ---- message queues: msgget, msgsnd, msgrcv, msgctl ------------------- */
 
 static int MG(key_t key, int flg)
 {
@@ -479,6 +479,101 @@ static void sc_msg_get(void)
     MG(K1, 0);
     MRM(p);
     MRM(p); /* EINVAL */
+}
+
+struct msg64 {
+    long type;
+    char text[64];
+};
+
+static void MSND(int id, long type, size_t n, int flg)
+{
+    struct msg64 m = { type, "0123456789abcdef" };
+    errno = SENTINEL;
+    int r = msgsnd(id, &m, n, flg);
+    int e = errno;
+    out("msgsnd(id=%d,type=%ld,%zu,%s) = %d errno=%s", id, type, n,
+        flg & IPC_NOWAIT ? "IPC_NOWAIT" : "0", r, ename(e));
+}
+
+static void MRCV(int id, size_t n, long type, int flg)
+{
+    struct msg64 m;
+    memset(&m, 0, sizeof m);
+    errno = SENTINEL;
+    ssize_t r = msgrcv(id, &m, n, type, flg);
+    int e = errno;
+    out("msgrcv(id=%d,%zu,type=%ld,%s%s) = %zd errno=%s type=%ld text=%.*s", id, n, type,
+        flg & IPC_NOWAIT ? "IPC_NOWAIT" : "0", flg & MSG_NOERROR ? "|MSG_NOERROR" : "", r, ename(e),
+        r >= 0 ? m.type : 0L, r > 0 ? (int)r : 0, m.text);
+}
+
+/* msgctl IPC_STAT (the deterministic fields: no times, no pids), or
+ * IPC_SET of a byte limit. */
+static void MCTL(int id, int cmd, const char *name, unsigned long qbytes)
+{
+    struct msqid_ds ds;
+    memset(&ds, 0, sizeof ds);
+    if (cmd == IPC_SET && msgctl(id, IPC_STAT, &ds) == 0)
+        ds.msg_qbytes = qbytes;
+    errno = SENTINEL;
+    int r = msgctl(id, cmd, &ds);
+    int e = errno;
+    if (cmd == IPC_STAT && r == 0)
+        out("msgctl(id=%d,%s) = %d errno=%s {key=%s mode=%o qnum=%lu cbytes=%lu qbytes=%lu}", id,
+            name, r, ename(e), keyname(ds.msg_perm.__key), (unsigned)ds.msg_perm.mode,
+            (unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes,
+            (unsigned long)ds.msg_qbytes);
+    else
+        out("msgctl(id=%d,%s) = %d errno=%s", id, name, r, ename(e));
+}
+
+static void sc_msg_ops(void)
+{
+    int q = MG(K1, IPC_CREAT | 0600);
+    MSND(q, 1, 6, 0);
+    MSND(q, 2, 16, IPC_NOWAIT);
+    MSND(q, 0, 6, 0);                   /* type 0: EINVAL */
+    MSND(q, 1, (size_t)-1, 0);          /* above msgmax: EINVAL */
+    MSND(12345678, 1, 6, 0);            /* no such queue: EINVAL */
+    MCTL(q, IPC_STAT, "IPC_STAT", 0);
+    MRCV(q, 64, 2, 0);                  /* by type */
+    MRCV(q, 3, 0, IPC_NOWAIT);          /* too small: E2BIG, kept */
+    MRCV(q, 3, 0, IPC_NOWAIT | MSG_NOERROR);
+    MRCV(q, 64, 0, IPC_NOWAIT);         /* empty: ENOMSG */
+    MRCV(q, 64, -5, IPC_NOWAIT);
+    MCTL(q, IPC_SET, "IPC_SET", 8);
+    MSND(q, 1, 6, IPC_NOWAIT);
+    MSND(q, 1, 6, IPC_NOWAIT);          /* full (8 bytes): EAGAIN */
+    MCTL(q, IPC_STAT, "IPC_STAT", 0);
+    MCTL(q, 12345, "12345", 0);         /* no such command: EINVAL */
+    MCTL(q, IPC_RMID, "IPC_RMID", 0);
+    MCTL(q, IPC_STAT, "IPC_STAT", 0);   /* gone: EINVAL */
+    MSND(q, 1, 6, IPC_NOWAIT);          /* gone: EINVAL */
+    MRCV(q, 64, 0, IPC_NOWAIT);         /* gone: EINVAL */
+    MCTL(q, IPC_SET, "IPC_SET", 8);
+    MG(K1, 0);                          /* ENOENT */
+}
+
+static void msg_child(void)
+{
+    MSND(0, 7, 6, 0);
+    MRCV(0, 64, 3, IPC_NOWAIT);
+}
+
+/* A child inherits the queue (id 0 in a fresh namespace), sends, and
+ * receives what the parent sent; a killed child too. */
+static void sc_msg_fork(void)
+{
+    MG(IPC_PRIVATE, 0600);
+    MSND(0, 3, 6, 0);
+    in_child(msg_child, 1);
+    in_child(msg_child, 0);
+    MRCV(0, 64, 0, IPC_NOWAIT);
+    MRCV(0, 64, 0, IPC_NOWAIT);
+    MRCV(0, 64, 0, IPC_NOWAIT);         /* empty */
+    MCTL(0, IPC_STAT, "IPC_STAT", 0);
+    MCTL(0, IPC_RMID, "IPC_RMID", 0);
 }
 
 static void sc_msg_enospc(void)
@@ -1618,6 +1713,8 @@ static const struct scenario {
     { "sem_fork", sc_sem_fork, 0 },
     { "sem_enospc", sc_sem_enospc, 1 },
     { "msg_get", sc_msg_get, 0 },
+    { "msg_ops", sc_msg_ops, 0 },
+    { "msg_fork", sc_msg_fork, 0 },
     { "msg_enospc", sc_msg_enospc, 1 },
 };
 

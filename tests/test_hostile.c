@@ -28,7 +28,12 @@
  * /dev/shm/shmguard, a private tmpfs here); a plain copy run the same
  * way shows that the same environment is otherwise obeyed.
  *
- * Both need root and uid 65534 (skipped otherwise).
+ * test_queues: message queues.  What uid 65534 records (a live lookup of
+ * root's queue) keeps that queue alive for root's gc; what it forges in
+ * its own ledger (root's queues "created" by a dead process) makes none
+ * of them removable; its IPC_RMID under the library fails as bare.
+ *
+ * All need root and uid 65534 (skipped otherwise).
  */
 #include "sgtest.h"
 #include "sg_pidns.h"
@@ -36,6 +41,7 @@
 #include <dirent.h>
 #include <grp.h>
 #include <pthread.h>
+#include <sys/msg.h>
 #include <sys/shm.h>
 #include <sys/wait.h>
 
@@ -57,6 +63,16 @@ static uint64_t rnd(void)
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return rng;
+}
+
+/* The environment of a process under the library, recording in dir. */
+static char **lib_env(void)
+{
+    static char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
+    static char *env[] = { preload, ledger, NULL };
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
+    return env;
 }
 
 static void ledger_path(char *buf, size_t n, uid_t uid, int alt)
@@ -683,9 +699,9 @@ static void plant_ledger(const char *path, uint32_t seg, uint32_t att, uint32_t 
     h.pend_cap = pend;
     h.seg_off = sizeof h;
     h.att_off = h.seg_off + (uint64_t)seg * sizeof(struct sg_seg);
-    h.semuser_off = h.att_off + (uint64_t)att * sizeof(struct sg_att);
-    h.semuser_cap = SG_SEMUSER_CAP;
-    h.intent_off = h.semuser_off + (uint64_t)SG_SEMUSER_CAP * sizeof(struct sg_semuser);
+    h.user_off = h.att_off + (uint64_t)att * sizeof(struct sg_att);
+    h.user_cap = SG_USER_CAP;
+    h.intent_off = h.user_off + (uint64_t)SG_USER_CAP * sizeof(struct sg_user);
     h.pend_off = h.intent_off + (uint64_t)intent * sizeof(struct sg_intent);
     h.ev_off = h.pend_off + (uint64_t)pend * sizeof(struct sg_pend);
     h.ev_cap = SG_EV_CAP;
@@ -726,12 +742,9 @@ static void test_planted_ledgers(void **state)
         skip();
     /* Root: a live holder of a segment and a set, and a deferred removal
      * of that segment. */
-    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
-    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
     char *holder_argv[] = { (char *)SGT_HELPER("helper_named"), "686f6c646572", "0x5eedd200",
                             NULL };
-    char *holder_env[] = { preload, ledger, NULL };
+    char **holder_env = lib_env();
     int to, from;
     pid_t holder_pid = sgt_spawn(holder_argv, holder_env, &to, &from);
     char ready[16] = "";
@@ -741,7 +754,7 @@ static void test_planted_ledgers(void **state)
     char cmd[PATH_MAX * 2];
     snprintf(cmd, sizeof cmd, "printf 'rmid %d\\nexit\\n' | %s", id, SGT_HELPER("helper_step"));
     char *rm[] = { "sh", "-c", cmd, NULL };
-    char *env[] = { preload, ledger, "SHMGUARD_MODE=defer", NULL };
+    char *env[] = { holder_env[0], holder_env[1], "SHMGUARD_MODE=defer", NULL };
     sgt_run(&res, rm, env, 60);
     ASSERT_HAS(res.out, "ok");
 
@@ -796,12 +809,9 @@ static void test_forged_pidns_chain(void **state)
     (void)state;
     if (!sgt_other_uid_ok() || system("unshare --pid --fork true 2>/dev/null") != 0)
         skip();
-    char preload[PATH_MAX + 32], ledger[PATH_MAX + 32];
-    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", SGT_LIB);
-    snprintf(ledger, sizeof ledger, "SHMGUARD_LEDGER=%s", dir);
     char *holder_argv[] = { (char *)SGT_HELPER("helper_named"), "686f6c646572", "0x5eedd300",
                             "idle", NULL };
-    char *holder_env[] = { preload, ledger, NULL };
+    char **holder_env = lib_env();
     int to, from;
     pid_t holder_pid = sgt_spawn(holder_argv, holder_env, &to, &from);
     char ready[16] = "";
@@ -868,6 +878,94 @@ static void test_forged_pidns_chain(void **state)
     ASSERT_HAS(res.out, "not visible");
 }
 
+static int queue_there(int id)
+{
+    struct msqid_ds ds;
+    return msgctl(id, IPC_STAT, &ds) == 0;
+}
+
+static void test_queues(void **state)
+{
+    (void)state;
+    if (!sgt_other_uid_ok())
+        skip();
+    /* Root's queue, recorded: its creator (root, under the library) has
+     * exited, nothing was ever sent: orphaned on root's own records. */
+    char *make[] = { (char *)SGT_HELPER("helper_check"), "msgmake", "0x48000010", NULL };
+    sgt_run(&res, make, lib_env(), 30);
+    int q = -1;
+    assert_int_equal(sscanf(res.out, "msqid %d", &q), 1);
+    /* Root's queue made without the library: unknown. */
+    int q2 = msgget(0x48000011, IPC_CREAT | 0666);
+    assert_true(q2 >= 0);
+
+    /* uid 65534 looks q up under the library and stays: a user record in
+     * its own ledger, which keeps q alive for root. */
+    int to, from;
+    char *look[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                     (char *)SGT_HELPER("helper_check"), "msglook", "0x48000010", NULL };
+    pid_t a = sgt_spawn(look, lib_env(), &to, &from);
+    char line[64] = "";
+    assert_true(read(from, line, sizeof line - 1) > 0);
+    ASSERT_HAS(line, "msqid");
+    root_tool("gc", NULL, NULL);
+    ASSERT_HAS(res.out, "in use: 1 of its 1 recorded user is alive");
+    assert_true(queue_there(q));
+
+    /* It forges, in its own ledger, both queues "created" by a dead
+     * process of root's: root's gc believes none of it. */
+    pid_t f = fork();
+    if (f == 0) {
+        drop_to_attacker();
+        struct sg_ledger L;
+        char err[PATH_MAX + 256];
+        if (sg_ledger_open_own(&L, dir, ns, NULL, err, sizeof err) != 0 || sg_ledger_lock(&L) != 0)
+            _exit(40);
+        for (int i = 0; i < 2; i++) {
+            struct sg_seg r;
+            memset(&r, 0, sizeof r);
+            r.kind = SG_KIND_MSG;
+            r.id = i ? q2 : q;
+            r.key = i ? 0x48000011 : 0x48000010;
+            r.flags = SG_SEG_CREATOR;
+            r.cr_pid = 4190000;
+            r.cr_start = 1;
+            if (!sg_seg_put(&L, &r))
+                _exit(41);
+        }
+        sg_ledger_unlock(&L);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(f, &st, 0), f);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* Under the library, its IPC_RMID of root's queue fails as bare. */
+    pid_t r = fork();
+    if (r == 0) {
+        drop_to_attacker();
+        _exit(msgctl(q2, IPC_RMID, NULL) == -1 && errno == EPERM ? 0 : 1);
+    }
+    assert_int_equal(waitpid(r, &st, 0), r);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    root_tool("gc", NULL, NULL);
+    ASSERT_HAS(res.out, "unknown: made without the library");
+    ASSERT_HAS(res.out, "in use: 1 of its 1 recorded user is alive");
+    assert_true(queue_there(q) && queue_there(q2));
+
+    /* The attacker gone, q is root's orphan on root's records (gc may
+     * remove it); q2 still has no record root trusts. */
+    close(to);
+    assert_int_equal(waitpid(a, &st, 0), a);
+    close(from);
+    root_tool("gc", NULL, NULL);
+    char want[64];
+    snprintf(want, sizeof want, "removed      msqid %d", q);
+    ASSERT_HAS(res.out, want);
+    assert_false(queue_there(q));
+    assert_true(queue_there(q2));
+    assert_int_equal(msgctl(q2, IPC_RMID, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -879,6 +977,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_saved_uid_keeps_ledger, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdio_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_planted_ledgers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queues, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

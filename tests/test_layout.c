@@ -99,9 +99,9 @@ static void test_hdr(void **state)
         F(sg_hdr, diag_refill_s, 240, 8, 'u'),
         F(sg_hdr, diag_tokens, 248, 4, 'u'),
         F(sg_hdr, diag_suppressed, 252, 4, 'u'),
-        F(sg_hdr, semuser_off, 256, 8, 'u'),
-        F(sg_hdr, semuser_cap, 264, 4, 'u'),
-        F(sg_hdr, semuser_live, 268, 4, 'u'),
+        F(sg_hdr, user_off, 256, 8, 'u'),
+        F(sg_hdr, user_cap, 264, 4, 'u'),
+        F(sg_hdr, user_live, 268, 4, 'u'),
         F(sg_hdr, an_refill_s, 272, 8, 'u'),
         F(sg_hdr, an_tokens, 280, 4, 'u'),
         F(sg_hdr, pad1, 284, 4, 'u'),
@@ -168,20 +168,21 @@ static void test_att(void **state)
     check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_att), 64);
 }
 
-static void test_semuser(void **state)
+static void test_users(void **state)
 {
     (void)state;
     const struct field f[] = {
-        F(sg_semuser, state, 0, 4, 'u'),
-        F(sg_semuser, semid, 4, 4, 's'),
-        F(sg_semuser, pid, 8, 4, 's'),
-        F(sg_semuser, flags, 12, 4, 'u'),
-        F(sg_semuser, start, 16, 8, 'u'),
-        F(sg_semuser, time_ns, 24, 8, 'u'),
-        F(sg_semuser, pidns, 32, 4, 'u'),
-        F(sg_semuser, pad, 36, 12, 'a'),
+        F(sg_user, state, 0, 4, 'u'),
+        F(sg_user, id, 4, 4, 's'),
+        F(sg_user, pid, 8, 4, 's'),
+        F(sg_user, flags, 12, 4, 'u'),
+        F(sg_user, start, 16, 8, 'u'),
+        F(sg_user, time_ns, 24, 8, 'u'),
+        F(sg_user, pidns, 32, 4, 'u'),
+        F(sg_user, kind, 36, 4, 'u'),
+        F(sg_user, pad, 40, 8, 'a'),
     };
-    check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_semuser), 48);
+    check_fields(f, sizeof f / sizeof f[0], sizeof(struct sg_user), 48);
 }
 
 static void test_intent(void **state)
@@ -237,14 +238,14 @@ static void test_event(void **state)
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(SG_LEDGER_VERSION, 7);
+    assert_int_equal(SG_LEDGER_VERSION, 8);
     assert_int_equal(SG_PIDNS_CAP, 64);
     assert_int_equal(SG_PIDNS_ANC, 5);
     assert_int_equal(SG_REC_CLAIM_NS, 0x7fc00000u);
     assert_int_equal(SG_REC_CLAIM, 0x80000000u);
     assert_int_equal(SG_REC_CLAIM_PID, 0x003fffffu);
     assert_int_equal(SG_EV_CAP, 64);
-    assert_int_equal(SG_SEMUSER_CAP, 16384);
+    assert_int_equal(SG_USER_CAP, 16384);
     assert_int_equal(SG_USE_LOOKUP, 0x1);
     assert_int_equal(SG_USE_INHERITED, 0x2);
     assert_int_equal(SG_USE_BYID, 0x4);
@@ -257,12 +258,14 @@ static void test_constants(void **state)
     assert_int_equal(SG_LIM_SEMMNI, 6);
     assert_int_equal(SG_LIM_SEMMNS, 7);
     assert_int_equal(SG_LIM_SEMMSL, 8);
+    assert_int_equal(SG_LIM_MSGMNI, 9);
     assert_int_equal(sizeof SG_LEDGER_MAGIC - 1, 8);
     assert_memory_equal(SG_LEDGER_MAGIC, "SHMGLDGR", 8);
     assert_int_equal(SG_REC_EMPTY, 0);
     assert_int_equal(SG_REC_LIVE, 1);
     assert_int_equal(SG_KIND_SHM, 1);
     assert_int_equal(SG_KIND_SEM, 2);
+    assert_int_equal(SG_KIND_MSG, 3);
     assert_int_equal(SG_SEG_PENDING, 0x1);
     assert_int_equal(SG_SEG_CREATOR, 0x2);
     assert_int_equal(SG_SEG_PRIVATE, 0x4);
@@ -280,7 +283,7 @@ static void test_file_size(void **state)
     assert_int_equal(SG_ATT_CAP_DEFAULT, 65536);
     assert_int_equal(SG_INTENT_CAP_DEFAULT, 4096);
     assert_int_equal(SG_PEND_CAP_DEFAULT, 1024);
-    /* 320 + 65536*512 + 65536*64 + 16384*48 (semaphore users) + 4096*32
+    /* 320 + 65536*512 + 65536*64 + 16384*48 (users of sets and queues) + 4096*32
      * + 1024*8 + 64*256 (events) + 64*32 (pid namespaces) */
     const uint64_t fixed = 320 + 16384 * 48 + 64 * 256 + 64 * 32;
     assert_int_equal(sg_layout_file_size(SG_SEG_CAP_DEFAULT, SG_ATT_CAP_DEFAULT,
@@ -399,7 +402,7 @@ static void test_file_bytes(void **state)
     assert_int_equal((uint64_t)st.st_size, size);
 
     assert_memory_equal(b, "SHMGLDGR", 8);
-    assert_int_equal(rd32(b + 8), 7);                 /* version */
+    assert_int_equal(rd32(b + 8), 8);                 /* version */
     assert_int_equal(rd32(b + 12), 320);              /* hdr_size */
     assert_int_equal(rd64(b + 16), size);             /* file_size */
     assert_int_equal(rd64(b + 24), ns);               /* ipcns_ino */
@@ -415,8 +418,8 @@ static void test_file_bytes(void **state)
     assert_int_equal(rd64(b + 88), rd64(b + 104) + 64 * 256);            /* pend_off */
     assert_int_equal(rd32(b + 96), 16);                                  /* pend_cap */
     assert_int_equal(rd64(b + 64), rd64(b + 88) + 16 * 8);               /* intent_off */
-    assert_int_equal(rd64(b + 256), rd64(b + 64) + 32 * 32);             /* semuser_off */
-    assert_int_equal(rd32(b + 264), 16384);                              /* semuser_cap */
+    assert_int_equal(rd64(b + 256), rd64(b + 64) + 32 * 32);             /* user_off */
+    assert_int_equal(rd32(b + 264), 16384);                              /* user_cap */
     assert_int_equal(rd64(b + 48), rd64(b + 256) + 16384 * 48);          /* seg_off */
     assert_int_equal(rd64(b + 56), rd64(b + 48) + 64 * 512);             /* att_off */
     assert_int_equal(rd64(b + 56) + 128 * 64, size);  /* the attachments end the file */
@@ -428,7 +431,7 @@ static void test_file_bytes(void **state)
     for (size_t i = 192; i < 256; i++)
         assert_int_equal(b[i], 0);          /* counters start at zero */
     for (size_t i = 268; i < 288; i++)
-        assert_int_equal(b[i], 0);          /* semuser_live, an_*, pad1 */
+        assert_int_equal(b[i], 0);          /* user_live, an_*, pad1 */
     for (size_t i = 300; i < 320; i++)
         assert_int_equal(b[i], 0);          /* pad2 */
     /* The pending index starts empty (id -1). */
@@ -437,7 +440,7 @@ static void test_file_bytes(void **state)
     /* The typed views point where the header says. */
     assert_ptr_equal((unsigned char *)L.seg, b + rd64(b + 48));
     assert_ptr_equal((unsigned char *)L.att, b + rd64(b + 56));
-    assert_ptr_equal((unsigned char *)L.semuser, b + rd64(b + 256));
+    assert_ptr_equal((unsigned char *)L.users, b + rd64(b + 256));
     assert_ptr_equal((unsigned char *)L.intent, b + rd64(b + 64));
     assert_ptr_equal((unsigned char *)L.pend, b + rd64(b + 88));
     assert_ptr_equal((unsigned char *)L.pidns, b + rd64(b + 288));
@@ -471,7 +474,7 @@ int main(void)
         cmocka_unit_test(test_hdr),
         cmocka_unit_test(test_seg),
         cmocka_unit_test(test_att),
-        cmocka_unit_test(test_semuser),
+        cmocka_unit_test(test_users),
         cmocka_unit_test(test_intent),
         cmocka_unit_test(test_pend),
         cmocka_unit_test(test_event),

@@ -1495,7 +1495,7 @@ static void test_check_image(void **state)
         r->id = -5;
         expect_reject(img, len, ns, "segment record", "a negative id");
         FRESH();
-        r->kind = 3;
+        r->kind = 4; /* 1..3: shm, sem, msg */
         expect_reject(img, len, ns, "segment record", "an unknown kind");
         break;
     }

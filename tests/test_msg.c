@@ -165,10 +165,10 @@ static void test_doctor_msgmni(void **state)
     fclose(f);
 }
 
-/* check: a queue the run leaves is reported in an isolated run (nothing
- * records who makes a queue, so only there is it the run's), with what
- * it holds and its last sender; --cleanup removes it; a run that is not
- * isolated counts it apart. */
+/* check: a queue the run leaves is reported with its creator and call
+ * site from the run's ledger, and what it holds and its last sender;
+ * --cleanup removes it; a run that is not isolated reports its own queue
+ * (recorded) and counts apart one made without the library. */
 static void test_check_queue_leak(void **state)
 {
     (void)state;
@@ -181,10 +181,12 @@ static void test_check_queue_leak(void **state)
     int q = -1;
     assert_int_equal(sscanf(res.out, "msqid %d", &q), 1);
     char want[128];
-    snprintf(want, sizeof want, "Leaked message queue %d: key IPC_PRIVATE, 1 message (6 bytes) held", q);
+    snprintf(want, sizeof want, "Leaked message queue %d: key IPC_PRIVATE, held, 1 message (6 bytes) "
+                                "in it", q);
     ASSERT_HAS(res.err, want);
     ASSERT_HAS(res.err, "(not running now)");
-    ASSERT_HAS(res.err, "creator not recorded: the library does not record queues yet");
+    ASSERT_HAS(res.err, "(helper_check, uid 0), dead now");
+    ASSERT_HAS(res.err, "at main (tests/helper_check.c:");
     ASSERT_HAS(res.err, "1 message queue leaked");
     char *json[] = { (char *)SGT_TOOL, "check", "--isolate", "--json", "--",
                      (char *)SGT_HELPER("helper_check"), "msgleak", NULL };
@@ -192,28 +194,42 @@ static void test_check_queue_leak(void **state)
     assert_true(sgt_exited(&res, 99));
     ASSERT_HAS(res.err, "\"queue_leaks\":[{\"msqid\":");
     ASSERT_HAS(res.err, "\"messages\":1,\"bytes\":6,");
+    ASSERT_HAS(res.err, "\"state\":\"held\",\"creator\":{\"pid\":");
+    ASSERT_HAS(res.err, "\"function\":\"main\",\"file\":\"tests/helper_check.c\"");
+    ASSERT_HAS(res.err, "\"recorded\":true");
     ASSERT_HAS(res.err, "\"leaked_queues\":1");
     char *clean[] = { (char *)SGT_TOOL, "check", "--isolate", "--cleanup", "--",
                       (char *)SGT_HELPER("helper_check"), "msgleak", NULL };
     sgt_run(&res, clean, bare_env, 60);
     assert_true(sgt_exited(&res, 99));
     ASSERT_HAS(res.err, "removed (--cleanup)");
-    /* Not isolated: here, in this test's namespace, counted apart. */
+    /* Not isolated: here, in this test's namespace, the run's own queue
+     * is told apart by its record... */
     char *here[] = { (char *)SGT_TOOL, "check", "--", (char *)SGT_HELPER("helper_check"), "msgleak",
                      NULL };
     sgt_run(&res, here, bare_env, 60);
+    assert_true(sgt_exited(&res, 99));
+    assert_int_equal(sscanf(res.out, "msqid %d", &q), 1);
+    snprintf(want, sizeof want, "Leaked message queue %d: key IPC_PRIVATE, held", q);
+    ASSERT_HAS(res.err, want);
+    ASSERT_LACKS(res.err, "Not counted");
+    /* ... and one made without the library is counted apart. */
+    char *other[] = { (char *)SGT_TOOL, "check", "--", "/usr/bin/env", "LD_PRELOAD=",
+                      (char *)SGT_HELPER("helper_check"), "msgleak", NULL };
+    sgt_run(&res, other, bare_env, 60);
     assert_true(sgt_exited(&res, 0));
-    ASSERT_HAS(res.err, "Not counted: 1 message queue appeared meanwhile");
+    ASSERT_HAS(res.err, "Not counted: 1 other message queue appeared meanwhile");
 }
 
-/* A program whose msgget calls all succeed needs nothing of the library:
- * it opens no ledger (the library records no queue; only a failure calls
- * for its set-up, to explain it). */
-static void test_msgget_success_opens_nothing(void **state)
+/* In mode off, a program whose msgget calls all succeed opens no ledger:
+ * the library is a pure pass-through.  (In the other modes it records
+ * the queue's creator: test_msg_records.c.) */
+static void test_msgget_off_opens_nothing(void **state)
 {
     (void)state;
+    char *off_env[] = { env_preload, env_ledger, "SHMGUARD_MODE=off", NULL };
     char *helper[] = { (char *)SGT_HELPER("helper_check"), "msgleak", NULL };
-    sgt_run(&res, helper, lib_env, 30);
+    sgt_run(&res, helper, off_env, 30);
     assert_true(sgt_exited(&res, 0));
     int q = -1;
     assert_int_equal(sscanf(res.out, "msqid %d", &q), 1);
@@ -230,7 +246,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ls_queues, setup, after),
         cmocka_unit_test_setup_teardown(test_doctor_msgmni, setup, after),
         cmocka_unit_test_setup_teardown(test_check_queue_leak, setup, after),
-        cmocka_unit_test_setup_teardown(test_msgget_success_opens_nothing, setup, after),
+        cmocka_unit_test_setup_teardown(test_msgget_off_opens_nothing, setup, after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

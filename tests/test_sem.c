@@ -29,12 +29,12 @@ static const struct sg_seg *sem_rec(const struct sg_ledger *L, int id)
     return found;
 }
 
-static const struct sg_semuser *user_rec(const struct sg_ledger *L, int id, pid_t pid)
+static const struct sg_user *user_rec(const struct sg_ledger *L, int id, pid_t pid)
 {
-    const struct sg_semuser *found = NULL;
-    for (uint32_t i = 0; i < L->hdr->semuser_cap; i++) {
-        const struct sg_semuser *u = &L->semuser[i];
-        if (u->state == SG_REC_LIVE && u->semid == id && u->pid == pid) {
+    const struct sg_user *found = NULL;
+    for (uint32_t i = 0; i < L->hdr->user_cap; i++) {
+        const struct sg_user *u = &L->users[i];
+        if (u->state == SG_REC_LIVE && u->id == id && u->kind == SG_KIND_SEM && u->pid == pid) {
             assert_null(found);
             found = u;
         }
@@ -110,7 +110,7 @@ static void test_create_lookup_byid(void **state)
     r = sem_rec(&L, id);
     assert_non_null(r);
     assert_int_equal(r->cr_pid, a->pid);
-    const struct sg_semuser *u = user_rec(&L, id, b->pid);
+    const struct sg_user *u = user_rec(&L, id, b->pid);
     assert_non_null(u);
     assert_true(sgt_marks(u->start, b->start));
     assert_true(u->flags & SG_USE_LOOKUP);
@@ -168,7 +168,7 @@ static void test_fork_and_sigkill(void **state)
     unsigned long long cstart = kvx(rep, "start");
     struct sg_ledger L;
     load(&L);
-    const struct sg_semuser *u = user_rec(&L, id, child);
+    const struct sg_user *u = user_rec(&L, id, child);
     assert_non_null(u);
     assert_true(u->flags & SG_USE_INHERITED);
     assert_true(sgt_marks(u->start, cstart));
@@ -246,8 +246,8 @@ static void test_pid_reuse(void **state)
     struct sg_seg *r = sg_seg_find(&L, SG_KIND_SEM, id);
     assert_non_null(r);
     r->cr_pid = getpid();
-    struct sg_semuser nu = { .semid = id, .pid = getppid(), .start = 12345, .flags = SG_USE_BYID };
-    assert_non_null(sg_semuser_put(&L, &nu));
+    struct sg_user nu = { .kind = SG_KIND_SEM, .id = id, .pid = getppid(), .start = 12345, .flags = SG_USE_BYID };
+    assert_non_null(sg_user_put(&L, &nu));
     sg_ledger_unlock(&L);
     sg_ledger_close(&L);
     tool("gc", "--dry-run", NULL);
@@ -256,7 +256,7 @@ static void test_pid_reuse(void **state)
     /* A user record that names a live process with its true start time
      * keeps the set. */
     edit_open(&L);
-    struct sg_semuser *pu = sg_semuser_find(&L, id, getppid());
+    struct sg_user *pu = sg_user_find(&L, SG_KIND_SEM, id, getppid());
     assert_non_null(pu);
     pu->start = proc_start(getppid());
     sg_ledger_unlock(&L);

@@ -41,6 +41,8 @@
 #include "tool_gc_filter.c"
 #include "tool_gc.c"
 #include "tool_gc_sem.c"
+#include "tool_gc_msg.c"
+#include "tool_gc_obj.c"
 
 #include "fixture.h"
 

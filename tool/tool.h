@@ -10,6 +10,7 @@
 
 #include "sg_analysis.h"
 #include "sg_kernel.h"
+#include "sg_kmsg.h"
 #include "sg_ksem.h"
 #include "sg_ledger.h"
 
@@ -231,26 +232,61 @@ int gc_recheck(const struct gc_item *it, struct sg_ledger *own, const char *dir,
  * *how (may be NULL) says which way it was dead, or why it cannot tell. */
 int gc_dead(int32_t pid, uint64_t start, uint32_t ns, const char **how);
 
-/* Semaphore sets (tool_gc_sem.c): one decision per set. */
-struct gc_sem_item {
-    struct sg_ksem k;           /* the kernel's facts when decided */
+/* Semaphore sets (tool_gc_sem.c) and message queues (tool_gc_msg.c):
+ * one decision per object; what they share is in tool_gc_obj.c. */
+struct gc_obj_item {
+    uint32_t kind;              /* SG_KIND_SEM or SG_KIND_MSG */
+    struct sg_ksem k;           /* a set: the kernel's facts when decided */
+    struct sg_kmsg q;           /* a queue: the same */
+    int32_t id;
+    uint32_t uid, cuid;         /* owner and creator uids (kernel) */
     int orphan;                 /* to be removed */
+    int forced;                 /* a queue that holds messages, removed by
+                                 * --force --msqid (its owners all dead) */
     int32_t cr_pid;             /* the creator proven dead */
     uint64_t cr_start;
     uint32_t cr_pidns;
     int not_permitted;
     char why[512];
 };
-struct gc_sem_totals {
+struct gc_obj_totals {
     size_t removed, kept, failed;
 };
 /* Decide about every set of the view (or those semids names). */
 size_t gc_sem_decide(const struct sg_view *v, const struct gc_opts *o, const long *semids,
-                     size_t n_semids, int64_t now, struct gc_sem_item *out);
-/* Print each decision; unless dry_run, re-check each candidate on a fresh
- * view (under own's lock when own is not NULL) and remove it. */
-void gc_sem_apply(const struct gc_sem_item *items, size_t n, struct sg_ledger *own,
-                  const char *dir, int dry_run, struct gc_sem_totals *t);
+                     size_t n_semids, int64_t now, struct gc_obj_item *out);
+/* Decide about every queue of the view (or those msqids names; with
+ * o->force, a named queue that holds messages is removed when its owners
+ * are provably gone). */
+size_t gc_msg_decide(const struct sg_view *v, const struct gc_opts *o, const long *msqids,
+                     size_t n_msqids, int64_t now, struct gc_obj_item *out);
+/* Check a set or a queue again just before its removal: on the fresh
+ * view, then under own's lock (own may be NULL) for users recorded
+ * meanwhile.  1: remove; 0: keep (why says why); -1: gone. */
+int gc_sem_recheck(const struct gc_obj_item *it, const struct sg_view *fresh,
+                   const struct sg_ledger *own, char *why, size_t n);
+int gc_msg_recheck(const struct gc_obj_item *it, const struct sg_view *fresh,
+                   const struct sg_ledger *own, char *why, size_t n);
+
+/* (tool_gc_obj.c) Print each decision about sets or queues (items, all of
+ * one kind); unless dry_run, re-check each candidate with recheck (that
+ * kind's) on a fresh view (under own's lock when own is not NULL) and
+ * remove it. */
+typedef int (*gc_obj_recheck_fn)(const struct gc_obj_item *it, const struct sg_view *fresh,
+                                 const struct sg_ledger *own, char *why, size_t n);
+void gc_obj_apply(const struct gc_obj_item *items, size_t n, gc_obj_recheck_fn recheck,
+                  struct sg_ledger *own, const char *dir, int dry_run, struct gc_obj_totals *t);
+/* 1 if id is among the n ids. */
+int gc_obj_named(const long *ids, size_t n, long id);
+/* The recorded users of (kind, id) in the view: how many, how many dead. */
+void gc_obj_users(const struct sg_view *v, uint32_t kind, int id, unsigned *n, unsigned *dead);
+/* A live user of (kind, id) recorded in own (its lock held): its pid, or 0. */
+int32_t gc_obj_new_user(const struct sg_ledger *own, uint32_t kind, int32_t id);
+/* Fill it as an orphan of creator rec (comm: " (cmd)" or ""), with nusers
+ * dead users; unless o->min_age keeps it young (it->why says so, 0).
+ * 1 when it is a candidate. */
+int gc_obj_orphan(struct gc_obj_item *it, const struct sg_seg *rec, const char *comm,
+                  unsigned nusers, const struct gc_opts *o, int64_t now);
 
 /* The semaphore section of doctor (tool_doctor_sem.c). */
 #define DOCTOR_SEM_EXIT_ORPHANS 2
@@ -291,17 +327,16 @@ int doctor_prom_print(const struct doctor_metrics *m, FILE *f);
 int doctor_prom_write(const struct doctor_metrics *m, const char *path);
 
 /* The message queue part of doctor (tool_doctor_msg.c). */
-#include "sg_kmsg.h"
-enum { DOCTOR_MSG_IN_USE, DOCTOR_MSG_UNKNOWN };
+#define DOCTOR_MSG_STATES 4     /* by enum sg_msgstate */
 struct doctor_msg {
     int have;                   /* 0: the kernel's queues or limits unreadable */
     struct sg_msglimits l;
     int mni;                    /* 0 ok, 1 near (>= 90%), 2 exhausted */
-    size_t queues[2];           /* by DOCTOR_MSG_* */
-    uint64_t msgs[2], bytes[2];
+    size_t queues[DOCTOR_MSG_STATES];
+    uint64_t msgs[DOCTOR_MSG_STATES], bytes[DOCTOR_MSG_STATES];
     int exit;                   /* 0, or DOCTOR_SEM_EXIT_LIMIT */
 };
-void doctor_msg_analyse(struct doctor_msg *d);
+void doctor_msg_analyse(const struct sg_view *v, struct doctor_msg *d);
 void doctor_msg_text(const struct doctor_msg *d, FILE *f);
 /* Prints the member "queues": {...}, with a trailing comma. */
 void doctor_msg_json(const struct doctor_msg *d, FILE *f);
@@ -324,16 +359,49 @@ struct ls_sem_opts {
 size_t ls_sem_count(const struct ls_sem_opts *o, const struct sg_view *v);
 int ls_sem_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out);
 
+/* Cells the set and queue tables share (tool_ls_sem.c).  USERS: the
+ * recorded users of (kind, id), "PID", "PID(dead)", "PID(?)" or
+ * "PID(not-visible)", joined by "," (by "\n" for JSON arrays), into *out
+ * (malloc'd, NULL when none; -1 out of memory).  CPID: the creator's pid
+ * of rec ("" without a creator record).  ALIVE: "yes", "no", ... or NULL. */
+int ls_users_cell(const struct sg_view *v, uint32_t kind, int id, int json, char **out);
+/* AGE: since the recorded creation, else since the kernel's ctime;
+ * seconds for JSON. */
+void ls_age_cell(char *buf, size_t n, const struct sg_seg *rec, int64_t ctime, int64_t now,
+                 int json);
+
+/* A table of sets or queues: its columns, and for each of the n objects
+ * that take() selects, cell() gives column c's text: in buf (n bytes),
+ * or *data pointed elsewhere (NULL: no value), or a malloc'd *owned that
+ * the table frees; -1 when out of memory.  Column 0 is the key. */
+struct ls_col {
+    const char *name;
+    double whint;
+    int flags, json;
+};
+struct ls_table {
+    const char *name;           /* the JSON array's name */
+    const struct ls_col *cols;
+    int ncols;
+    size_t n;
+    int (*take)(const struct ls_table *t, size_t i);
+    int (*cell)(const struct ls_table *t, size_t i, int c, char *buf, size_t n,
+                const char **data, char **owned);
+    const struct ls_sem_opts *o;
+    const struct sg_view *v;
+    int64_t now;
+};
+/* Print it as a table (or a JSON object) to out.  0, or -1. */
+int ls_table_print(const struct ls_table *t, FILE *out);
+void ls_cpid_cell(char *buf, size_t n, const struct sg_seg *rec, int creator_alive);
+const char *ls_alive_cell(const struct sg_seg *rec, int creator_alive, int json);
+
 /* ---- the message queue table of ls (tool_ls_msg.c) --------------------- */
-struct sg_kmsg;
-struct sg_kmsgsnap;
-/* Queues of q that pass the filters of o (--orphans takes none: no queue
- * is proved orphaned without a creator record); print them as a table
- * (or a JSON object named "queues").  0, or -1 out of memory. */
-size_t ls_msg_count(const struct ls_sem_opts *o, const struct sg_kmsgsnap *q);
-int ls_msg_print(const struct ls_sem_opts *o, const struct sg_kmsgsnap *q, FILE *out);
-/* "in-use" while its last sender or receiver lives, else "unknown". */
-const char *ls_msg_state(const struct sg_kmsg *k);
+/* Queues of the view that pass the filters of o (--orphans: orphaned and
+ * held ones); print them as a table (or a JSON object named "queues").
+ * 0, or -1 out of memory. */
+size_t ls_msg_count(const struct ls_sem_opts *o, const struct sg_view *v);
+int ls_msg_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out);
 
 int cmd_ledger(int argc, char **argv);
 /* `ledger --check [--repair]` (tool_ledger_check.c); dir NULL: the

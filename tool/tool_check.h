@@ -43,10 +43,15 @@ struct check_sem {
     char note[160];
 };
 
-/* A message queue the run left (isolated runs only: the library does not
- * record queue creators, so only a private namespace says whose it is). */
+/* A message queue the run created and left: its creation recorded in the
+ * run's ledger, or (isolated runs) any new queue of the namespace. */
 struct check_msg {
     struct sg_kmsg k;
+    int has_rec;
+    struct sg_seg rec;
+    int creator_alive;
+    enum sg_msgstate state;
+    char comm[SG_COMM_LEN];
     int last_alive;             /* a live last sender or receiver: its pid; 0; -1 */
     int removed;
     char note[160];
@@ -81,9 +86,9 @@ struct check_run {
     size_t n_other_sems;        /* new sets of processes outside the ledger */
     struct sg_kmsgsnap msgs_before; /* the namespace's message queues before */
     int msgs_unread;            /* that list could not be read: no queue reported */
-    struct check_msg *qleak;    /* queues leaked (isolated runs), sorted by id */
+    struct check_msg *qleak;    /* queues leaked, sorted by id */
     size_t n_qleaks;
-    size_t n_other_msgs;        /* new queues of a run that is not isolated */
+    size_t n_other_msgs;        /* new queues of processes outside the ledger */
     struct { int pid; char comm[SG_COMM_LEN]; } running[CHECK_MAX_RUNNING];
     size_t n_running;           /* the run's processes still alive */
 };

@@ -2,8 +2,8 @@
  * tool_check_report.c - what a `shmguard check` run left behind, and the
  * report that says so (see tool_check.c for how the run is made).
  *
- * A leak is a segment or a semaphore set that the run created and that
- * still exists when the command has ended.  "The run created it" means a creation record in the
+ * A leak is a segment, a semaphore set or a message queue that the run
+ * created and that still exists when the command has ended.  "The run created it" means a creation record in the
  * run's own ledger directory whose kernel identity (id, creator pid and
  * uid) still matches; under --isolate also any segment of the private
  * namespace, even one made without the library.  A segment whose removal
@@ -52,38 +52,38 @@ int check_before(struct check_run *r)
 }
 
 /* The queues that exist now and did not before (id, key and creator uid
- * are their identity): the run's, when it is isolated; else counted
- * apart, since nothing records who made a queue. */
-static int collect_queues(struct check_run *r)
+ * are their identity): the run's when its ledger recorded their creation
+ * (or, isolated, any); the others counted apart. */
+static int collect_queues(struct check_run *r, const struct sg_view *v)
 {
-    struct sg_kmsgsnap now;
-    if (r->msgs_unread || sg_kmsgsnap_read(&now) != 0)
+    if (r->msgs_unread || !v->have_msgs)
         return 0; /* reported as none: the kernel's list could not be read */
-    int rc = 0;
-    for (size_t i = 0; i < now.n && rc == 0; i++) {
-        const struct sg_kmsg *k = &now.v[i], *b = NULL;
-        for (size_t j = 0; j < r->msgs_before.n && !b; j++)
-            if (r->msgs_before.v[j].id == k->id)
-                b = &r->msgs_before.v[j];
-        if (b && b->key == k->key && b->cuid == k->cuid)
+    for (size_t i = 0; i < v->n_msg; i++) {
+        const struct sg_msginfo *m = &v->msg[i];
+        const struct sg_kmsg *b = sg_kmsgsnap_find(&r->msgs_before, m->k.id);
+        if (b && b->key == m->k.key && b->cuid == m->k.cuid)
             continue;
-        if (!r->isolated) {
+        int ours = m->rec && (m->rec->flags & SG_SEG_CREATOR);
+        if (!ours && !r->isolated) {
             r->n_other_msgs++;
             continue;
         }
         struct check_msg *nv = realloc(r->qleak, (r->n_qleaks + 1) * sizeof *nv);
-        if (!nv) {
-            rc = -1;
-            break;
-        }
+        if (!nv)
+            return -1;
         r->qleak = nv;
         struct check_msg *c = &nv[r->n_qleaks++];
         memset(c, 0, sizeof *c);
-        c->k = *k;
-        c->last_alive = sg_kmsg_last_alive(k);
+        c->k = m->k;
+        c->has_rec = ours;
+        if (ours)
+            c->rec = *m->rec;
+        c->creator_alive = m->creator_alive;
+        c->state = m->state;
+        memcpy(c->comm, m->comm, sizeof c->comm);
+        c->last_alive = sg_kmsg_last_alive(&m->k);
     }
-    sg_kmsgsnap_free(&now);
-    return rc;
+    return 0;
 }
 
 /* The same for a set: id, key, creator uid and size are its identity. */
@@ -248,7 +248,7 @@ int check_collect(struct check_run *r)
             return -1;
         }
     }
-    if (collect_sets(r, &v) != 0 || collect_queues(r) != 0) {
+    if (collect_sets(r, &v) != 0 || collect_queues(r, &v) != 0) {
         sg_view_free(&v);
         fprintf(stderr, "%s: check: out of memory\n", sg_prog);
         return -1;
@@ -325,7 +325,10 @@ void check_cleanup(struct check_run *r)
             snprintf(c->note, sizeof c->note,
                      "not removed by --cleanup: a process of the run still runs%s",
                      c->last_alive > 0 ? " (its last sender or receiver)" : "");
-        else if (msgctl(c->k.id, IPC_RMID, NULL) != 0)
+        else if (c->state == SG_MSG_IN_USE)
+            snprintf(c->note, sizeof c->note,
+                     "not removed by --cleanup: in use (its creator or a recorded user runs)");
+        else if (real_msgctl(c->k.id, IPC_RMID, NULL) != 0)
             snprintf(c->note, sizeof c->note, "not removed: IPC_RMID failed: %s", strerror(errno));
         else {
             c->removed = 1;
@@ -477,6 +480,23 @@ static void seg_text(FILE *f, const char *pfx, const char *label, const struct c
         fprintf(f, "%s    %s\n", pfx, c->note);
 }
 
+/* The creator of a set or a queue (which the kernel does not keep): the
+ * record's, or that there is none; then the note. */
+static void owner_text(FILE *f, const char *pfx, int has_rec, const struct sg_seg *rec,
+                       int creator_alive, uint32_t cuid, const char *note, int64_t start_s)
+{
+    const char *alive = creator_alive == 1 ? "alive" : creator_alive == 0 ? "dead"
+                        : creator_alive == SG_ALIVE_HIDDEN ? "not visible from this pid namespace"
+                                                           : "alive?";
+    if (has_rec)
+        creator_text(f, pfx, rec, alive, start_s);
+    else
+        fprintf(f, "%s    created by a process without the library (uid %u): no creator, no call "
+                   "site\n", pfx, (unsigned)cuid);
+    if (note[0])
+        fprintf(f, "%s    %s\n", pfx, note);
+}
+
 /* One leaked set, as seg_text does for segments. */
 static void sem_text(FILE *f, const char *pfx, const struct check_sem *c, int64_t start_s)
 {
@@ -484,16 +504,26 @@ static void sem_text(FILE *f, const char *pfx, const struct check_sem *c, int64_
     fmt_key(key, sizeof key, c->k.key);
     fprintf(f, "%s Leaked semaphore set %d: key %s, %u semaphore%s, %s\n", pfx, c->k.id, key,
             c->k.nsems, c->k.nsems == 1 ? "" : "s", sg_semstate_name(c->state));
-    const char *alive = c->creator_alive == 1 ? "alive" : c->creator_alive == 0 ? "dead"
-                        : c->creator_alive == SG_ALIVE_HIDDEN ? "not visible from this pid namespace"
-                                                              : "alive?";
-    if (c->has_rec)
-        creator_text(f, pfx, &c->rec, alive, start_s);
+    owner_text(f, pfx, c->has_rec, &c->rec, c->creator_alive, c->k.cuid, c->note, start_s);
+}
+
+/* One leaked queue: what it holds, its last sender, its creator. */
+static void msg_text(FILE *f, const char *pfx, const struct check_msg *c, int64_t start_s)
+{
+    char key[16];
+    fmt_key(key, sizeof key, c->k.key);
+    fprintf(f, "%s Leaked message queue %d: key %s, %s, %" PRIu64 " message%s (%" PRIu64
+               " bytes) in it\n",
+            pfx, c->k.id, key, sg_msgstate_name(c->state), c->k.qnum, c->k.qnum == 1 ? "" : "s",
+            c->k.cbytes);
+    if (c->k.lspid > 0)
+        fprintf(f, "%s    last sent by pid %d (%s)\n", pfx, c->k.lspid,
+                c->last_alive == c->k.lspid ? "alive"
+                : c->last_alive < 0       ? "alive or not: no /proc"
+                                          : "not running now");
     else
-        fprintf(f, "%s    created by a process without the library (uid %u): no creator, no call "
-                   "site\n", pfx, (unsigned)c->k.cuid);
-    if (c->note[0])
-        fprintf(f, "%s    %s\n", pfx, c->note);
+        fprintf(f, "%s    nothing ever sent\n", pfx);
+    owner_text(f, pfx, c->has_rec, &c->rec, c->creator_alive, c->k.cuid, c->note, start_s);
 }
 
 static void event_site(char *buf, size_t n, const struct sg_event *e)
@@ -529,21 +559,8 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
         sem_text(f, pfx, &r->sleak[i], start_s);
     }
     for (size_t i = 0; i < r->n_qleaks; i++) {
-        const struct check_msg *c = &r->qleak[i];
-        char key[16];
-        fmt_key(key, sizeof key, c->k.key);
-        fprintf(f, "%s\n%s Leaked message queue %d: key %s, %" PRIu64 " message%s (%" PRIu64
-                   " bytes) held\n",
-                pfx, pfx, c->k.id, key, c->k.qnum, c->k.qnum == 1 ? "" : "s", c->k.cbytes);
-        if (c->k.lspid > 0)
-            fprintf(f, "%s    last sent by pid %d (%s)\n", pfx, c->k.lspid,
-                    c->last_alive == c->k.lspid ? "alive"
-                    : c->last_alive < 0       ? "alive or not: no /proc"
-                                              : "not running now");
-        else
-            fprintf(f, "%s    nothing ever sent\n", pfx);
-        fprintf(f, "%s    creator not recorded: the library does not record queues yet%s%s\n", pfx,
-                c->note[0] ? "; " : "", c->note);
+        fprintf(f, "%s\n", pfx);
+        msg_text(f, pfx, &r->qleak[i], start_s);
     }
     for (size_t i = 0; i < r->n_pend; i++) {
         const struct check_seg *c = &r->pend[i];
@@ -589,8 +606,9 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
                    "processes without the run's ledger; --isolate tells them apart.\n",
                 pfx, pfx, r->n_other_sems, r->n_other_sems == 1 ? "" : "s");
     if (r->n_other_msgs)
-        fprintf(f, "%s\n%s Not counted: %zu message queue%s appeared meanwhile; nothing records "
-                   "who makes a queue, so only --isolate counts them as the run's.\n",
+        fprintf(f, "%s\n%s Not counted: %zu other message queue%s appeared meanwhile, made by "
+                   "processes outside the run's ledger; --isolate counts every new queue as the "
+                   "run's.\n",
                 pfx, pfx, r->n_other_msgs, r->n_other_msgs == 1 ? "" : "s");
     sg_fmt_bytes(size, sizeof size, bytes);
     char sets[128] = "";
@@ -655,6 +673,29 @@ static void site_json(FILE *f, const char *obj, uint64_t off, const char *sym, s
     fprintf(f, ",\"object_changed\":%s}", s.changed ? "true" : "false");
 }
 
+/* "creator":{...}|null,"site":...,"recorded":...,"removed":...,"note":"..."} of a
+ * set or a queue (closes its object). */
+static void owner_json(FILE *f, int has_rec, const struct sg_seg *rec, int creator_alive,
+                       int removed, const char *note, size_t note_len)
+{
+    fprintf(f, "\"creator\":");
+    if (has_rec) {
+        fprintf(f, "{\"pid\":%d,\"command\":", rec->cr_pid);
+        json_str(f, rec->cr_comm, SG_COMM_LEN);
+        fprintf(f, ",\"uid\":%u,\"alive\":%s,\"executable\":", (unsigned)rec->cr_uid,
+                creator_alive == 1 ? "true" : creator_alive == 0 ? "false" : "null");
+        json_str(f, rec->cr_exe, SG_PATH_LEN);
+        fprintf(f, ",\"time_ns\":%" PRIu64 "},\"site\":", rec->cr_time_ns);
+        site_json(f, rec->site_obj, rec->site_off, rec->site_sym, SG_SYM_LEN,
+                  (int64_t)(rec->cr_time_ns / 1000000000u));
+    } else
+        fprintf(f, "null,\"site\":null");
+    fprintf(f, ",\"recorded\":%s,\"removed\":%s,\"note\":", has_rec ? "true" : "false",
+            removed ? "true" : "false");
+    json_str(f, note, note_len);
+    fprintf(f, "}");
+}
+
 static void seg_json(FILE *f, const struct check_seg *c)
 {
     fprintf(f, "{\"id\":%d,\"key\":%d,\"size\":%" PRIu64 ",\"state\":\"%s\",\"nattch\":%" PRIu64, c->k.id,
@@ -713,33 +754,18 @@ static void report_json(FILE *f, const struct check_run *r)
     fprintf(f, "],\"semaphore_leaks\":[");
     for (size_t i = 0; i < r->n_sleaks; i++) {
         const struct check_sem *c = &r->sleak[i];
-        fprintf(f, "%s{\"semid\":%d,\"key\":%d,\"nsems\":%u,\"state\":\"%s\",\"creator\":",
+        fprintf(f, "%s{\"semid\":%d,\"key\":%d,\"nsems\":%u,\"state\":\"%s\",",
                 i ? "," : "", c->k.id, c->k.key, c->k.nsems, sg_semstate_name(c->state));
-        if (c->has_rec) {
-            fprintf(f, "{\"pid\":%d,\"command\":", c->rec.cr_pid);
-            json_str(f, c->rec.cr_comm, SG_COMM_LEN);
-            fprintf(f, ",\"uid\":%u,\"alive\":%s,\"executable\":", (unsigned)c->rec.cr_uid,
-                    c->creator_alive == 1 ? "true" : c->creator_alive == 0 ? "false" : "null");
-            json_str(f, c->rec.cr_exe, SG_PATH_LEN);
-            fprintf(f, ",\"time_ns\":%" PRIu64 "},\"site\":", c->rec.cr_time_ns);
-            site_json(f, c->rec.site_obj, c->rec.site_off, c->rec.site_sym, SG_SYM_LEN,
-                      (int64_t)(c->rec.cr_time_ns / 1000000000u));
-        } else
-            fprintf(f, "null,\"site\":null");
-        fprintf(f, ",\"recorded\":%s,\"removed\":%s,\"note\":", c->has_rec ? "true" : "false",
-                c->removed ? "true" : "false");
-        json_str(f, c->note, sizeof c->note);
-        fprintf(f, "}");
+        owner_json(f, c->has_rec, &c->rec, c->creator_alive, c->removed, c->note, sizeof c->note);
     }
     fprintf(f, "],\"queue_leaks\":[");
     for (size_t i = 0; i < r->n_qleaks; i++) {
         const struct check_msg *c = &r->qleak[i];
         fprintf(f, "%s{\"msqid\":%d,\"key\":%d,\"messages\":%" PRIu64 ",\"bytes\":%" PRIu64
-                   ",\"lspid\":%d,\"lrpid\":%d,\"creator\":null,\"removed\":%s,\"note\":",
+                   ",\"lspid\":%d,\"lrpid\":%d,\"state\":\"%s\",",
                 i ? "," : "", c->k.id, c->k.key, c->k.qnum, c->k.cbytes, c->k.lspid, c->k.lrpid,
-                c->removed ? "true" : "false");
-        json_str(f, c->note, sizeof c->note);
-        fprintf(f, "}");
+                sg_msgstate_name(c->state));
+        owner_json(f, c->has_rec, &c->rec, c->creator_alive, c->removed, c->note, sizeof c->note);
     }
     fprintf(f, "],\"limit_errors\":[");
     for (size_t i = 0; i < r->n_ev; i++) {

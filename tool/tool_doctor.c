@@ -871,7 +871,7 @@ int cmd_doctor(int argc, char **argv)
     doctor_sem_verdict(&d.sem, &d.v, d.verdict, sizeof d.verdict, d.exit);
     if (d.sem.exit > d.exit)
         d.exit = d.sem.exit;
-    doctor_msg_analyse(&d.msg);
+    doctor_msg_analyse(&d.v, &d.msg);
     doctor_msg_verdict(&d.msg, d.verdict, sizeof d.verdict, d.exit);
     if (d.msg.exit > d.exit)
         d.exit = d.msg.exit;

@@ -2,9 +2,7 @@
  * tool_doctor_msg.c - the message queue part of `shmguard doctor`:
  * kernel.msgmni (queues) against its use, the messages and bytes the
  * queues hold, kernel.msgmax and kernel.msgmnb, and the queues by state
- * as the kernel's facts tell it (a live last sender or receiver: in use;
- * else unknown: the library does not record queues yet, so none is
- * proved orphaned).
+ * as the view tells it (sg_analysis.h: in use, unknown, orphaned, held).
  *
  * msgget's check when creating a queue (ipc/msg.c newque, ipc_addid):
  * queues in use >= msgmni is ENOSPC, "No space left on device" again.
@@ -24,23 +22,37 @@ static double pct(uint64_t used, uint64_t lim)
     return lim ? 100.0 * (double)used / (double)lim : 0.0;
 }
 
-void doctor_msg_analyse(struct doctor_msg *d)
+void doctor_msg_analyse(const struct sg_view *v, struct doctor_msg *d)
 {
     memset(d, 0, sizeof *d);
-    struct sg_kmsgsnap q;
-    if (sg_msglimits_read(&d->l) != 0 || sg_kmsgsnap_read(&q) != 0)
+    if (!v->have_msgs || sg_msglimits_read(&d->l) != 0)
         return;
     d->have = 1;
     const struct sg_msglimits *l = &d->l;
     d->mni = l->used_queues >= l->msgmni ? 2 : pct(l->used_queues, l->msgmni) >= NEAR_PCT ? 1 : 0;
-    for (size_t i = 0; i < q.n; i++) {
-        int s = sg_kmsg_last_alive(&q.v[i]) > 0 ? DOCTOR_MSG_IN_USE : DOCTOR_MSG_UNKNOWN;
-        d->queues[s]++;
-        d->msgs[s] += q.v[i].qnum;
-        d->bytes[s] += q.v[i].cbytes;
+    for (size_t i = 0; i < v->n_msg; i++) {
+        const struct sg_msginfo *m = &v->msg[i];
+        d->queues[m->state]++;
+        d->msgs[m->state] += m->k.qnum;
+        d->bytes[m->state] += m->k.cbytes;
     }
-    sg_kmsgsnap_free(&q);
     d->exit = d->mni ? DOCTOR_SEM_EXIT_LIMIT : 0;
+}
+
+static size_t total_q(const struct doctor_msg *d)
+{
+    size_t n = 0;
+    for (int s = 0; s < DOCTOR_MSG_STATES; s++)
+        n += d->queues[s];
+    return n;
+}
+
+static uint64_t total(const uint64_t *v)
+{
+    uint64_t n = 0;
+    for (int s = 0; s < DOCTOR_MSG_STATES; s++)
+        n += v[s];
+    return n;
 }
 
 void doctor_msg_text(const struct doctor_msg *d, FILE *f)
@@ -59,10 +71,13 @@ void doctor_msg_text(const struct doctor_msg *d, FILE *f)
             d->mni == 2 ? "  EXHAUSTED" : d->mni == 1 ? "  NEARLY EXHAUSTED" : "");
     if (d->mni == 2)
         fprintf(f, "  a new queue    none can be created: msgget fails with ENOSPC (kernel.msgmni)\n");
-    fprintf(f, "  queues         %zu: %zu in use (a live last sender or receiver), %zu unknown; "
-               "%" PRIu64 " messages, %" PRIu64 " bytes held\n",
-            d->queues[0] + d->queues[1], d->queues[DOCTOR_MSG_IN_USE],
-            d->queues[DOCTOR_MSG_UNKNOWN], d->msgs[0] + d->msgs[1], d->bytes[0] + d->bytes[1]);
+    fprintf(f, "  queues         %zu: %zu in use, %zu unknown, %zu orphaned, %zu orphaned holding "
+               "messages; %" PRIu64 " messages, %" PRIu64 " bytes held\n",
+            total_q(d), d->queues[SG_MSG_IN_USE], d->queues[SG_MSG_UNKNOWN],
+            d->queues[SG_MSG_ORPHANED], d->queues[SG_MSG_HELD], total(d->msgs), total(d->bytes));
+    if (d->queues[SG_MSG_ORPHANED] + d->queues[SG_MSG_HELD])
+        fprintf(f, "  to do          shmguard gc --dry-run   # shows the orphaned queues it would "
+                   "remove\n");
     uint64_t want = d->mni ? sg_ipcmni_raise(l->msgmni, l->used_queues, NULL) : 0;
     if (d->mni && want)
         fprintf(f, "  to do          sysctl -w kernel.msgmni=%" PRIu64
@@ -86,9 +101,11 @@ void doctor_msg_json(const struct doctor_msg *d, FILE *f)
             l->used_queues, l->msgmni, pct(l->used_queues, l->msgmni), lv[d->mni]);
     fprintf(f, "    \"msgmax\": %" PRIu64 ", \"msgmnb\": %" PRIu64 ", \"messages\": %" PRIu64
                ", \"bytes\": %" PRIu64 ",\n",
-            l->msgmax, l->msgmnb, d->msgs[0] + d->msgs[1], d->bytes[0] + d->bytes[1]);
-    fprintf(f, "    \"queues\": {\"in_use\": %zu, \"unknown\": %zu}\n  },\n",
-            d->queues[DOCTOR_MSG_IN_USE], d->queues[DOCTOR_MSG_UNKNOWN]);
+            l->msgmax, l->msgmnb, total(d->msgs), total(d->bytes));
+    fprintf(f, "    \"queues\": {\"in_use\": %zu, \"unknown\": %zu, \"orphaned\": %zu, "
+               "\"held\": %zu}\n  },\n",
+            d->queues[SG_MSG_IN_USE], d->queues[SG_MSG_UNKNOWN], d->queues[SG_MSG_ORPHANED],
+            d->queues[SG_MSG_HELD]);
 }
 
 void doctor_msg_verdict(const struct doctor_msg *d, char *verdict, size_t n, int others_exit)

@@ -130,17 +130,19 @@ int doctor_prom_print(const struct doctor_metrics *m, FILE *f)
     }
 
     if (msg) {
-        static const char *qs[] = { "in_use", "unknown" };
+        /* In sg_msgstate's order. */
+        static const char *qs[] = { "in_use", "unknown", "orphaned", "held" };
         family(f, "shmguard_msg_queues", "gauge",
-               "Message queues by state: in_use (a live last sender or receiver), unknown.");
-        for (int s = 0; s < 2; s++)
+               "Message queues by state: in_use, unknown, orphaned (creator, users, last sender "
+               "and receiver gone), held (orphaned, still holding messages).");
+        for (int s = 0; s < DOCTOR_MSG_STATES; s++)
             fprintf(f, "shmguard_msg_queues{state=\"%s\"} %zu\n", qs[s], m->msg->queues[s]);
         family(f, "shmguard_msg_queue_messages", "gauge", "Messages held by the queues of each state.");
-        for (int s = 0; s < 2; s++)
+        for (int s = 0; s < DOCTOR_MSG_STATES; s++)
             fprintf(f, "shmguard_msg_queue_messages{state=\"%s\"} %" PRIu64 "\n", qs[s],
                     m->msg->msgs[s]);
         family(f, "shmguard_msg_queue_bytes", "gauge", "Bytes held by the queues of each state.");
-        for (int s = 0; s < 2; s++)
+        for (int s = 0; s < DOCTOR_MSG_STATES; s++)
             fprintf(f, "shmguard_msg_queue_bytes{state=\"%s\"} %" PRIu64 "\n", qs[s],
                     m->msg->bytes[s]);
     }

@@ -1,7 +1,8 @@
 /*
  * tool_gc.c - `shmguard gc`: remove the segments that are provably unused
- * (and, through tool_gc_sem.c, the semaphore sets; both ask
- * tool_dead.c whether a recorded process is dead).
+ * (and, through tool_gc_sem.c, tool_gc_msg.c and tool_gc_obj.c, the
+ * semaphore sets and message queues; all ask tool_dead.c whether a
+ * recorded process is dead).
  *
  * A segment is removed only when nobody is attached (kernel nattch 0 and
  * no process maps it) and either its creator is provably dead, or it has a
@@ -61,15 +62,22 @@ static void gc_usage(FILE *f)
             "(pid and start time), and no live process changed it last.  A set made\n"
             "without the library is never removed (there is no --force for sets).\n"
             "\n"
+            "Message queues the same way, and only when the kernel's last sender and last\n"
+            "receiver are gone too.  A queue that still holds messages is kept and said\n"
+            "to hold them, unless it is named with --msqid and --force is given.\n"
+            "\n"
             "Options:\n"
             " -n, --dry-run          show the decisions, remove nothing\n"
             "     --min-age <time>   keep segments younger than this: 90, 30s, 10m, 2h, 1d, 1h30m\n"
             "                        (age: since creation or the last IPC_SET, kernel ctime)\n"
             "     --id <id>          consider only this segment (may be repeated)\n"
             "     --force            with --id: also remove a segment whose creator is alive or\n"
-            "                        unknown, if nobody is attached\n"
-            "     --semid <id>       consider only this semaphore set (may be repeated; with\n"
-            "                        only --id, sets are left alone, and the other way round)\n"
+            "                        unknown, if nobody is attached; with --msqid: also an\n"
+            "                        orphaned queue that still holds messages\n"
+            "     --semid <id>       consider only this semaphore set (may be repeated)\n"
+            "     --msqid <id>       consider only this message queue (may be repeated; with\n"
+            "                        --force: also when it still holds messages).  Naming\n"
+            "                        objects of some kinds leaves the other kinds alone\n"
             "     --user <user>      consider only what this user (name or uid) owns or created\n"
             "     --command <name>   consider only what the ledger says a process of this\n"
             "                        command created (its name as ps shows it, 15 bytes at\n"
@@ -448,6 +456,17 @@ static enum gc_outcome gc_remove_one(const struct gc_item *it, struct sg_ledger 
     return out;
 }
 
+/* "Removed N WHAT, kept K." (or what a dry run would do). */
+static void gc_summary(const char *what, const struct gc_obj_totals *t, int dry_run)
+{
+    if (dry_run)
+        printf("Would remove %zu %s, keep %zu%s.\n", t->removed, what, t->kept,
+               t->failed ? ", and fail to remove the others" : "");
+    else
+        printf("Removed %zu %s, kept %zu%s.\n", t->removed, what, t->kept,
+               t->failed ? ", failed to remove the others" : "");
+}
+
 static void gc_line(const char *action, const struct gc_item *it, const char *why)
 {
     char size[32];
@@ -477,11 +496,13 @@ static int gc_open_own(const struct sg_view *v, const char *dir, struct sg_ledge
 
 int cmd_gc(int argc, char **argv)
 {
-    enum { OPT_MINAGE = 256, OPT_ID, OPT_FORCE, OPT_DIR, OPT_SEMID, OPT_USER, OPT_COMMAND };
+    enum { OPT_MINAGE = 256, OPT_ID, OPT_FORCE, OPT_DIR, OPT_SEMID, OPT_MSQID, OPT_USER,
+           OPT_COMMAND };
     static const struct option opts[] = {
         { "dry-run", no_argument, NULL, 'n' }, { "min-age", required_argument, NULL, OPT_MINAGE },
         { "id", required_argument, NULL, OPT_ID }, { "force", no_argument, NULL, OPT_FORCE },
         { "semid", required_argument, NULL, OPT_SEMID },
+        { "msqid", required_argument, NULL, OPT_MSQID },
         { "user", required_argument, NULL, OPT_USER },
         { "command", required_argument, NULL, OPT_COMMAND },
         { "dir", required_argument, NULL, OPT_DIR }, { "help", no_argument, NULL, 'h' },
@@ -490,8 +511,8 @@ int cmd_gc(int argc, char **argv)
     struct gc_opts o;
     memset(&o, 0, sizeof o);
     const char *dir = NULL;
-    long *ids = NULL, *semids = NULL;
-    size_t n_ids = 0, n_semids = 0;
+    long *ids = NULL, *semids = NULL, *msqids = NULL;
+    size_t n_ids = 0, n_semids = 0, n_msqids = 0;
     int c, rc = SG_EXIT_OK;
     optind = 1;
     opterr = 0;
@@ -505,27 +526,34 @@ int cmd_gc(int argc, char **argv)
                                            "with s, m, h or d (30s, 10m, 2h, 1d, 1h30m)", optarg);
                 free(ids);
                 free(semids);
+                free(msqids);
                 return SG_EXIT_FAILURE;
             }
             break;
         case OPT_ID:
-        case OPT_SEMID: {
+        case OPT_SEMID:
+        case OPT_MSQID: {
             long id;
-            long **list = c == OPT_ID ? &ids : &semids;
-            size_t *count = c == OPT_ID ? &n_ids : &n_semids;
+            long **list = c == OPT_ID ? &ids : c == OPT_SEMID ? &semids : &msqids;
+            size_t *count = c == OPT_ID ? &n_ids : c == OPT_SEMID ? &n_semids : &n_msqids;
             long *nv;
             if (tool_parse_long(optarg, 0, INT32_MAX, &id) != 0) {
                 tool_cmd_usage_error("gc", "invalid %s '%s': %s id is a number from 0 to %d",
-                                     c == OPT_ID ? "--id" : "--semid", optarg,
-                                     c == OPT_ID ? "a segment" : "a semaphore set", INT32_MAX);
+                                     c == OPT_ID ? "--id" : c == OPT_SEMID ? "--semid" : "--msqid",
+                                     optarg,
+                                     c == OPT_ID ? "a segment"
+                                     : c == OPT_SEMID ? "a semaphore set" : "a message queue",
+                                     INT32_MAX);
                 free(ids);
                 free(semids);
+                free(msqids);
                 return SG_EXIT_FAILURE;
             }
             if (!(nv = realloc(*list, (*count + 1) * sizeof **list))) {
                 fprintf(stderr, "%s: gc: out of memory\n", sg_prog);
                 free(ids);
                 free(semids);
+                free(msqids);
                 return SG_EXIT_FAILURE;
             }
             *list = nv;
@@ -537,6 +565,7 @@ int cmd_gc(int argc, char **argv)
                 tool_cmd_usage_error("gc", "--user: no such user: '%s'", optarg);
                 free(ids);
                 free(semids);
+                free(msqids);
                 return SG_EXIT_FAILURE;
             }
             o.have_user = 1;
@@ -547,6 +576,7 @@ int cmd_gc(int argc, char **argv)
                                      SG_COMM_LEN - 1, optarg);
                 free(ids);
                 free(semids);
+                free(msqids);
                 return SG_EXIT_FAILURE;
             }
             o.command = optarg;
@@ -556,36 +586,42 @@ int cmd_gc(int argc, char **argv)
                 tool_cmd_usage_error("gc", "empty ledger directory");
                 free(ids);
                 free(semids);
+                free(msqids);
                 return SG_EXIT_FAILURE;
             }
             dir = optarg;
             break;
-        case 'h': gc_usage(stdout); free(ids); free(semids); return SG_EXIT_OK;
-        case 'V': tool_print_version(); free(ids); free(semids); return SG_EXIT_OK;
-        default: tool_getopt_error("gc", c, argv); free(ids); free(semids); return SG_EXIT_FAILURE;
+        case 'h': gc_usage(stdout); free(ids); free(semids); free(msqids); return SG_EXIT_OK;
+        case 'V': tool_print_version(); free(ids); free(semids); free(msqids); return SG_EXIT_OK;
+        default: tool_getopt_error("gc", c, argv); free(ids); free(semids); free(msqids); return SG_EXIT_FAILURE;
         }
     }
     if (optind < argc) {
         tool_cmd_usage_error("gc", "unexpected argument '%s'", argv[optind]);
         free(ids);
         free(semids);
+        free(msqids);
         return SG_EXIT_FAILURE;
     }
     if (dir && (tool_dir_arg("gc", dir) != 0 || tool_dir_readable("gc", dir) != 0)) {
         free(ids);
         free(semids);
+        free(msqids);
         return SG_EXIT_FAILURE;
     }
-    if (o.force && !n_ids) {
-        tool_cmd_usage_error("gc", "--force needs the segments named with --id");
+    if (o.force && !n_ids && !n_msqids) {
+        tool_cmd_usage_error("gc", "--force needs the segments named with --id, or the queues "
+                                   "with --msqid");
         free(ids);
         free(semids);
+        free(msqids);
         return SG_EXIT_FAILURE;
     }
     o.ids = ids;
     o.n_ids = n_ids;
-    /* Naming only sets leaves segments alone, and the other way round. */
-    int do_shm = n_ids || !n_semids, do_sem = n_semids || !n_ids;
+    /* Naming objects of some kinds leaves the other kinds alone. */
+    int named = n_ids || n_semids || n_msqids;
+    int do_shm = n_ids || !named, do_sem = n_semids || !named, do_msg = n_msqids || !named;
     if (!dir)
         dir = sg_config_get()->ledger_dir;
 
@@ -595,6 +631,7 @@ int cmd_gc(int argc, char **argv)
                 sg_prog, strerror(errno));
         free(ids);
         free(semids);
+        free(msqids);
         return SG_EXIT_FAILURE;
     }
     struct proc_scan ps;
@@ -604,6 +641,7 @@ int cmd_gc(int argc, char **argv)
         sg_view_free(&v);
         free(ids);
         free(semids);
+        free(msqids);
         return SG_EXIT_FAILURE;
     }
     for (size_t i = 0; i < v.n_unreadable; i++)
@@ -622,25 +660,37 @@ int cmd_gc(int argc, char **argv)
             fprintf(stderr, "%s: gc: no semaphore set has id %ld\n", sg_prog, semids[i]);
             rc = SG_EXIT_FAILURE;
         }
+    for (size_t i = 0; i < n_msqids; i++)
+        if (!sg_view_find_msg(&v, (int)msqids[i])) {
+            fprintf(stderr, "%s: gc: no message queue has id %ld\n", sg_prog, msqids[i]);
+            rc = SG_EXIT_FAILURE;
+        }
     if (do_sem && !v.have_sems)
         fprintf(stderr, "%s: gc: note: cannot read the kernel's list of semaphore sets; they "
                         "are left alone\n", sg_prog);
+    if (do_msg && !v.have_msgs)
+        fprintf(stderr, "%s: gc: note: cannot read the kernel's list of message queues; they "
+                        "are left alone\n", sg_prog);
 
     struct gc_item *items = calloc(v.n ? v.n : 1, sizeof *items);
-    struct gc_sem_item *sitems = calloc(v.n_sem ? v.n_sem : 1, sizeof *sitems);
-    if (!items || !sitems) {
+    struct gc_obj_item *sitems = calloc(v.n_sem ? v.n_sem : 1, sizeof *sitems);
+    struct gc_obj_item *qitems = calloc(v.n_msg ? v.n_msg : 1, sizeof *qitems);
+    if (!items || !sitems || !qitems) {
         fprintf(stderr, "%s: gc: out of memory\n", sg_prog);
         free(items);
         free(sitems);
+        free(qitems);
         proc_scan_free(&ps);
         sg_view_free(&v);
         free(ids);
         free(semids);
+        free(msqids);
         return SG_EXIT_FAILURE;
     }
     int64_t now = (int64_t)time(NULL);
     size_t n = do_shm ? gc_decide(&v, &ps, &o, now, items) : 0;
     size_t ns = do_sem ? gc_sem_decide(&v, &o, semids, n_semids, now, sitems) : 0;
+    size_t nq = do_msg ? gc_msg_decide(&v, &o, msqids, n_msqids, now, qitems) : 0;
     struct sg_ledger own;
     int have_own = 0;
     int any = 0;
@@ -648,6 +698,8 @@ int cmd_gc(int argc, char **argv)
         any |= items[i].kind != GC_KEEP;
     for (size_t i = 0; i < ns; i++)
         any |= sitems[i].orphan;
+    for (size_t i = 0; i < nq; i++)
+        any |= qitems[i].orphan;
     if (any && !o.dry_run)
         have_own = gc_open_own(&v, dir, &own) == 0;
 
@@ -700,38 +752,32 @@ int cmd_gc(int argc, char **argv)
         }
         }
     }
-    struct gc_sem_totals st;
-    gc_sem_apply(sitems, ns, have_own ? &own : NULL, dir, o.dry_run, &st);
+    struct gc_obj_totals st, qt;
+    gc_obj_apply(sitems, ns, gc_sem_recheck, have_own ? &own : NULL, dir, o.dry_run, &st);
+    gc_obj_apply(qitems, nq, gc_msg_recheck, have_own ? &own : NULL, dir, o.dry_run, &qt);
     char total[32];
     tool_fmt_size(total, sizeof total, bytes);
     if (do_shm) {
-        if (o.dry_run)
-            printf("Would remove %zu segment%s (%s), keep %zu%s.\n", removed,
-                   removed == 1 ? "" : "s", total, kept,
-                   failed ? ", and fail to remove the others" : "");
-        else
-            printf("Removed %zu segment%s (%s), kept %zu%s.\n", removed, removed == 1 ? "" : "s",
-                   total, kept, failed ? ", failed to remove the others" : "");
+        char segs[64];
+        snprintf(segs, sizeof segs, "segment%s (%s)", removed == 1 ? "" : "s", total);
+        struct gc_obj_totals t = { removed, kept, failed };
+        gc_summary(segs, &t, o.dry_run);
     }
-    if (ns || n_semids) {
-        if (o.dry_run)
-            printf("Would remove %zu semaphore set%s, keep %zu%s.\n", st.removed,
-                   st.removed == 1 ? "" : "s", st.kept,
-                   st.failed ? ", and fail to remove the others" : "");
-        else
-            printf("Removed %zu semaphore set%s, kept %zu%s.\n", st.removed,
-                   st.removed == 1 ? "" : "s", st.kept,
-                   st.failed ? ", failed to remove the others" : "");
-    }
-    if ((failed || st.failed) && rc == SG_EXIT_OK)
+    if (ns || n_semids)
+        gc_summary(st.removed == 1 ? "semaphore set" : "semaphore sets", &st, o.dry_run);
+    if (nq || n_msqids)
+        gc_summary(qt.removed == 1 ? "message queue" : "message queues", &qt, o.dry_run);
+    if ((failed || st.failed || qt.failed) && rc == SG_EXIT_OK)
         rc = SG_EXIT_NOT_REMOVED;
     if (have_own)
         sg_ledger_close(&own);
     free(items);
     free(sitems);
+    free(qitems);
     proc_scan_free(&ps);
     sg_view_free(&v);
     free(ids);
     free(semids);
+    free(msqids);
     return rc;
 }

@@ -77,12 +77,13 @@ static void fmt_time(char *buf, size_t n, uint64_t ns)
     strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* Semaphore set records in one ledger (shown by ls --sem, counted here). */
-static size_t count_sets(const struct sg_ledger *L)
+/* Records of one kind in one ledger (sets and queues are shown by ls
+ * --sem and --msg, and only counted here). */
+static size_t count_kind(const struct sg_ledger *L, uint32_t kind)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < L->seg_cap; i++)
-        n += L->seg[i].state == SG_REC_LIVE && L->seg[i].kind == SG_KIND_SEM;
+        n += L->seg[i].state == SG_REC_LIVE && L->seg[i].kind == kind;
     return n;
 }
 
@@ -119,12 +120,12 @@ static void print_json(const struct ledger_set *ls, struct seg_view *sv, size_t 
         const struct sg_hdr *h = ls->v[i].hdr;
         fprintf(f, "%s\n    {\"path\": ", i ? "," : "");
         json_str(f, ls->v[i].path, sizeof ls->v[i].path);
-        fprintf(f, ", \"uid\": %u, \"version\": %u, \"segments\": %u, \"attachments\": %u, "
+        fprintf(f, ", \"uid\": %u, \"version\": %u, \"segments\": %zu, \"attachments\": %u, "
                    "\"pending\": %u, \"intents\": %u, \"repairs\": %" PRIu64 ", \"dropped\": %" PRIu64
-                   ", \"semaphore_sets\": %zu, \"semaphore_users\": %u}",
-                (unsigned)ls->v[i].owner, h->version, h->seg_live - (uint32_t)count_sets(&ls->v[i]),
+                   ", \"semaphore_sets\": %zu, \"message_queues\": %zu, \"users\": %u}",
+                (unsigned)ls->v[i].owner, h->version, count_kind(&ls->v[i], SG_KIND_SHM),
                 h->att_live, h->pending, h->intents, h->repairs, h->dropped,
-                count_sets(&ls->v[i]), h->semuser_live);
+                count_kind(&ls->v[i], SG_KIND_SEM), count_kind(&ls->v[i], SG_KIND_MSG), h->user_live);
     }
     fprintf(f, "\n  ],\n  \"unreadable\": [");
     for (size_t i = 0; i < ls->n_unreadable; i++) {
@@ -204,15 +205,17 @@ static void print_text(const struct ledger_set *ls, struct seg_view *sv, size_t 
            "%zu pending removal%s\n",
            ls->ns, ls->dir, ls->n, ls->n == 1 ? "" : "s", shown, shown == 1 ? "" : "s", atts,
            atts == 1 ? "" : "s", pend, pend == 1 ? "" : "s");
-    size_t sets = 0, users = 0;
+    size_t sets = 0, queues = 0, users = 0;
     for (size_t l = 0; l < ls->n; l++) {
-        sets += count_sets(&ls->v[l]);
-        users += ls->v[l].hdr->semuser_live;
+        sets += count_kind(&ls->v[l], SG_KIND_SEM);
+        queues += count_kind(&ls->v[l], SG_KIND_MSG);
+        users += ls->v[l].hdr->user_live;
     }
-    if (sets || users)
-        printf("  and %zu semaphore set record%s with %zu user record%s: shmguard ls --sem shows "
-               "them against the kernel\n",
-               sets, sets == 1 ? "" : "s", users, users == 1 ? "" : "s");
+    if (sets || queues || users)
+        printf("  and %zu semaphore set record%s, %zu message queue record%s, with %zu user "
+               "record%s: shmguard ls --sem and --msg show them against the kernel\n",
+               sets, sets == 1 ? "" : "s", queues, queues == 1 ? "" : "s", users,
+               users == 1 ? "" : "s");
     if (ls->no_dir)
         printf("  %s does not exist: nothing was recorded there (is the library preloaded, with "
                "this SHMGUARD_LEDGER?)\n", ls->dir);
@@ -299,9 +302,9 @@ static int prune_own(const char *dir)
             fprintf(stderr, "%s: cannot prune: cannot read /proc/sysvipc/shm: %m\n", sg_prog);
         else
             fprintf(stderr, "%s: pruned %u stale segment, %u stale attachment, %u stale semaphore "
-                            "set and %u stale semaphore user records from %s\n",
-                    sg_prog, st.segs_dropped, st.atts_dropped, st.sems_dropped,
-                    st.semusers_dropped, L.path);
+                            "set, %u stale message queue and %u stale user records from %s\n",
+                    sg_prog, st.segs_dropped, st.atts_dropped, st.sems_dropped, st.msgs_dropped,
+                    st.users_dropped, L.path);
     }
     sg_ledger_close(&L);
     return rc;

@@ -45,7 +45,7 @@ static unsigned report(const char *path, const struct sg_verify *v, unsigned bad
     printf("%s: %u problem%s: %s\n", path, bad, bad == 1 ? "" : "s", v->first);
     printf("  duplicate records %u, unreachable %u, out of range %u, pending index %u, "
            "counters %u, dead claims %u%s\n",
-           v->dup_seg + v->dup_att + v->dup_semuser, v->lost_seg + v->lost_semuser,
+           v->dup_seg + v->dup_att + v->dup_user, v->lost_seg + v->lost_user,
            v->bad_records, v->pend_missing + v->pend_extra, v->counters, v->dead_claims,
            v->gen_odd ? ", generation left odd" : "");
     return bad;

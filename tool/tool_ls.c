@@ -110,8 +110,8 @@ static void ls_usage(FILE *f)
             "owner, its creator (pid, command, alive or dead), the processes attached\n"
             "now, its state and age, and the call site that created it when the\n"
             "shmguard ledger recorded it.  Then, when there are any, the semaphore\n"
-            "sets, with their creator and the processes recorded as using them, and\n"
-            "the message queues, with the kernel's facts about them.\n"
+            "sets and the message queues, with their creator and the processes recorded\n"
+            "as using them.\n"
             "\n"
             "Kind:\n"
             " -m, --shm             only shared memory segments\n"
@@ -119,11 +119,11 @@ static void ls_usage(FILE *f)
             "                       OWNER PERMS NSEMS STATE CPID COMMAND ALIVE USERS AGE\n"
             "                       LEDGER SITE; -o applies to segments)\n"
             " -q, --msg             only message queues (fixed columns: KEY MSQID OWNER\n"
-            "                       PERMS MESSAGES BYTES QBYTES LSPID LRPID STATE AGE; the\n"
-            "                       library does not record queues yet: STATE is in-use\n"
-            "                       while the last sender or receiver lives, else unknown)\n"
+            "                       PERMS MESSAGES BYTES QBYTES LSPID LRPID STATE CPID\n"
+            "                       COMMAND ALIVE USERS AGE SITE; STATE in-use, orphaned,\n"
+            "                       held (orphaned, messages still in it) or unknown)\n"
             "\n"
-            "Filters (a segment or set is listed when it passes all of them):\n"
+            "Filters (a segment, set or queue is listed when it passes all of them):\n"
             "     --orphans         only orphaned segments (with --pending: either)\n"
             "     --pending         only segments with a pending (deferred) removal\n"
             "     --key <key>       only the segment with this key (0xHEX or decimal)\n"
@@ -542,7 +542,7 @@ static void ls_sem_opts_from(const struct ls_opts *o, struct ls_sem_opts *so)
  * "queues": [...]}, sets and queues when asked for. */
 static int ls_print_json_all(const struct ls_opts *o, const struct ls_sem_opts *so,
                              const struct sg_view *v, const struct proc_scan *ps, int sets,
-                             const struct sg_kmsgsnap *q)
+                             int queues)
 {
     char *t[3] = { NULL, NULL, NULL };
     size_t len[3] = { 0, 0, 0 };
@@ -555,7 +555,7 @@ static int ls_print_json_all(const struct ls_opts *o, const struct ls_sem_opts *
         goto out;
     if (sets && ls_sem_print(so, v, f[n++]) != 0)
         goto out;
-    if (q && ls_msg_print(so, q, f[n++]) != 0)
+    if (queues && ls_msg_print(so, v, f[n++]) != 0)
         goto out;
     for (int i = 0; i < 3; i++) {
         fclose(f[i]);
@@ -589,8 +589,7 @@ out:
 }
 
 static int ls_output_shm_sem(const struct ls_opts *o, const struct ls_sem_opts *sop,
-                             const struct sg_view *v, const struct proc_scan *ps,
-                             const struct sg_kmsgsnap *q);
+                             const struct sg_view *v, const struct proc_scan *ps, int queues);
 
 /* What ls prints: segments, then semaphore sets and message queues when
  * there are any (or only one kind with -m / -s / -q). */
@@ -598,33 +597,26 @@ static int ls_output(const struct ls_opts *o, const struct sg_view *v, const str
 {
     struct ls_sem_opts so;
     ls_sem_opts_from(o, &so);
-    struct sg_kmsgsnap q = { NULL, 0 };
-    int have_q = !o->shm_only && !o->sem_only && !o->want_pending && sg_kmsgsnap_read(&q) == 0;
+    int have_q = !o->shm_only && !o->sem_only && !o->want_pending && v->have_msgs;
     if (o->msg_only) {
         if (!have_q) {
             fprintf(stderr, "%s: ls: cannot read the kernel's list of message queues "
                             "(/proc/sysvipc/msg)\n", sg_prog);
             return SG_EXIT_FAILURE;
         }
-        int r = ls_msg_print(&so, &q, stdout);
-        sg_kmsgsnap_free(&q);
-        if (r != 0) {
+        if (ls_msg_print(&so, v, stdout) != 0) {
             fprintf(stderr, "%s: ls: cannot print the table: out of memory\n", sg_prog);
             return SG_EXIT_FAILURE;
         }
         return SG_EXIT_OK;
     }
-    int queues = have_q && ls_msg_count(&so, &q) > 0;
-    int rc = ls_output_shm_sem(o, &so, v, ps, queues ? &q : NULL);
-    sg_kmsgsnap_free(&q);
-    return rc;
+    return ls_output_shm_sem(o, &so, v, ps, have_q && ls_msg_count(&so, v) > 0);
 }
 
 /* Segments, then sets when there are any (or only sets with -s), then the
- * queues q when not NULL. */
+ * queues when asked. */
 static int ls_output_shm_sem(const struct ls_opts *o, const struct ls_sem_opts *sop,
-                             const struct sg_view *v, const struct proc_scan *ps,
-                             const struct sg_kmsgsnap *q)
+                             const struct sg_view *v, const struct proc_scan *ps, int queues)
 {
     struct ls_sem_opts so = *sop;
     int sets = !o->shm_only && v->have_sems && (o->sem_only || !o->want_pending) &&
@@ -641,8 +633,8 @@ static int ls_output_shm_sem(const struct ls_opts *o, const struct ls_sem_opts *
         }
         return SG_EXIT_OK;
     }
-    if ((sets || q) && o->json)
-        return ls_print_json_all(o, &so, v, ps, sets, q);
+    if ((sets || queues) && o->json)
+        return ls_print_json_all(o, &so, v, ps, sets, queues);
     int rc = ls_print(o, v, ps, stdout);
     if (rc == SG_EXIT_OK && sets) {
         fputs("\n", stdout);
@@ -651,9 +643,9 @@ static int ls_output_shm_sem(const struct ls_opts *o, const struct ls_sem_opts *
             rc = SG_EXIT_FAILURE;
         }
     }
-    if (rc == SG_EXIT_OK && q) {
+    if (rc == SG_EXIT_OK && queues) {
         fputs("\n", stdout);
-        if (ls_msg_print(&so, q, stdout) != 0) {
+        if (ls_msg_print(&so, v, stdout) != 0) {
             fprintf(stderr, "%s: ls: cannot print the table: out of memory\n", sg_prog);
             rc = SG_EXIT_FAILURE;
         }

@@ -1,5 +1,7 @@
 /*
- * tool_ls_sem.c - the semaphore set table of `shmguard ls`.
+ * tool_ls_sem.c - the semaphore set table of `shmguard ls`, and what it
+ * shares with the message queue table (tool_ls_msg.c): the table itself
+ * (ls_table_print) and the creator, users and age cells.
  *
  * A set has no attach count and the kernel keeps no creator pid for it,
  * so beyond the kernel's facts (key, id, owner, permissions, number of
@@ -25,11 +27,7 @@
 enum { S_KEY, S_ID, S_OWNER, S_PERMS, S_NSEMS, S_STATE, S_CPID, S_COMMAND, S_ALIVE, S_USERS,
        S_AGE, S_LEDGER, S_SITE, S_NCOLS };
 
-static const struct {
-    const char *name;
-    double whint;
-    int flags, json;
-} sem_cols[S_NCOLS] = {
+static const struct ls_col sem_cols[S_NCOLS] = {
     [S_KEY] = { "KEY", 10, 0, SCOLS_JSON_STRING },
     [S_ID] = { "SEMID", 5, SCOLS_FL_RIGHT, SCOLS_JSON_NUMBER },
     [S_OWNER] = { "OWNER", 8, 0, SCOLS_JSON_STRING },
@@ -54,7 +52,7 @@ struct users_cell {
     int oom;
 };
 
-static void add_user(void *arg, const struct sg_semuser *u, int alive)
+static void add_user(void *arg, const struct sg_user *u, int alive)
 {
     struct users_cell *c = arg;
     char one[48];
@@ -77,66 +75,112 @@ static void add_user(void *arg, const struct sg_semuser *u, int alive)
     c->len += (size_t)w;
 }
 
-static int fill(struct tt *tb, const struct sg_view *v, const struct sg_seminfo *s,
-                const struct ls_sem_opts *o, int64_t now)
+int ls_users_cell(const struct sg_view *v, uint32_t kind, int id, int json, char **out)
 {
+    struct users_cell users = { NULL, 0, 0, json ? "\n" : ",", 0 };
+    sg_view_users(v, kind, id, add_user, &users);
+    if (users.oom) {
+        free(users.s);
+        *out = NULL;
+        return -1;
+    }
+    *out = users.s;
+    return 0;
+}
+
+void ls_cpid_cell(char *buf, size_t n, const struct sg_seg *rec, int creator_alive)
+{
+    /* As this /proc names it when it is visible from here; else the pid
+     * in the creator's own namespace, as the ledger keeps it (ALIVE says
+     * which), as for USERS. */
+    if (rec && (rec->flags & SG_SEG_CREATOR))
+        snprintf(buf, n, "%d",
+                 creator_alive == 1 ? sg_pidns_translate(rec->cr_pid, rec->cr_start, rec->cr_pidns)
+                                    : rec->cr_pid);
+}
+
+const char *ls_alive_cell(const struct sg_seg *rec, int creator_alive, int json)
+{
+    if (!rec || !(rec->flags & SG_SEG_CREATOR))
+        return NULL;
+    return creator_alive == 1 ? "yes" : creator_alive == 0 ? "no"
+           : creator_alive == SG_ALIVE_HIDDEN && !json ? "not-visible"
+           : json ? NULL : "?";
+}
+
+void ls_age_cell(char *buf, size_t n, const struct sg_seg *rec, int64_t ctime, int64_t now,
+                 int json)
+{
+    int64_t born = rec && (rec->flags & SG_SEG_CREATOR) ? (int64_t)(rec->cr_time_ns / 1000000000u)
+                                                         : ctime;
+    int64_t age = now - born < 0 ? 0 : now - born;
+    if (json)
+        snprintf(buf, n, "%" PRId64, age);
+    else
+        tool_fmt_age(buf, n, age);
+}
+
+int ls_table_print(const struct ls_table *t, FILE *out)
+{
+    const struct ls_sem_opts *o = t->o;
+    struct tt_mode m = { .json = o->json, .raw = o->raw, .noheadings = o->noheadings, .term = -1 };
+    struct tt *tb = tt_new(out, t->name, &m);
+    if (!tb)
+        return -1;
+    int rc = 0;
+    for (int c = 0; c < t->ncols && rc == 0; c++)
+        if (tt_add_column(tb, t->cols[c].name, t->cols[c].whint, t->cols[c].flags,
+                          t->cols[c].json) != 0)
+            rc = -1;
+    for (size_t i = 0; i < t->n && rc == 0; i++) {
+        if (!t->take(t, i))
+            continue;
+        if (tt_new_line(tb) != 0) {
+            rc = -1;
+            break;
+        }
+        for (int c = 0; c < t->ncols && rc == 0; c++) {
+            char buf[512] = "";
+            const char *data = buf;
+            char *owned = NULL;
+            if (t->cell(t, i, c, buf, sizeof buf, &data, &owned) != 0)
+                rc = -1;
+            /* An empty cell is no value (JSON null), but for the key. */
+            else if (tt_set(tb, (size_t)c, data && !data[0] && c != 0 ? NULL : data) != 0)
+                rc = -1;
+            free(owned);
+        }
+    }
+    if (rc == 0 && tt_print(tb) != 0)
+        rc = -1;
+    tt_free(tb);
+    return rc;
+}
+
+static int cell(const struct ls_table *t, size_t i, int c, char *buf, size_t n, const char **data,
+                char **owned)
+{
+    const struct sg_seminfo *s = &t->v->sem[i];
     const struct sg_seg *rec = s->rec;
     int creator = rec && (rec->flags & SG_SEG_CREATOR);
-    for (int c = 0; c < S_NCOLS; c++) {
-        char buf[512];
-        const char *data = buf;
-        struct users_cell users = { NULL, 0, 0, o->json ? "\n" : ",", 0 };
-        buf[0] = '\0';
-        switch (c) {
-        case S_KEY: snprintf(buf, sizeof buf, "0x%08x", (uint32_t)s->k.key); break;
-        case S_ID: snprintf(buf, sizeof buf, "%d", s->k.id); break;
-        case S_OWNER: data = tool_user_name(s->k.uid); break;
-        case S_PERMS: snprintf(buf, sizeof buf, "%o", s->k.mode); break;
-        case S_NSEMS: snprintf(buf, sizeof buf, "%u", s->k.nsems); break;
-        case S_STATE: data = sg_semstate_name(s->state); break;
-        case S_CPID:
-            /* As this /proc names it when it is visible from here; else
-             * the pid in the creator's own namespace, as the ledger keeps
-             * it (ALIVE says which), as for USERS. */
-            if (creator)
-                snprintf(buf, sizeof buf, "%d",
-                         s->creator_alive == 1 ? sg_pidns_translate(rec->cr_pid, rec->cr_start,
-                                                                    rec->cr_pidns)
-                                               : rec->cr_pid);
-            break;
-        case S_COMMAND: data = s->comm; break;
-        case S_ALIVE:
-            data = !creator ? NULL : s->creator_alive == 1 ? "yes"
-                   : s->creator_alive == 0 ? "no"
-                   : s->creator_alive == SG_ALIVE_HIDDEN && !o->json ? "not-visible"
-                   : o->json ? NULL : "?";
-            break;
-        case S_USERS:
-            sg_view_sem_users(v, s, add_user, &users);
-            if (users.oom) {
-                free(users.s);
-                return -1;
-            }
-            data = users.s;
-            break;
-        case S_AGE: {
-            int64_t born = creator ? (int64_t)(rec->cr_time_ns / 1000000000u) : s->k.ctime;
-            int64_t age = now - born < 0 ? 0 : now - born;
-            if (o->json)
-                snprintf(buf, sizeof buf, "%" PRId64, age);
-            else
-                tool_fmt_age(buf, sizeof buf, age);
-            break;
-        }
-        case S_LEDGER: data = creator ? "yes" : "no"; break;
-        case S_SITE: tool_fmt_site(buf, sizeof buf, creator ? rec : NULL); break;
-        }
-        if (data && !data[0] && c != S_KEY)
-            data = NULL;
-        int r = tt_set(tb, (size_t)c, data);
-        free(users.s);
-        if (r != 0)
+    switch (c) {
+    case S_KEY: snprintf(buf, n, "0x%08x", (uint32_t)s->k.key); break;
+    case S_ID: snprintf(buf, n, "%d", s->k.id); break;
+    case S_OWNER: *data = tool_user_name(s->k.uid); break;
+    case S_PERMS: snprintf(buf, n, "%o", s->k.mode); break;
+    case S_NSEMS: snprintf(buf, n, "%u", s->k.nsems); break;
+    case S_STATE: *data = sg_semstate_name(s->state); break;
+    case S_CPID: ls_cpid_cell(buf, n, rec, s->creator_alive); break;
+    case S_COMMAND: *data = s->comm; break;
+    case S_ALIVE: *data = ls_alive_cell(rec, s->creator_alive, t->o->json); break;
+    case S_USERS:
+        if (ls_users_cell(t->v, SG_KIND_SEM, s->k.id, t->o->json, owned) != 0)
             return -1;
+        *data = *owned;
+        break;
+    case S_AGE: ls_age_cell(buf, n, rec, s->k.ctime, t->now, t->o->json); break;
+    case S_LEDGER: *data = creator ? "yes" : "no"; break;
+    case S_SITE: tool_fmt_site(buf, n, creator ? rec : NULL); break;
     }
     return 0;
 }
@@ -162,25 +206,11 @@ size_t ls_sem_count(const struct ls_sem_opts *o, const struct sg_view *v)
     return n;
 }
 
+static int take(const struct ls_table *t, size_t i) { return selected(t->o, &t->v->sem[i]); }
+
 int ls_sem_print(const struct ls_sem_opts *o, const struct sg_view *v, FILE *out)
 {
-    struct tt_mode m = { .json = o->json, .raw = o->raw, .noheadings = o->noheadings, .term = -1 };
-    struct tt *tb = tt_new(out, "semaphores", &m);
-    if (!tb)
-        return -1;
-    int rc = 0;
-    for (int c = 0; c < S_NCOLS && rc == 0; c++)
-        if (tt_add_column(tb, sem_cols[c].name, sem_cols[c].whint, sem_cols[c].flags, sem_cols[c].json) != 0)
-            rc = -1;
-    int64_t now = (int64_t)time(NULL);
-    for (size_t i = 0; i < v->n_sem && rc == 0; i++) {
-        if (!selected(o, &v->sem[i]))
-            continue;
-        if (tt_new_line(tb) != 0 || fill(tb, v, &v->sem[i], o, now) != 0)
-            rc = -1;
-    }
-    if (rc == 0 && tt_print(tb) != 0)
-        rc = -1;
-    tt_free(tb);
-    return rc;
+    struct ls_table t = { "semaphores", sem_cols, S_NCOLS, v->n_sem, take, cell, o, v,
+                          (int64_t)time(NULL) };
+    return ls_table_print(&t, out);
 }

@@ -7,11 +7,13 @@
  * same machine state; each repetition gives one ratio, and the median of
  * the repetitions is reported with its spread (min..max).
  *
- * usage: bench_calls LIBSHMGUARD.so [REPS]   (run in a private namespace)
+ * usage: bench_calls LIBSHMGUARD.so [REPS [ONLY]]   (run in a private
+ * namespace; ONLY: measure only the lines whose name contains it)
  */
 #include "bench_util.h"
 
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
 
 typedef struct bench_api api_t;
@@ -82,9 +84,31 @@ static double op_dt_pending(const api_t *a, int n, void *arg)
     return rmid_or_dt(a, n, 1);
 }
 
+/* One message sent and received again on a queue only this process uses:
+ * after its first use, the library's whole cost is a lock-free look at
+ * the process's short list of queues on each call. */
+static double op_msg_pair(const api_t *a, int n, void *arg)
+{
+    int q = *(int *)arg;
+    struct {
+        long type;
+        char text[8];
+    } m = { 1, "bench" };
+    double t0 = bench_now_ns();
+    for (int i = 0; i < n; i++) {
+        if (a->snd(q, &m, sizeof m.text, 0) != 0 || a->rcv(q, &m, sizeof m.text, 0, 0) < 0)
+            abort();
+    }
+    return (bench_now_ns() - t0) / n;
+}
+
+static const char *only;
+
 static void measure(const char *name, bench_op_fn op, void *arg, int n, int reps, const api_t *bare,
                     const api_t *lib, double target)
 {
+    if (only && !strstr(name, only))
+        return;
     struct bench_ratio r = bench_ab(op, arg, n, reps, bare, lib);
     char base[32];
     snprintf(base, sizeof base, "bare %.0f ns", r.bare_ns);
@@ -98,6 +122,7 @@ int main(int argc, char **argv)
         return 2;
     }
     int reps = argc > 2 ? atoi(argv[2]) : 31;
+    only = argc > 3 ? argv[3] : NULL;
     api_t bare, lib;
     bench_apis(argv[1], &bare, &lib);
     bench_pin();
@@ -112,6 +137,13 @@ int main(int argc, char **argv)
     measure("shmat+shmdt pair, 64 MiB", op_attach_pair, &big, 4000, reps, &bare, &lib, 1.05);
     measure("shmget of an existing key", op_get_existing, &small, 20000, reps, &bare, &lib, 1.15);
     measure("shmctl(IPC_STAT)", op_ipc_stat, &small, 20000, reps, &bare, &lib, 1.10);
+    int q = msgget(IPC_PRIVATE, 0600);
+    if (q < 0) {
+        perror("msgget");
+        return 1;
+    }
+    measure("msgsnd+msgrcv", op_msg_pair, &q, 20000, reps, &bare, &lib, 1.05);
+    msgctl(q, IPC_RMID, NULL);
     measure("IPC_RMID while attached (deferred)", op_rmid, NULL, 1000, reps, &bare, &lib, 0);
     measure("shmdt with the removal pending", op_dt_pending, NULL, 1000, reps, &bare, &lib, 0);
     lib.ctl(small.id, IPC_RMID, NULL);

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/msg.h>
 #include <sys/shm.h>
 #include <time.h>
 
@@ -38,27 +39,33 @@ typedef int (*bench_get_fn)(key_t, size_t, int);
 typedef void *(*bench_at_fn)(int, const void *, int);
 typedef int (*bench_dt_fn)(const void *);
 typedef int (*bench_ctl_fn)(int, int, struct shmid_ds *);
+typedef int (*bench_snd_fn)(int, const void *, size_t, int);
+typedef ssize_t (*bench_rcv_fn)(int, void *, size_t, long, int);
 
 struct bench_api {
     bench_get_fn get;
     bench_at_fn at;
     bench_dt_fn dt;
     bench_ctl_fn ctl;
+    bench_snd_fn snd;           /* msgsnd */
+    bench_rcv_fn rcv;           /* msgrcv */
 };
 
 /* libc's calls in bare, the library's hooks (dlopen()ed beside them) in
  * lib.  Exits with a message when the library cannot be loaded. */
 static inline void bench_apis(const char *libpath, struct bench_api *bare, struct bench_api *lib)
 {
-    *bare = (struct bench_api){ shmget, shmat, shmdt, shmctl };
+    *bare = (struct bench_api){ shmget, shmat, shmdt, shmctl, msgsnd, msgrcv };
     void *h = dlopen(libpath, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         fprintf(stderr, "bench: dlopen: %s\n", dlerror());
         exit(1);
     }
     *lib = (struct bench_api){ (bench_get_fn)dlsym(h, "shmget"), (bench_at_fn)dlsym(h, "shmat"),
-                               (bench_dt_fn)dlsym(h, "shmdt"), (bench_ctl_fn)dlsym(h, "shmctl") };
-    if (!lib->get || !lib->at || !lib->dt || !lib->ctl || (void *)lib->get == (void *)shmget) {
+                               (bench_dt_fn)dlsym(h, "shmdt"), (bench_ctl_fn)dlsym(h, "shmctl"),
+                               (bench_snd_fn)dlsym(h, "msgsnd"), (bench_rcv_fn)dlsym(h, "msgrcv") };
+    if (!lib->get || !lib->at || !lib->dt || !lib->ctl || !lib->snd || !lib->rcv ||
+        (void *)lib->get == (void *)shmget || (void *)lib->snd == (void *)msgsnd) {
         fprintf(stderr, "bench: the library's hooks were not found in %s\n", libpath);
         exit(1);
     }

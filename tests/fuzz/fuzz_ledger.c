@@ -9,11 +9,12 @@
  *   - sg_ledger_load, sg_ledger_verify and look-ups on the private copy,
  *     as the tool reads ledgers;
  *   - the tool's commands that read ledgers: ledger, ledger --check,
- *     ls (table and JSON) and doctor, on a directory holding the image;
+ *     ls (table, JSON, the queue table) and doctor, on a directory
+ *     holding the image;
  *   - the library's own path: sg_ledger_open_own maps the file, then, if
  *     the image passed its gate, the lock, the edits the library makes
- *     (records put, found and deleted, pending index, intents, semaphore
- *     users, events, attachments), sg_ledger_repair, and the edits again.
+ *     (records put, found and deleted, pending index, intents, users of
+ *     sets and queues, events, attachments), sg_ledger_repair, and the edits again.
  * Beyond "no crash, no hang, no sanitizer report", two properties are
  * asserted: load and open agree with their gates on what is usable, and
  * after sg_ledger_repair (and again after the edits) sg_ledger_verify
@@ -53,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -74,7 +76,7 @@ static unsigned char *base_img[NBASE];
 static size_t base_len[NBASE];
 static char dir[PATH_MAX], own_path[PATH_MAX + 128];
 static uint64_t ns;
-static int shm_ids[3], sem_id = -1;
+static int shm_ids[3], sem_id = -1, msg_id = -1;
 static struct sg_self self;
 static int report_fd = 2; /* stderr as it was at start: -close_fd_mask
                            * closes the process's own */
@@ -214,12 +216,29 @@ static void make_base(int i)
         r.cr_pid = self.pid;
         r.cr_start = self.start;
         sg_seg_put(&L, &r);
-        struct sg_semuser u = { .semid = sem_id, .pid = self.pid, .flags = SG_USE_LOOKUP,
+        struct sg_user u = { .kind = SG_KIND_SEM, .id = sem_id, .pid = self.pid, .flags = SG_USE_LOOKUP,
                                 .start = self.start, .time_ns = 4, .pidns = self.pidns };
-        sg_semuser_put(&L, &u);
+        sg_user_put(&L, &u);
         u.pid = 1;
         u.start = sg_proc_start_time(1);
-        sg_semuser_put(&L, &u);
+        sg_user_put(&L, &u);
+        /* A queue (its id the set's, in a fresh namespace: both 0), with
+         * users of its own kind. */
+        memset(&r, 0, sizeof r);
+        r.kind = SG_KIND_MSG;
+        r.id = msg_id;
+        r.key = 0x5347;
+        r.flags = SG_SEG_CREATOR;
+        r.cr_pid = self.pid;
+        r.cr_start = self.start;
+        sg_seg_put(&L, &r);
+        u.kind = SG_KIND_MSG;
+        u.id = msg_id;
+        sg_user_put(&L, &u);
+        u.pid = self.pid;
+        u.start = self.start;
+        u.flags = SG_USE_BYID;
+        sg_user_put(&L, &u);
         sg_intent_set(&L, self.pid, self.start, shm_ids[0]);
         add_att(&L, shm_ids[0], self.pid, self.start, 0x7f0000000000ull);
         add_att(&L, shm_ids[1], 1, sg_proc_start_time(1), 0x7f0000100000ull);
@@ -234,8 +253,12 @@ static void make_base(int i)
                 r.kind = SG_KIND_SHM;
                 sg_seg_put(&L, &r);
             }
-            for (int k = 0; k < 12; k += 3)
-                sg_seg_del(&L, sg_seg_find(&L, SG_KIND_SHM, 1000 + k * 16));
+            for (int k = 0; k < 12; k += 3) {
+                /* (A full table stored fewer.) */
+                struct sg_seg *x = sg_seg_find(&L, SG_KIND_SHM, 1000 + k * 16);
+                if (x)
+                    sg_seg_del(&L, x);
+            }
             for (int k = 0; k < 70; k++)
                 add_event(&L, (uint32_t)(k % 8) + 1);
         }
@@ -286,6 +309,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!shmat(shm_ids[0], NULL, 0))
         die("shmat", strerror(errno));
     sem_id = semget(0x5347, 2, IPC_CREAT | 0600);
+    msg_id = msgget(0x5347, IPC_CREAT | 0600);
     for (int i = 0; i < NBASE; i++)
         make_base(i);
     char name[128];
@@ -364,9 +388,15 @@ static void library_edits(struct sg_ledger *L)
     sg_intent_put(L, self.pid, self.pidns, self.start, shm_ids[2]);
     sg_intent_holding(L, shm_ids[0], sg_mono_ns());
     sg_intent_clear_pid(L, self.pid);
-    struct sg_semuser u = { .semid = sem_id, .pid = 2, .start = 9, .time_ns = 9 };
-    sg_semuser_put(L, &u);
-    sg_semuser_del_set(L, sem_id);
+    struct sg_user u = { .kind = SG_KIND_SEM, .id = sem_id, .pid = 2, .start = 9, .time_ns = 9 };
+    sg_user_put(L, &u);
+    sg_user_del_obj(L, SG_KIND_SEM, sem_id);
+    u.kind = SG_KIND_MSG;
+    u.id = msg_id;
+    sg_user_put(L, &u);
+    struct sg_user *mu = sg_user_find(L, SG_KIND_MSG, msg_id, self.pid);
+    if (mu)
+        sg_user_del(L, mu);
     add_event(L, 2);
     struct sg_att *a = sg_att_find(L, self.pid, 0x7f0000000000ull);
     if (a)
@@ -453,21 +483,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
     /* The copy by lookup (the tool's read of other uids' ledgers) finds
      * exactly what the full copy finds, and refuses no image that the
      * full check accepts but for its bounded reading. */
-    struct sg_objref refs[4] = { { SG_KIND_SHM, shm_ids[0] }, { SG_KIND_SHM, shm_ids[1] },
-                                 { SG_KIND_SHM, shm_ids[2] }, { SG_KIND_SEM, sem_id } };
+    struct sg_objref refs[5] = { { SG_KIND_SHM, shm_ids[0] }, { SG_KIND_SHM, shm_ids[1] },
+                                 { SG_KIND_SHM, shm_ids[2] }, { SG_KIND_SEM, sem_id },
+                                 { SG_KIND_MSG, msg_id } };
     struct sg_ledger P;
     char perr[512];
-    int part = sg_ledger_load_objects(&P, own_path, ns, refs, 4, perr, sizeof perr) == 0;
+    int part = sg_ledger_load_objects(&P, own_path, ns, refs, 5, perr, sizeof perr) == 0;
     if (loaded && !part && !strstr(perr, "lookups would read"))
         die("load_objects", perr);
     if (part) {
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 5; k++) {
             const struct sg_seg *a = sg_seg_find(&P, refs[k].kind, refs[k].id);
             const struct sg_seg *b = loaded ? sg_seg_find(&L, refs[k].kind, refs[k].id) : a;
             if (loaded && (!a != !b || (a && memcmp(a, b, sizeof *a) != 0)))
                 die("load_objects", "a record differs from the full copy's");
         }
-        sg_semuser_find(&P, sem_id, self.pid);
+        sg_user_find(&P, SG_KIND_SEM, sem_id, self.pid);
+        sg_user_find(&P, SG_KIND_MSG, msg_id, self.pid);
         sg_ledger_close(&P);
     }
     if (loaded) {
@@ -476,7 +508,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
         for (int k = 0; k < 3; k++)
             sg_seg_find(&L, SG_KIND_SHM, shm_ids[k]);
         sg_seg_find(&L, SG_KIND_SEM, sem_id);
-        sg_semuser_find(&L, sem_id, self.pid);
+        sg_user_find(&L, SG_KIND_SEM, sem_id, self.pid);
+        sg_seg_find(&L, SG_KIND_MSG, msg_id);
+        sg_user_find(&L, SG_KIND_MSG, msg_id, self.pid);
         sg_att_find(&L, self.pid, 0x7f0000000000ull);
         sg_ledger_close(&L);
     }
@@ -485,6 +519,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
         run_tool(cmd_ledger, 2, (const char *[]){ "ledger", "--json", NULL });
         run_tool(cmd_ls, 1, (const char *[]){ "ls", NULL });
         run_tool(cmd_ls, 2, (const char *[]){ "ls", "--json", NULL });
+        run_tool(cmd_ls, 2, (const char *[]){ "ls", "--msg", NULL });
         run_tool(cmd_doctor, 1, (const char *[]){ "doctor", NULL });
         ledger_check(dir, 0);
         fflush(stdout);

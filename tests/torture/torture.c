@@ -18,6 +18,12 @@
  *     pending is still in the kernel: its attachers are all dead and a
  *     library call has happened since);
  *   - `shmguard ledger --check` finds the ledger consistent.
+ * Workers also use message queues on eight keys of their own (msgget,
+ * msgsnd, msgrcv, now and then IPC_RMID), so that kills land inside those
+ * calls too; after each burst, with every participant dead, `shmguard gc`
+ * runs and then `shmguard ls --msg` must show no queue in use (its owners
+ * are all dead: a live verdict would be a liveness bug) and none orphaned
+ * (gc removes those).
  * Prints the counts; exits 0 when every invariant held.
  *
  * usage: torture BUILD_DIR KILLS   (in a private IPC namespace, with
@@ -33,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -47,6 +54,7 @@
 
 #define NKEYS 8
 #define KEY0 0x70170000
+#define QKEY0 0x71170000
 #define WORKERS 6
 #define MAXLOG 400000
 
@@ -66,9 +74,28 @@ static int64_t now_ns(void)
 
 /* ---- the worker (preloaded) ----------------------------------------- */
 
+/* One use of a queue: create or look up, send, receive, sometimes remove. */
+static void queue_cycle(int k, unsigned *seed)
+{
+    struct {
+        long type;
+        char text[8];
+    } m = { 1, "torture" };
+    int q = msgget(QKEY0 + k, IPC_CREAT | 0600);
+    if (q < 0)
+        return;
+    msgsnd(q, &m, sizeof m.text, IPC_NOWAIT);
+    if (rand_r(seed) % 2)
+        msgrcv(q, &m, sizeof m.text, 0, IPC_NOWAIT);
+    if (rand_r(seed) % 4 == 0)
+        msgctl(q, IPC_RMID, NULL);
+}
+
 static void cycle(int logfd, unsigned *seed)
 {
     int k = (int)(rand_r(seed) % NKEYS);
+    if (rand_r(seed) % 3 == 0)
+        queue_cycle(k, seed);
     struct rec r = { .pid = getpid(), .key = KEY0 + k };
     r.l0 = now_ns();
     int id = shmget(KEY0 + k, 4096, IPC_CREAT | 0600);
@@ -214,7 +241,7 @@ int main(int argc, char **argv)
     struct rec *log = malloc(MAXLOG * sizeof *log);
     size_t nlog = 0;
     long kills = 0, in_lock = 0, bursts = 0, checks_failed = 0, diverged = 0, hung = 0,
-         pending_left = 0;
+         pending_left = 0, queues_wrong = 0;
     unsigned seed = (unsigned)time(NULL);
     while (kills < want) {
         pid_t w[WORKERS];
@@ -299,6 +326,25 @@ int main(int argc, char **argv)
             if (f)
                 fclose(f);
         }
+        /* 5. Queues: gc, then none in use and none orphaned. */
+        char *gargv[] = { tool, "gc", NULL };
+        char *qargv[] = { tool, "ls", "--msg", "--raw", "--noheadings", NULL };
+        snprintf(out, sizeof out, "%s/queues.out", dir);
+        if (run_wait(gargv, 30, NULL) != 0 || run_wait(qargv, 30, out) != 0) {
+            queues_wrong++;
+            fprintf(stderr, "torture: burst %ld: shmguard gc or ls --msg failed\n", bursts);
+        } else {
+            FILE *f = fopen(out, "r");
+            char line[1024];
+            while (f && fgets(line, sizeof line, f))
+                if (strstr(line, " in-use ") || strstr(line, " orphaned ")) {
+                    queues_wrong++;
+                    fprintf(stderr, "torture: burst %ld: every process is gone, yet: %s", bursts,
+                            line);
+                }
+            if (f)
+                fclose(f);
+        }
         struct sg_ledger L;
         char name[256], path[4600], err[8192];
         sg_ledger_name(name, sizeof name, sg_ipcns_ino(), getuid(), 0);
@@ -321,8 +367,8 @@ int main(int argc, char **argv)
         }
     }
     printf("torture: %ld kills (%ld of the lock's holder) in %ld bursts; hung %ld, diverged %ld, "
-           "pending left %ld, inconsistent ledgers %ld\n",
-           kills, in_lock, bursts, hung, diverged, pending_left, checks_failed);
+           "pending left %ld, inconsistent ledgers %ld, queues wrongly judged %ld\n",
+           kills, in_lock, bursts, hung, diverged, pending_left, checks_failed, queues_wrong);
     free(log);
-    return hung || diverged || pending_left || checks_failed;
+    return hung || diverged || pending_left || checks_failed || queues_wrong;
 }

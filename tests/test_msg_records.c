@@ -1,0 +1,334 @@
+/*
+ * test_msg_records.c - System V message queues under the library, across
+ * real processes: who created a queue and who uses it (lookup by key,
+ * fork, msgsnd, msgrcv, IPC_SET), what SIGKILL leaves, and the tool's
+ * verdicts on it: ls --msg (in-use, orphaned, held, unknown), gc (removes
+ * a proved orphan; keeps a queue with a live creator or user, one whose
+ * last sender lives though the ledger never saw it, and one that still
+ * holds messages unless --force --msqid).
+ *
+ * Every process is a helper_actor driven over a pipe (actor.h), with or
+ * without the library, in the test's private IPC namespace; the ledger is
+ * read back with the core API, and the tool runs as a separate program.
+ */
+#include "sgtest.h"
+#include "actor.h"
+
+#include <sys/msg.h>
+
+static const struct sg_seg *msg_rec(const struct sg_ledger *L, int id)
+{
+    const struct sg_seg *found = NULL;
+    for (uint32_t i = 0; i < L->hdr->seg_cap; i++) {
+        const struct sg_seg *s = &L->seg[i];
+        if (s->state == SG_REC_LIVE && s->kind == SG_KIND_MSG && s->id == id) {
+            assert_null(found);
+            found = s;
+        }
+    }
+    return found;
+}
+
+static const struct sg_user *user_rec(const struct sg_ledger *L, uint32_t kind, int id, pid_t pid)
+{
+    const struct sg_user *found = NULL;
+    for (uint32_t i = 0; i < L->hdr->user_cap; i++) {
+        const struct sg_user *u = &L->users[i];
+        if (u->state == SG_REC_LIVE && u->kind == kind && u->id == id && u->pid == pid) {
+            assert_null(found);
+            found = u;
+        }
+    }
+    return found;
+}
+
+static int queue_exists(int id)
+{
+    struct msqid_ds ds;
+    return msgctl(id, IPC_STAT, &ds) == 0;
+}
+
+static struct sgt_result res;
+
+static void tool(const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    char *argv[] = { (char *)SGT_TOOL, (char *)a1, "--dir", g_dir, (char *)a2, (char *)a3,
+                     (char *)a4, NULL };
+    char *env[] = { "LD_PRELOAD=", NULL };
+    sgt_run(&res, argv, env, 60);
+    assert_true(res.status != -1 && WIFEXITED(res.status));
+}
+
+static int id_of(const char *reply)
+{
+    return (int)kvx(reply, "id");
+}
+
+/* The line of ls --msg --raw for queue id, in out (static), or fail. */
+static const char *ls_line(int id)
+{
+    static char line[1024];
+    tool("ls", "--msg", "--raw", "--noheadings");
+    assert_true(sgt_exited(&res, 0));
+    char want[32];
+    for (const char *p = res.out; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        snprintf(line, sizeof line, "%.*s", (int)n, p);
+        int qid = -1;
+        if (sscanf(line, "%*s %d", &qid) == 1 && qid == id)
+            return line;
+        p = e ? e + 1 : NULL;
+    }
+    snprintf(want, sizeof want, "%d", id);
+    fail_msg("ls --msg shows no queue %s:\n%s", want, res.out);
+    return NULL;
+}
+
+/* ---- creation, lookup, use ----------------------------------------------- */
+
+static void test_create_lookup_use(void **state)
+{
+    (void)state;
+    struct actor *a = actor_start(1), *b = actor_start(1), *c = actor_start(1);
+    struct actor *d = actor_start(1), *bare = actor_start(0);
+    int id = id_of(DO(a, "msgcreate 0x6d5e1001"));
+
+    struct sg_ledger L;
+    load(&L);
+    const struct sg_seg *r = msg_rec(&L, id);
+    assert_non_null(r);
+    assert_true(r->flags & SG_SEG_CREATOR);
+    assert_false(r->flags & SG_SEG_PRIVATE);
+    assert_int_equal(r->cr_pid, a->pid);
+    assert_int_equal(r->cr_start, a->start);
+    assert_int_equal((uint32_t)r->key, 0x6d5e1001u);
+    assert_int_equal(r->mode, 0600);
+    assert_int_equal(r->nsems, 0);
+    assert_int_equal(r->kcuid, geteuid());
+    assert_string_equal(r->cr_comm, "helper_actor");
+    assert_non_null(strstr(r->cr_exe, "helper_actor"));
+    assert_non_null(strstr(r->site_obj, "helper_actor"));
+    assert_null(user_rec(&L, SG_KIND_MSG, id, a->pid)); /* the creator is not also a user */
+    /* Queue ids and set ids overlap: no set record, no set user. */
+    assert_null(user_rec(&L, SG_KIND_SEM, id, a->pid));
+    sg_ledger_close(&L);
+
+    /* The same create-or-open call from B finds A's queue; errors as bare. */
+    assert_int_equal(id_of(DO(b, "msgcreate 0x6d5e1001")), id);
+    assert_string_equal(actor_do(b, 0, 20000, "msgexcl 0x6d5e1001"), "err errno=17");
+    assert_string_equal(actor_do(bare, 0, 20000, "msgexcl 0x6d5e1001"), "err errno=17");
+    assert_string_equal(actor_do(b, 0, 20000, "msglookup 0x6d5e1002"), "err errno=2");
+    assert_string_equal(actor_do(bare, 0, 20000, "msglookup 0x6d5e1002"), "err errno=2");
+    /* C sends by id, D receives by id (an empty queue: ENOMSG, as bare). */
+    DO(c, "msgsnd %d", id);
+    assert_int_equal(kvx(DO(d, "msgrcv %d", id), "n"), 6);
+    assert_string_equal(actor_do(d, 0, 20000, "msgrcv %d", id), "err errno=42");
+    assert_string_equal(actor_do(bare, 0, 20000, "msgrcv %d", id), "err errno=42");
+    /* A queue made without the library is not recorded; a set with the
+     * same id as the queue does not mix with it. */
+    int bid = id_of(DO(bare, "msgcreate 0x6d5e1003"));
+    int sid = id_of(DO(c, "semcreate 0 1"));
+
+    load(&L);
+    assert_non_null(msg_rec(&L, id));
+    const struct sg_user *u = user_rec(&L, SG_KIND_MSG, id, b->pid);
+    assert_non_null(u);
+    assert_true(sgt_marks(u->start, b->start));
+    assert_true(u->flags & SG_USE_LOOKUP);
+    u = user_rec(&L, SG_KIND_MSG, id, c->pid);
+    assert_non_null(u);
+    assert_true(u->flags & SG_USE_BYID);
+    assert_non_null(user_rec(&L, SG_KIND_MSG, id, d->pid));
+    assert_null(msg_rec(&L, bid));
+    if (sid == id)
+        assert_null(user_rec(&L, SG_KIND_SEM, id, c->pid)); /* C created the set */
+    sg_ledger_close(&L);
+    DO(c, "semrmid %d", sid);
+
+    /* The creator leaves; the queue is in use while its users live. */
+    actor_exit(a);
+    const char *l = ls_line(id);
+    ASSERT_HAS(l, " in-use ");
+    ASSERT_HAS(l, " helper_actor ");
+    char want[64];
+    snprintf(want, sizeof want, "%d", b->pid);
+    ASSERT_HAS(l, want);
+    ASSERT_HAS(ls_line(bid), " unknown ");
+    tool("gc", NULL, NULL, NULL);
+    assert_true(sgt_exited(&res, 0));
+    ASSERT_HAS(res.out, "in use: 3 of its 3 recorded users are alive");
+    ASSERT_HAS(res.out, "unknown: made without the library");
+    assert_true(queue_exists(id) && queue_exists(bid));
+
+    /* JSON: creator, users. */
+    tool("ls", "--msg", "--json", NULL);
+    ASSERT_HAS(res.out, "\"command\": \"helper_actor\"");
+    ASSERT_HAS(res.out, "\"alive\": false");
+    ASSERT_HAS(res.out, "\"users\": [");
+
+    /* A normal exit drops a user's record; IPC_SET records a use. */
+    actor_exit(b);
+    struct actor *e = actor_start(1);
+    DO(e, "msgset %d", id);
+    load(&L);
+    assert_null(user_rec(&L, SG_KIND_MSG, id, b->pid));
+    assert_non_null(user_rec(&L, SG_KIND_MSG, id, e->pid));
+    sg_ledger_close(&L);
+
+    /* IPC_RMID passes through at once and forgets the queue and its users. */
+    DO(c, "msgrmid %d", id);
+    assert_false(queue_exists(id));
+    load(&L);
+    assert_null(msg_rec(&L, id));
+    assert_null(user_rec(&L, SG_KIND_MSG, id, c->pid));
+    assert_null(user_rec(&L, SG_KIND_MSG, id, e->pid));
+    sg_ledger_close(&L);
+    DO(bare, "msgrmid %d", bid);
+}
+
+/* ---- fork, SIGKILL, gc ------------------------------------------------- */
+
+static void test_fork_sigkill_gc(void **state)
+{
+    (void)state;
+    struct actor *a = actor_start(1);
+    int id = id_of(DO(a, "msgcreate 0"));
+    struct sg_ledger L;
+    load(&L);
+    assert_true(msg_rec(&L, id)->flags & SG_SEG_PRIVATE);
+    sg_ledger_close(&L);
+
+    /* A child inherits the queue and is recorded as its user. */
+    const char *rep = DO(a, "fork");
+    pid_t child = (pid_t)kvx(rep, "pid");
+    load(&L);
+    const struct sg_user *u = user_rec(&L, SG_KIND_MSG, id, child);
+    assert_non_null(u);
+    assert_true(u->flags & SG_USE_INHERITED);
+    sg_ledger_close(&L);
+    /* The child, killed, stays recorded and dead. */
+    assert_int_equal(kill(child, SIGKILL), 0);
+    char line[256];
+    assert_int_equal(actor_line(a, line, sizeof line, 20000), 0);
+    ASSERT_HAS(line, "reaped");
+    char want[64];
+    snprintf(want, sizeof want, "%d(dead)", child);
+    ASSERT_HAS(ls_line(id), want);
+
+    /* The creator alive keeps it. */
+    tool("gc", "--dry-run", NULL, NULL);
+    ASSERT_HAS(res.out, "in use: its creator pid");
+    /* The creator sends and receives, then is SIGKILLed: orphaned. */
+    DO(a, "msgsnd %d", id);
+    DO(a, "msgrcv %d", id);
+    actor_sigkill(a);
+    ASSERT_HAS(ls_line(id), " orphaned ");
+    tool("ls", "--msg", "--orphans", NULL);
+    snprintf(want, sizeof want, " %d ", id);
+    ASSERT_HAS(res.out, want);
+    tool("gc", "--dry-run", NULL, NULL);
+    assert_true(sgt_exited(&res, 0));
+    snprintf(want, sizeof want, "would remove msqid %d", id);
+    ASSERT_HAS(res.out, want);
+    ASSERT_HAS(res.out, "and its 1 recorded user are dead");
+    ASSERT_HAS(res.out, "Would remove 1 message queue, keep 0.");
+    assert_true(queue_exists(id));
+    /* --user and --command filter as for sets. */
+    tool("gc", "--dry-run", "--command", "nosuchcmd");
+    ASSERT_LACKS(res.out, "would remove msqid");
+    tool("gc", "--command", "helper_actor", NULL);
+    assert_true(sgt_exited(&res, 0));
+    snprintf(want, sizeof want, "removed      msqid %d", id);
+    ASSERT_HAS(res.out, want);
+    assert_false(queue_exists(id));
+    load(&L);
+    assert_null(msg_rec(&L, id));
+    assert_null(user_rec(&L, SG_KIND_MSG, id, child));
+    sg_ledger_close(&L);
+}
+
+/* ---- what keeps a queue --------------------------------------------------- */
+
+static void test_kept(void **state)
+{
+    (void)state;
+    struct actor *a = actor_start(1), *b = actor_start(1), *bare = actor_start(0);
+    int id = id_of(DO(a, "msgcreate 0x6d5e2001"));
+    DO(b, "msgsnd %d", id);
+    actor_sigkill(a);
+    /* A live user keeps it. */
+    ASSERT_HAS(ls_line(id), " in-use ");
+    tool("gc", NULL, NULL, NULL);
+    ASSERT_HAS(res.out, "in use: 1 of its 1 recorded user is alive");
+    assert_true(queue_exists(id));
+
+    /* Every owner dead, a message left: held, kept, said. */
+    actor_sigkill(b);
+    ASSERT_HAS(ls_line(id), " held ");
+    tool("gc", NULL, NULL, NULL);
+    assert_true(sgt_exited(&res, 0));
+    char want[128];
+    snprintf(want, sizeof want, "kept         msqid %d (key 0x6d5e2001, 1 message, 6 bytes", id);
+    ASSERT_HAS(res.out, want);
+    snprintf(want, sizeof want, "still holds 1 message (6 bytes): orphaned");
+    ASSERT_HAS(res.out, want);
+    snprintf(want, sizeof want, "--force --msqid %d", id);
+    ASSERT_HAS(res.out, want);
+    assert_true(queue_exists(id));
+    /* --force needs the queue named. */
+    tool("gc", "--force", NULL, NULL);
+    assert_true(sgt_exited(&res, 1));
+    ASSERT_HAS(res.err, "--force needs the segments named with --id, or the queues with --msqid");
+
+    /* A process without the library that sends last keeps it while it
+     * lives (the kernel's last sender); after it, held again. */
+    DO(bare, "msgsnd %d", id);
+    ASSERT_HAS(ls_line(id), " in-use ");
+    tool("gc", NULL, NULL, NULL);
+    ASSERT_HAS(res.out, "sent to it or received from it last");
+    assert_true(queue_exists(id));
+    actor_exit(bare);
+    ASSERT_HAS(ls_line(id), " held ");
+
+    /* --force --msqid removes it, and its messages. */
+    char idb[16];
+    snprintf(idb, sizeof idb, "%d", id);
+    tool("gc", "--force", "--msqid", idb);
+    assert_true(sgt_exited(&res, 0));
+    ASSERT_HAS(res.out, "its 2 messages (12 bytes) go with it (--force)");
+    assert_false(queue_exists(id));
+    tool("gc", "--msqid", idb, NULL);
+    assert_true(sgt_exited(&res, 1));
+    ASSERT_HAS(res.err, "no message queue has id");
+}
+
+/* A queue whose creator is dead but whose last sender is a live process
+ * the ledger never saw is never orphaned; one made and used only without
+ * the library is unknown once its users are gone. */
+static void test_unknown(void **state)
+{
+    (void)state;
+    struct actor *bare = actor_start(0);
+    int id = id_of(DO(bare, "msgcreate 0"));
+    ASSERT_HAS(ls_line(id), " unknown ");
+    DO(bare, "msgsnd %d", id);
+    ASSERT_HAS(ls_line(id), " in-use ");
+    actor_exit(bare);
+    ASSERT_HAS(ls_line(id), " unknown ");
+    tool("gc", NULL, NULL, NULL);
+    assert_true(sgt_exited(&res, 0));
+    assert_true(queue_exists(id));
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_lookup_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fork_sigkill_gc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
