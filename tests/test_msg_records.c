@@ -234,6 +234,11 @@ static void test_fork_sigkill_gc(void **state)
     ASSERT_HAS(res.out, "and its 1 recorded user are dead");
     ASSERT_HAS(res.out, "Would remove 1 message queue, keep 0.");
     assert_true(queue_exists(id));
+    /* doctor: an orphaned queue, as an orphaned set, is status 2. */
+    tool("doctor", NULL, NULL, NULL);
+    if (!sgt_exited(&res, 2))
+        fail_msg("doctor: status %d, wanted 2\n%s", res.status, res.out);
+    ASSERT_HAS(res.out, "ORPHANS: 1 orphaned message queue; kernel.msgmni below 90%");
     /* --user and --command filter as for sets. */
     tool("gc", "--dry-run", "--command", "nosuchcmd");
     ASSERT_LACKS(res.out, "would remove msqid");

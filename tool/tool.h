@@ -334,7 +334,7 @@ struct doctor_msg {
     int mni;                    /* 0 ok, 1 near (>= 90%), 2 exhausted */
     size_t queues[DOCTOR_MSG_STATES];
     uint64_t msgs[DOCTOR_MSG_STATES], bytes[DOCTOR_MSG_STATES];
-    int exit;                   /* 0, or DOCTOR_SEM_EXIT_LIMIT */
+    int exit;                   /* 0, DOCTOR_SEM_EXIT_ORPHANS or DOCTOR_SEM_EXIT_LIMIT */
 };
 void doctor_msg_analyse(const struct sg_view *v, struct doctor_msg *d);
 void doctor_msg_text(const struct doctor_msg *d, FILE *f);

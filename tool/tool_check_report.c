@@ -629,14 +629,28 @@ static void report_text(FILE *f, const struct check_run *r, const struct check_o
             fprintf(f, "%s They go away with the private IPC namespace; --cleanup removes them "
                        "explicitly.\n", pfx);
         else {
-            fprintf(f, "%s Free them: shmguard gc", pfx);
-            for (size_t i = 0; i < r->n_leaks && i < 16; i++)
-                fprintf(f, " --id %d", r->leak[i].k.id);
-            for (size_t i = 0; i < r->n_sleaks && i < 16; i++)
-                fprintf(f, " --semid %d", r->sleak[i].k.id);
-            /* (Queues are counted as leaks only in isolated runs.) */
-            fprintf(f, "%s (or run check with --cleanup)\n",
-                    r->n_leaks > 16 || r->n_sleaks > 16 ? " ..." : "");
+            /* Segments gc can judge from the kernel's facts alone; sets
+             * and queues only from records, and the run's ledger, which
+             * holds theirs, goes with the run: the run proved them its
+             * own, ipcrm removes them. */
+            if (r->n_leaks) {
+                fprintf(f, "%s Free them: shmguard gc", pfx);
+                for (size_t i = 0; i < r->n_leaks && i < 16; i++)
+                    fprintf(f, " --id %d", r->leak[i].k.id);
+                fprintf(f, "%s (or run check with --cleanup)\n", r->n_leaks > 16 ? " ..." : "");
+            }
+            if (r->n_sleaks || r->n_qleaks) {
+                fprintf(f, "%s Remove the run's %s: ipcrm", pfx,
+                        r->n_sleaks && r->n_qleaks ? "sets and queues"
+                        : r->n_sleaks              ? "semaphore sets"
+                                                   : "message queues");
+                for (size_t i = 0; i < r->n_sleaks && i < 16; i++)
+                    fprintf(f, " -s %d", r->sleak[i].k.id);
+                for (size_t i = 0; i < r->n_qleaks && i < 16; i++)
+                    fprintf(f, " -q %d", r->qleak[i].k.id);
+                fprintf(f, "%s (or run check with --cleanup)\n",
+                        r->n_sleaks > 16 || r->n_qleaks > 16 ? " ..." : "");
+            }
         }
     }
 }

@@ -36,7 +36,9 @@ void doctor_msg_analyse(const struct sg_view *v, struct doctor_msg *d)
         d->msgs[m->state] += m->k.qnum;
         d->bytes[m->state] += m->k.cbytes;
     }
-    d->exit = d->mni ? DOCTOR_SEM_EXIT_LIMIT : 0;
+    /* Orphaned queues, holding messages or not, as orphaned sets. */
+    d->exit = d->mni ? DOCTOR_SEM_EXIT_LIMIT
+              : d->queues[SG_MSG_ORPHANED] + d->queues[SG_MSG_HELD] ? DOCTOR_SEM_EXIT_ORPHANS : 0;
 }
 
 static size_t total_q(const struct doctor_msg *d)
@@ -110,14 +112,29 @@ void doctor_msg_json(const struct doctor_msg *d, FILE *f)
 
 void doctor_msg_verdict(const struct doctor_msg *d, char *verdict, size_t n, int others_exit)
 {
-    if (!d->have || !d->mni)
+    if (!d->have || !d->exit)
         return;
+    size_t orph = d->queues[SG_MSG_ORPHANED] + d->queues[SG_MSG_HELD];
+    char orphans[128] = "", mine[400];
+    if (orph)
+        snprintf(orphans, sizeof orphans, "%s%zu orphaned message queue%s%s", d->mni ? "; " : "",
+                 orph, orph == 1 ? "" : "s",
+                 d->queues[SG_MSG_HELD] ? " (some holding messages)" : "");
+    if (d->mni)
+        snprintf(mine, sizeof mine, "%s: kernel.msgmni %" PRIu64 "/%" PRIu64 " queues%s%s",
+                 d->mni == 2 ? "EXHAUSTED" : "NEARLY EXHAUSTED", d->l.used_queues, d->l.msgmni,
+                 d->mni == 2 ? ": the next msgget that creates a queue fails with ENOSPC" : "",
+                 orphans);
+    else
+        snprintf(mine, sizeof mine, "ORPHANS: %s; kernel.msgmni below %d%%", orphans, NEAR_PCT);
     char old[512];
     snprintf(old, sizeof old, "%s", verdict);
-    /* The rest healthy: its "HEALTHY" line would contradict this one. */
-    snprintf(verdict, n, "%s: kernel.msgmni %" PRIu64 "/%" PRIu64 " queues%s; %s%s",
-             d->mni == 2 ? "EXHAUSTED" : "NEARLY EXHAUSTED", d->l.used_queues, d->l.msgmni,
-             d->mni == 2 ? ": the next msgget that creates a queue fails with ENOSPC" : "",
-             others_exit ? "also: " : "shared memory and semaphores: no limit near, no orphans",
-             others_exit ? old : "");
+    /* Worse than the rest: it leads (the rest healthy: its "HEALTHY" line
+     * would contradict this one); else it follows. */
+    if (d->exit > others_exit)
+        snprintf(verdict, n, "%s; %s%s", mine,
+                 others_exit ? "also: " : "shared memory and semaphores: no limit near, no orphans",
+                 others_exit ? old : "");
+    else
+        snprintf(verdict, n, "%s; message queues: %s", old, mine);
 }
