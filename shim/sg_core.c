@@ -581,6 +581,21 @@ SG_HOT int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
 
 /* ---- exit and fork ---------------------------------------------------- */
 
+/* 1 if this process's exit has work under the ledger lock: an intent it
+ * may hold, a removal pending (defer mode), a set or queue it uses.  A
+ * short process has none after its detach, and its exit then takes no
+ * lock and touches no line of the ledger's header. */
+static int exit_has_work(void)
+{
+    if (__atomic_load_n(&sg_st.intents_many, __ATOMIC_RELAXED))
+        return 1;
+    for (int i = 0; i < SG_INTENT_IDS; i++)
+        if (__atomic_load_n(&sg_st.intent_ids[i], __ATOMIC_RELAXED))
+            return 1;
+    return (sg_st.defer && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED)) ||
+           sg_use_count();
+}
+
 void sg_core_exit(void)
 {
     if (!sg_st.active)
@@ -593,7 +608,7 @@ void sg_core_exit(void)
             sg_att_del(&sg_st.L, rec);
         e->att_slot = 0;
     }
-    if (sg_state_take()) {
+    if (exit_has_work() && sg_state_take()) {
         if (sg_st.L.hdr->intents)
             sg_intent_clear_pid(&sg_st.L, sg_st.self.pid);
         if (sg_st.defer && sg_st.L.hdr->pending)
