@@ -473,11 +473,11 @@ static void emit(const struct call *c, int debug)
         goto out;
     /* The analysis reads the own ledger under its lock: records are then
      * consistent, and /proc reads take no other lock. */
-    int held = c->kind != SG_KIND_MSG && sg_st.active && sg_state_take(); /* no queues in it */
+    int held = sg_st.active && sg_state_take();
     const struct sg_ledger *own = held ? &sg_st.L : NULL;
     int worth;
     if (c->kind == SG_KIND_MSG)
-        worth = sg_diag_compose_msg(buf, sizeof buf, c->key, c->flg, c->err, debug);
+        worth = sg_diag_compose_msg(buf, sizeof buf, c->key, c->flg, c->err, own, debug);
     else if (c->kind == SG_KIND_SEM)
         worth = sg_diag_compose_sem(buf, sizeof buf, c->key, (int)c->size, c->flg, c->err, own,
                                     debug);

@@ -60,10 +60,11 @@ int sg_diag_classify_sem(key_t key, int nsems, int err, uint64_t *used, uint64_t
 void sg_diag_semget(key_t key, int nsems, int flg, int err, const void *caller);
 
 /* The same for a failed msgget(key, flg) (sg_diag_msg.c composes it):
- * ENOSPC from kernel.msgmni.  Queues are not in the ledger: the analysis
- * is the kernel's facts (owners, what the queues hold, their last sender
- * and receiver). */
-int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int debug);
+ * ENOSPC from kernel.msgmni: its use, the owners and what their queues
+ * hold, the queues proved orphaned by the records of own (and the
+ * command that frees them), and the sysctl. */
+int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err,
+                        const struct sg_ledger *own, int debug);
 int sg_diag_classify_msg(int err, uint64_t *used, uint64_t *max);
 void sg_diag_msgget(key_t key, int flg, int err, const void *caller);
 

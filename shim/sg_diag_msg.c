@@ -4,13 +4,15 @@
  * msgget creating a queue fails with ENOSPC when the namespace holds
  * kernel.msgmni queues (ipc/msg.c newque, ipc_addid).  The message names
  * the limit and its use, the queues' owners with what they hold, the
- * queues whose last sender and receiver are gone (candidates only: this
- * message, made with no ledger lock held, reads no records; `shmguard
- * ls --msg` and gc tell the proved orphans), and the sysctl that raises
- * the limit.
+ * queues the records prove orphaned (the analysis, sg_analysis.h: creator,
+ * every recorded user and the kernel's last sender and receiver dead) and
+ * the command that frees them, the queues made without the library whose
+ * last sender and receiver are gone (candidates only), and the sysctl
+ * that raises the limit.
  */
 #define _GNU_SOURCE
 #include "sg_diag.h"
+#include "sg_analysis.h"
 #include "sg_out.h"
 #include "sg_kernel.h"
 #include "sg_kmsg.h"
@@ -79,7 +81,47 @@ static void owners(struct sg_out *o, const struct sg_kmsgsnap *q)
     sg_out_say(o, ".");
 }
 
-int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int debug)
+/* The queues the view proves orphaned, and those without records whose
+ * last sender and receiver are gone. */
+static void orphans(struct sg_out *o, const struct sg_view *v)
+{
+    size_t orph = 0, held = 0, quiet = 0;
+    for (size_t i = 0; i < v->n_msg; i++) {
+        const struct sg_msginfo *m = &v->msg[i];
+        orph += m->state == SG_MSG_ORPHANED || m->state == SG_MSG_HELD;
+        held += m->state == SG_MSG_HELD;
+        /* Without a record: used once, and whoever sent or received last
+         * is gone (a queue nobody used yet says nothing either way). */
+        quiet += !m->rec && (m->k.lspid > 0 || m->k.lrpid > 0) && sg_kmsg_last_alive(&m->k) == 0;
+    }
+    if (orph) {
+        sg_out_say(o, "\n  Orphaned: %zu queue%s whose creator and every process that used them are "
+                "dead:", orph, orph == 1 ? "" : "s");
+        size_t shown = 0;
+        for (size_t i = 0; i < v->n_msg && shown < 8; i++) {
+            const struct sg_msginfo *m = &v->msg[i];
+            if (m->state != SG_MSG_ORPHANED && m->state != SG_MSG_HELD)
+                continue;
+            sg_out_say(o, "%s id %d by pid %d (%s)%s", shown ? "," : "", m->k.id, m->rec->cr_pid,
+                m->comm[0] ? m->comm : "?", m->state == SG_MSG_HELD ? ", holding messages" : "");
+            shown++;
+        }
+        sg_out_say(o, "%s.\n  Free them safely: shmguard gc --dry-run, then shmguard gc", orph > shown ? ", ..." : "");
+        if (held)
+            sg_out_say(o, " (gc keeps a queue that holds messages unless it is named: shmguard gc "
+                    "--force --msqid ID)");
+    }
+    if (quiet)
+        sg_out_say(o, "\n  %zu queue%s made without the library: %s last sender and receiver are "
+                "gone, leftovers of processes killed uncleanly, perhaps; see: shmguard ls --msg",
+            quiet, quiet == 1 ? "" : "s", quiet == 1 ? "its" : "their");
+    if (!orph && !quiet)
+        sg_out_say(o, "\n  No orphaned queues: each has a live creator, user, sender or receiver, or "
+                "was never used.");
+}
+
+int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err,
+                        const struct sg_ledger *own, int debug)
 {
     struct sg_out o = { buf, n, 0 };
     buf[0] = '\0';
@@ -98,6 +140,7 @@ int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int de
         return 1;
     struct sg_msglimits l;
     struct sg_kmsgsnap q;
+    struct sg_view v;
     if (sg_msglimits_read(&l) != 0 || sg_kmsgsnap_read(&q) != 0) {
         sg_out_say(&o, "\n  This is not a full disk: the System V message queue limit kernel.msgmni is "
                 "likely exhausted; see: shmguard doctor");
@@ -108,24 +151,17 @@ int sg_diag_compose_msg(char *buf, size_t n, key_t key, int flg, int err, int de
             " bytes held).",
         l.used_queues, l.msgmni, l.used_msgs, l.used_bytes);
     owners(&o, &q);
-    /* Used once, and whoever sent or received last is gone: a candidate
-     * leftover (a queue nobody used yet says nothing either way). */
-    size_t quiet = 0, empty = 0;
-    for (size_t i = 0; i < q.n; i++)
-        if ((q.v[i].lspid > 0 || q.v[i].lrpid > 0) && sg_kmsg_last_alive(&q.v[i]) == 0) {
-            quiet++;
-            empty += q.v[i].qnum == 0;
-        }
-    if (quiet)
-        sg_out_say(&o, "\n  %zu queue%s last sender and receiver are gone (%zu of them empty): "
-                "leftovers of processes killed uncleanly, perhaps; see: shmguard ls --msg",
-            quiet, quiet == 1 ? "'s" : "s'", empty);
+    sg_kmsgsnap_free(&q);
+    if (sg_view_build(&v, NULL, own) == 0) {
+        if (v.have_msgs)
+            orphans(&o, &v);
+        sg_view_free(&v);
+    }
     uint64_t ceil, want = sg_ipcmni_raise(l.msgmni, l.used_queues, &ceil);
     if (want)
         sg_out_say(&o, "\n  Or raise the limit: sysctl -w kernel.msgmni=%" PRIu64, want);
     else
         sg_out_say(&o, "\n  kernel.msgmni is at the kernel's ceiling (%" PRIu64 "): only removing queues "
                 "helps.", ceil);
-    sg_kmsgsnap_free(&q);
     return 1;
 }

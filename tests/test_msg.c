@@ -131,6 +131,9 @@ static void test_doctor_msgmni(void **state)
                         "device\")");
     ASSERT_HAS(res.err, "This is not a full disk: the System V message queue limit kernel.msgmni is "
                         "exhausted: 2 of 2 queues in use");
+    /* This test's two queues: made bare, never used, by a live process. */
+    ASSERT_HAS(res.err, "No orphaned queues: each has a live creator, user, sender or receiver, or "
+                        "was never used.");
     ASSERT_HAS(res.err, "Or raise the limit: sysctl -w kernel.msgmni=16");
     sgt_run(&res, helper, bare_env, 30);
     assert_string_equal(res.out, "errno 28\n");

@@ -327,6 +327,56 @@ static void test_unknown(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* msgget's ENOSPC message names the queues the records prove orphaned
+ * and the command that frees them, and counts apart those made without
+ * the library whose last sender and receiver are gone. */
+static void test_enospc_names_orphans(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* lowers this namespace's kernel.msgmni */
+    struct actor *a = actor_start(1);
+    int orphan = id_of(DO(a, "msgcreate 0"));
+    DO(a, "msgsnd %d", orphan);
+    DO(a, "msgrcv %d", orphan);
+    pid_t creator = a->pid;
+    actor_sigkill(a);
+    struct actor *bare = actor_start(0);
+    int quiet = id_of(DO(bare, "msgcreate 0"));
+    DO(bare, "msgsnd %d", quiet);
+    actor_exit(bare);
+
+    FILE *f = fopen("/proc/sys/kernel/msgmni", "r");
+    unsigned long old = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%lu", &old), 1);
+    fclose(f);
+    f = fopen("/proc/sys/kernel/msgmni", "w");
+    assert_non_null(f);
+    fprintf(f, "2\n");
+    fclose(f);
+    char pre[PATH_MAX + 16], led[PATH_MAX + 32];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", g_lib);
+    snprintf(led, sizeof led, "SHMGUARD_LEDGER=%s", g_dir);
+    char *env[] = { pre, led, NULL };
+    char *argv[] = { (char *)SGT_HELPER("helper_check"), "msgenospc", NULL };
+    sgt_run(&res, argv, env, 30);
+    f = fopen("/proc/sys/kernel/msgmni", "w");
+    assert_non_null(f);
+    fprintf(f, "%lu\n", old);
+    fclose(f);
+    assert_true(sgt_exited(&res, 0));
+    assert_string_equal(res.out, "errno 28\n");
+    char want[160];
+    snprintf(want, sizeof want, "Orphaned: 1 queue whose creator and every process that used them "
+             "are dead: id %d by pid %d (helper_actor).", orphan, (int)creator);
+    ASSERT_HAS(res.err, want);
+    ASSERT_HAS(res.err, "Free them safely: shmguard gc --dry-run, then shmguard gc");
+    ASSERT_HAS(res.err, "1 queue made without the library: its last sender and receiver are gone");
+    assert_int_equal(msgctl(orphan, IPC_RMID, NULL), 0);
+    assert_int_equal(msgctl(quiet, IPC_RMID, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +384,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fork_sigkill_gc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enospc_names_orphans, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
