@@ -11,10 +11,9 @@
  *
  * File shape:  [header 320 B][pid namespace table][event ring][pending index]
  *              [intent table][user table][segment table][attachment table]
- * The small tables come first and a segment record's home slot is its
- * kernel index (sg_ledger.c, seg_home), so that what a process's first
- * call touches (header, its pid namespace, an intent, a namespace's first
- * objects) lies in the file's first 2 MiB.
+ * The small tables come first, so that what a process's first call
+ * touches of them (header, its pid namespace, an intent) lies in the
+ * file's first 2 MiB.
  * Table offsets and capacities are stored in the header and validated
  * against the file size before anything is dereferenced.
  */
@@ -25,7 +24,7 @@
 #include <stddef.h>
 
 #define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
-#define SG_LEDGER_VERSION 8u   /* 2: the event ring; 3: semaphore users;
+#define SG_LEDGER_VERSION 9u   /* 2: the event ring; 3: semaphore users;
                                   * 4: attachments written without the lock;
                                   * 5: pid namespaces (records, table);
                                   * 6: start marks (sg_proc.h) beside start
@@ -37,7 +36,10 @@
                                   * 8: message queue records, and a kind in
                                   *    each user record (set and queue ids
                                   *    overlap): a reader of version 7 would
-                                  *    count a queue's users as a set's */
+                                  *    count a queue's users as a set's;
+                                  * 9: object records hashed again (homes by
+                                  *    kernel index piled stale records up:
+                                  *    sg_ledger.c, seg_home) */
 
 /* Default capacities (powers of two).  The kernel's hard ceiling on
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */

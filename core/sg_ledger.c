@@ -1198,18 +1198,16 @@ static inline uint32_t mix(uint64_t x)
     return (uint32_t)x;
 }
 
-/* An object's home slot is its kernel index (the id's low bits: the
- * kernel hands out the lowest free index, the id's high bits count reuses)
- * times four, plus its kind: a namespace's first objects have the first
- * slots, next to the small tables, so that a process's first call finds
- * them in the same 2 MiB of the mapping as the header (one page-table
- * page, where a hashed slot cost one more).  Indices a quarter of the
- * table apart share a home; a probe then takes the next free slot, and
- * each group of four has one (no kind 0). */
+/* An object's home slot: a hash of its kind and id.  Not its kernel
+ * index, which would put a namespace's first objects next to the small
+ * tables: the kernel hands indices out cyclically over a window (ipc/util.c
+ * ipc_idr_alloc), so the stale records of objects removed behind the
+ * library's back (ipcrm, programs without it) would pile up in one probe
+ * run at the table's start, and every creation would walk it. */
 static uint32_t seg_home(const void *r)
 {
     const struct sg_seg *s = r;
-    return ((uint32_t)s->id << 2) | (s->kind & 3u);
+    return mix(((uint64_t)s->kind << 32) | (uint32_t)s->id);
 }
 static int seg_same(const void *a, const void *b)
 {
