@@ -19,6 +19,7 @@
 #include "sg_pidns.h"
 #include "sg_real.h"
 #include "sg_use.h"
+#include "sg_sys.h"
 #include "sg_state.h"
 
 #include <errno.h>
@@ -601,6 +602,15 @@ void sg_core_exit(void)
     if (!sg_st.active)
         return;
     int saved = errno;
+    /* A child that no fork handler renewed (glibc's _Fork, a raw clone)
+     * still carries its parent's identity: what it would delete here are
+     * its parent's records (a live user of a queue or set made invisible,
+     * and the object then removable by gc).  It deletes nothing; records
+     * of its own, made under that identity, go when the parent's do. */
+    if (sg_sys_getpid() != sg_st.self.pid) {
+        errno = saved;
+        return;
+    }
     int held = sg_local_take();
     SG_LOCAL_FOREACH(&sg_st.local, e) {
         struct sg_att *rec = att_of(e, e->addr);

@@ -32,6 +32,9 @@
  *                       and takes over the command stream; the parent
  *                       waits for it and then prints "reaped status=S"
  *                       (as from waitpid) and goes on reading commands
+ *   rawfork             _Fork() (no fork handlers run, as for a raw clone);
+ *                       the child exits at once (exit(0), destructors
+ *                       run); the parent waits for it -> reaped status=
  *   exec preload|bare   exec this program again, with LD_PRELOAD kept or
  *                       removed; the new image prints its "ready" line
  *   exit CODE           exit(CODE), destructors run
@@ -390,6 +393,21 @@ static void cmd_fork(void)
     say("reaped status=%d", st);
 }
 
+static void cmd_rawfork(void)
+{
+    pid_t pid = _Fork();
+    if (pid < 0) {
+        say("err _Fork %s", strerror(errno));
+        return;
+    }
+    if (pid == 0)
+        exit(0);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    say("ok reaped status=%d", st);
+}
+
 static void cmd_exec(const char *how)
 {
     char self[PATH_MAX];
@@ -541,6 +559,8 @@ static void run(void)
             cmd_dtall();
         } else if (!strcmp(cmd, "fork")) {
             cmd_fork();
+        } else if (!strcmp(cmd, "rawfork")) {
+            cmd_rawfork();
         } else if (!strcmp(cmd, "exec")) {
             cmd_exec(a1);
         } else if (!strcmp(cmd, "exit")) {

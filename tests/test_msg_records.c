@@ -327,6 +327,30 @@ static void test_unknown(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* A child that no fork handler renewed (_Fork) carries its parent's
+ * identity: its exit must not delete the parent's user record, or gc
+ * would take the queue from under the live parent. */
+static void test_rawfork_child_exit(void **state)
+{
+    (void)state;
+    struct actor *c = actor_start(1);
+    int id = id_of(DO(c, "msgcreate 0x5eed0042"));
+    actor_exit(c);
+    struct actor *p = actor_start(1);
+    DO(p, "msglookup 0x5eed0042");
+    const char *rep = DO(p, "rawfork");
+    ASSERT_HAS(rep, "reaped status=0");
+    char want[64];
+    snprintf(want, sizeof want, "%d", p->pid);
+    ASSERT_HAS(ls_line(id), want);
+    ASSERT_HAS(ls_line(id), " in-use ");
+    tool("gc", NULL, NULL, NULL);
+    assert_true(sgt_exited(&res, 0));
+    assert_true(queue_exists(id));
+    actor_exit(p);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+}
+
 /* msgget's ENOSPC message names the queues the records prove orphaned
  * and the command that frees them, and counts apart those made without
  * the library whose last sender and receiver are gone. */
@@ -385,6 +409,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enospc_names_orphans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rawfork_child_exit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
