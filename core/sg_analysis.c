@@ -282,7 +282,8 @@ static void sem_verdict(struct sg_seminfo *s)
         s->state = SG_SEM_IN_USE;
         return;
     }
-    if (!s->rec || !(s->rec->flags & SG_SEG_CREATOR) || s->creator_alive != 0) {
+    if (!s->rec || !(s->rec->flags & SG_SEG_CREATOR) || (s->rec->flags & SG_SEG_USERS_LOST) ||
+        s->creator_alive != 0) {
         s->state = SG_SEM_UNKNOWN;
         return;
     }
@@ -354,7 +355,8 @@ static void msg_verdict(struct sg_msginfo *m)
     }
     /* Orphaned only on the ledger's word that everyone is dead, and the
      * kernel's that its last sender and receiver are gone too. */
-    if (!m->rec || !(m->rec->flags & SG_SEG_CREATOR) || m->creator_alive != 0 || m->last_alive) {
+    if (!m->rec || !(m->rec->flags & SG_SEG_CREATOR) || (m->rec->flags & SG_SEG_USERS_LOST) ||
+        m->creator_alive != 0 || m->last_alive) {
         m->state = SG_MSG_UNKNOWN;
         return;
     }

@@ -75,6 +75,9 @@
 #define SG_SEG_PENDING   0x1u  /* IPC_RMID deferred, not yet issued */
 #define SG_SEG_CREATOR   0x2u  /* creator fields were filled by the creating call */
 #define SG_SEG_PRIVATE   0x4u  /* created with IPC_PRIVATE */
+#define SG_SEG_USERS_LOST 0x8u /* sets and queues: a use could not be
+                                * recorded (user table full): who uses it
+                                * can no longer be told (never orphaned) */
 
 /* sg_user.flags: how a process came to use a set or a queue */
 #define SG_USE_LOOKUP    0x1u  /* semget/msgget of an existing key */

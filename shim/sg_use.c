@@ -184,8 +184,8 @@ static unsigned prune_dead_users(void)
 }
 
 /* A user record of this process for object id, its flags how.  Ledger
- * lock held. */
-static void put_user(uint32_t kind, int id, uint32_t how, uint64_t now)
+ * lock held.  0, or -1 when the table had no room. */
+static int put_user(uint32_t kind, int id, uint32_t how, uint64_t now)
 {
     struct sg_user u;
     memset(&u, 0, sizeof u);
@@ -204,7 +204,9 @@ static void put_user(uint32_t kind, int id, uint32_t how, uint64_t now)
         sg_log(1, "ledger full: pid %d's use of %s %d is not recorded", (int)u.pid,
                kind_name(kind), id);
         sg_state_note_full("user");
+        return -1;
     }
+    return 0;
 }
 
 /* Record this process as a user of object k.  Ledger lock held. */
@@ -215,7 +217,10 @@ static void add_user(uint32_t kind, const struct sg_kobj *k, uint32_t how)
         return;
     if (sg_user_find(&sg_st.L, kind, k->id, sg_st.self.pid))
         return;
-    put_user(kind, k->id, how, sg_coarse_now_ns());
+    /* A use not recorded would let the object look orphaned while this
+     * process lives: its record says so, and nobody proves it orphaned. */
+    if (put_user(kind, k->id, how, sg_coarse_now_ns()) != 0 && r)
+        r->flags |= SG_SEG_USERS_LOST;
 }
 
 /* Record an object this call created.  Ledger lock held. */
@@ -319,8 +324,9 @@ void sg_use_after_fork_child(void)
         struct sg_idlist *l = sg_use_list(kinds[t]);
         for (uint32_t i = 0; i < l->n; i++) {
             int id = *sg_idlist_slot(l, i);
-            if (id >= 0 && sg_seg_find(&sg_st.L, kinds[t], id))
-                put_user(kinds[t], id, SG_USE_INHERITED, now);
+            struct sg_seg *r = id >= 0 ? sg_seg_find(&sg_st.L, kinds[t], id) : NULL;
+            if (r && put_user(kinds[t], id, SG_USE_INHERITED, now) != 0)
+                r->flags |= SG_SEG_USERS_LOST;
         }
     }
 }
@@ -373,7 +379,8 @@ void sg_use_arrive(const uint32_t *flags)
             struct sg_seg *r = rec_for(kinds[t], &k);
             if (!r || sg_user_find(&sg_st.L, kinds[t], k.id, sg_st.self.pid))
                 continue;
-            put_user(kinds[t], k.id, flags && flags[f] ? flags[f] : SG_USE_INHERITED, now);
+            if (put_user(kinds[t], k.id, flags && flags[f] ? flags[f] : SG_USE_INHERITED, now) != 0)
+                r->flags |= SG_SEG_USERS_LOST;
         }
     }
 }

@@ -351,6 +351,45 @@ static void test_rawfork_child_exit(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* A use that the full user table could not store: the queue's record
+ * says so, and the queue is never proved orphaned while its user lives
+ * (gc would have taken it from under the live, unrecorded user). */
+static void test_users_lost(void **state)
+{
+    (void)state;
+    struct actor *c = actor_start(1);
+    int id = id_of(DO(c, "msgcreate 0x5eed0043"));
+    actor_exit(c);
+    /* Fill the user table with records of a live process (this one). */
+    struct sg_ledger L;
+    char err[PATH_MAX + 256];
+    assert_int_equal(sg_ledger_open_own(&L, g_dir, sg_ipcns_ino(), NULL, err, sizeof err), 0);
+    assert_int_equal(sg_ledger_lock(&L), 0);
+    uint32_t n = 0;
+    for (;; n++) {
+        struct sg_user u = { .kind = SG_KIND_SEM, .id = 1000000 + (int32_t)n, .pid = getpid(),
+                             .start = sg_proc_self_start(), .pidns = sg_pidns_self() };
+        if (!sg_user_put(&L, &u))
+            break;
+    }
+    sg_ledger_unlock(&L);
+    assert_true(n > SG_USER_CAP / 2);
+    struct actor *u = actor_start(1);
+    DO(u, "msglookup 0x5eed0043");
+    load(&L);
+    const struct sg_seg *r = msg_rec(&L, id);
+    assert_non_null(r);
+    assert_true(r->flags & SG_SEG_USERS_LOST);
+    assert_null(user_rec(&L, SG_KIND_MSG, id, u->pid));
+    sg_ledger_close(&L);
+    ASSERT_HAS(ls_line(id), " unknown ");
+    tool("gc", NULL, NULL, NULL);
+    assert_true(sgt_exited(&res, 0));
+    assert_true(queue_exists(id));
+    actor_exit(u);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+}
+
 /* msgget's ENOSPC message names the queues the records prove orphaned
  * and the command that frees them, and counts apart those made without
  * the library whose last sender and receiver are gone. */
@@ -410,6 +449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enospc_names_orphans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rawfork_child_exit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users_lost, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
