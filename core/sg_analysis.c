@@ -335,12 +335,6 @@ const char *sg_msgstate_name(enum sg_msgstate s)
  * its pid when alive, 0 when both are gone (or there were none), -1 when
  * it cannot be told: no /proc, or a send or receive was made by a process
  * this pid namespace cannot see (the kernel then reports pid 0). */
-static int msg_last_alive(const struct sg_kmsg *q)
-{
-    if ((q->stime && q->lspid <= 0) || (q->rtime && q->lrpid <= 0))
-        return -1;
-    return sg_kmsg_last_alive(q);
-}
 
 static void msg_verdict(struct sg_msginfo *m)
 {
@@ -348,7 +342,7 @@ static void msg_verdict(struct sg_msginfo *m)
         m->state = SG_MSG_IN_USE;
         return;
     }
-    m->last_alive = msg_last_alive(&m->k);
+    m->last_alive = sg_kmsg_last_alive(&m->k);
     if (m->last_alive > 0) {
         m->state = SG_MSG_IN_USE;
         return;

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_kmsg.h"
+#include "sg_pidns.h"
 #include "sg_kernel.h"
 #include "sg_proc.h"
 #include "sg_real.h"
@@ -170,6 +171,12 @@ int sg_msglimits_read(struct sg_msglimits *l)
     return 0;
 }
 
+/* Seconds of slack between a start time (boot time plus ticks, both
+ * rounded) and a send or receive time: a live process is never taken for
+ * a newer one on its reused pid; a newer one may be taken for it (alive,
+ * the safe side). */
+#define START_SLACK_S 2
+
 /* pid, if it is alive and started no later than t (seconds), else 0;
  * -1 when that cannot be told. */
 static int alive_since(int pid, int64_t t)
@@ -182,12 +189,19 @@ static int alive_since(int pid, int64_t t)
     int64_t s = sg_proc_start_epoch(start);
     if (s == 0)
         return -1;
-    return s <= t ? pid : 0;
+    return s <= t + START_SLACK_S ? pid : 0;
 }
 
 int sg_kmsg_last_alive(const struct sg_kmsg *k)
 {
-    if (access("/proc/self/stat", R_OK) != 0)
+    /* The kernel gives the pids in this process's pid namespace; /proc
+     * names another's when it is not this namespace's own: nothing can be
+     * proved there. */
+    if (access("/proc/self/stat", R_OK) != 0 || sg_pidns_self() != sg_pidns_view())
+        return -1;
+    /* A send or receive whose pid reads 0: made by a process this pid
+     * namespace cannot see (a pod's other namespace, an ancestor). */
+    if ((k->stime && k->lspid <= 0) || (k->rtime && k->lrpid <= 0))
         return -1;
     int a = alive_since(k->lspid, k->stime ? k->stime : k->ctime);
     if (a)

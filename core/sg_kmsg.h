@@ -68,8 +68,10 @@ struct sg_msglimits {
 int sg_msglimits_read(struct sg_msglimits *l);
 
 /* The pid of a live process that sent to or received from queue k last
- * (started before that send or receive: a reused pid does not count); 0
- * if none; -1 if liveness cannot be told (no /proc). */
+ * (started before that send or receive, give or take 2 s of rounding: a
+ * reused pid does not count); 0 if none; -1 if that cannot be told: no
+ * /proc, a /proc of another pid namespace, or a sender or receiver the
+ * kernel names 0 (in a pid namespace not visible from this one). */
 int sg_kmsg_last_alive(const struct sg_kmsg *k);
 
 #endif

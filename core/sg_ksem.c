@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "sg_ksem.h"
+#include "sg_pidns.h"
 #include "sg_kernel.h"
 #include "sg_proc.h"
 #include "sg_real.h"
@@ -173,16 +174,20 @@ int sg_semlimits_read(struct sg_semlimits *l)
 
 int sg_ksem_lastop_alive(const struct sg_ksem *k)
 {
-    if (access("/proc/self/stat", R_OK) != 0)
-        return -1; /* no /proc: liveness cannot be told */
+    /* No /proc, or a /proc of another pid namespace than the one the
+     * kernel gives the pids in: liveness cannot be told. */
+    if (access("/proc/self/stat", R_OK) != 0 || sg_pidns_self() != sg_pidns_view())
+        return -1;
     int64_t last = k->otime > k->ctime ? k->otime : k->ctime;
     union sg_semun none = { .val = 0 };
+    int seen = 0;
     for (uint32_t i = 0; i < k->nsems; i++) {
         int pid = real_semctl(k->id, (int)i, GETPID, none);
         if (pid < 0)
             return -1;
         if (pid == 0)
             continue;
+        seen = 1;
         uint64_t start = sg_proc_start_time(pid);
         if (start == 0)
             continue; /* gone (or a zombie) */
@@ -191,8 +196,12 @@ int sg_ksem_lastop_alive(const struct sg_ksem *k)
             return -1;
         /* Started after the set's last change: a new process on a
          * reused pid, not the one that changed the semaphore. */
-        if (t <= last)
+        if (t <= last + 2) /* 2 s: start times are rounded (sg_kmsg.c) */
             return pid;
     }
+    /* Operated on, yet no semaphore names a pid: the processes that did
+     * are in a pid namespace this one cannot see. */
+    if (!seen && k->otime)
+        return -1;
     return 0;
 }

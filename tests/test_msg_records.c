@@ -390,6 +390,51 @@ static void test_users_lost(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* A pod: the queue's creator, recorded, lived and died in pid namespace
+ * P1; a process of pid namespace P2 without the library sends and
+ * receives on it and lives on.  From P1 the kernel names that sender and
+ * receiver pid 0 (not visible there): gc in P1 must not take them for
+ * gone and remove the queue (they are unknown, the queue kept). */
+static void test_pod_sender_invisible(void **state)
+{
+    (void)state;
+    if (geteuid() != 0 || system("unshare --pid --fork --mount-proc true 2>/dev/null") != 0 ||
+        system("perl -e 1 2>/dev/null") != 0)
+        skip();
+    char script[8192];
+    snprintf(script, sizeof script,
+             "d='%.900s'; lib='%.900s'; tool='%.900s'\n"
+             "unshare --pid --fork --mount-proc sh -c '\n"
+             "  LD_PRELOAD=\"$2\" SHMGUARD_LEDGER=\"$1\" ipcmk -Q | awk \"{print \\$NF}\" > \"$1/qid\"\n"
+             "  i=0; while [ ! -e \"$1/sent\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n"
+             "  \"$3\" gc --dir \"$1\"; \"$3\" ls --msg --dir \"$1\" --raw --noheadings' sh \"$d\" \"$lib\" \"$tool\" "
+             "> \"$d/p1.out\" 2>&1 &\n"
+             "p1=$!; i=0; while [ ! -s \"$d/qid\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n"
+             "unshare --pid --fork --mount-proc perl -e '\n"
+             "  my $id = $ARGV[0]; my $m = pack(\"l! a*\", 1, \"hi\"); my $b;\n"
+             "  msgsnd($id, $m, 0) or exit 2; msgrcv($id, $b, 16, 0, 0) or exit 3;\n"
+             "  open(F, \">\", \"$ARGV[1]/sent\"); close F; sleep 3;\n"
+             "  exit(msgsnd($id, $m, 0) ? 0 : 4)' \"$(cat \"$d/qid\")\" \"$d\"; s=$?\n"
+             "wait $p1; cat \"$d/p1.out\"; echo \"sender $s\"\n",
+             g_dir, g_lib, SGT_TOOL);
+    char *argv[] = { "sh", "-c", script, NULL };
+    char *env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+    sgt_run(&res, argv, env, 60);
+    if (!sgt_exited(&res, 0))
+        fail_msg("status %d\n%s\n%s", res.status, res.out, res.err);
+    ASSERT_LACKS(res.out, "removed");
+    ASSERT_HAS(res.out, " unknown ");
+    ASSERT_HAS(res.out, "sender 0"); /* its last msgsnd found the queue */
+    char qid[PATH_MAX + 8];
+    snprintf(qid, sizeof qid, "%s/qid", g_dir);
+    FILE *f = fopen(qid, "r");
+    int id = -1;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%d", &id), 1);
+    fclose(f);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+}
+
 /* msgget's ENOSPC message names the queues the records prove orphaned
  * and the command that frees them, and counts apart those made without
  * the library whose last sender and receiver are gone. */
@@ -450,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enospc_names_orphans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rawfork_child_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pod_sender_invisible, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
