@@ -87,7 +87,15 @@ static void reg_take(void)
 }
 static void reg_give(void) { __atomic_store_n(&reg_lock, 0, __ATOMIC_RELEASE); }
 
-void sg_pidns_after_fork_child(void) { __atomic_store_n(&reg_lock, 0, __ATOMIC_RELAXED); }
+void sg_pidns_after_fork_child(void)
+{
+    __atomic_store_n(&reg_lock, 0, __ATOMIC_RELAXED);
+    /* The caches are keyed by pid number, which a child in a new pid
+     * namespace may share with its parent (pid 1 forking after
+     * unshare(CLONE_NEWPID)): read again. */
+    __atomic_store_n(&self_pid, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&view_pid, 0, __ATOMIC_RELAXED);
+}
 
 void sg_pidns_learn(const struct sg_pidns *tab, uint32_t n, uid_t owner)
 {

@@ -58,6 +58,12 @@ SG_COLD void sg_state_init(void)
     sg_st.self.pidns = sg_pidns_self_as(sg_st.self.pid);
     char err[PATH_MAX + 200];
     uint64_t ns = sg_ipcns_ino();
+    if (!ns) {
+        /* Every namespace's ledger would be named alike: none is used. */
+        sg_log_once(&said_unusable, "cannot tell this process's IPC namespace (/proc/self/ns/ipc "
+                                    "unreadable); passing every call through unchanged");
+        return;
+    }
     /* A ledger is shared memory backed by a file: only in memory. */
     int rc = sg_ledger_open_own_mem(&sg_st.L, sg_st.cfg->ledger_dir, ns, err, sizeof err);
     if (rc == -3) {

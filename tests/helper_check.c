@@ -25,6 +25,8 @@
  *                    the end of stdin (a live user of the queue)
  *   msgenospc        a msgget(IPC_PRIVATE) that fails (kernel.msgmni lowered
  *                    by the test); prints "errno E", exit 0
+ *   mainexit         the main thread ends (pthread_exit); another thread
+ *                    then makes and removes a queue, prints "ok", exit 0
  *   lookup KEY       look up KEY, attach, detach; exit 0, or 2 if not found
  *   rmlook KEY       create KEY, attach, fork a child that stays attached,
  *                    IPC_RMID while attached, look the key up again, end
@@ -38,12 +40,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/msg.h>
@@ -84,6 +88,19 @@ __attribute__((noinline)) static int enospc_here(key_t key)
 static key_t key_arg(int argc, char **argv)
 {
     return argc > 2 ? (key_t)strtoul(argv[2], NULL, 0) : IPC_PRIVATE;
+}
+
+/* mainexit: the thread left once the main thread has ended. */
+static void *after_main(void *arg)
+{
+    (void)arg;
+    struct timespec ts = { 0, 100 * 1000 * 1000 };
+    nanosleep(&ts, NULL); /* the leader is gone by then */
+    int q = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    if (q < 0 || msgctl(q, IPC_RMID, NULL) != 0)
+        exit(1);
+    say("ok\n");
+    exit(0);
 }
 
 int main(int argc, char **argv)
@@ -181,6 +198,12 @@ int main(int argc, char **argv)
                 ;
         }
         return 0;
+    }
+    if (!strcmp(m, "mainexit")) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, after_main, NULL) != 0)
+            return 1;
+        pthread_exit(NULL);
     }
     if (!strcmp(m, "msgenospc")) {
         errno = 0;

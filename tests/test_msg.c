@@ -11,6 +11,7 @@
 #include <sys/msg.h>
 
 #include "sg_kmsg.h"
+#include "sg_kernel.h"
 
 static struct sgt_result res;
 
@@ -256,6 +257,23 @@ static void test_msgget_off_opens_nothing(void **state)
     assert_int_equal(msgctl(q, IPC_RMID, NULL), 0);
 }
 
+/* The first call made by a thread after the main thread ended (its
+ * /proc/self/ns links are gone): the namespace is read through the
+ * thread's own links, and the ledger is this namespace's, never one named
+ * for namespace 0 that every namespace would share. */
+static void test_main_thread_gone(void **state)
+{
+    (void)state;
+    char *helper[] = { (char *)SGT_HELPER("helper_check"), "mainexit", NULL };
+    sgt_run(&res, helper, lib_env, 30);
+    assert_true(sgt_exited(&res, 0));
+    assert_string_equal(res.out, "ok\n");
+    char cmd[2 * PATH_MAX + 256];
+    snprintf(cmd, sizeof cmd, "test -e '%s'/ipc-%llu.uid-%u.ledger && ! ls '%s' | grep -q '^ipc-0\\.'",
+             dir, (unsigned long long)sg_ipcns_ino(), (unsigned)geteuid(), dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +281,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_doctor_msgmni, setup, after),
         cmocka_unit_test_setup_teardown(test_check_queue_leak, setup, after),
         cmocka_unit_test_setup_teardown(test_msgget_off_opens_nothing, setup, after),
+        cmocka_unit_test_setup_teardown(test_main_thread_gone, setup, after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
