@@ -140,8 +140,12 @@ int sg_kmsg_stat(int id, struct sg_kmsg *k)
         from_ds(k, id, &ds);
         return 0;
     }
-    if (errno != EACCES || sg_ipc_stat_any(id, msg_stat_any, &ds) != 0)
+    if (errno != EACCES)
         return -1;
+    if (sg_ipc_stat_any(id, msg_stat_any, &ds) != 0) {
+        errno = EACCES; /* there, but not readable here */
+        return -1;
+    }
     from_ds(k, id, &ds);
     return 0;
 }

@@ -148,8 +148,12 @@ int sg_ksem_stat(int id, struct sg_ksem *k)
         from_ds(k, id, &ds);
         return 0;
     }
-    if (errno != EACCES || sg_ipc_stat_any(id, sem_stat_any, &ds) != 0)
+    if (errno != EACCES)
         return -1;
+    if (sg_ipc_stat_any(id, sem_stat_any, &ds) != 0) {
+        errno = EACCES; /* there, but not readable here */
+        return -1;
+    }
     from_ds(k, id, &ds);
     return 0;
 }

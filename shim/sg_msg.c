@@ -62,9 +62,6 @@ ssize_t sg_msgrcv(int id, void *msgp, size_t size, long type, int flg)
     return real_msgrcv(id, msgp, size, type, flg);
 }
 
-/* Commands that name an index, or no queue at all, rather than a queue id. */
-static int by_index(int c) { return c == IPC_INFO || c == MSG_INFO || c == MSG_STAT || c == MSG_STAT_ANY; }
-
 SG_BODY int msgctl_body(int id, int cmd, struct msqid_ds *buf)
 {
     if (!sg_st.active)
@@ -76,8 +73,11 @@ SG_BODY int msgctl_body(int id, int cmd, struct msqid_ds *buf)
         sg_use_by_id(SG_KIND_MSG, id);
     int r = real_msgctl(id, cmd, buf);
     int e = errno;
+    /* Gone: removed here, or a call on the id says so (EIDRM; EINVAL
+     * from a command that names a queue, not from an unknown command). */
     if ((c == IPC_RMID && r == 0) ||
-        (r < 0 && (e == EINVAL || e == EIDRM) && !by_index(c) && sg_use_has(SG_KIND_MSG, id)))
+        (r < 0 && (e == EIDRM || (e == EINVAL && (c == IPC_STAT || c == IPC_SET || c == IPC_RMID))) &&
+         sg_use_has(SG_KIND_MSG, id)))
         sg_use_forget(SG_KIND_MSG, id);
     errno = r >= 0 ? e0 : e;
     return r;

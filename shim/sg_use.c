@@ -286,12 +286,27 @@ void sg_use_by_id(uint32_t kind, int id)
     struct sg_kobj k;
     int held = sg_local_take();
     /* (With the list full, every use comes here: add_user finds the record.) */
-    if (!sg_use_has(kind, id) && kobj_stat(kind, id, &k) == 0) {
-        if (sg_state_take()) {
-            add_user(kind, &k, SG_USE_BYID);
-            sg_state_give();
+    if (!sg_use_has(kind, id)) {
+        if (kobj_stat(kind, id, &k) == 0) {
+            if (sg_state_take()) {
+                add_user(kind, &k, SG_USE_BYID);
+                sg_state_give();
+            }
+            local_add(kind, id);
+        } else if (errno == EACCES) {
+            /* There, but this process may not read it (no MSG_STAT_ANY:
+             * before Linux 4.17, or an LSM's refusal): its use cannot be
+             * recorded, so its record, if any, says who uses it cannot be
+             * told (never orphaned while this process lives); not tried
+             * again on every call. */
+            if (sg_state_take()) {
+                struct sg_seg *r = sg_seg_find(&sg_st.L, kind, id);
+                if (r)
+                    r->flags |= SG_SEG_USERS_LOST;
+                sg_state_give();
+            }
+            local_add(kind, id);
         }
-        local_add(kind, id);
     }
     sg_local_give(held);
     sg_in_hook = was;
