@@ -22,12 +22,19 @@
  * chunks of as many, allocated when needed and never freed, up to the
  * kernel's 32,768 objects.  Written under sg_local_lock; read without it
  * (a chunk and its entries are stored before the count grows).  -1 ids
- * are free slots.  See sg_idlist_slot(). */
+ * are free slots.  See sg_idlist_slot().  Past SG_LOCAL_IDS entries the
+ * ids are also kept in an index, an open-addressed set of SG_ID_INDEX
+ * slots allocated then, so that the check stays a few loads for a
+ * process that uses thousands (a reply queue per client): id + 1 in a
+ * slot, 0 empty, SG_ID_GONE a removed id (probes go on past it). */
 #define SG_LOCAL_IDS 64
 #define SG_ID_CHUNKS 511
+#define SG_ID_INDEX 65536u      /* twice the kernel's 32,768 objects */
+#define SG_ID_GONE 0xffffffffu
 struct sg_idlist {
     uint32_t n;                 /* entries in use */
     int said_full;              /* the list could not grow (logged once) */
+    uint32_t *index;            /* NULL until the list outgrows first[] */
     int32_t first[SG_LOCAL_IDS];
     int32_t *more[SG_ID_CHUNKS];
 };

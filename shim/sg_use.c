@@ -71,10 +71,9 @@ int sg_use_get(uint32_t kind, key_t key, int nsems, int flg, int *created)
 
 /* ---- this process's lists ----------------------------------------------- */
 
-/* sg_local_lock held.  0, or -1 when the list cannot grow (past the
- * kernel's 32,768 objects, or out of memory): that object's use by id is
- * then recorded on every call instead, never silently dropped. */
-static int local_add(uint32_t kind, int id)
+/* Add id to the list of kind (sg_local_lock held): 0, or -1 when it
+ * cannot grow (see local_add). */
+static int local_put(uint32_t kind, int id)
 {
     struct sg_idlist *l = sg_use_list(kind);
     uint32_t n = l->n;
@@ -103,6 +102,51 @@ static int local_add(uint32_t kind, int id)
     return 0;
 }
 
+/* Put id in index ix (sg_local_lock held): into its own slot, the first
+ * removed one on its probe, or the empty one that ends it. */
+static void index_put(uint32_t *ix, int id)
+{
+    uint32_t want = (uint32_t)id + 1, i = sg_idindex_home(id), gone = SG_ID_INDEX;
+    for (uint32_t k = 0; k < SG_ID_INDEX; k++, i = (i + 1) & (SG_ID_INDEX - 1)) {
+        if (ix[i] == want)
+            return;
+        if (ix[i] == SG_ID_GONE && gone == SG_ID_INDEX)
+            gone = i;
+        if (!ix[i])
+            break;
+    }
+    __atomic_store_n(&ix[gone < SG_ID_INDEX ? gone : i], want, __ATOMIC_RELEASE);
+}
+
+/* The list's index, made when the list outgrows its first SG_LOCAL_IDS
+ * entries (sg_local_lock held); NULL without memory (the scan serves). */
+static void index_build(struct sg_idlist *l)
+{
+    uint32_t *ix = calloc(SG_ID_INDEX, sizeof *ix);
+    if (!ix)
+        return;
+    for (uint32_t i = 0; i < l->n; i++) {
+        int32_t id = *sg_idlist_slot(l, i);
+        if (id >= 0)
+            index_put(ix, id);
+    }
+    __atomic_store_n(&l->index, ix, __ATOMIC_RELEASE);
+}
+
+/* sg_local_lock held.  0, or -1 when the list cannot grow (past the
+ * kernel's 32,768 objects, or out of memory): that object's use by id is
+ * then recorded on every call instead, never silently dropped. */
+static int local_add(uint32_t kind, int id)
+{
+    int r = local_put(kind, id);
+    struct sg_idlist *l = sg_use_list(kind);
+    if (r == 0 && l->index)
+        index_put(l->index, id);
+    else if (r == 0 && !l->index && l->n > SG_LOCAL_IDS)
+        index_build(l);
+    return r;
+}
+
 /* sg_local_lock held. */
 static void local_del(uint32_t kind, int id)
 {
@@ -110,6 +154,14 @@ static void local_del(uint32_t kind, int id)
     for (uint32_t i = 0; i < l->n; i++)
         if (*sg_idlist_slot(l, i) == id)
             __atomic_store_n(sg_idlist_slot(l, i), -1, __ATOMIC_RELEASE);
+    if (l->index) {
+        uint32_t want = (uint32_t)id + 1, i = sg_idindex_home(id);
+        for (uint32_t k = 0; k < SG_ID_INDEX && l->index[i]; k++, i = (i + 1) & (SG_ID_INDEX - 1))
+            if (l->index[i] == want) {
+                __atomic_store_n(&l->index[i], SG_ID_GONE, __ATOMIC_RELEASE);
+                break;
+            }
+    }
 }
 
 /* ---- records ------------------------------------------------------------ */

@@ -25,6 +25,10 @@
  *                    the end of stdin (a live user of the queue)
  *   msgenospc        a msgget(IPC_PRIVATE) that fails (kernel.msgmni lowered
  *                    by the test); prints "errno E", exit 0
+ *   msgmany N        N private queues: a message to and from each, every
+ *                    other one removed, a message to and from the rest;
+ *                    prints "ids I..." (the ones kept) and waits for the
+ *                    end of stdin
  *   mainexit         the main thread ends (pthread_exit); another thread
  *                    then makes and removes a queue, prints "ok", exit 0
  *   lookup KEY       look up KEY, attach, detach; exit 0, or 2 if not found
@@ -197,6 +201,31 @@ int main(int argc, char **argv)
             while (read(0, &b, 1) > 0)
                 ;
         }
+        return 0;
+    }
+    if (!strcmp(m, "msgmany")) {
+        int n = argc > 2 ? atoi(argv[2]) : 0, *q = calloc((size_t)(n > 0 ? n : 1), sizeof *q);
+        struct {
+            long t;
+            char b[4];
+        } mb = { 1, "x" };
+        for (int i = 0; i < n; i++)
+            if ((q[i] = msgget(IPC_PRIVATE, IPC_CREAT | 0600)) < 0 || msgsnd(q[i], &mb, 2, 0) != 0 ||
+                msgrcv(q[i], &mb, sizeof mb.b, 0, 0) < 0)
+                return 1;
+        for (int i = 0; i < n; i += 2)
+            if (msgctl(q[i], IPC_RMID, NULL) != 0 || msgsnd(q[i], &mb, 2, IPC_NOWAIT) == 0)
+                return 2;
+        say("ids");
+        for (int i = 1; i < n; i += 2) {
+            if (msgsnd(q[i], &mb, 2, 0) != 0 || msgrcv(q[i], &mb, sizeof mb.b, 0, 0) < 0)
+                return 3;
+            say(" %d", q[i]);
+        }
+        say("\n");
+        char b;
+        while (read(0, &b, 1) > 0)
+            ;
         return 0;
     }
     if (!strcmp(m, "mainexit")) {

@@ -435,6 +435,37 @@ static void test_pod_sender_invisible(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* A process that uses many queues (past the 64 its list keeps inline,
+ * where an index takes over): each is recorded once, the ones it removed
+ * are forgotten, the rest stay recorded and are used as bare. */
+static void test_many_queues(void **state)
+{
+    (void)state;
+    char pre[PATH_MAX + 16], led[PATH_MAX + 32];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", g_lib);
+    snprintf(led, sizeof led, "SHMGUARD_LEDGER=%s", g_dir);
+    char *env[] = { pre, led, NULL };
+    char *argv[] = { (char *)SGT_HELPER("helper_check"), "msgmany", "300", NULL };
+    sgt_run(&res, argv, env, 60);
+    assert_true(sgt_exited(&res, 0));
+    assert_int_equal(strncmp(res.out, "ids", 3), 0);
+    struct sg_ledger L;
+    load(&L);
+    unsigned kept = 0, recs = 0;
+    for (const char *p = res.out + 3; *p == ' '; kept++) {
+        int id = (int)strtol(p, (char **)&p, 10);
+        const struct sg_seg *r = msg_rec(&L, id);
+        assert_non_null(r);
+        assert_true(r->flags & SG_SEG_CREATOR);
+        assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    }
+    for (uint32_t i = 0; i < L.seg_cap; i++)
+        recs += L.seg[i].state == SG_REC_LIVE && L.seg[i].kind == SG_KIND_MSG;
+    sg_ledger_close(&L);
+    assert_int_equal(kept, 150);
+    assert_int_equal(recs, 150); /* the 150 it removed left no record */
+}
+
 /* msgget's ENOSPC message names the queues the records prove orphaned
  * and the command that frees them, and counts apart those made without
  * the library whose last sender and receiver are gone. */
@@ -496,6 +527,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rawfork_child_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_sender_invisible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_queues, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
