@@ -223,6 +223,7 @@ int main(int argc, char **argv)
             say(" %d", q[i]);
         }
         say("\n");
+        free(q);
         char b;
         while (read(0, &b, 1) > 0)
             ;

@@ -403,11 +403,11 @@ static void test_pod_sender_invisible(void **state)
         skip();
     char script[8192];
     snprintf(script, sizeof script,
-             "d='%.900s'; lib='%.900s'; tool='%.900s'\n"
+             "d='%.900s'; lib='%.900s'; tool='%.900s'; helper='%.900s'\n"
              "unshare --pid --fork --mount-proc sh -c '\n"
-             "  LD_PRELOAD=\"$2\" SHMGUARD_LEDGER=\"$1\" ipcmk -Q | awk \"{print \\$NF}\" > \"$1/qid\"\n"
+             "  LD_PRELOAD=\"$2\" SHMGUARD_LEDGER=\"$1\" \"$4\" msgmake 0x5eed0044 | awk \"{print \\$NF}\" > \"$1/qid\"\n"
              "  i=0; while [ ! -e \"$1/sent\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n"
-             "  \"$3\" gc --dir \"$1\"; \"$3\" ls --msg --dir \"$1\" --raw --noheadings' sh \"$d\" \"$lib\" \"$tool\" "
+             "  \"$3\" gc --dir \"$1\"; \"$3\" ls --msg --dir \"$1\" --raw --noheadings' sh \"$d\" \"$lib\" \"$tool\" \"$helper\" "
              "> \"$d/p1.out\" 2>&1 &\n"
              "p1=$!; i=0; while [ ! -s \"$d/qid\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n"
              "unshare --pid --fork --mount-proc perl -e '\n"
@@ -416,7 +416,7 @@ static void test_pod_sender_invisible(void **state)
              "  open(F, \">\", \"$ARGV[1]/sent\"); close F; sleep 3;\n"
              "  exit(msgsnd($id, $m, 0) ? 0 : 4)' \"$(cat \"$d/qid\")\" \"$d\"; s=$?\n"
              "wait $p1; cat \"$d/p1.out\"; echo \"sender $s\"\n",
-             g_dir, g_lib, SGT_TOOL);
+             g_dir, g_lib, SGT_TOOL, SGT_HELPER("helper_check"));
     char *argv[] = { "sh", "-c", script, NULL };
     char *env[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
     sgt_run(&res, argv, env, 60);
