@@ -299,4 +299,20 @@ static inline void sgt_clear_ipc(void)
     }
 }
 
+/* Set kernel.msgmni of this IPC namespace to v; returns what it was
+ * (the test puts it back).  Root only: fails the test otherwise. */
+__attribute__((unused)) static unsigned long sgt_set_msgmni(unsigned long v)
+{
+    FILE *f = fopen("/proc/sys/kernel/msgmni", "r");
+    unsigned long old = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%lu", &old), 1);
+    fclose(f);
+    f = fopen("/proc/sys/kernel/msgmni", "w");
+    assert_non_null(f);
+    fprintf(f, "%lu\n", v);
+    assert_int_equal(fclose(f), 0);
+    return old;
+}
+
 #endif

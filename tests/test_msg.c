@@ -107,16 +107,9 @@ static void test_ls_queues(void **state)
 static void test_doctor_msgmni(void **state)
 {
     (void)state;
-    FILE *f = fopen("/proc/sys/kernel/msgmni", "r+");
-    if (!f || geteuid() != 0)
+    if (geteuid() != 0 || access("/proc/sys/kernel/msgmni", W_OK) != 0)
         skip();
-    unsigned long old = 0;
-    assert_int_equal(fscanf(f, "%lu", &old), 1);
-    fclose(f);
-    f = fopen("/proc/sys/kernel/msgmni", "w");
-    assert_non_null(f);
-    fprintf(f, "2\n");
-    fclose(f);
+    unsigned long old = sgt_set_msgmni(2);
     int a = msgget(IPC_PRIVATE, 0600), b = msgget(IPC_PRIVATE, 0600);
     int c = msgget(IPC_PRIVATE, 0600);
     int e = errno;
@@ -162,11 +155,7 @@ static void test_doctor_msgmni(void **state)
     ASSERT_HAS(res.out, "\nshmguard_ipc_used_ratio{limit=\"msgmni\"} 1.000000\n");
     ASSERT_HAS(res.out, "\nshmguard_msg_queues{state=\"unknown\"} 2\n");
     ASSERT_HAS(res.out, "\nshmguard_doctor_status 3\n");
-
-    f = fopen("/proc/sys/kernel/msgmni", "w");
-    assert_non_null(f);
-    fprintf(f, "%lu\n", old);
-    fclose(f);
+    sgt_set_msgmni(old);
 }
 
 /* check: a queue the run leaves is reported with its creator and call

@@ -485,25 +485,14 @@ static void test_enospc_names_orphans(void **state)
     DO(bare, "msgsnd %d", quiet);
     actor_exit(bare);
 
-    FILE *f = fopen("/proc/sys/kernel/msgmni", "r");
-    unsigned long old = 0;
-    assert_non_null(f);
-    assert_int_equal(fscanf(f, "%lu", &old), 1);
-    fclose(f);
-    f = fopen("/proc/sys/kernel/msgmni", "w");
-    assert_non_null(f);
-    fprintf(f, "2\n");
-    fclose(f);
+    unsigned long old = sgt_set_msgmni(2);
     char pre[PATH_MAX + 16], led[PATH_MAX + 32];
     snprintf(pre, sizeof pre, "LD_PRELOAD=%s", g_lib);
     snprintf(led, sizeof led, "SHMGUARD_LEDGER=%s", g_dir);
     char *env[] = { pre, led, NULL };
     char *argv[] = { (char *)SGT_HELPER("helper_check"), "msgenospc", NULL };
     sgt_run(&res, argv, env, 30);
-    f = fopen("/proc/sys/kernel/msgmni", "w");
-    assert_non_null(f);
-    fprintf(f, "%lu\n", old);
-    fclose(f);
+    sgt_set_msgmni(old);
     assert_true(sgt_exited(&res, 0));
     assert_string_equal(res.out, "errno 28\n");
     char want[160];
