@@ -102,20 +102,16 @@ static int local_put(uint32_t kind, int id)
     return 0;
 }
 
-/* Put id in index ix (sg_local_lock held): into its own slot, the first
- * removed one on its probe, or the empty one that ends it. */
+/* Put id in index ix (sg_local_lock held), unless it is there: into the
+ * first removed or empty slot of its probe. */
 static void index_put(uint32_t *ix, int id)
 {
-    uint32_t want = (uint32_t)id + 1, i = sg_idindex_home(id), gone = SG_ID_INDEX;
-    for (uint32_t k = 0; k < SG_ID_INDEX; k++, i = (i + 1) & (SG_ID_INDEX - 1)) {
-        if (ix[i] == want)
-            return;
-        if (ix[i] == SG_ID_GONE && gone == SG_ID_INDEX)
-            gone = i;
-        if (!ix[i])
-            break;
-    }
-    __atomic_store_n(&ix[gone < SG_ID_INDEX ? gone : i], want, __ATOMIC_RELEASE);
+    if (sg_idindex_find(ix, id) < SG_ID_INDEX)
+        return;
+    uint32_t i = sg_idindex_home(id);
+    for (uint32_t k = 0; k < SG_ID_INDEX && ix[i] && ix[i] != SG_ID_GONE; k++)
+        i = (i + 1) & (SG_ID_INDEX - 1);
+    __atomic_store_n(&ix[i], (uint32_t)id + 1, __ATOMIC_RELEASE);
 }
 
 /* The list's index, made when the list outgrows its first SG_LOCAL_IDS
@@ -154,14 +150,9 @@ static void local_del(uint32_t kind, int id)
     for (uint32_t i = 0; i < l->n; i++)
         if (*sg_idlist_slot(l, i) == id)
             __atomic_store_n(sg_idlist_slot(l, i), -1, __ATOMIC_RELEASE);
-    if (l->index) {
-        uint32_t want = (uint32_t)id + 1, i = sg_idindex_home(id);
-        for (uint32_t k = 0; k < SG_ID_INDEX && l->index[i]; k++, i = (i + 1) & (SG_ID_INDEX - 1))
-            if (l->index[i] == want) {
-                __atomic_store_n(&l->index[i], SG_ID_GONE, __ATOMIC_RELEASE);
-                break;
-            }
-    }
+    uint32_t at = l->index ? sg_idindex_find(l->index, id) : SG_ID_INDEX;
+    if (at < SG_ID_INDEX)
+        __atomic_store_n(&l->index[at], SG_ID_GONE, __ATOMIC_RELEASE);
 }
 
 /* ---- records ------------------------------------------------------------ */

@@ -46,6 +46,22 @@ static inline uint32_t sg_idindex_home(int id)
     return ((uint32_t)id * 0x9e3779b1u) >> 16; /* SG_ID_INDEX is 2^16 */
 }
 
+/* The slot of index ix that holds id, or SG_ID_INDEX if none: its probe
+ * from its home to the first empty slot (removed ids do not end it).
+ * Lock-free readers see what the lock holder stored with release. */
+static inline uint32_t sg_idindex_find(const uint32_t *ix, int id)
+{
+    uint32_t want = (uint32_t)id + 1, i = sg_idindex_home(id);
+    for (uint32_t k = 0; k < SG_ID_INDEX; k++, i = (i + 1) & (SG_ID_INDEX - 1)) {
+        uint32_t v = __atomic_load_n(&ix[i], __ATOMIC_ACQUIRE);
+        if (v == want)
+            return i;
+        if (!v)
+            break;
+    }
+    return SG_ID_INDEX;
+}
+
 /* 1 if this process's list of kind holds id.  No lock: a short scan of
  * what sg_use_* stored with release order, or past SG_LOCAL_IDS entries
  * a probe of the index. */
@@ -53,17 +69,8 @@ static inline int sg_use_has(uint32_t kind, int id)
 {
     const struct sg_idlist *l = sg_use_list(kind);
     const uint32_t *ix = __atomic_load_n(&l->index, __ATOMIC_ACQUIRE);
-    if (ix) {
-        uint32_t want = (uint32_t)id + 1, i = sg_idindex_home(id);
-        for (uint32_t k = 0; k < SG_ID_INDEX; k++, i = (i + 1) & (SG_ID_INDEX - 1)) {
-            uint32_t v = __atomic_load_n(&ix[i], __ATOMIC_ACQUIRE);
-            if (v == want)
-                return 1;
-            if (!v)
-                return 0;
-        }
-        return 0;
-    }
+    if (ix)
+        return sg_idindex_find(ix, id) < SG_ID_INDEX;
     uint32_t n = __atomic_load_n(&l->n, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < n; i++)
         if (__atomic_load_n(sg_idlist_slot((struct sg_idlist *)l, i), __ATOMIC_RELAXED) == id)

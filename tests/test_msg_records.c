@@ -437,7 +437,10 @@ static void test_pod_sender_invisible(void **state)
 
 /* A process that uses many queues (past the 64 its list keeps inline,
  * where an index takes over): each is recorded once, the ones it removed
- * are forgotten, the rest stay recorded and are used as bare. */
+ * are forgotten, the rest stay recorded and are used as bare; and a
+ * process that uses, by id, 200 queues another made is recorded as the
+ * user of every one, once (an index that answered "listed" for an id it
+ * does not hold would leave some unrecorded). */
 static void test_many_queues(void **state)
 {
     (void)state;
@@ -464,6 +467,32 @@ static void test_many_queues(void **state)
     sg_ledger_close(&L);
     assert_int_equal(kept, 150);
     assert_int_equal(recs, 150); /* the 150 it removed left no record */
+
+    enum { N = 200 };
+    int q[N];
+    for (int i = 0; i < N; i++)
+        assert_true((q[i] = msgget(IPC_PRIVATE, IPC_CREAT | 0600)) >= 0);
+    struct actor *u = actor_start(1);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < N; i++) {
+            DO(u, "msgsnd %d", q[i]);
+            DO(u, "msgrcv %d", q[i]);
+        }
+    load(&L);
+    unsigned users = 0;
+    for (uint32_t i = 0; i < L.user_cap; i++)
+        users += L.users[i].state == SG_REC_LIVE && L.users[i].kind == SG_KIND_MSG &&
+                 L.users[i].pid == u->pid;
+    for (int i = 0; i < N; i++) {
+        const struct sg_user *r = user_rec(&L, SG_KIND_MSG, q[i], u->pid);
+        assert_non_null(r);
+        assert_true(r->flags & SG_USE_BYID);
+    }
+    sg_ledger_close(&L);
+    assert_int_equal(users, N);
+    actor_exit(u);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(msgctl(q[i], IPC_RMID, NULL), 0);
 }
 
 /* msgget's ENOSPC message names the queues the records prove orphaned
