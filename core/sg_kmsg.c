@@ -198,10 +198,7 @@ static int alive_since(int pid, int64_t t)
 
 int sg_kmsg_last_alive(const struct sg_kmsg *k)
 {
-    /* The kernel gives the pids in this process's pid namespace; /proc
-     * names another's when it is not this namespace's own: nothing can be
-     * proved there. */
-    if (access("/proc/self/stat", R_OK) != 0 || sg_pidns_self() != sg_pidns_view())
+    if (!sg_pidns_proc_own())
         return -1;
     /* A send or receive whose pid reads 0: made by a process this pid
      * namespace cannot see (a pod's other namespace, an ancestor). */

@@ -178,9 +178,7 @@ int sg_semlimits_read(struct sg_semlimits *l)
 
 int sg_ksem_lastop_alive(const struct sg_ksem *k)
 {
-    /* No /proc, or a /proc of another pid namespace than the one the
-     * kernel gives the pids in: liveness cannot be told. */
-    if (access("/proc/self/stat", R_OK) != 0 || sg_pidns_self() != sg_pidns_view())
+    if (!sg_pidns_proc_own())
         return -1;
     int64_t last = k->otime > k->ctime ? k->otime : k->ctime;
     union sg_semun none = { .val = 0 };

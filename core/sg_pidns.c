@@ -19,12 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static uint32_t ns_ino(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (uint32_t)st.st_ino : 0;
-}
-
 /* Cached per process: a fork child recomputes (it may be in a new one). */
 SG_FIRST_DATA static pid_t self_pid, view_pid;
 SG_FIRST_DATA static uint32_t self_ns, view_ns;
@@ -40,9 +34,8 @@ SG_COLD uint32_t sg_pidns_self_as(pid_t me)
     return __atomic_load_n(&self_ns, __ATOMIC_RELAXED);
 }
 
-uint32_t sg_pidns_view(void)
+static uint32_t view_as(pid_t me)
 {
-    pid_t me = getpid();
     if (__atomic_load_n(&view_pid, __ATOMIC_ACQUIRE) != me) {
         /* /proc/self names this process by its pid in /proc's namespace:
          * the same number as getpid() when /proc is its own namespace's.
@@ -52,12 +45,21 @@ uint32_t sg_pidns_view(void)
         uint32_t v = 0;
         if (n > 0) {
             buf[n] = '\0';
-            v = atoi(buf) == me ? sg_pidns_self() : ns_ino("/proc/1/ns/pid");
+            v = atoi(buf) == me ? sg_pidns_self_as(me) : (uint32_t)sg_ns_ino_at("/proc/1/ns/pid");
         }
         __atomic_store_n(&view_ns, v, __ATOMIC_RELAXED);
         __atomic_store_n(&view_pid, me, __ATOMIC_RELEASE);
     }
     return __atomic_load_n(&view_ns, __ATOMIC_RELAXED);
+}
+
+uint32_t sg_pidns_view(void) { return view_as(sg_sys_getpid()); }
+
+int sg_pidns_proc_own(void)
+{
+    pid_t me = sg_sys_getpid();
+    uint32_t self = sg_pidns_self_as(me);
+    return self && self == view_as(me);
 }
 
 int sg_pidns_ancestors(uint32_t *anc, int max)

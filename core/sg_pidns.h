@@ -44,6 +44,12 @@ uint32_t sg_pidns_self_as(pid_t me);
 /* The pid namespace the mounted /proc shows (0: unknown). */
 uint32_t sg_pidns_view(void);
 
+/* 1 if the mounted /proc is this process's own pid namespace's, so that
+ * the pids the kernel gives it (a queue's last sender, a semaphore's last
+ * operator) name the processes /proc shows; 0 without /proc, or when it
+ * shows another namespace (nothing about those pids can be proved). */
+int sg_pidns_proc_own(void);
+
 /* The ancestors of this process's namespace that it can name, into anc
  * (at most max); returns how many: the namespace its /proc shows, when
  * that is not its own (NS_GET_PARENT names none above the caller's). */

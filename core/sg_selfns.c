@@ -23,8 +23,7 @@ SG_COLD static uint64_t link_ino(const char *t, ssize_t n)
     return i < n && t[i] == ']' ? v : 0;
 }
 
-SG_COLD /* The namespace's inode through path's link, or 0. */
-static uint64_t ino_at(const char *path)
+SG_COLD SG_COLD uint64_t sg_ns_ino_at(const char *path)
 {
     /* The link's target names the namespace's inode: reading it spares
      * following it into nsfs, 1-2 us of a process's first call. */
@@ -43,11 +42,11 @@ uint64_t sg_selfns_ino(enum sg_selfns which)
 {
     int saved = errno;
     int pid = which == SG_SELFNS_PID;
-    uint64_t ino = ino_at(pid ? "/proc/self/ns/pid" : "/proc/self/ns/ipc");
+    uint64_t ino = sg_ns_ino_at(pid ? "/proc/self/ns/pid" : "/proc/self/ns/ipc");
     /* The thread group's leader has exited (pthread_exit in main): its
      * links are gone; the calling thread's own are the same namespaces. */
     if (!ino)
-        ino = ino_at(pid ? "/proc/thread-self/ns/pid" : "/proc/thread-self/ns/ipc");
+        ino = sg_ns_ino_at(pid ? "/proc/thread-self/ns/pid" : "/proc/thread-self/ns/ipc");
     errno = saved;
     return ino;
 }

@@ -24,4 +24,7 @@ enum sg_selfns { SG_SELFNS_PID, SG_SELFNS_IPC };
  * does not answer.  Preserves errno; opens no descriptor. */
 uint64_t sg_selfns_ino(enum sg_selfns which);
 
+/* The same for the namespace link at path (such as /proc/1/ns/pid). */
+uint64_t sg_ns_ino_at(const char *path);
+
 #endif
