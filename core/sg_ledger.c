@@ -282,10 +282,13 @@ SG_COLD static int bind_tables(struct sg_ledger *L)
     L->pend = (struct sg_pend *)(L->base + po);
     L->ev = (struct sg_event *)(L->base + eo);
     L->pidns = (struct sg_pidns *)(L->base + pidns_offset());
+    L->sparse_end = L->mapped ? (size_t)io : 0;
     return 0;
 }
 
 /* ---- page allocation: never let a store into the mapping hit SIGBUS ----- */
+
+static unsigned char *pagemap_alloc(size_t n);
 
 /* Allocate page pg of the file: through the mapping when the kernel can
  * (MADV_POPULATE_WRITE, Linux 5.14: the library then holds no descriptor
@@ -304,6 +307,13 @@ static int alloc_page(struct sg_ledger *L, size_t pg)
 
 static int ensure_pages_slow(struct sg_ledger *L, size_t off, size_t n)
 {
+    if (!__atomic_load_n(&L->pagemap, __ATOMIC_ACQUIRE)) {
+        unsigned char *pm = pagemap_alloc(L->sparse_end / PAGE / 8 + 1), *none = NULL;
+        if (!pm)
+            return -1;
+        if (!__atomic_compare_exchange_n(&L->pagemap, &none, pm, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            sg_ledger_pagemap_free(pm); /* another thread's came first */
+    }
     for (size_t pg = off / PAGE; pg <= (off + n - 1) / PAGE; pg++) {
         /* Atomic: attachment records are placed without the lock, by
          * any thread; an allocation repeated by a race is harmless. */
@@ -318,12 +328,16 @@ static int ensure_pages_slow(struct sg_ledger *L, size_t off, size_t n)
 }
 
 /* After a successful open of an own ledger: drop the descriptor when
- * pages can be allocated through the mapping (probed on the header page,
- * allocated at creation), else move it above 0-2 so that it can never be
- * taken for the program's stdin, stdout or stderr. */
+ * pages can be allocated through the mapping, else move it above 0-2 so
+ * that it can never be taken for the program's stdin, stdout or stderr.
+ * The probe names no page: the kernel refuses an advice it does not know
+ * (EINVAL) before it looks at the length, and a length of 0 then does
+ * nothing.  Populating the header page instead cost a process's first
+ * call 1-5 us of page-table work that its first store does anyway (the
+ * header page is allocated when the file is made). */
 SG_COLD static void shed_fd(struct sg_ledger *L)
 {
-    if (sg_sys_madvise(L->base, PAGE, MADV_POPULATE_WRITE) == 0) {
+    if (sg_sys_madvise(L->base, 0, MADV_POPULATE_WRITE) == 0) {
         sg_sys_close(L->fd);
         L->fd = -1;
         return;
@@ -338,15 +352,19 @@ SG_COLD static void shed_fd(struct sg_ledger *L)
 
 /* 0 when the n bytes at p are backed by allocated pages (allocating them
  * first if needed), -1 when they cannot be (a full tmpfs): the caller
- * then does not store there. */
+ * then does not store there.  Only the small tables before the intents
+ * can have holes (a file made by an earlier build of this format left
+ * them to be allocated on first use); everything from the intents on,
+ * where nearly every store lands, was allocated when the file was made,
+ * and a copy is private memory. */
 SG_HOT static inline int ensure_pages(struct sg_ledger *L, const void *p, size_t n)
 {
-    if (!L->pagemap)
-        return 0;
     size_t off = (size_t)((const unsigned char *)p - L->base), pg = off / PAGE;
-    if (pg == (off + n - 1) / PAGE &&
-        (__atomic_load_n(&L->pagemap[pg / 8], __ATOMIC_RELAXED) & (1u << (pg % 8))))
-        return 0; /* the common case: one page, known allocated */
+    if (off >= L->sparse_end)
+        return 0;
+    const unsigned char *pm = __atomic_load_n(&L->pagemap, __ATOMIC_ACQUIRE);
+    if (pm && pg == (off + n - 1) / PAGE && (__atomic_load_n(&pm[pg / 8], __ATOMIC_RELAXED) & (1u << (pg % 8))))
+        return 0; /* one page, known allocated */
     return ensure_pages_slow(L, off, n);
 }
 
@@ -458,25 +476,17 @@ SG_COLD static int open_dir(const char *dir, int mem, uid_t me, char *err, size_
     return fd;
 }
 
-/* The page map of the first ledger a process maps (1.2 KiB for the
- * default capacities): most processes map one, the library's own, and
- * taking its map from here spares a process's first call setting up
- * malloc (two brk and a getrandom, and the allocator's first page
- * faults).  Zeroed only when it was used before: its first use finds
- * zeros, and zeroing them would touch the whole slot where a first call
- * reads and sets a few bits.  Claimed and given back atomically; any
- * other map is calloc'ed. */
-static unsigned char pagemap_slot[2048];
-SG_FIRST_DATA static int pagemap_slot_used, pagemap_slot_dirty;
+/* The page map of the first ledger a process maps that needs one (a bit
+ * for each page of its small tables: a few bytes): taking it from here
+ * spares the process setting up malloc for it.  Claimed and given back
+ * atomically; any other map is calloc'ed. */
+static unsigned char pagemap_slot[64];
+static int pagemap_slot_used;
 
 SG_COLD static unsigned char *pagemap_alloc(size_t n)
 {
     if (n <= sizeof pagemap_slot && !__atomic_exchange_n(&pagemap_slot_used, 1, __ATOMIC_ACQUIRE)) {
-        if (pagemap_slot_dirty)
-            memset(pagemap_slot, 0, n);
-        else /* a write first: a read would map the zero page, then fault again */
-            __atomic_store_n(&pagemap_slot[0], 0, __ATOMIC_RELAXED);
-        pagemap_slot_dirty = 1;
+        memset(pagemap_slot, 0, n);
         return pagemap_slot;
     }
     return calloc(n, 1);
@@ -499,13 +509,7 @@ SG_COLD static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, 
     L->len = len;
     L->fd = fd;
     L->mapped = 1;
-    L->pagemap = pagemap_alloc((len + PAGE - 1) / PAGE / 8 + 1);
-    if (!L->pagemap) {
-        munmap(p, len);
-        L->base = NULL;
-        L->fd = -1;
-        return ERR("out of memory");
-    }
+    L->pagemap = NULL;
     return 0;
 }
 
@@ -521,11 +525,15 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
      * file whose creator died half-way. */
     if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0)
         return ERR("cannot size ledger %s: %s", L->path, strerror(errno));
-    /* Header page and the small tables are allocated now; the big tables
-     * page by page as records land in them (ensure_pages).  KEEP_SIZE: a
-     * page may reach past the end of a small file. */
-    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, PAGE) != 0 ||
-        fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)io, (off_t)(size - io)) != 0)
+    /* The whole file is allocated now, so that no store into the mapping
+     * and no read of it can ever meet a hole: on tmpfs a read fault on a
+     * hole of a shared mapping allocates a page too, and both raise
+     * SIGBUS in the host when the file system is full.  (It costs the
+     * capacities' worth of memory, 38 MiB by default, whatever is
+     * recorded; the big tables used to be allocated the same way, and a
+     * lookup probes them at hashed places.)  KEEP_SIZE: the last page may
+     * reach past the end of a small file. */
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) != 0)
         return ERR("cannot allocate ledger %s: %s", L->path, strerror(errno));
     if (map_file(L, fd, size, err, errlen) != 0)
         return -1;
@@ -726,6 +734,65 @@ SG_COLD static int open_or_create(int dfd, const char *name, int *created)
     return -1;
 }
 
+/* The library's way to its ledger when the ledger exists and is sound,
+ * as it is for every process but the first: the file opened by its path,
+ * checked (a plain file of ours, alone, in memory), its directory checked
+ * as open_dir checks it, the file mapped and its header checked in the
+ * mapping.  Six system calls where the general way below makes ten; on
+ * this machine a process's first call spent a tenth of its time there.
+ *
+ * Checking the directory after opening the file through it is as safe as
+ * open_dir's order: the file must be ours (st_uid == me, one link), which
+ * nobody else can make in a directory they control, nor move into one
+ * from the sticky directory holding ours (only the owner of a name there
+ * may rename it); the directory's name found sound afterwards was sound
+ * when the file was opened, unless it was somebody else's then, which
+ * the first point answers.  Returns 0 with the ledger open and L->fd
+ * still held (the caller sheds it), or 1 when anything at all differs
+ * from that sound case: nothing is left open or mapped, and the caller
+ * takes the general way, which creates, waits, repairs and explains. */
+SG_COLD static int open_fast(struct sg_ledger *L, const char *dir, uint64_t ns, uid_t me)
+{
+    char name[128];
+    size_t at = 0;
+    sg_ledger_name(name, sizeof name, ns, me, 0);
+    put_str(L->path, sizeof L->path, &at, dir);
+    put_str(L->path, sizeof L->path, &at, "/");
+    put_str(L->path, sizeof L->path, &at, name);
+    if (at + 1 >= sizeof L->path)
+        return 1;
+    int fd = sg_sys_openat(AT_FDCWD, L->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
+    if (fd < 0)
+        return 1;
+    struct stat st, dst;
+    struct statfs fst;
+    char fs[32];
+    if (sg_sys_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != me || st.st_nlink != 1 ||
+        (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_size < (off_t)PAGE ||
+        sg_sys_fstatfs(fd, &fst) != 0 || !sg_fs_in_memory((unsigned long)fst.f_type, fs, sizeof fs) ||
+        sg_sys_lstat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode) || (dst.st_uid != 0 && dst.st_uid != me) ||
+        ((dst.st_mode & (S_IWGRP | S_IWOTH)) && !(dst.st_mode & S_ISVTX)) ||
+        map_file(L, fd, (size_t)st.st_size, NULL, 0) != 0) {
+        sg_sys_close(fd);
+        return 1;
+    }
+    /* The header through the mapping: its page is allocated when the file
+     * is made, and the file is at least that long. */
+    const struct sg_hdr *h = (const struct sg_hdr *)L->base;
+    if (memcmp(h->magic, SG_LEDGER_MAGIC, 8) != 0 || h->version != SG_LEDGER_VERSION ||
+        __atomic_load_n(&h->ready, __ATOMIC_ACQUIRE) != 1 || h->file_size != (uint64_t)st.st_size ||
+        sg_ledger_check_layout(L->base, L->len, ns, NULL, 0) != 0 || bind_tables(L) != 0) {
+        munmap(L->base, L->len);
+        sg_ledger_pagemap_free(L->pagemap);
+        L->base = NULL;
+        L->pagemap = NULL;
+        L->fd = -1;
+        sg_sys_close(fd);
+        return 1;
+    }
+    return 0;
+}
+
 SG_COLD static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
                     const struct sg_caps *caps, int mem, char *err, size_t errlen)
 {
@@ -736,6 +803,11 @@ SG_COLD static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
     L->fd = -1;
     struct sg_caps c = caps ? *caps : sg_caps_default();
     uid_t me = sg_sys_geteuid();
+    if (mem && !caps && open_fast(L, dir, ns, me) == 0) {
+        L->owner = me;
+        shed_fd(L);
+        return 0;
+    }
     int dfd = open_dir(dir, mem, me, err, errlen);
     if (dfd < 0)
         return dfd == -3 ? -3 : -1;

@@ -53,7 +53,12 @@ struct sg_ledger {
     struct sg_pend *pend;
     struct sg_event *ev;        /* ring of SG_EV_CAP */
     struct sg_pidns *pidns;     /* SG_PIDNS_CAP records */
-    unsigned char *pagemap;     /* pages known allocated (own mapping) */
+    unsigned char *pagemap;     /* pages below sparse_end known allocated
+                                 * (made on the first need) */
+    size_t sparse_end;          /* own mapping: where the pages that may be
+                                 * holes end (the small tables before the
+                                 * intents); from there on the file was
+                                 * allocated when it was made.  0 for a copy */
     char path[PATH_MAX];
 };
 

@@ -48,6 +48,11 @@ static inline int sg_sys_stat(const char *path, struct stat *st)
     return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
 }
 
+static inline int sg_sys_lstat(const char *path, struct stat *st)
+{
+    return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
 /* The system call libc's readlink makes (readlink where the
  * architecture has it, else readlinkat). */
 static inline ssize_t sg_sys_readlink(const char *path, char *buf, size_t n)
@@ -92,6 +97,7 @@ static inline uid_t sg_sys_geteuid(void) { return (uid_t)syscall(SYS_geteuid); }
 #define sg_sys_close close
 #define sg_sys_fstat fstat
 #define sg_sys_stat stat
+#define sg_sys_lstat lstat
 #define sg_sys_readlink readlink
 #define sg_sys_fstatfs fstatfs
 #define sg_sys_pread pread

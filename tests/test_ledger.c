@@ -2023,6 +2023,81 @@ static void test_open_dir_symlink(void **state)
                  "\"%s\"", err);
 }
 
+/* The library's way in (sg_ledger_open_own_mem: a first call's, which
+ * tries the file by its path before the general way): it makes the file
+ * whole (every page allocated, so that no read or store of the mapping
+ * can meet a hole and SIGBUS on a full tmpfs), opens it again, and gives
+ * way to the general checks for everything they refuse or repair: a
+ * symlinked directory around a sound ledger of ours, a directory that
+ * others may write without the sticky bit, a file that others may write,
+ * a file with a second link. */
+static void test_open_mem(void **state)
+{
+    const char *dir = *state;
+    char sub[PATH_MAX], link_[PATH_MAX], name0[PATH_MAX], name1[PATH_MAX], extra[PATH_MAX];
+    char err[PATH_MAX + 256];
+    struct sg_ledger L;
+    struct stat st;
+    uint64_t ns = sg_ipcns_ino();
+    snprintf(sub, sizeof sub, "%s/real", dir);
+    snprintf(link_, sizeof link_, "%s/link", dir);
+    path_in(extra, sizeof extra, sub, "second-link");
+    assert_int_equal(mkdir(sub, 01777), 0);
+    assert_int_equal(chmod(sub, 01777), 0);
+    ledger_name_in(name0, sizeof name0, sub, 0);
+    ledger_name_in(name1, sizeof name1, sub, 1);
+
+    /* Made whole, then found again (the path taken by every process but
+     * the first), with the same tables. */
+    if (sg_ledger_open_own_mem(&L, sub, ns, err, sizeof err) != 0)
+        fail_msg("first open: %s", err);
+    size_t seg_off = (size_t)((unsigned char *)L.seg - L.base), att_off = (size_t)((unsigned char *)L.att - L.base);
+    sg_ledger_close(&L);
+    assert_int_equal(stat(name0, &st), 0);
+    if ((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size)
+        fail_msg("ledger not allocated whole: %jd of %jd bytes", (intmax_t)st.st_blocks * 512,
+                 (intmax_t)st.st_size);
+    if (sg_ledger_open_own_mem(&L, sub, ns, err, sizeof err) != 0)
+        fail_msg("second open: %s", err);
+    assert_string_equal(L.path, name0);
+    assert_int_equal(L.fd, -1); /* pages need no descriptor */
+    assert_int_equal((size_t)((unsigned char *)L.seg - L.base), seg_off);
+    assert_int_equal((size_t)((unsigned char *)L.att - L.base), att_off);
+    sg_ledger_close(&L);
+
+    /* Through a symlink to that directory: refused as the general way
+     * refuses it, though the file behind is sound and ours. */
+    assert_int_equal(symlink(sub, link_), 0);
+    err[0] = '\0';
+    assert_int_equal(sg_ledger_open_own_mem(&L, link_, ns, err, sizeof err), -1);
+    assert_non_null(strstr(err, "symbolic link"));
+
+    /* A directory that others may write, without the sticky bit. */
+    assert_int_equal(chmod(sub, 0777), 0);
+    err[0] = '\0';
+    assert_int_equal(sg_ledger_open_own_mem(&L, sub, ns, err, sizeof err), -1);
+    assert_non_null(strstr(err, "writable by others"));
+    assert_int_equal(chmod(sub, 01777), 0);
+
+    /* A file that others may write: opened, and its mode repaired. */
+    assert_int_equal(chmod(name0, 0666), 0);
+    if (sg_ledger_open_own_mem(&L, sub, ns, err, sizeof err) != 0)
+        fail_msg("open of a group/world-writable ledger: %s", err);
+    assert_string_equal(L.path, name0);
+    sg_ledger_close(&L);
+    assert_int_equal(stat(name0, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+
+    /* A second link to the file: it is not used; the next name is. */
+    assert_int_equal(link(name0, extra), 0);
+    if (sg_ledger_open_own_mem(&L, sub, ns, err, sizeof err) != 0)
+        fail_msg("open beside a doubly linked ledger: %s", err);
+    assert_string_equal(L.path, name1);
+    sg_ledger_close(&L);
+    unlink(extra);
+    unlink(name1);
+}
+
 /* ---- the robust lock ---------------------------------------------------- */
 
 /* Copy one live segment record forward on its probe path, as a holder
@@ -2361,6 +2436,7 @@ int main(void)
         T(test_open_planted_dir),
         T(test_open_dir),
         T(test_open_dir_symlink),
+        T(test_open_mem),
         T(test_att_table),
         T(test_att_repair),
         T(test_att_concurrent),

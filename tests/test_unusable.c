@@ -112,6 +112,38 @@ static void test_full_tmpfs(void **state)
     sgt_rmdir(d);
 }
 
+/* The tmpfs fills up after the ledger was made: nothing changes for the
+ * library, whose file was allocated whole when it was made (a store or a
+ * read of a page never allocated would raise SIGBUS in the host here: on
+ * tmpfs a read fault on a hole of a shared mapping allocates too).  The
+ * calls, deferral included, give what they give bare, the ledger stays in
+ * use, and nobody is killed. */
+static void test_tmpfs_fills_later(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    const char *d = sgt_ledger_dir();
+    char pre[16384];
+    snprintf(pre, sizeof pre,
+             "mount -t tmpfs -o size=48m,mode=1777 none %.900s && "
+             "LD_PRELOAD=%.900s SHMGUARD_LEDGER=%.900s %.900s touch && "
+             "f=$(ls %.900s/ipc-*.ledger) && "
+             "[ $(( $(stat -c %%b \"$f\") * 512 )) -ge $(stat -c %%s \"$f\") ] && "
+             "{ dd if=/dev/zero of=%.900s/fill bs=64k >/dev/null 2>&1; "
+             "[ $(stat -f -c %%a %.900s) -eq 0 ]; } && ",
+             d, SGT_LIB, d, SGT_HELPER("helper_calls"), d, d, d);
+    run_calls(&bare, NULL, NULL);
+    run_calls(&lib, d, pre);
+    if (strcmp(bare.out, lib.out) != 0)
+        fprintf(stderr, "bare:\n%s\nlibrary:\n%s\n", bare.out, lib.out);
+    assert_string_equal(bare.out, lib.out);
+    if (shmguard_lines(lib.err) != 0)
+        fprintf(stderr, "stderr was: %s\n", lib.err);
+    assert_int_equal(shmguard_lines(lib.err), 0);
+    sgt_rmdir(d);
+}
+
 /* A ledger directory on a disk file system: refused with the reason and
  * the fix (before, used: each process wrote its ledger through to disk,
  * and creating one cost milliseconds).  /var/tmp is on disk on Debian;
@@ -237,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_dir_missing),
         cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_full_tmpfs),
+        cmocka_unit_test(test_tmpfs_fills_later),
         cmocka_unit_test(test_disk_dir),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_magic),
