@@ -132,10 +132,19 @@ $(SHIM_A): $(SHIM_OBJ)
 # their own.  Then the process state (sg_st), whose first fields every
 # call reads, on one page (sg_state.h).
 FIRST_OBJ := $(BUILD)/core/sg_config.o $(BUILD)/shim/sg_state.o
-LIB_OBJ := $(FIRST_OBJ) $(filter-out $(FIRST_OBJ),$(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ))
+# Code is laid out in input order too (within its kind: cold, hot, the
+# rest): the objects whose code a process's first call runs come next, so
+# that all of it lies in the library's first 64 KiB, which the kernel maps
+# with one fault (fault-around); the code of rare paths (diagnosis,
+# semaphores, queues, analysis) after it.
+FIRST_CODE_OBJ := $(HOOK_OBJ) $(addprefix $(BUILD)/,shim/sg_init.o shim/sg_core.o shim/sg_local.o \
+	shim/sg_locks.o core/sg_real.o core/sg_ledger.o core/sg_proc.o core/sg_selfns.o \
+	core/sg_pidns.o shim/sg_defer.o core/sg_log.o shim/sg_out.o)
+LIB_OBJ := $(FIRST_OBJ) $(FIRST_CODE_OBJ) \
+	$(filter-out $(FIRST_OBJ) $(FIRST_CODE_OBJ),$(HOOK_OBJ) $(SHIM_OBJ) $(CORE_OBJ))
 $(LIB): $(LIB_OBJ) shim/libshmguard.map
 	$(CC) $(ALL_CFLAGS) -shared -Wl,--version-script=shim/libshmguard.map \
-	    -Wl,-z,defs $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS_LIB)
+	    -Wl,-z,defs -Wl,-fini=sg_hooks_fini $(LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS_LIB)
 
 $(TOOL): $(TOOL_OBJ) $(CORE_A)
 	$(CC) $(ALL_CFLAGS) -fPIE -pie $(LDFLAGS) -o $@ $(TOOL_OBJ) $(CORE_A) -lsmartcols -ldw -lelf -ldl -pthread

@@ -594,7 +594,7 @@ static int exit_has_work(void)
         if (__atomic_load_n(&sg_st.intent_ids[i], __ATOMIC_RELAXED))
             return 1;
     return (sg_st.defer && __atomic_load_n(&sg_st.L.hdr->pending, __ATOMIC_RELAXED)) ||
-           sg_use_count();
+           (__atomic_load_n(&sg_st.uses_listed, __ATOMIC_RELAXED) && sg_use_count());
 }
 
 void sg_core_exit(void)

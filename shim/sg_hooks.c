@@ -191,7 +191,10 @@ SG_JUMP_HOOK(_longjmp)
 SG_JUMP_HOOK(siglongjmp)
 SG_JUMP_HOOK(__longjmp_chk)
 
-__attribute__((destructor)) static void sg_hooks_fini(void)
-{
-    sg_init_fini();
-}
+/* The library's end, at the process's exit or its unloading: the
+ * object's DT_FINI (the Makefile links with -fini=sg_hooks_fini), not a
+ * destructor, so that the loader calls it here, on a page of code a
+ * process has mapped already, and not crti's empty _fini, whose page at
+ * the end of the library's code every process faulted in to run it. */
+void sg_hooks_fini(void);
+void sg_hooks_fini(void) { sg_init_fini(); }

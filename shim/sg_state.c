@@ -85,7 +85,8 @@ SG_COLD void sg_state_init(void)
     sg_st.defer = sg_st.cfg->mode == SG_MODE_DEFER;
     sg_st.under_root = sg_st.defer && sg_st.L.owner != 0;
     __atomic_store_n(&sg_st.active, 1, __ATOMIC_RELEASE);
-    sg_log(2, "ledger %s, mode %s", sg_st.L.path, sg_mode_name(sg_st.cfg->mode));
+    if (cfg->debug >= 2) /* not even a call otherwise: its page is elsewhere */
+        sg_log(2, "ledger %s, mode %s", sg_st.L.path, sg_mode_name(sg_st.cfg->mode));
 }
 
 /* Threads between sg_state_take and sg_state_give, and whether the

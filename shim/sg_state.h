@@ -81,6 +81,9 @@ struct sg_state {
      * them, so that other attaches read one word. */
     int32_t selfrm_ids[SG_SELFRM_IDS];
     uint32_t selfrm_n;
+    uint32_t uses_listed;       /* 1 once a set or queue went into uses[]
+                                 * (atomic): the exit reads their counts,
+                                 * two pages away, only then */
     struct sg_self self;        /* pid and start first */
     struct sg_local local_first[SG_LOCAL_FIRST]; /* local's first slots */
     int said_lock;

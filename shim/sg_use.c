@@ -99,6 +99,7 @@ static int local_put(uint32_t kind, int id)
     }
     __atomic_store_n(sg_idlist_slot(l, n), id, __ATOMIC_RELAXED);
     __atomic_store_n(&l->n, n + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&sg_st.uses_listed, 1, __ATOMIC_RELAXED);
     return 0;
 }
 
