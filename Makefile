@@ -8,7 +8,7 @@
 #   make tsan       the threaded tests built with TSan
 #   make torture    SIGKILL torture (1,200 kills), invariants after each burst
 #   make fuzz       libFuzzer (clang) over every ledger reader, FUZZ_SECONDS
-#   make valgrind   the tool's commands under valgrind memcheck
+#   make valgrind   the tool's commands, and programs under the library, in memcheck
 #   make e2e-postgres  PostgreSQL under the library: as bare, right creator,
 #                   SIGKILL, gc frees the orphan, restart (root; installs
 #                   postgresql-15 when missing)
@@ -195,7 +195,7 @@ deb-check: deb all
 e2e-prometheus: all $(HELPERS)
 	BUILD=$(abspath $(BUILD)) scripts/e2e-prometheus.sh
 
-valgrind: all $(BUILD)/tests/helper_actor
+valgrind: all $(BUILD)/tests/helper_actor $(BUILD)/tests/helper_calls
 	@scripts/valgrind-tool.sh $(BUILD)
 
 # SIGKILL torture: TORTURE_KILLS kills (at least 1,000), invariants after

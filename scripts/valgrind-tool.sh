@@ -2,10 +2,12 @@
 # valgrind-tool.sh BUILD - run the tool's commands (ls, doctor, gc, ledger,
 # check, run, usage errors) under valgrind's memcheck, over segments and
 # semaphore sets in every state, and fail on any memcheck error or definite
-# leak, printing that command's valgrind report.  Runs in a private IPC
+# leak, printing that command's valgrind report; then programs with the
+# library preloaded (helper_calls in both recording modes, an actor with a
+# segment, a set, a queue and a fork), failing on any memcheck error.  Runs in a private IPC
 # namespace with a private ledger directory, so nothing on the machine is
-# touched.  Needs BUILD/shmguard, BUILD/libshmguard.so and
-# BUILD/tests/helper_actor.
+# touched.  Needs BUILD/shmguard, BUILD/libshmguard.so,
+# BUILD/tests/helper_actor and BUILD/tests/helper_calls.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 if [ -z "${SG_VALGRIND_INNER:-}" ]; then
@@ -151,5 +153,49 @@ if ipcs -m | awk -v id="$ORPHAN" '$2 == id { f = 1 } END { exit !f }'; then
     failed=$((failed + 1)); echo "valgrind: gc left the orphan $ORPHAN:" >&2; cat "$W/$n.out" >&2
 fi
 
-echo "valgrind: $n tool commands, $errors memcheck errors, $leaks definite leaks"
+# ---- the library under memcheck ---------------------------------------------
+# Host processes with the library preloaded (memcheck keeps LD_PRELOAD for
+# its guest): any memcheck error in them fails the run; their leaks are the
+# host programs' and are not counted.
+VGL=(valgrind --tool=memcheck --error-exitcode=99 --leak-check=no -q)
+hosts=0
+# vglib NAME CMD...: CMD under the library and memcheck, its input from $W/NAME.in.
+vglib() {
+    local name=$1 rc=0 log=$W/lib-$1.vg e
+    shift
+    hosts=$((hosts + 1))
+    [ -e "$W/$name.in" ] || : >"$W/$name.in"
+    LD_PRELOAD=$LIB timeout -k 5 120 "${VGL[@]}" --log-file="$log" "$@" <"$W/$name.in" \
+        >"$W/lib-$name.out" 2>&1 || rc=$?
+    e=$(grep '^==[0-9]*== [^ ]' "$log" | grep -cv '== Warning: ' || true)
+    errors=$((errors + e))
+    if [ "$rc" = 99 ] || [ "$rc" -gt 128 ] || [ "$e" != 0 ]; then
+        failed=$((failed + 1))
+        echo "valgrind: FAILED (status $rc): $* under the library" >&2
+        cat "$log" "$W/lib-$name.out" >&2
+    fi
+}
+vglib calls "$BUILD/tests/helper_calls"
+SHMGUARD_MODE=observe vglib calls-observe "$BUILD/tests/helper_calls"
+# The actor: the kinds and paths helper_calls does not take (a set, a
+# queue, a fork with an attachment, an exec), each id read from its key.
+{
+    echo "create 0x5eedf020 8192"
+    echo "semcreate 0x5eedf021 2"
+    echo "msgcreate 0x5eedf022"
+} | LD_PRELOAD=$LIB "$ACTOR" | grep -v '^ready' >"$W/ids.txt"
+ids=$(sed -n 's/^ok id=//p' "$W/ids.txt" | tr '\n' ' ')
+read -r SEG SET QUE <<<"$ids"
+if [ -z "${QUE:-}" ]; then
+    failed=$((failed + 1)); echo "valgrind: the actor made no segment, set and queue: $(cat "$W/ids.txt")" >&2
+else
+    # After "fork" the child reads the commands up to its "exit" (the
+    # actor reads its input a byte at a time), then the parent the rest.
+    printf '%s\n' "lookup 0x5eedf020" "at $SEG" "semop $SET" "msgsnd $QUE" "msgrcv $QUE" \
+        "fork" "dt $SEG" "semop $SET" "exit 0" "dt $SEG" "rmid $SEG" "semrmid $SET" \
+        "msgrmid $QUE" >"$W/actor.in"
+    vglib actor "$ACTOR"
+fi
+
+echo "valgrind: $n tool commands and $hosts programs under the library, $errors memcheck errors, $leaks definite leaks"
 [ "$failed" = 0 ]

@@ -76,7 +76,10 @@ static int own_attachments(int id) { return sg_local_count(&sg_st.local, id); }
 int sg_defer_rmid(int id, struct shmid_ds *buf)
 {
     int e0 = errno;
-    struct shmid_ds ds;
+    /* Zeroed: the compiler may test the key before the stat's result,
+     * which memcheck reports as a jump on an uninitialised value when the
+     * stat fails (a second IPC_RMID). */
+    struct shmid_ds ds = { 0 };
     /* Anything we would not defer goes to the kernel, which then gives
      * exactly its own answer (EINVAL, EIDRM, EPERM, ...). */
     if (sg_kernel_stat(id, &ds) != 0 || ds.shm_perm.__key == IPC_PRIVATE ||
