@@ -761,6 +761,7 @@ void sg_core_rehome(void)
         L->owner = N.owner;
         sg_st.under_root = sg_st.defer && N.owner != 0;
         L->pagemap = N.pagemap;
+        L->sparse_end = N.sparse_end;
         memcpy(L->path, N.path, sizeof L->path);
         sg_st.self.euid = geteuid();
         __atomic_add_fetch(&sg_st.epoch, 1, __ATOMIC_RELEASE);
