@@ -736,7 +736,8 @@ SG_COLD static int open_or_create(int dfd, const char *name, int *created)
 
 /* The library's way to its ledger when the ledger exists and is sound,
  * as it is for every process but the first: the file opened by its path,
- * checked (a plain file of ours, alone, in memory), its directory checked
+ * checked (a plain file of ours, alone, in memory, allocated whole), its
+ * directory checked
  * as open_dir checks it, the file mapped and its header checked in the
  * mapping.  Six system calls where the general way below makes ten; on
  * this machine a process's first call spent a tenth of its time there.
@@ -769,6 +770,7 @@ SG_COLD static int open_fast(struct sg_ledger *L, const char *dir, uint64_t ns, 
     char fs[32];
     if (sg_sys_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != me || st.st_nlink != 1 ||
         (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_size < (off_t)PAGE ||
+        (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size ||
         sg_sys_fstatfs(fd, &fst) != 0 || !sg_fs_in_memory((unsigned long)fst.f_type, fs, sizeof fs) ||
         sg_sys_lstat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode) || (dst.st_uid != 0 && dst.st_uid != me) ||
         ((dst.st_mode & (S_IWGRP | S_IWOTH)) && !(dst.st_mode & S_ISVTX)) ||
@@ -776,8 +778,11 @@ SG_COLD static int open_fast(struct sg_ledger *L, const char *dir, uint64_t ns, 
         sg_sys_close(fd);
         return 1;
     }
-    /* The header through the mapping: its page is allocated when the file
-     * is made, and the file is at least that long. */
+    /* The header through the mapping: the file is allocated whole (checked
+     * above), so no read of it meets a hole, which on tmpfs would allocate
+     * a page and, with the file system full, raise SIGBUS here.  A file
+     * being made (sized, not yet allocated), or made by an earlier build
+     * with holes, takes the general way, which reads with pread. */
     const struct sg_hdr *h = (const struct sg_hdr *)L->base;
     if (memcmp(h->magic, SG_LEDGER_MAGIC, 8) != 0 || h->version != SG_LEDGER_VERSION ||
         __atomic_load_n(&h->ready, __ATOMIC_ACQUIRE) != 1 || h->file_size != (uint64_t)st.st_size ||
