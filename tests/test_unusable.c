@@ -112,6 +112,19 @@ static void test_full_tmpfs(void **state)
     sgt_rmdir(d);
 }
 
+/* A shell prefix: a tmpfs of size at d, then `setup` (shell, d's path
+ * as $d), then the tmpfs filled to its last block (checked). */
+static const char *filled_tmpfs(const char *d, const char *size, const char *setup)
+{
+    static char buf[16384];
+    snprintf(buf, sizeof buf,
+             "d=%.900s && mount -t tmpfs -o size=%s,mode=1777 none \"$d\" && %.8000s && "
+             "{ dd if=/dev/zero of=\"$d/fill\" bs=64k >/dev/null 2>&1; "
+             "[ $(stat -f -c %%a \"$d\") -eq 0 ]; } && ",
+             d, size, setup);
+    return buf;
+}
+
 /* The tmpfs fills up after the ledger was made: nothing changes for the
  * library, whose file was allocated whole when it was made (a store or a
  * read of a page never allocated would raise SIGBUS in the host here: on
@@ -124,15 +137,13 @@ static void test_tmpfs_fills_later(void **state)
     if (geteuid() != 0)
         skip();
     const char *d = sgt_ledger_dir();
-    char pre[16384];
-    snprintf(pre, sizeof pre,
-             "mount -t tmpfs -o size=48m,mode=1777 none %.900s && "
-             "LD_PRELOAD=%.900s SHMGUARD_LEDGER=%.900s %.900s touch && "
-             "f=$(ls %.900s/ipc-*.ledger) && "
-             "[ $(( $(stat -c %%b \"$f\") * 512 )) -ge $(stat -c %%s \"$f\") ] && "
-             "{ dd if=/dev/zero of=%.900s/fill bs=64k >/dev/null 2>&1; "
-             "[ $(stat -f -c %%a %.900s) -eq 0 ]; } && ",
-             d, SGT_LIB, d, SGT_HELPER("helper_calls"), d, d, d);
+    char setup[4096];
+    /* The ledger made, and allocated whole. */
+    snprintf(setup, sizeof setup,
+             "LD_PRELOAD=%.900s SHMGUARD_LEDGER=\"$d\" %.900s touch && f=$(ls \"$d\"/ipc-*.ledger) && "
+             "[ $(( $(stat -c %%b \"$f\") * 512 )) -ge $(stat -c %%s \"$f\") ]",
+             SGT_LIB, SGT_HELPER("helper_calls"));
+    const char *pre = filled_tmpfs(d, "48m", setup);
     run_calls(&bare, NULL, NULL);
     run_calls(&lib, d, pre);
     if (strcmp(bare.out, lib.out) != 0)
@@ -155,14 +166,9 @@ static void test_sized_not_allocated(void **state)
     if (geteuid() != 0)
         skip();
     const char *d = sgt_ledger_dir();
-    char pre[16384];
-    snprintf(pre, sizeof pre,
-             "mount -t tmpfs -o size=8m,mode=1777 none %.900s && "
-             "f=%.900s/ipc-$(readlink /proc/self/ns/ipc | tr -dc 0-9).uid-0.ledger && "
-             "truncate -s 38693184 \"$f\" && chmod 644 \"$f\" && "
-             "{ dd if=/dev/zero of=%.900s/fill bs=64k >/dev/null 2>&1; "
-             "[ $(stat -f -c %%a %.900s) -eq 0 ]; } && ",
-             d, d, d, d);
+    const char *pre = filled_tmpfs(d, "8m",
+                                   "f=\"$d\"/ipc-$(readlink /proc/self/ns/ipc | tr -dc 0-9).uid-0.ledger && "
+                                   "truncate -s 38693184 \"$f\" && chmod 644 \"$f\"");
     expect_passthrough(d, pre, "No space left on device");
     sgt_rmdir(d);
 }
