@@ -12,9 +12,10 @@
 #include "sg_config.h"
 #include <sys/statvfs.h>
 
-/* Run helper_config (path) with exactly the environment env; its one
- * line of output into out. */
-static void run_env(const char *path, char *const env[], char *out, size_t n)
+/* Run helper_config (path, with arguments a1 and a2 unless NULL) with
+ * exactly the environment env; its one line of output into out. */
+static void run_env_args(const char *path, const char *a1, const char *a2, char *const env[],
+                         char *out, size_t n)
 {
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
@@ -22,7 +23,7 @@ static void run_env(const char *path, char *const env[], char *out, size_t n)
     assert_true(c >= 0);
     if (c == 0) {
         dup2(p[1], 1);
-        char *argv[] = { (char *)path, NULL };
+        char *argv[] = { (char *)path, (char *)a1, (char *)a2, NULL };
         execve(path, argv, env);
         _exit(127);
     }
@@ -36,6 +37,11 @@ static void run_env(const char *path, char *const env[], char *out, size_t n)
     int st;
     assert_int_equal(waitpid(c, &st, 0), c);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void run_env(const char *path, char *const env[], char *out, size_t n)
+{
+    run_env_args(path, NULL, NULL, env, out, n);
 }
 
 static void test_values_taken(void **state)
@@ -55,7 +61,13 @@ static void test_first_entry_wins(void **state)
     char *env[] = { "SHMGUARD_MODEX=off", "SHMGUARD_MOD=off", "XSHMGUARD_MODE=off",
                     "SHMGUARD_MODE=off", "SHMGUARD_MODE=observe", NULL };
     run_env(SGT_HELPER("helper_config"), env, out, sizeof out);
+    ASSERT_HAS(out, "offstart=1 ");
     ASSERT_HAS(out, "mode=off ");
+    /* The first one is not off: neither reads off. */
+    char *env2[] = { "SHMGUARD_MODE=observe", "SHMGUARD_MODE=off", NULL };
+    run_env(SGT_HELPER("helper_config"), env2, out, sizeof out);
+    ASSERT_HAS(out, "offstart=0 ");
+    ASSERT_HAS(out, "mode=observe ");
 }
 
 static void test_prefix_only(void **state)
@@ -65,7 +77,14 @@ static void test_prefix_only(void **state)
     char *env[] = { "SHMGUARD_MODEX=off", "SHMGUARD_MOD=off", "XSHMGUARD_MODE=off",
                     "SHMGUARD_=off", "SHMGUARD_MODE", NULL };
     run_env(SGT_HELPER("helper_config"), env, out, sizeof out);
+    ASSERT_HAS(out, "offstart=0 ");
     ASSERT_HAS(out, "mode=defer sink=0 debug=0 ledger=" SG_LEDGER_DIR_DEFAULT " log=- problems=\n");
+    char *env2[] = { "SHMGUARD_MODE=offx", NULL };
+    run_env(SGT_HELPER("helper_config"), env2, out, sizeof out);
+    ASSERT_HAS(out, "offstart=0 ");
+    char *env3[] = { "SHMGUARD_MODE=of", NULL };
+    run_env(SGT_HELPER("helper_config"), env3, out, sizeof out);
+    ASSERT_HAS(out, "offstart=0 ");
 }
 
 static void test_malformed(void **state)
@@ -114,11 +133,48 @@ static void test_secure_reads_nothing(void **state)
         char *env[] = { "SHMGUARD_MODE=off", "SHMGUARD_LEDGER=/run/x", "SHMGUARD_DEBUG=3", NULL };
         run_env(path, env, out, sizeof out);
         unlink(path);
-        ASSERT_HAS(out, "secure=1 mode=defer sink=0 debug=0 ledger=" SG_LEDGER_DIR_DEFAULT
+        ASSERT_HAS(out, "offstart=0 secure=1 mode=defer sink=0 debug=0 ledger=" SG_LEDGER_DIR_DEFAULT
                         " log=- problems=\n");
         return;
     }
     skip(); /* every candidate is mounted nosuid */
+}
+
+/* Under the library: SHMGUARD_MODE=off in the environment a process
+ * starts with is the mode for its whole life (the library reads it at
+ * load, and sets nothing up), whatever the program sets before its first
+ * call; any other mode is read at the first call, so a program may still
+ * turn itself off then.  Whether a ledger file appears in the directory
+ * tells which mode ran. */
+static int ledger_made(const char *start_mode, const char *late_mode)
+{
+    const char *d = sgt_ledger_dir();
+    char out[256], pre[PATH_MAX + 32], led[PATH_MAX + 32], mode[64];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", SGT_LIB);
+    snprintf(led, sizeof led, "SHMGUARD_LEDGER=%s", d);
+    snprintf(mode, sizeof mode, "SHMGUARD_MODE=%s", start_mode);
+    /* ASan (make asan) checks that its runtime comes first; here the
+     * library does, preloaded. */
+    char *env[] = { pre, led, "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0",
+                    start_mode ? mode : NULL, NULL };
+    run_env_args(SGT_HELPER("helper_config"), "late", late_mode, env, out, sizeof out);
+    ASSERT_HAS(out, "late ok");
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -q '\\.ledger$'", d);
+    int made = system(cmd) == 0;
+    sgt_rmdir(d);
+    return made;
+}
+
+static void test_off_at_start(void **state)
+{
+    (void)state;
+    assert_false(ledger_made("off", "defer")); /* off at start: off */
+    assert_false(ledger_made("off", ""));
+    assert_true(ledger_made("defer", "")); /* the control: a ledger */
+    assert_true(ledger_made(NULL, "defer"));
+    assert_false(ledger_made(NULL, "off")); /* turned off before its first call */
+    assert_false(ledger_made("defer", "off"));
 }
 
 int main(void)
@@ -127,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_values_taken),     cmocka_unit_test(test_first_entry_wins),
         cmocka_unit_test(test_prefix_only),      cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_none),             cmocka_unit_test(test_secure_reads_nothing),
+        cmocka_unit_test(test_off_at_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
