@@ -4,11 +4,12 @@
 #define _GNU_SOURCE
 #include "sg_kernel.h"
 #include "sg_compiler.h"
+#include "sg_kipc.h"
 #include "sg_selfns.h"
 #include "sg_real.h"
-#include "sg_vec.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
@@ -20,123 +21,60 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int cmp_id(const void *a, const void *b)
-{
-    const struct sg_kseg *x = a, *y = b;
-    return (x->id > y->id) - (x->id < y->id);
-}
+_Static_assert(offsetof(struct sg_kseg, key) == offsetof(struct sg_kipc_head, key) &&
+                   offsetof(struct sg_kseg, id) == offsetof(struct sg_kipc_head, id),
+               "an entry begins with the key and the id (sg_kipc.h)");
 
-static int ksnap_push(struct sg_ksnap *s, size_t *cap, const struct sg_kseg *k)
-{
-    void *v = s->v;
-    if (sg_grow(&v, cap, s->n, sizeof *k, 64) != 0)
-        return -1;
-    s->v = v;
-    s->v[s->n++] = *k;
-    return 0;
-}
-
-/* The kernel's table through SHM_STAT_ANY, one call per used index (Linux
- * 4.17 and later): much cheaper than having the kernel format
- * /proc/sysvipc/shm as text.  1 on success, 0 when unsupported. */
-static int ksnap_stat_any(struct sg_ksnap *s)
+static int shm_info_max(uint64_t *used)
 {
     struct shm_info info;
     memset(&info, 0, sizeof info);
     int max = real_shmctl(0, SHM_INFO, (struct shmid_ds *)&info);
-    if (max < 0)
-        return 0;
-    size_t cap = 0;
-    for (int idx = 0; idx <= max; idx++) {
-        /* Zeroed: valgrind does not know that SHM_STAT_ANY fills it. */
-        struct shmid_ds ds;
-        memset(&ds, 0, sizeof ds);
-        int id = real_shmctl(idx, SHM_STAT_ANY, &ds);
-        if (id < 0) {
-            if (errno == EINVAL || errno == EIDRM)
-                continue; /* unused index (or removed meanwhile) */
-            sg_ksnap_free(s);
-            return 0; /* EFAULT, EPERM from an LSM, no SHM_STAT_ANY... */
-        }
-        struct sg_kseg k = {
-            .key = ds.shm_perm.__key, .id = id, .mode = ds.shm_perm.mode,
-            .size = ds.shm_segsz, .cpid = ds.shm_cpid, .lpid = ds.shm_lpid,
-            .nattch = ds.shm_nattch, .uid = ds.shm_perm.uid, .gid = ds.shm_perm.gid,
-            .cuid = ds.shm_perm.cuid, .cgid = ds.shm_perm.cgid, .atime = ds.shm_atime,
-            .dtime = ds.shm_dtime, .ctime = ds.shm_ctime,
-        };
-        if (ksnap_push(s, &cap, &k) != 0) {
-            sg_ksnap_free(s);
-            return 0;
-        }
-    }
-    return 1;
+    *used = (uint64_t)info.used_ids;
+    return max;
 }
 
-/* Parse one field of a /proc/sysvipc line: a decimal (or, base 8, octal)
- * integer, optionally negative.  Advances *p; 0 when there is none. */
-static int field(const char **p, int base, long long *out)
+static int shm_stat_any(int idx, void *ds) { return real_shmctl(idx, SHM_STAT_ANY, ds); }
+
+static int shm_stat(int id, void *ds) { return real_shmctl(id, IPC_STAT, ds); }
+
+static void shm_from_ds(void *entry, int id, const void *p)
 {
-    const char *q = *p;
-    while (*q == ' ' || *q == '\t')
-        q++;
-    int neg = *q == '-';
-    q += neg;
-    if (*q < '0' || *q > '9')
-        return 0;
-    unsigned long long v = 0;
-    for (; *q >= '0' && *q < '0' + base && *q <= '9'; q++)
-        v = v * (unsigned)base + (unsigned)(*q - '0');
-    *out = neg ? -(long long)v : (long long)v;
-    *p = q;
-    return 1;
+    const struct shmid_ds *ds = p;
+    *(struct sg_kseg *)entry = (struct sg_kseg){
+        .key = ds->shm_perm.__key, .id = id, .mode = ds->shm_perm.mode,
+        .size = ds->shm_segsz, .cpid = ds->shm_cpid, .lpid = ds->shm_lpid,
+        .nattch = ds->shm_nattch, .uid = ds->shm_perm.uid, .gid = ds->shm_perm.gid,
+        .cuid = ds->shm_perm.cuid, .cgid = ds->shm_perm.cgid, .atime = ds->shm_atime,
+        .dtime = ds->shm_dtime, .ctime = ds->shm_ctime,
+    };
 }
 
-static int ksnap_proc(struct sg_ksnap *s)
+/* key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime
+ * ctime, then rss and swap where the kernel gives them. */
+static void shm_from_proc(void *entry, const long long *v, int n)
 {
-    FILE *f = fopen("/proc/sysvipc/shm", "re");
-    if (!f)
-        return -1;
-    size_t cap = 0;
-    char line[512];
-    if (!fgets(line, sizeof line, f)) { /* heading */
-        fclose(f);
-        return 0;
-    }
-    while (fgets(line, sizeof line, f)) {
-        long long v[16] = { 0 };
-        const char *p = line;
-        int n = 0;
-        while (n < 16 && field(&p, n == 2 ? 8 : 10, &v[n]))
-            n++;
-        if (n < 14)
-            continue;
-        struct sg_kseg k = {
-            .key = (int32_t)v[0], .id = (int32_t)v[1], .mode = (uint32_t)v[2],
-            .size = (uint64_t)v[3], .cpid = (int32_t)v[4], .lpid = (int32_t)v[5],
-            .nattch = (uint64_t)v[6], .uid = (uint32_t)v[7], .gid = (uint32_t)v[8],
-            .cuid = (uint32_t)v[9], .cgid = (uint32_t)v[10], .atime = v[11],
-            .dtime = v[12], .ctime = v[13], .rss = (uint64_t)v[14], .swap = (uint64_t)v[15],
-        };
-        if (ksnap_push(s, &cap, &k) != 0) {
-            fclose(f);
-            sg_ksnap_free(s);
-            return -1;
-        }
-    }
-    fclose(f);
-    return 0;
+    (void)n;
+    *(struct sg_kseg *)entry = (struct sg_kseg){
+        .key = (int32_t)v[0], .id = (int32_t)v[1], .mode = (uint32_t)v[2],
+        .size = (uint64_t)v[3], .cpid = (int32_t)v[4], .lpid = (int32_t)v[5],
+        .nattch = (uint64_t)v[6], .uid = (uint32_t)v[7], .gid = (uint32_t)v[8],
+        .cuid = (uint32_t)v[9], .cgid = (uint32_t)v[10], .atime = v[11],
+        .dtime = v[12], .ctime = v[13], .rss = (uint64_t)v[14], .swap = (uint64_t)v[15],
+    };
 }
+
+const struct sg_kipc_kind sg_kipc_shm = {
+    sizeof(struct sg_kseg), shm_info_max, shm_stat_any, shm_stat, shm_from_ds,
+    "/proc/sysvipc/shm", 14, 16, shm_from_proc,
+};
 
 int sg_ksnap_read(struct sg_ksnap *s)
 {
-    s->v = NULL;
-    s->n = 0;
-    if (!ksnap_stat_any(s) && ksnap_proc(s) != 0)
-        return -1;
-    if (s->n)
-        qsort(s->v, s->n, sizeof *s->v, cmp_id);
-    return 0;
+    void *v;
+    int rc = sg_kipc_read(&sg_kipc_shm, &v, &s->n);
+    s->v = v;
+    return rc;
 }
 
 void sg_ksnap_free(struct sg_ksnap *s)
@@ -148,24 +86,9 @@ void sg_ksnap_free(struct sg_ksnap *s)
 
 const struct sg_kseg *sg_ksnap_find(const struct sg_ksnap *s, int id)
 {
-    struct sg_kseg key = { .id = id };
-    return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, cmp_id) : NULL;
+    return sg_kipc_find(s->v, s->n, sizeof *s->v, id);
 }
 
-int sg_ipc_stat_any(int id, int (*stat_any)(int idx, void *arg), void *arg)
-{
-    /* *_STAT_ANY takes the table index, which is the id modulo the
-     * sequence multiplier (32768, or 2^24 with ipcmni_extend); it returns
-     * the full id, which must match. */
-    static const int mult[] = { 32768, 1 << 24 };
-    for (size_t i = 0; i < sizeof mult / sizeof mult[0]; i++)
-        if (stat_any(id % mult[i], arg) == id)
-            return 0;
-    errno = EACCES;
-    return -1;
-}
-
-static int shm_stat_any(int idx, void *ds) { return real_shmctl(idx, SHM_STAT_ANY, ds); }
 
 int sg_kernel_stat(int id, struct shmid_ds *ds)
 {

@@ -14,6 +14,7 @@
 #include <sys/shm.h>
 
 #include "sg_layout.h"
+#include "sg_kipc.h"
 #include "sg_pidns.h"
 
 /* One line of /proc/sysvipc/shm. */
@@ -33,6 +34,10 @@ struct sg_ksnap {
     struct sg_kseg *v;      /* sorted by id */
     size_t n;
 };
+
+/* How the kernel's table of segments is read (sg_kipc.h); tests read it
+ * both ways with it. */
+extern const struct sg_kipc_kind sg_kipc_shm;
 
 /* Read the kernel's list of segments: through SHM_STAT_ANY where the
  * kernel has it (no read permission needed, like /proc), else from
@@ -55,12 +60,6 @@ static inline int sg_kseg_is(const struct sg_kseg *k, const struct sg_seg *rec)
         return k->cpid == rec->kcpid;
     return k->key == rec->key && k->size == rec->size;
 }
-
-/* Without read permission (IPC_STAT gave EACCES): find object id through
- * stat_any(index, arg), a call of SHM_STAT_ANY, SEM_STAT_ANY or
- * MSG_STAT_ANY that returns the full id of the object at that index.
- * 0 when one of the id's possible indexes holds it; -1 with EACCES. */
-int sg_ipc_stat_any(int id, int (*stat_any)(int idx, void *arg), void *arg);
 
 /* IPC_STAT of id, falling back to SHM_STAT_ANY when the caller lacks read
  * permission.  0 on success; -1 with errno EINVAL/EIDRM when the id does

@@ -4,13 +4,12 @@
 #define _GNU_SOURCE
 #include "sg_kmsg.h"
 #include "sg_pidns.h"
-#include "sg_kernel.h"
+#include "sg_kipc.h"
 #include "sg_proc.h"
 #include "sg_real.h"
-#include "sg_vec.h"
 
 #include <errno.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
@@ -21,25 +20,27 @@
 #define MSG_STAT_ANY 13
 #endif
 
-static int cmp_id(const void *a, const void *b)
+_Static_assert(offsetof(struct sg_kmsg, key) == offsetof(struct sg_kipc_head, key) &&
+                   offsetof(struct sg_kmsg, id) == offsetof(struct sg_kipc_head, id),
+               "an entry begins with the key and the id (sg_kipc.h)");
+
+static int msg_info_max(uint64_t *used)
 {
-    const struct sg_kmsg *x = a, *y = b;
-    return (x->id > y->id) - (x->id < y->id);
+    struct msginfo info;
+    memset(&info, 0, sizeof info);
+    int max = real_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&info);
+    *used = (uint64_t)info.msgpool; /* MSG_INFO: queues in use */
+    return max;
 }
 
-static int push(struct sg_kmsgsnap *s, size_t *cap, const struct sg_kmsg *k)
-{
-    void *v = s->v;
-    if (sg_grow(&v, cap, s->n, sizeof *k, 32) != 0)
-        return -1;
-    s->v = v;
-    s->v[s->n++] = *k;
-    return 0;
-}
+static int msg_stat_any(int idx, void *ds) { return real_msgctl(idx, MSG_STAT_ANY, ds); }
 
-static void from_ds(struct sg_kmsg *k, int id, const struct msqid_ds *ds)
+static int msg_stat(int id, void *ds) { return real_msgctl(id, IPC_STAT, ds); }
+
+static void msg_from_ds(void *entry, int id, const void *p)
 {
-    *k = (struct sg_kmsg){
+    const struct msqid_ds *ds = p;
+    *(struct sg_kmsg *)entry = (struct sg_kmsg){
         .key = ds->msg_perm.__key, .id = id, .mode = ds->msg_perm.mode & 0777,
         .uid = ds->msg_perm.uid, .gid = ds->msg_perm.gid, .cuid = ds->msg_perm.cuid,
         .cgid = ds->msg_perm.cgid, .cbytes = ds->__msg_cbytes, .qnum = ds->msg_qnum,
@@ -48,107 +49,39 @@ static void from_ds(struct sg_kmsg *k, int id, const struct msqid_ds *ds)
     };
 }
 
-/* Through MSG_STAT_ANY, one call per used index.  1 done, 0 unsupported
- * (before Linux 4.17 every index answers EINVAL: a list that comes out
- * empty while MSG_INFO counts queues is that). */
-static int snap_stat_any(struct sg_kmsgsnap *s)
+/* key msqid perms cbytes qnum lspid lrpid uid gid cuid cgid stime rtime
+ * ctime (no byte limit: qbytes stays 0) */
+static void msg_from_proc(void *entry, const long long *v, int n)
 {
-    struct msginfo info;
-    memset(&info, 0, sizeof info);
-    int max = real_msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&info);
-    if (max < 0)
-        return 0;
-    size_t cap = 0;
-    for (int idx = 0; idx <= max; idx++) {
-        struct msqid_ds ds;
-        memset(&ds, 0, sizeof ds);
-        int id = real_msgctl(idx, MSG_STAT_ANY, &ds);
-        if (id < 0) {
-            if (errno == EINVAL || errno == EIDRM)
-                continue;
-            sg_kmsgsnap_free(s);
-            return 0;
-        }
-        struct sg_kmsg k;
-        from_ds(&k, id, &ds);
-        if (push(s, &cap, &k) != 0) {
-            sg_kmsgsnap_free(s);
-            return 0;
-        }
-    }
-    return s->n > 0 || info.msgpool == 0;
+    (void)n;
+    *(struct sg_kmsg *)entry = (struct sg_kmsg){
+        .key = (int32_t)v[0], .id = (int32_t)v[1], .mode = (uint32_t)v[2] & 0777,
+        .cbytes = (uint64_t)v[3], .qnum = (uint64_t)v[4], .lspid = (int32_t)v[5],
+        .lrpid = (int32_t)v[6], .uid = (uint32_t)v[7], .gid = (uint32_t)v[8],
+        .cuid = (uint32_t)v[9], .cgid = (uint32_t)v[10], .stime = v[11], .rtime = v[12],
+        .ctime = v[13],
+    };
 }
 
-static int snap_proc(struct sg_kmsgsnap *s)
-{
-    FILE *f = fopen("/proc/sysvipc/msg", "re");
-    if (!f)
-        return -1;
-    size_t cap = 0;
-    char line[512];
-    if (!fgets(line, sizeof line, f)) {
-        fclose(f);
-        return 0;
-    }
-    while (fgets(line, sizeof line, f)) {
-        long long key, id, cbytes, qnum, lspid, lrpid, uid, gid, cuid, cgid, st, rt, ct;
-        unsigned perms;
-        if (sscanf(line, "%lld %lld %o %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld",
-                   &key, &id, &perms, &cbytes, &qnum, &lspid, &lrpid, &uid, &gid, &cuid, &cgid,
-                   &st, &rt, &ct) != 14)
-            continue;
-        struct sg_kmsg k = {
-            .key = (int32_t)key, .id = (int32_t)id, .mode = perms & 0777,
-            .uid = (uint32_t)uid, .gid = (uint32_t)gid, .cuid = (uint32_t)cuid,
-            .cgid = (uint32_t)cgid, .cbytes = (uint64_t)cbytes, .qnum = (uint64_t)qnum,
-            .lspid = (int32_t)lspid, .lrpid = (int32_t)lrpid, .stime = st, .rtime = rt, .ctime = ct,
-        };
-        if (push(s, &cap, &k) != 0) {
-            fclose(f);
-            sg_kmsgsnap_free(s);
-            return -1;
-        }
-    }
-    fclose(f);
-    return 0;
-}
+const struct sg_kipc_kind sg_kipc_msg = {
+    sizeof(struct sg_kmsg), msg_info_max, msg_stat_any, msg_stat, msg_from_ds,
+    "/proc/sysvipc/msg", 14, 14, msg_from_proc,
+};
 
 int sg_kmsgsnap_read(struct sg_kmsgsnap *s)
 {
-    s->v = NULL;
-    s->n = 0;
-    if (!snap_stat_any(s) && snap_proc(s) != 0)
-        return -1;
-    if (s->n)
-        qsort(s->v, s->n, sizeof *s->v, cmp_id);
-    return 0;
+    void *v;
+    int rc = sg_kipc_read(&sg_kipc_msg, &v, &s->n);
+    s->v = v;
+    return rc;
 }
 
 const struct sg_kmsg *sg_kmsgsnap_find(const struct sg_kmsgsnap *s, int id)
 {
-    struct sg_kmsg key = { .id = id };
-    return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, cmp_id) : NULL;
+    return sg_kipc_find(s->v, s->n, sizeof *s->v, id);
 }
 
-static int msg_stat_any(int idx, void *ds) { return real_msgctl(idx, MSG_STAT_ANY, ds); }
-
-int sg_kmsg_stat(int id, struct sg_kmsg *k)
-{
-    struct msqid_ds ds;
-    memset(&ds, 0, sizeof ds);
-    if (real_msgctl(id, IPC_STAT, &ds) == 0) {
-        from_ds(k, id, &ds);
-        return 0;
-    }
-    if (errno != EACCES)
-        return -1;
-    if (sg_ipc_stat_any(id, msg_stat_any, &ds) != 0) {
-        errno = EACCES; /* there, but not readable here */
-        return -1;
-    }
-    from_ds(k, id, &ds);
-    return 0;
-}
+int sg_kmsg_stat(int id, struct sg_kmsg *k) { return sg_kipc_stat(&sg_kipc_msg, id, k); }
 
 void sg_kmsgsnap_free(struct sg_kmsgsnap *s)
 {

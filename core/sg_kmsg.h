@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "sg_layout.h"
+#include "sg_kipc.h"
 
 /* One message queue. */
 struct sg_kmsg {
@@ -34,6 +35,10 @@ struct sg_kmsgsnap {
     struct sg_kmsg *v;      /* sorted by id */
     size_t n;
 };
+
+/* How the kernel's table of message queues is read (sg_kipc.h); tests read it
+ * both ways with it. */
+extern const struct sg_kipc_kind sg_kipc_msg;
 
 /* Read the kernel's list of queues (MSG_STAT_ANY, Linux 4.17, else
  * /proc/sysvipc/msg).  0 on success, -1 with errno.  Free with

@@ -4,120 +4,75 @@
 #define _GNU_SOURCE
 #include "sg_ksem.h"
 #include "sg_pidns.h"
-#include "sg_kernel.h"
+#include "sg_kipc.h"
 #include "sg_proc.h"
 #include "sg_real.h"
-#include "sg_vec.h"
 
 #include <errno.h>
-#include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static int cmp_id(const void *a, const void *b)
-{
-    const struct sg_ksem *x = a, *y = b;
-    return (x->id > y->id) - (x->id < y->id);
-}
+_Static_assert(offsetof(struct sg_ksem, key) == offsetof(struct sg_kipc_head, key) &&
+                   offsetof(struct sg_ksem, id) == offsetof(struct sg_kipc_head, id),
+               "an entry begins with the key and the id (sg_kipc.h)");
 
-static int push(struct sg_ksemsnap *s, size_t *cap, const struct sg_ksem *k)
-{
-    void *v = s->v;
-    if (sg_grow(&v, cap, s->n, sizeof *k, 32) != 0)
-        return -1;
-    s->v = v;
-    s->v[s->n++] = *k;
-    return 0;
-}
-
-static void from_ds(struct sg_ksem *k, int id, const struct semid_ds *ds)
-{
-    memset(k, 0, sizeof *k);
-    k->key = ds->sem_perm.__key;
-    k->id = id;
-    k->mode = ds->sem_perm.mode & 0777;
-    k->nsems = (uint32_t)ds->sem_nsems;
-    k->uid = ds->sem_perm.uid;
-    k->gid = ds->sem_perm.gid;
-    k->cuid = ds->sem_perm.cuid;
-    k->cgid = ds->sem_perm.cgid;
-    k->otime = ds->sem_otime;
-    k->ctime = ds->sem_ctime;
-}
-
-/* Through SEM_STAT_ANY, one call per used index.  1 done, 0 unsupported. */
-static int snap_stat_any(struct sg_ksemsnap *s)
+static int sem_info_max(uint64_t *used)
 {
     struct seminfo info;
     memset(&info, 0, sizeof info);
     union sg_semun a = { .__buf = &info };
     int max = real_semctl(0, 0, SEM_INFO, a);
-    if (max < 0)
-        return 0;
-    size_t cap = 0;
-    for (int idx = 0; idx <= max; idx++) {
-        struct semid_ds ds;
-        memset(&ds, 0, sizeof ds);
-        union sg_semun b = { .buf = &ds };
-        int id = real_semctl(idx, 0, SEM_STAT_ANY, b);
-        if (id < 0) {
-            if (errno == EINVAL || errno == EIDRM)
-                continue;
-            sg_ksemsnap_free(s);
-            return 0;
-        }
-        struct sg_ksem k;
-        from_ds(&k, id, &ds);
-        if (push(s, &cap, &k) != 0) {
-            sg_ksemsnap_free(s);
-            return 0;
-        }
-    }
-    return 1;
+    *used = (uint64_t)info.semusz; /* SEM_INFO: sets in use */
+    return max;
 }
 
-static int snap_proc(struct sg_ksemsnap *s)
+static int sem_stat_any(int idx, void *ds)
 {
-    FILE *f = fopen("/proc/sysvipc/sem", "re");
-    if (!f)
-        return -1;
-    size_t cap = 0;
-    char line[512];
-    if (!fgets(line, sizeof line, f)) {
-        fclose(f);
-        return 0;
-    }
-    while (fgets(line, sizeof line, f)) {
-        long long key, id, nsems, uid, gid, cuid, cgid, otime, ctime;
-        unsigned perms;
-        if (sscanf(line, "%lld %lld %o %lld %lld %lld %lld %lld %lld %lld", &key, &id, &perms,
-                   &nsems, &uid, &gid, &cuid, &cgid, &otime, &ctime) != 10)
-            continue;
-        struct sg_ksem k = {
-            .key = (int32_t)key, .id = (int32_t)id, .mode = perms & 0777,
-            .nsems = (uint32_t)nsems, .uid = (uint32_t)uid, .gid = (uint32_t)gid,
-            .cuid = (uint32_t)cuid, .cgid = (uint32_t)cgid, .otime = otime, .ctime = ctime,
-        };
-        if (push(s, &cap, &k) != 0) {
-            fclose(f);
-            sg_ksemsnap_free(s);
-            return -1;
-        }
-    }
-    fclose(f);
-    return 0;
+    union sg_semun a = { .buf = ds };
+    return real_semctl(idx, 0, SEM_STAT_ANY, a);
 }
+
+static int sem_stat(int id, void *ds)
+{
+    union sg_semun a = { .buf = ds };
+    return real_semctl(id, 0, IPC_STAT, a);
+}
+
+static void sem_from_ds(void *entry, int id, const void *p)
+{
+    const struct semid_ds *ds = p;
+    *(struct sg_ksem *)entry = (struct sg_ksem){
+        .key = ds->sem_perm.__key, .id = id, .mode = ds->sem_perm.mode & 0777,
+        .nsems = (uint32_t)ds->sem_nsems, .uid = ds->sem_perm.uid, .gid = ds->sem_perm.gid,
+        .cuid = ds->sem_perm.cuid, .cgid = ds->sem_perm.cgid, .otime = ds->sem_otime,
+        .ctime = ds->sem_ctime,
+    };
+}
+
+/* key semid perms nsems uid gid cuid cgid otime ctime */
+static void sem_from_proc(void *entry, const long long *v, int n)
+{
+    (void)n;
+    *(struct sg_ksem *)entry = (struct sg_ksem){
+        .key = (int32_t)v[0], .id = (int32_t)v[1], .mode = (uint32_t)v[2] & 0777,
+        .nsems = (uint32_t)v[3], .uid = (uint32_t)v[4], .gid = (uint32_t)v[5],
+        .cuid = (uint32_t)v[6], .cgid = (uint32_t)v[7], .otime = v[8], .ctime = v[9],
+    };
+}
+
+const struct sg_kipc_kind sg_kipc_sem = {
+    sizeof(struct sg_ksem), sem_info_max, sem_stat_any, sem_stat, sem_from_ds,
+    "/proc/sysvipc/sem", 10, 10, sem_from_proc,
+};
 
 int sg_ksemsnap_read(struct sg_ksemsnap *s)
 {
-    s->v = NULL;
-    s->n = 0;
-    if (!snap_stat_any(s) && snap_proc(s) != 0)
-        return -1;
-    if (s->n)
-        qsort(s->v, s->n, sizeof *s->v, cmp_id);
-    return 0;
+    void *v;
+    int rc = sg_kipc_read(&sg_kipc_sem, &v, &s->n);
+    s->v = v;
+    return rc;
 }
 
 void sg_ksemsnap_free(struct sg_ksemsnap *s)
@@ -129,34 +84,10 @@ void sg_ksemsnap_free(struct sg_ksemsnap *s)
 
 const struct sg_ksem *sg_ksemsnap_find(const struct sg_ksemsnap *s, int id)
 {
-    struct sg_ksem key = { .id = id };
-    return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, cmp_id) : NULL;
+    return sg_kipc_find(s->v, s->n, sizeof *s->v, id);
 }
 
-static int sem_stat_any(int idx, void *ds)
-{
-    union sg_semun a = { .buf = ds };
-    return real_semctl(idx, 0, SEM_STAT_ANY, a);
-}
-
-int sg_ksem_stat(int id, struct sg_ksem *k)
-{
-    struct semid_ds ds;
-    memset(&ds, 0, sizeof ds);
-    union sg_semun a = { .buf = &ds };
-    if (real_semctl(id, 0, IPC_STAT, a) == 0) {
-        from_ds(k, id, &ds);
-        return 0;
-    }
-    if (errno != EACCES)
-        return -1;
-    if (sg_ipc_stat_any(id, sem_stat_any, &ds) != 0) {
-        errno = EACCES; /* there, but not readable here */
-        return -1;
-    }
-    from_ds(k, id, &ds);
-    return 0;
-}
+int sg_ksem_stat(int id, struct sg_ksem *k) { return sg_kipc_stat(&sg_kipc_sem, id, k); }
 
 int sg_semlimits_read(struct sg_semlimits *l)
 {

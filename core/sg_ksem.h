@@ -17,6 +17,7 @@
 #include <sys/sem.h>
 
 #include "sg_layout.h"
+#include "sg_kipc.h"
 
 /* One semaphore set. */
 struct sg_ksem {
@@ -32,6 +33,10 @@ struct sg_ksemsnap {
     struct sg_ksem *v;      /* sorted by id */
     size_t n;
 };
+
+/* How the kernel's table of semaphore sets is read (sg_kipc.h); tests read it
+ * both ways with it. */
+extern const struct sg_kipc_kind sg_kipc_sem;
 
 /* Read the kernel's list of sets (SEM_STAT_ANY, else /proc/sysvipc/sem).
  * 0 on success, -1 with errno.  Free with sg_ksemsnap_free(). */
