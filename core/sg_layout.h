@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 #define SG_LEDGER_MAGIC   "SHMGLDGR"   /* 8 bytes, no terminator stored */
-#define SG_LEDGER_VERSION 9u   /* 2: the event ring; 3: semaphore users;
+#define SG_LEDGER_VERSION 10u   /* 2: the event ring; 3: semaphore users;
                                   * 4: attachments written without the lock;
                                   * 5: pid namespaces (records, table);
                                   * 6: start marks (sg_proc.h) beside start
@@ -39,7 +39,10 @@
                                   *    count a queue's users as a set's;
                                   * 9: object records hashed again (homes by
                                   *    kernel index piled stale records up:
-                                  *    sg_ledger.c, seg_home) */
+                                  *    sg_ledger.c, seg_home);
+                                  * 10: allocated whole when made: an earlier
+                                  *    file has holes, whose read on a full
+                                  *    tmpfs raises SIGBUS in the host */
 
 /* Default capacities (powers of two).  The kernel's hard ceiling on
  * segment ids per namespace is 32768 (IPCMNI) unless ipcmni_extend. */

@@ -282,90 +282,17 @@ SG_COLD static int bind_tables(struct sg_ledger *L)
     L->pend = (struct sg_pend *)(L->base + po);
     L->ev = (struct sg_event *)(L->base + eo);
     L->pidns = (struct sg_pidns *)(L->base + pidns_offset());
-    L->sparse_end = L->mapped ? (size_t)io : 0;
     return 0;
 }
 
-/* ---- page allocation: never let a store into the mapping hit SIGBUS ----- */
-
-static unsigned char *pagemap_alloc(size_t n);
-
-/* Allocate page pg of the file: through the mapping when the kernel can
- * (MADV_POPULATE_WRITE, Linux 5.14: the library then holds no descriptor
- * at all), else with fallocate on the descriptor kept for it, after
- * checking that it still names the ledger (a program may close or reuse
- * descriptors it did not open: close_range, dup2). */
-static int alloc_page(struct sg_ledger *L, size_t pg)
-{
-    if (L->fd < 0)
-        return sg_sys_madvise(L->base + pg * PAGE, PAGE, MADV_POPULATE_WRITE);
-    struct stat st;
-    if (sg_sys_fstat(L->fd, &st) != 0 || st.st_dev != L->dev || st.st_ino != L->ino)
-        return -1;
-    return fallocate(L->fd, FALLOC_FL_KEEP_SIZE, (off_t)pg * PAGE, PAGE);
-}
-
-static int ensure_pages_slow(struct sg_ledger *L, size_t off, size_t n)
-{
-    if (!__atomic_load_n(&L->pagemap, __ATOMIC_ACQUIRE)) {
-        unsigned char *pm = pagemap_alloc(L->sparse_end / PAGE / 8 + 1), *none = NULL;
-        if (!pm)
-            return -1;
-        if (!__atomic_compare_exchange_n(&L->pagemap, &none, pm, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            sg_ledger_pagemap_free(pm); /* another thread's came first */
-    }
-    for (size_t pg = off / PAGE; pg <= (off + n - 1) / PAGE; pg++) {
-        /* Atomic: attachment records are placed without the lock, by
-         * any thread; an allocation repeated by a race is harmless. */
-        unsigned char bit = (unsigned char)(1u << (pg % 8));
-        if (__atomic_load_n(&L->pagemap[pg / 8], __ATOMIC_RELAXED) & bit)
-            continue;
-        if (alloc_page(L, pg) != 0)
-            return -1;
-        __atomic_fetch_or(&L->pagemap[pg / 8], bit, __ATOMIC_RELAXED);
-    }
-    return 0;
-}
-
-/* After a successful open of an own ledger: drop the descriptor when
- * pages can be allocated through the mapping, else move it above 0-2 so
- * that it can never be taken for the program's stdin, stdout or stderr.
- * The probe names no page: the kernel refuses an advice it does not know
- * (EINVAL) before it looks at the length, and a length of 0 then does
- * nothing.  Populating the header page instead cost a process's first
- * call 1-5 us of page-table work that its first store does anyway (the
- * header page is allocated when the file is made). */
+/* After a successful open of an own ledger: the descriptor goes.  The
+ * file is allocated whole when it is made (init_file), so no page ever
+ * needs allocating through it, and the library holds no descriptor at
+ * all (a program may close or reuse descriptors it did not open). */
 SG_COLD static void shed_fd(struct sg_ledger *L)
 {
-    if (sg_sys_madvise(L->base, 0, MADV_POPULATE_WRITE) == 0) {
-        sg_sys_close(L->fd);
-        L->fd = -1;
-        return;
-    }
-    struct stat st; /* kept: alloc_page checks that it still names the file */
-    if (sg_sys_fstat(L->fd, &st) == 0) {
-        L->dev = st.st_dev;
-        L->ino = st.st_ino;
-    }
-    L->fd = sg_fd_above_stdio(L->fd);
-}
-
-/* 0 when the n bytes at p are backed by allocated pages (allocating them
- * first if needed), -1 when they cannot be (a full tmpfs): the caller
- * then does not store there.  Only the small tables before the intents
- * can have holes (a file made by an earlier build of this format left
- * them to be allocated on first use); everything from the intents on,
- * where nearly every store lands, was allocated when the file was made,
- * and a copy is private memory. */
-SG_HOT static inline int ensure_pages(struct sg_ledger *L, const void *p, size_t n)
-{
-    size_t off = (size_t)((const unsigned char *)p - L->base), pg = off / PAGE;
-    if (off >= L->sparse_end)
-        return 0;
-    const unsigned char *pm = __atomic_load_n(&L->pagemap, __ATOMIC_ACQUIRE);
-    if (pm && pg == (off + n - 1) / PAGE && (__atomic_load_n(&pm[pg / 8], __ATOMIC_RELAXED) & (1u << (pg % 8))))
-        return 0; /* one page, known allocated */
-    return ensure_pages_slow(L, off, n);
+    sg_sys_close(L->fd);
+    L->fd = -1;
 }
 
 /* ---- open / create ---------------------------------------------------- */
@@ -476,30 +403,6 @@ SG_COLD static int open_dir(const char *dir, int mem, uid_t me, char *err, size_
     return fd;
 }
 
-/* The page map of the first ledger a process maps that needs one (a bit
- * for each page of its small tables: a few bytes): taking it from here
- * spares the process setting up malloc for it.  Claimed and given back
- * atomically; any other map is calloc'ed. */
-static unsigned char pagemap_slot[64];
-static int pagemap_slot_used;
-
-SG_COLD static unsigned char *pagemap_alloc(size_t n)
-{
-    if (n <= sizeof pagemap_slot && !__atomic_exchange_n(&pagemap_slot_used, 1, __ATOMIC_ACQUIRE)) {
-        memset(pagemap_slot, 0, n);
-        return pagemap_slot;
-    }
-    return calloc(n, 1);
-}
-
-void sg_ledger_pagemap_free(unsigned char *pm)
-{
-    if (pm == pagemap_slot)
-        __atomic_store_n(&pagemap_slot_used, 0, __ATOMIC_RELEASE);
-    else
-        free(pm);
-}
-
 SG_COLD static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, size_t errlen)
 {
     void *p = sg_sys_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -509,7 +412,6 @@ SG_COLD static int map_file(struct sg_ledger *L, int fd, size_t len, char *err, 
     L->len = len;
     L->fd = fd;
     L->mapped = 1;
-    L->pagemap = NULL;
     return 0;
 }
 
@@ -528,11 +430,11 @@ static int init_file(struct sg_ledger *L, int fd, uint64_t ns, const struct sg_c
     /* The whole file is allocated now, so that no store into the mapping
      * and no read of it can ever meet a hole: on tmpfs a read fault on a
      * hole of a shared mapping allocates a page too, and both raise
-     * SIGBUS in the host when the file system is full.  (It costs the
-     * capacities' worth of memory, 38 MiB by default, whatever is
-     * recorded; the big tables used to be allocated the same way, and a
-     * lookup probes them at hashed places.)  KEEP_SIZE: the last page may
-     * reach past the end of a small file. */
+     * SIGBUS in the host when the file system is full.  It costs the
+     * capacities' worth of tmpfs, 38 MiB by default, whatever is recorded
+     * (format 6 allocated 170 KiB and left the big tables sparse, which a
+     * lookup's probe could read).  KEEP_SIZE: the last page may reach
+     * past the end of a small file. */
     if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) != 0)
         return ERR("cannot allocate ledger %s: %s", L->path, strerror(errno));
     if (map_file(L, fd, size, err, errlen) != 0)
@@ -700,9 +602,7 @@ SG_COLD static int attach_existing(struct sg_ledger *L, int fd, uint64_t ns, con
     }
     if (bad) {
         munmap(L->base, L->len);
-        sg_ledger_pagemap_free(L->pagemap);
         L->base = NULL;
-        L->pagemap = NULL;
         return ERR("ledger %s is unusable: %s", L->path, why);
     }
     return 0;
@@ -734,13 +634,24 @@ SG_COLD static int open_or_create(int dfd, const char *name, int *created)
     return -1;
 }
 
+/* 1 if fd's header, read with pread (which reads a hole as zeros, where
+ * a read through a mapping would allocate it, and on a full tmpfs raise
+ * SIGBUS), is this build's, of a file its creator finished (ready: made
+ * whole, and never made again) and as long as st says. */
+static int header_ready(int fd, const struct stat *st)
+{
+    struct sg_hdr h;
+    return sg_sys_pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+           memcmp(h.magic, SG_LEDGER_MAGIC, 8) == 0 && h.version == SG_LEDGER_VERSION &&
+           h.ready == 1 && h.file_size == (uint64_t)st->st_size;
+}
+
 /* The library's way to its ledger when the ledger exists and is sound,
- * as it is for every process but the first: the file opened by its path,
- * checked (a plain file of ours, alone, in memory, allocated whole), its
- * directory checked
- * as open_dir checks it, the file mapped and its header checked in the
- * mapping.  Six system calls where the general way below makes ten; on
- * this machine a process's first call spent a tenth of its time there.
+ * as it is for every process but the first: the file opened by its path
+ * and checked (a plain file of ours, alone, in memory), its directory
+ * checked as open_dir checks it, its header read and found finished, then
+ * the file mapped and its layout checked.  Seven system calls where the
+ * general way below makes ten.
  *
  * Checking the directory after opening the file through it is as safe as
  * open_dir's order: the file must be ours (st_uid == me, one link), which
@@ -748,10 +659,12 @@ SG_COLD static int open_or_create(int dfd, const char *name, int *created)
  * from the sticky directory holding ours (only the owner of a name there
  * may rename it); the directory's name found sound afterwards was sound
  * when the file was opened, unless it was somebody else's then, which
- * the first point answers.  Returns 0 with the ledger open and L->fd
- * still held (the caller sheds it), or 1 when anything at all differs
- * from that sound case: nothing is left open or mapped, and the caller
- * takes the general way, which creates, waits, repairs and explains. */
+ * the first point answers.  A file read finished (ready) is never made
+ * again, so nobody truncates it under the mapping.  Returns 0 with the
+ * ledger open and L->fd still held (the caller sheds it), or 1 when
+ * anything at all differs from that sound case: nothing is left open or
+ * mapped, and the caller takes the general way, which creates, waits,
+ * repairs and explains. */
 SG_COLD static int open_fast(struct sg_ledger *L, const char *dir, uint64_t ns, uid_t me)
 {
     char name[128];
@@ -770,27 +683,16 @@ SG_COLD static int open_fast(struct sg_ledger *L, const char *dir, uint64_t ns, 
     char fs[32];
     if (sg_sys_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != me || st.st_nlink != 1 ||
         (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_size < (off_t)PAGE ||
-        (uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size ||
         sg_sys_fstatfs(fd, &fst) != 0 || !sg_fs_in_memory((unsigned long)fst.f_type, fs, sizeof fs) ||
         sg_sys_lstat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode) || (dst.st_uid != 0 && dst.st_uid != me) ||
         ((dst.st_mode & (S_IWGRP | S_IWOTH)) && !(dst.st_mode & S_ISVTX)) ||
-        map_file(L, fd, (size_t)st.st_size, NULL, 0) != 0) {
+        !header_ready(fd, &st) || map_file(L, fd, (size_t)st.st_size, NULL, 0) != 0) {
         sg_sys_close(fd);
         return 1;
     }
-    /* The header through the mapping: the file is allocated whole (checked
-     * above), so no read of it meets a hole, which on tmpfs would allocate
-     * a page and, with the file system full, raise SIGBUS here.  A file
-     * being made (sized, not yet allocated), or made by an earlier build
-     * with holes, takes the general way, which reads with pread. */
-    const struct sg_hdr *h = (const struct sg_hdr *)L->base;
-    if (memcmp(h->magic, SG_LEDGER_MAGIC, 8) != 0 || h->version != SG_LEDGER_VERSION ||
-        __atomic_load_n(&h->ready, __ATOMIC_ACQUIRE) != 1 || h->file_size != (uint64_t)st.st_size ||
-        sg_ledger_check_layout(L->base, L->len, ns, NULL, 0) != 0 || bind_tables(L) != 0) {
+    if (sg_ledger_check_layout(L->base, L->len, ns, NULL, 0) != 0 || bind_tables(L) != 0) {
         munmap(L->base, L->len);
-        sg_ledger_pagemap_free(L->pagemap);
         L->base = NULL;
-        L->pagemap = NULL;
         L->fd = -1;
         sg_sys_close(fd);
         return 1;
@@ -858,9 +760,7 @@ SG_COLD static int open_own(struct sg_ledger *L, const char *dir, uint64_t ns,
                 int e = errno;
                 if (L->base)
                     munmap(L->base, L->len);
-                sg_ledger_pagemap_free(L->pagemap);
                 L->base = NULL;
-                L->pagemap = NULL;
                 unlinkat(dfd, name, 0);
                 sg_sys_close(fd);
                 L->fd = -1;
@@ -1205,7 +1105,6 @@ void sg_ledger_close(struct sg_ledger *L)
     }
     if (L->fd >= 0)
         close(L->fd);
-    sg_ledger_pagemap_free(L->pagemap);
     memset(L, 0, sizeof *L);
     L->fd = -1;
 }
@@ -1351,16 +1250,13 @@ static void *t_find(const struct table *t, const void *key)
 }
 
 /* Write rec's fields into the empty slot s, then publish it. */
-static int t_fill(struct sg_ledger *L, const struct table *t, void *s, const void *rec)
+static void t_fill(const struct table *t, void *s, const void *rec)
 {
-    if (ensure_pages(L, s, t->recsz) != 0)
-        return -1;
     memcpy((unsigned char *)s + 4, (const unsigned char *)rec + 4, t->recsz - 4);
     set_state(s, SG_REC_LIVE);
-    return 0;
 }
 
-static void *t_put(struct sg_ledger *L, const struct table *t, const void *rec)
+static void *t_put(const struct table *t, const void *rec)
 {
     uint32_t i = t->home(rec) & t->mask;
     for (uint32_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
@@ -1373,8 +1269,9 @@ static void *t_put(struct sg_ledger *L, const struct table *t, const void *rec)
             continue;
         }
         /* Keep at least 1/8 of the table empty so probes stay short. */
-        if (*t->live >= (t->mask + 1) - (t->mask + 1) / 8 || t_fill(L, t, r, rec) != 0)
+        if (*t->live >= (t->mask + 1) - (t->mask + 1) / 8)
             return NULL;
+        t_fill(t, r, rec);
         (*t->live)++;
         return r;
     }
@@ -1412,7 +1309,7 @@ static void t_del(const struct table *t, void *rec)
 
 /* Repair one table: drop duplicates, re-place unreachable records,
  * recount.  Returns problems fixed. */
-static int t_repair(struct sg_ledger *L, const struct table *t)
+static int t_repair(const struct table *t)
 {
     int fixed = 0;
     uint32_t live = 0;
@@ -1435,7 +1332,7 @@ static int t_repair(struct sg_ledger *L, const struct table *t)
         if (!f) {
             uint32_t saved = *t->live;
             *t->live = 0; /* room is certain: we just freed a slot */
-            t_put(L, t, tmp);
+            t_put(t, tmp);
             *t->live = saved;
         }
         i = (uint32_t)-1; /* placements moved: start over */
@@ -1483,7 +1380,7 @@ int sg_ledger_repair(struct sg_ledger *L)
 {
     struct table s = seg_table(L), u = user_table(L);
     int fixed = clear_bad_records(L);
-    fixed += t_repair(L, &s) + att_repair(L) + t_repair(L, &u);
+    fixed += t_repair(&s) + att_repair(L) + t_repair(&u);
     /* Rebuild the pending index and the counters from the records. */
     uint32_t pending = 0, intents = 0;
     for (uint32_t i = 0; i < L->pend_cap; i++)
@@ -1519,7 +1416,7 @@ struct sg_seg *sg_seg_find(struct sg_ledger *L, uint32_t kind, int32_t id)
 struct sg_seg *sg_seg_put(struct sg_ledger *L, const struct sg_seg *rec)
 {
     struct table t = seg_table(L);
-    return t_put(L, &t, rec);
+    return t_put(&t, rec);
 }
 
 void sg_seg_del(struct sg_ledger *L, struct sg_seg *rec)
@@ -1607,8 +1504,6 @@ SG_HOT struct sg_att *sg_att_claim(struct sg_ledger *L, int32_t pid, uint64_t ad
             uint32_t st = state_of(r);
             if (st != SG_REC_EMPTY)
                 continue;
-            if (ensure_pages(L, r, sizeof *r) != 0)
-                break;
             if (__atomic_compare_exchange_n(&r->state, &st, claim, 0, __ATOMIC_ACQUIRE,
                                             __ATOMIC_RELAXED))
                 return r;
@@ -1760,7 +1655,7 @@ struct sg_user *sg_user_find(struct sg_ledger *L, uint32_t kind, int32_t id, int
 struct sg_user *sg_user_put(struct sg_ledger *L, const struct sg_user *rec)
 {
     struct table t = user_table(L);
-    return t_put(L, &t, rec);
+    return t_put(&t, rec);
 }
 
 void sg_user_del(struct sg_ledger *L, struct sg_user *rec)
@@ -1942,8 +1837,6 @@ void sg_pidns_note(struct sg_ledger *L, uint32_t ino, const uint32_t *anc, uint3
     }
     if (!free_slot) /* full: the slot this one hashes to */
         free_slot = &L->pidns[ino % SG_PIDNS_CAP];
-    if (ensure_pages(L, free_slot, sizeof *free_slot) != 0)
-        return;
     set_state(free_slot, SG_REC_EMPTY);
     free_slot->ino = ino;
     free_slot->nanc = nanc;

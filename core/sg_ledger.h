@@ -27,11 +27,7 @@
 struct sg_ledger {
     unsigned char *base;        /* mapping, or private copy */
     size_t len;
-    int fd;                     /* -1 for a private copy, and for an own
-                                 * mapping once pages can be allocated
-                                 * through it (sg_ledger_open_own) */
-    dev_t dev;                  /* the file's identity, checked before */
-    ino_t ino;                  /* fd is used */
+    int fd;                     /* only while opening; -1 once open */
     int mapped;                 /* 1 if base is a shared mapping */
     size_t copy_len;            /* a copy's mapping (sg_ledger_load), or 0 */
     uid_t owner;                /* st_uid of the file: the trust domain */
@@ -53,12 +49,6 @@ struct sg_ledger {
     struct sg_pend *pend;
     struct sg_event *ev;        /* ring of SG_EV_CAP */
     struct sg_pidns *pidns;     /* SG_PIDNS_CAP records */
-    unsigned char *pagemap;     /* pages below sparse_end known allocated
-                                 * (made on the first need) */
-    size_t sparse_end;          /* own mapping: where the pages that may be
-                                 * holes end (the small tables before the
-                                 * intents); from there on the file was
-                                 * allocated when it was made.  0 for a copy */
     char path[PATH_MAX];
 };
 
@@ -98,8 +88,6 @@ int sg_ledger_open_own_mem(struct sg_ledger *L, const char *dir, uint64_t ns, ch
  * locks it. */
 #define SG_LEDGER_LOCK_KIND 146
 
-/* Free a page map (struct sg_ledger's pagemap; NULL is fine). */
-void sg_ledger_pagemap_free(unsigned char *pm);
 
 /* Where the ledgers of dir live: 1 on a file system in memory (tmpfs,
  * ramfs), the only kind the library uses (a ledger is shared memory

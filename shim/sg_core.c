@@ -752,16 +752,9 @@ void sg_core_rehome(void)
                     "left it; %s; passing every call through unchanged",
                     (unsigned)geteuid(), (unsigned)old_owner, err);
     } else {
-        if (L->fd >= 0)
-            close(L->fd);
-        sg_ledger_pagemap_free(L->pagemap);
         L->fd = N.fd;
-        L->dev = N.dev;
-        L->ino = N.ino;
         L->owner = N.owner;
         sg_st.under_root = sg_st.defer && N.owner != 0;
-        L->pagemap = N.pagemap;
-        L->sparse_end = N.sparse_end;
         memcpy(L->path, N.path, sizeof L->path);
         sg_st.self.euid = geteuid();
         __atomic_add_fetch(&sg_st.epoch, 1, __ATOMIC_RELEASE);

@@ -238,7 +238,7 @@ static void test_event(void **state)
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(SG_LEDGER_VERSION, 9);
+    assert_int_equal(SG_LEDGER_VERSION, 10);
     assert_int_equal(SG_PIDNS_CAP, 64);
     assert_int_equal(SG_PIDNS_ANC, 5);
     assert_int_equal(SG_REC_CLAIM_NS, 0x7fc00000u);
@@ -402,7 +402,7 @@ static void test_file_bytes(void **state)
     assert_int_equal((uint64_t)st.st_size, size);
 
     assert_memory_equal(b, "SHMGLDGR", 8);
-    assert_int_equal(rd32(b + 8), 9);                 /* version */
+    assert_int_equal(rd32(b + 8), 10);                /* version */
     assert_int_equal(rd32(b + 12), 320);              /* hdr_size */
     assert_int_equal(rd64(b + 16), size);             /* file_size */
     assert_int_equal(rd64(b + 24), ns);               /* ipcns_ino */
