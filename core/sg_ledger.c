@@ -1210,7 +1210,7 @@ static uint32_t user_home(const void *r)
 static int user_same(const void *a, const void *b)
 {
     const struct sg_user *x = a, *y = b;
-    return x->pid == y->pid && x->id == y->id && x->kind == y->kind;
+    return x->pid == y->pid && x->pidns == y->pidns && x->id == y->id && x->kind == y->kind;
 }
 static struct table user_table(struct sg_ledger *L)
 {
@@ -1645,9 +1645,10 @@ static int att_repair(struct sg_ledger *L)
     return fixed;
 }
 
-struct sg_user *sg_user_find(struct sg_ledger *L, uint32_t kind, int32_t id, int32_t pid)
+struct sg_user *sg_user_find(struct sg_ledger *L, uint32_t kind, int32_t id, int32_t pid,
+                             uint32_t pidns)
 {
-    struct sg_user key = { .id = id, .pid = pid, .kind = kind };
+    struct sg_user key = { .id = id, .pid = pid, .pidns = pidns, .kind = kind };
     struct table t = user_table(L);
     return t_find(&t, &key);
 }
@@ -1707,14 +1708,15 @@ struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint32_t pidns
     for (uint32_t k = 0; k < INTENT_WINDOW && k < cap; k++) {
         struct sg_intent *x = &L->intent[(h + k) % cap];
         if (x->state == SG_REC_LIVE) {
-            if (x->pid == pid && x->shmid == shmid) {
+            if (x->pid == pid && x->pidns == pidns && x->shmid == shmid) {
                 x->start = start;
                 x->time_ns = now;
                 return x;
             }
             if (!free_slot && now - x->time_ns > SG_INTENT_TTL_NS)
                 free_slot = x; /* expired: reusable */
-            if (x->pid == pid && (!own_oldest || x->time_ns < own_oldest->time_ns))
+            if (x->pid == pid && x->pidns == pidns &&
+                (!own_oldest || x->time_ns < own_oldest->time_ns))
                 own_oldest = x;
         } else if (!free_slot)
             free_slot = x;
@@ -1740,23 +1742,23 @@ struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint32_t pidns
     return free_slot;
 }
 
-void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid)
+void sg_intent_clear(struct sg_ledger *L, int32_t pid, uint32_t pidns, int32_t shmid)
 {
     uint32_t cap = L->intent_cap, h = intent_home(pid, shmid);
     for (uint32_t k = 0; k < INTENT_WINDOW && k < cap; k++) {
         struct sg_intent *x = &L->intent[(h + k) % cap];
-        if (x->state == SG_REC_LIVE && x->pid == pid && x->shmid == shmid) {
+        if (x->state == SG_REC_LIVE && x->pid == pid && x->pidns == pidns && x->shmid == shmid) {
             set_state(x, SG_REC_EMPTY);
             counter_add(&L->hdr->intents, -1);
         }
     }
 }
 
-void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid)
+void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid, uint32_t pidns)
 {
     for (uint32_t i = 0; i < L->intent_cap && L->hdr->intents; i++) {
         struct sg_intent *x = &L->intent[i];
-        if (x->state == SG_REC_LIVE && x->pid == pid) {
+        if (x->state == SG_REC_LIVE && x->pid == pid && x->pidns == pidns) {
             set_state(x, SG_REC_EMPTY);
             counter_add(&L->hdr->intents, -1);
         }

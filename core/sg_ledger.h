@@ -205,7 +205,8 @@ void sg_att_del(struct sg_ledger *L, struct sg_att *rec);
 /* Users of semaphore sets and message queues, keyed by (kind, id, pid).
  * del_obj drops every user of one object (when it is gone) and returns
  * how many. */
-struct sg_user *sg_user_find(struct sg_ledger *L, uint32_t kind, int32_t id, int32_t pid);
+struct sg_user *sg_user_find(struct sg_ledger *L, uint32_t kind, int32_t id, int32_t pid,
+                             uint32_t pidns);
 struct sg_user *sg_user_put(struct sg_ledger *L, const struct sg_user *rec);
 void sg_user_del(struct sg_ledger *L, struct sg_user *rec);
 unsigned sg_user_del_obj(struct sg_ledger *L, uint32_t kind, int32_t id);
@@ -218,8 +219,8 @@ int sg_intent_set(struct sg_ledger *L, int32_t pid, uint64_t start, int32_t shmi
  * with the pid namespace given (set: the caller's own, read again). */
 struct sg_intent *sg_intent_put(struct sg_ledger *L, int32_t pid, uint32_t pidns, uint64_t start,
                                 int32_t shmid);
-void sg_intent_clear(struct sg_ledger *L, int32_t pid, int32_t shmid);
-void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid);
+void sg_intent_clear(struct sg_ledger *L, int32_t pid, uint32_t pidns, int32_t shmid);
+void sg_intent_clear_pid(struct sg_ledger *L, int32_t pid, uint32_t pidns);
 /* Number of intents for shmid that still hold a removal back at mono time
  * now (expired ones and those of dead processes are dropped). */
 int sg_intent_holding(struct sg_ledger *L, int32_t shmid, uint64_t now);
@@ -285,13 +286,15 @@ static inline uint32_t sg_seg_slot(const struct sg_ledger *L, const struct sg_se
  * locked writer was recycling at that instant, whose time it sets to the
  * same "now". */
 SG_NO_TSAN static inline int sg_intent_touch(struct sg_ledger *L, uint32_t i, int32_t pid,
-                                             uint64_t start, int32_t shmid, uint64_t now)
+                                             uint32_t pidns, uint64_t start, int32_t shmid,
+                                             uint64_t now)
 {
     if (i >= L->intent_cap)
         return 0;
     struct sg_intent *x = &L->intent[i];
     if (__atomic_load_n(&x->state, __ATOMIC_ACQUIRE) != SG_REC_LIVE ||
         __atomic_load_n(&x->pid, __ATOMIC_RELAXED) != pid ||
+        __atomic_load_n(&x->pidns, __ATOMIC_RELAXED) != pidns ||
         __atomic_load_n(&x->shmid, __ATOMIC_RELAXED) != shmid ||
         __atomic_load_n(&x->start, __ATOMIC_RELAXED) != start)
         return 0;

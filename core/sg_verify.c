@@ -121,7 +121,7 @@ unsigned sg_ledger_verify(struct sg_ledger *L, struct sg_verify *v)
         if (r->state != SG_REC_LIVE)
             continue;
         user_live++;
-        struct sg_user *f = sg_user_find(L, r->kind, r->id, r->pid);
+        struct sg_user *f = sg_user_find(L, r->kind, r->id, r->pid, r->pidns);
         if (f != r) {
             if (f)
                 v->dup_user++;

@@ -285,7 +285,8 @@ static int shmget_fast(key_t key, size_t size, int flg, int *id, int *err)
     /* A live intent of ours was put by a locked shmget, which listed its
      * id (intent_note), and is unlisted only by the shmat that clears it
      * under the lock: touching it needs no note. */
-    if (sg_st.defer && !sg_intent_touch(&sg_st.L, h->intent_slot, sg_st.self.pid, sg_st.self.start,
+    if (sg_st.defer && !sg_intent_touch(&sg_st.L, h->intent_slot, sg_st.self.pid, sg_st.self.pidns,
+                                        sg_st.self.start,
                                         want, sg_coarse_mono_ns()))
         return 0;
     if (!sg_ledger_read_valid(&sg_st.L, gen))
@@ -447,7 +448,7 @@ SG_BODY void *shmat_body(int id, const void *addr, int flg)
         int sweep = sg_st.defer && sg_defer_sweep_due();
         if ((intent || sweep || locked) && (locked || sg_state_take())) {
             if (intent) {
-                sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
+                sg_intent_clear(&sg_st.L, sg_st.self.pid, sg_st.self.pidns, id);
                 intent_unlist(id);
             }
             if (sweep)
@@ -506,7 +507,7 @@ SG_BODY int shmdt_body(const void *addr)
              * lock (shmat_body), so that it cannot land between a
              * carrier's nattch check and its real IPC_RMID. */
             if (intent_listed(shmid) && selfrm_listed(shmid) && removed_by_self(shmid)) {
-                sg_intent_clear(&sg_st.L, sg_st.self.pid, shmid);
+                sg_intent_clear(&sg_st.L, sg_st.self.pid, sg_st.self.pidns, shmid);
                 intent_unlist(shmid);
             }
             if (s && (s->flags & SG_SEG_PENDING))
@@ -620,7 +621,7 @@ void sg_core_exit(void)
     }
     if (exit_has_work() && sg_state_take()) {
         if (sg_st.L.hdr->intents)
-            sg_intent_clear_pid(&sg_st.L, sg_st.self.pid);
+            sg_intent_clear_pid(&sg_st.L, sg_st.self.pid, sg_st.self.pidns);
         if (sg_st.defer && sg_st.L.hdr->pending)
             sg_defer_sweep(local_count);
         sg_use_exit();
@@ -725,7 +726,7 @@ void sg_core_rehome(void)
     }
     if (useflags && sg_ledger_lock(L) == 0) {
         if (L->hdr->intents)
-            sg_intent_clear_pid(L, sg_st.self.pid);
+            sg_intent_clear_pid(L, sg_st.self.pid, sg_st.self.pidns);
         sg_use_leave(useflags);
         sg_ledger_unlock(L);
     }

@@ -102,7 +102,7 @@ int sg_defer_rmid(int id, struct shmid_ds *buf)
      * lookup must not hold its own removal back (nor, asked again, its
      * lookup since the first time). */
     if (sg_st.L.hdr->intents)
-        sg_intent_clear(&sg_st.L, sg_st.self.pid, id);
+        sg_intent_clear(&sg_st.L, sg_st.self.pid, sg_st.self.pidns, id);
     if (rec && (rec->flags & SG_SEG_PENDING)) {
         /* A second IPC_RMID: the kernel accepts it on a SHM_DEST segment. */
         sg_state_give();

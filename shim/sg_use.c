@@ -194,7 +194,8 @@ static struct sg_seg *rec_for(uint32_t kind, const struct sg_kobj *k)
  * an image after exec made its object before its start mark). */
 static int is_creator(const struct sg_seg *r)
 {
-    if (!(r->flags & SG_SEG_CREATOR) || r->cr_pid != sg_st.self.pid)
+    if (!(r->flags & SG_SEG_CREATOR) || r->cr_pid != sg_st.self.pid ||
+        r->cr_pidns != sg_st.self.pidns)
         return 0;
     return r->cr_start == sg_st.self.start || r->cr_start == sg_proc_self_creator(&sg_st.self);
 }
@@ -259,7 +260,7 @@ static void add_user(uint32_t kind, const struct sg_kobj *k, uint32_t how)
     struct sg_seg *r = rec_for(kind, k);
     if (r && is_creator(r))
         return;
-    if (sg_user_find(&sg_st.L, kind, k->id, sg_st.self.pid))
+    if (sg_user_find(&sg_st.L, kind, k->id, sg_st.self.pid, sg_st.self.pidns))
         return;
     /* A use not recorded would let the object look orphaned while this
      * process lives: its record says so, and nobody proves it orphaned. */
@@ -398,7 +399,7 @@ void sg_use_exit(void)
             int id = *sg_idlist_slot(l, i);
             if (id < 0)
                 continue;
-            struct sg_user *u = sg_user_find(&sg_st.L, kinds[t], id, sg_st.self.pid);
+            struct sg_user *u = sg_user_find(&sg_st.L, kinds[t], id, sg_st.self.pid, sg_st.self.pidns);
             if (u && u->start == sg_st.self.start)
                 sg_user_del(&sg_st.L, u);
         }
@@ -415,7 +416,7 @@ void sg_use_leave(uint32_t *flags)
             int id = *sg_idlist_slot(l, i);
             if (id < 0)
                 continue;
-            struct sg_user *u = sg_user_find(&sg_st.L, kinds[t], id, sg_st.self.pid);
+            struct sg_user *u = sg_user_find(&sg_st.L, kinds[t], id, sg_st.self.pid, sg_st.self.pidns);
             if (!u || u->start != sg_st.self.start)
                 continue;
             flags[f] = u->flags;
@@ -436,7 +437,7 @@ void sg_use_arrive(const uint32_t *flags)
             if (id < 0 || kobj_stat(kinds[t], id, &k) != 0)
                 continue;
             struct sg_seg *r = rec_for(kinds[t], &k);
-            if (!r || sg_user_find(&sg_st.L, kinds[t], k.id, sg_st.self.pid))
+            if (!r || sg_user_find(&sg_st.L, kinds[t], k.id, sg_st.self.pid, sg_st.self.pidns))
                 continue;
             if (put_user(kinds[t], k.id, flags && flags[f] ? flags[f] : SG_USE_INHERITED, now) != 0)
                 r->flags |= SG_SEG_USERS_LOST;

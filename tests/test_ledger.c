@@ -1182,11 +1182,11 @@ static void test_intents(void **state)
     assert_int_equal(L.hdr->intents, 1);
     /* Still holding just before the TTL. */
     assert_int_equal(sg_intent_holding(&L, 42, sg_mono_ns() + SG_INTENT_TTL_NS - 1000000000ull), 1);
-    sg_intent_clear(&L, me, 42);
+    sg_intent_clear(&L, me, sg_pidns_self(), 42);
     assert_int_equal(L.hdr->intents, 0);
     assert_int_equal(sg_intent_holding(&L, 42, sg_mono_ns()), 0);
     /* Clearing what is not there changes nothing. */
-    sg_intent_clear(&L, me, 42);
+    sg_intent_clear(&L, me, sg_pidns_self(), 42);
     assert_int_equal(L.hdr->intents, 0);
 
     /* Expired: older than SG_INTENT_TTL_NS, dropped when seen. */
@@ -1229,12 +1229,12 @@ static void test_intents(void **state)
     assert_int_equal(sg_intent_set(&L, 77777, 1, 60), 0);
     assert_int_equal(sg_intent_set(&L, me, my_start, 61), 0);
     assert_int_equal(L.hdr->intents, 3);
-    sg_intent_clear_pid(&L, me);
+    sg_intent_clear_pid(&L, me, sg_pidns_self());
     assert_int_equal(L.hdr->intents, 1);
     for (uint32_t i = 0; i < L.hdr->intent_cap; i++)
         if (L.intent[i].state == SG_REC_LIVE)
             assert_int_equal(L.intent[i].pid, 77777);
-    sg_intent_clear_pid(&L, 77777);
+    sg_intent_clear_pid(&L, 77777, sg_pidns_self());
     assert_int_equal(L.hdr->intents, 0);
     assert_ledger_ok(&L);
 
@@ -1245,7 +1245,7 @@ static void test_intents(void **state)
     assert_true(L.hdr->intents <= L.hdr->intent_cap);
     assert_true(L.hdr->intent_overflow_until_ns == 0);
     assert_int_equal(count_pid_intents(&L, me), (int)L.hdr->intents);
-    sg_intent_clear_pid(&L, me);
+    sg_intent_clear_pid(&L, me, sg_pidns_self());
     assert_int_equal(L.hdr->intents, 0);
 
     /* Overflow: lookups of many processes fill the table; when no slot is
@@ -1265,7 +1265,7 @@ static void test_intents(void **state)
     assert_int_equal(sg_intent_holding(&L, 999, now), 1); /* nobody's, but held */
     assert_int_equal(sg_intent_holding(&L, 999, now + 2 * SG_INTENT_TTL_NS), 0);
     for (int i = 0; i < failed_at; i++)
-        sg_intent_clear_pid(&L, 200000 + i);
+        sg_intent_clear_pid(&L, 200000 + i, sg_pidns_self());
     assert_int_equal(L.hdr->intents, 0);
     assert_ledger_ok(&L);
     sg_ledger_unlock(&L);

@@ -32,6 +32,7 @@
 
 #include "sg_pidns.h"
 #include "sg_proc.h"
+#include <sys/msg.h>
 #include <sys/shm.h>
 
 static struct sgt_result res;
@@ -306,6 +307,52 @@ static void test_intent_across(void **state)
     co_end(&r);
 }
 
+/* Two containers of a pod, each its own pid namespace, whose processes
+ * have the same pid (1): each one's use of a queue is its own record
+ * (records are told apart by pid namespace too).  The creator is gone;
+ * a looks the queue up, b looks it up and sends, a sends, receives both
+ * messages (the kernel's last sender and receiver) and exits.
+ * b, still alive, is the queue's only user: gc must keep it.  When b's
+ * use was taken for a's record, a's exit deleted it and gc removed the
+ * queue from under b. */
+static void test_same_pid_other_namespace(void **state)
+{
+    (void)state;
+    if (!root_ok())
+        skip();
+    struct co c, a, b;
+    int id = -1, ida = -1, idb = -1;
+    co_start(&c, NULL, "helper_actor", NULL, NULL);
+    co_ready(&c);
+    assert_int_equal(sscanf(co_cmd(&c, "msgcreate 0x5eed9007"), "ok id=%d", &id), 1);
+    co_end(&c); /* the creator exits */
+    co_start(&a, "mount-proc", "helper_actor", NULL, NULL);
+    co_ready(&a);
+    co_start(&b, "mount-proc", "helper_actor", NULL, NULL);
+    co_ready(&b);
+    assert_int_equal(sscanf(co_cmd(&a, "msglookup 0x5eed9007"), "ok id=%d", &ida), 1);
+    assert_int_equal(sscanf(co_cmd(&b, "msglookup 0x5eed9007"), "ok id=%d", &idb), 1);
+    assert_int_equal(ida, id);
+    assert_int_equal(idb, id);
+    assert_string_equal(co_cmd(&b, "msgsnd %d", id), "ok");
+    assert_string_equal(co_cmd(&a, "msgsnd %d", id), "ok"); /* the last sender */
+    assert_string_equal(co_cmd(&a, "msgrcv %d", id), "ok n=6"); /* and receiver: */
+    assert_string_equal(co_cmd(&a, "msgrcv %d", id), "ok n=6"); /* the queue empty */
+    co_cmd(&a, "exit");
+    co_end(&a);
+    tool(0, "gc", "--dry-run");
+    if (!strstr(res.out, "would keep") || !strstr(res.out, "in use") ||
+        strstr(res.out, "would remove msqid"))
+        fail_msg("gc would remove a queue a live process of another pid namespace uses:\n%s",
+                 res.out);
+    tool(0, "gc", NULL);
+    if (msgget(0x5eed9007, 0) != id)
+        fail_msg("gc removed a queue a live process of another pid namespace uses:\n%s", res.out);
+    co_cmd(&b, "exit");
+    co_end(&b);
+    msgctl(id, IPC_RMID, NULL);
+}
+
 /* A rootless container (a user namespace whose uid 0 is uid 1234
  * outside) in this IPC and pid namespace: the ledger directory's owner
  * (root) is not mapped there, so the library passes every call through
@@ -375,6 +422,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pending_across, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_mount_proc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intent_across, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_pid_other_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_namespace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

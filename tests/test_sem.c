@@ -246,7 +246,8 @@ static void test_pid_reuse(void **state)
     struct sg_seg *r = sg_seg_find(&L, SG_KIND_SEM, id);
     assert_non_null(r);
     r->cr_pid = getpid();
-    struct sg_user nu = { .kind = SG_KIND_SEM, .id = id, .pid = getppid(), .start = 12345, .flags = SG_USE_BYID };
+    struct sg_user nu = { .kind = SG_KIND_SEM, .id = id, .pid = getppid(), .pidns = sg_pidns_self(),
+                          .start = 12345, .flags = SG_USE_BYID };
     assert_non_null(sg_user_put(&L, &nu));
     sg_ledger_unlock(&L);
     sg_ledger_close(&L);
@@ -256,7 +257,7 @@ static void test_pid_reuse(void **state)
     /* A user record that names a live process with its true start time
      * keeps the set. */
     edit_open(&L);
-    struct sg_user *pu = sg_user_find(&L, SG_KIND_SEM, id, getppid());
+    struct sg_user *pu = sg_user_find(&L, SG_KIND_SEM, id, getppid(), sg_pidns_self());
     assert_non_null(pu);
     pu->start = proc_start(getppid());
     sg_ledger_unlock(&L);

@@ -387,14 +387,14 @@ static void library_edits(struct sg_ledger *L)
         }
     sg_intent_put(L, self.pid, self.pidns, self.start, shm_ids[2]);
     sg_intent_holding(L, shm_ids[0], sg_mono_ns());
-    sg_intent_clear_pid(L, self.pid);
+    sg_intent_clear_pid(L, self.pid, self.pidns);
     struct sg_user u = { .kind = SG_KIND_SEM, .id = sem_id, .pid = 2, .start = 9, .time_ns = 9 };
     sg_user_put(L, &u);
     sg_user_del_obj(L, SG_KIND_SEM, sem_id);
     u.kind = SG_KIND_MSG;
     u.id = msg_id;
     sg_user_put(L, &u);
-    struct sg_user *mu = sg_user_find(L, SG_KIND_MSG, msg_id, self.pid);
+    struct sg_user *mu = sg_user_find(L, SG_KIND_MSG, msg_id, self.pid, self.pidns);
     if (mu)
         sg_user_del(L, mu);
     add_event(L, 2);
@@ -498,8 +498,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
             if (loaded && (!a != !b || (a && memcmp(a, b, sizeof *a) != 0)))
                 die("load_objects", "a record differs from the full copy's");
         }
-        sg_user_find(&P, SG_KIND_SEM, sem_id, self.pid);
-        sg_user_find(&P, SG_KIND_MSG, msg_id, self.pid);
+        sg_user_find(&P, SG_KIND_SEM, sem_id, self.pid, self.pidns);
+        sg_user_find(&P, SG_KIND_MSG, msg_id, self.pid, self.pidns);
         sg_ledger_close(&P);
     }
     if (loaded) {
@@ -508,9 +508,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
         for (int k = 0; k < 3; k++)
             sg_seg_find(&L, SG_KIND_SHM, shm_ids[k]);
         sg_seg_find(&L, SG_KIND_SEM, sem_id);
-        sg_user_find(&L, SG_KIND_SEM, sem_id, self.pid);
+        sg_user_find(&L, SG_KIND_SEM, sem_id, self.pid, self.pidns);
         sg_seg_find(&L, SG_KIND_MSG, msg_id);
-        sg_user_find(&L, SG_KIND_MSG, msg_id, self.pid);
+        sg_user_find(&L, SG_KIND_MSG, msg_id, self.pid, self.pidns);
         sg_att_find(&L, self.pid, 0x7f0000000000ull);
         sg_ledger_close(&L);
     }
