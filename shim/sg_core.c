@@ -587,6 +587,11 @@ SG_HOT int sg_shmctl(int id, int cmd, struct shmid_ds *buf)
  * may hold, a removal pending (defer mode), a set or queue it uses.  A
  * short process has none after its detach, and its exit then takes no
  * lock and touches no line of the ledger's header. */
+/* 1 in a child that no fork handler renewed (glibc's _Fork, a raw
+ * clone): it still carries its parent's identity, and every record it
+ * would edit as its own is its parent's. */
+static int copied_identity(void) { return sg_sys_getpid() != sg_st.self.pid; }
+
 static int exit_has_work(void)
 {
     if (__atomic_load_n(&sg_st.intents_many, __ATOMIC_RELAXED))
@@ -608,7 +613,7 @@ void sg_core_exit(void)
      * its parent's records (a live user of a queue or set made invisible,
      * and the object then removable by gc).  It deletes nothing; records
      * of its own, made under that identity, go when the parent's do. */
-    if (sg_sys_getpid() != sg_st.self.pid) {
+    if (copied_identity()) {
         errno = saved;
         return;
     }
@@ -677,9 +682,6 @@ static void retire_mapping(struct sg_ledger *L)
     if (mmap(L->base, L->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
              0) == MAP_FAILED)
         munmap(L->base, L->len);
-    if (L->fd >= 0)
-        close(L->fd);
-    L->fd = -1;
 }
 
 void sg_core_rehome(void)
@@ -687,6 +689,18 @@ void sg_core_rehome(void)
     static int said;
     int saved = errno;
     if (!__atomic_load_n(&sg_st.active, __ATOMIC_ACQUIRE)) {
+        errno = saved;
+        return;
+    }
+    /* A child with its parent's identity (see copied_identity) that
+     * changed credentials: it still leaves the ledger (a privilege
+     * boundary is a ledger boundary), but edits none of the records,
+     * which are its parent's, allocates nothing (malloc's locks were not
+     * renewed in such a child) and opens no other ledger. */
+    if (copied_identity()) {
+        __atomic_store_n(&sg_st.active, 0, __ATOMIC_RELEASE);
+        sg_st.defer = 0;
+        retire_mapping(&sg_st.L);
         errno = saved;
         return;
     }

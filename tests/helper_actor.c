@@ -393,15 +393,20 @@ static void cmd_fork(void)
     say("reaped status=%d", st);
 }
 
-static void cmd_rawfork(void)
+static void cmd_rawfork(const char *uid)
 {
     pid_t pid = _Fork();
     if (pid < 0) {
         say("err _Fork %s", strerror(errno));
         return;
     }
-    if (pid == 0)
+    if (pid == 0) {
+        /* "rawfork UID": the child drops to UID first (through the hook,
+         * where the library leaves its ledger). */
+        if (uid && setuid((uid_t)num(uid)) != 0)
+            exit(2);
         exit(0);
+    }
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
@@ -560,7 +565,7 @@ static void run(void)
         } else if (!strcmp(cmd, "fork")) {
             cmd_fork();
         } else if (!strcmp(cmd, "rawfork")) {
-            cmd_rawfork();
+            cmd_rawfork(a1);
         } else if (!strcmp(cmd, "exec")) {
             cmd_exec(a1);
         } else if (!strcmp(cmd, "exit")) {
