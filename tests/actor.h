@@ -271,6 +271,7 @@ static int teardown(void **state)
     }
     g_nactors = 0;
     sgt_clear_ipc();
+    sgt_msgmni_restore();
     sgt_rmdir(g_dir);
     sgt_rmdir(g_errdir);
     return 0;

@@ -29,6 +29,7 @@ static int teardown(void **state)
 {
     (void)state;
     sgt_clear_ipc();
+    sgt_msgmni_restore();
     sgt_rmdir(dir);
     return 0;
 }

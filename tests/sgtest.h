@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -33,6 +34,7 @@
 #include <cmocka.h>
 
 #include "sg_kernel.h"
+#include "sg_kmsg.h"
 #include "sg_ksem.h"
 #include "sg_ledger.h"
 #include "sg_proc.h"
@@ -297,10 +299,20 @@ static inline void sgt_clear_ipc(void)
             semctl(ss.v[i].id, 0, IPC_RMID);
         sg_ksemsnap_free(&ss);
     }
+    struct sg_kmsgsnap q;
+    if (sg_kmsgsnap_read(&q) == 0) {
+        for (size_t i = 0; i < q.n; i++)
+            msgctl(q.v[i].id, IPC_RMID, NULL);
+        sg_kmsgsnap_free(&q);
+    }
 }
 
-/* Set kernel.msgmni of this IPC namespace to v; returns what it was
- * (the test puts it back).  Root only: fails the test otherwise. */
+/* What kernel.msgmni was before a test first set it (0: never set). */
+static unsigned long sgt_msgmni_was;
+
+/* Set kernel.msgmni of this IPC namespace to v; returns what it was.
+ * Root only: fails the test otherwise.  A test puts it back itself, and
+ * sgt_msgmni_restore() after a failure does. */
 __attribute__((unused)) static unsigned long sgt_set_msgmni(unsigned long v)
 {
     FILE *f = fopen("/proc/sys/kernel/msgmni", "r");
@@ -312,7 +324,20 @@ __attribute__((unused)) static unsigned long sgt_set_msgmni(unsigned long v)
     assert_non_null(f);
     fprintf(f, "%lu\n", v);
     assert_int_equal(fclose(f), 0);
+    if (!sgt_msgmni_was)
+        sgt_msgmni_was = old;
     return old;
+}
+
+/* kernel.msgmni back to what it was before any sgt_set_msgmni (for a
+ * teardown: an assertion that failed in between left it lowered). */
+__attribute__((unused)) static void sgt_msgmni_restore(void)
+{
+    FILE *f;
+    if (sgt_msgmni_was && (f = fopen("/proc/sys/kernel/msgmni", "w"))) {
+        fprintf(f, "%lu\n", sgt_msgmni_was);
+        fclose(f);
+    }
 }
 
 #endif

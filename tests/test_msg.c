@@ -25,19 +25,10 @@ static void tool(const char *cmd, const char *a1, const char *a2, const char *a3
     assert_true(res.status != -1 && WIFEXITED(res.status));
 }
 
-static void clear_queues(void)
-{
-    struct sg_kmsgsnap q;
-    if (sg_kmsgsnap_read(&q) == 0) {
-        for (size_t i = 0; i < q.n; i++)
-            msgctl(q.v[i].id, IPC_RMID, NULL);
-        sg_kmsgsnap_free(&q);
-    }
-}
-
 static int after(void **state)
 {
-    clear_queues();
+    sgt_clear_ipc();
+    sgt_msgmni_restore();
     return teardown(state);
 }
 
