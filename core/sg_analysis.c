@@ -257,6 +257,22 @@ struct owners {
     char comm[16];
 };
 
+/* 1 if a record of the kernel's object k, in any consulted ledger (not
+ * only those that speak for it: a user of another uid records its uses
+ * in its own), says that a use of it could not be recorded.  Such a use
+ * can only keep the object alive, so every ledger counts. */
+static int users_lost(struct sg_view *v, uint32_t kind, int id,
+                      int (*is)(const void *k, const struct sg_seg *r), const void *k)
+{
+    size_t n = n_consulted(v);
+    for (size_t i = 0; i < n; i++) {
+        const struct sg_seg *r = sg_seg_find((struct sg_ledger *)consulted(v, i), kind, id);
+        if (r && (r->flags & SG_SEG_USERS_LOST) && is(k, r))
+            return 1;
+    }
+    return 0;
+}
+
 static void owners_of(struct pid_fact **facts, struct obj_users *map, uint32_t kind, int id,
                       const struct sg_seg *rec, struct owners *o)
 {
@@ -282,8 +298,7 @@ static void sem_verdict(struct sg_seminfo *s)
         s->state = SG_SEM_IN_USE;
         return;
     }
-    if (!s->rec || !(s->rec->flags & SG_SEG_CREATOR) || (s->rec->flags & SG_SEG_USERS_LOST) ||
-        s->creator_alive != 0) {
+    if (!s->rec || !(s->rec->flags & SG_SEG_CREATOR) || s->users_lost || s->creator_alive != 0) {
         s->state = SG_SEM_UNKNOWN;
         return;
     }
@@ -315,6 +330,7 @@ static void build_sems(struct sg_view *v, struct pid_fact **facts, struct obj_us
         s->creator_alive = o.creator_alive;
         s->users = o.users;
         s->users_alive = o.users_alive;
+        s->users_lost = users_lost(v, SG_KIND_SEM, s->k.id, sem_is, &s->k);
         memcpy(s->comm, o.comm, sizeof s->comm);
         sem_verdict(s);
     }
@@ -331,11 +347,6 @@ const char *sg_msgstate_name(enum sg_msgstate s)
     }
 }
 
-/* The kernel's last sender or receiver of q, as far as it can be told:
- * its pid when alive, 0 when both are gone (or there were none), -1 when
- * it cannot be told: no /proc, or a send or receive was made by a process
- * this pid namespace cannot see (the kernel then reports pid 0). */
-
 static void msg_verdict(struct sg_msginfo *m)
 {
     if (m->creator_alive == 1 || m->creator_alive == SG_ALIVE_HIDDEN || m->users_alive) {
@@ -349,8 +360,8 @@ static void msg_verdict(struct sg_msginfo *m)
     }
     /* Orphaned only on the ledger's word that everyone is dead, and the
      * kernel's that its last sender and receiver are gone too. */
-    if (!m->rec || !(m->rec->flags & SG_SEG_CREATOR) || (m->rec->flags & SG_SEG_USERS_LOST) ||
-        m->creator_alive != 0 || m->last_alive) {
+    if (!m->rec || !(m->rec->flags & SG_SEG_CREATOR) || m->users_lost || m->creator_alive != 0 ||
+        m->last_alive) {
         m->state = SG_MSG_UNKNOWN;
         return;
     }
@@ -381,6 +392,7 @@ static void build_msgs(struct sg_view *v, struct pid_fact **facts, struct obj_us
         m->creator_alive = o.creator_alive;
         m->users = o.users;
         m->users_alive = o.users_alive;
+        m->users_lost = users_lost(v, SG_KIND_MSG, m->k.id, msg_is, &m->k);
         memcpy(m->comm, o.comm, sizeof m->comm);
         msg_verdict(m);
     }

@@ -128,6 +128,8 @@ struct sg_seminfo {
     int creator_alive;              /* 1 alive, 0 dead, -1 unknown (or no record) */
     unsigned users;                 /* users recorded in any ledger */
     unsigned users_alive;           /* of those, alive (or not provably dead) */
+    int users_lost;                 /* a record of it, in any ledger, says a use went
+                                     * unrecorded (that uid's user table was full) */
     int lastop_pid;                 /* live last changer (GETPID), 0 none, -1 unknown */
     enum sg_semstate state;
     char comm[16];                  /* creator's command, "" if unknown */
@@ -144,6 +146,7 @@ struct sg_msginfo {
     int creator_alive;              /* 1 alive, 0 dead, -1 unknown (or no record) */
     unsigned users;                 /* users recorded in any ledger */
     unsigned users_alive;           /* of those, alive (or not provably dead) */
+    int users_lost;                 /* as struct sg_seminfo's */
     int last_alive;                 /* live last sender or receiver, 0 none, -1 unknown
                                      * (0 also when not asked: creator or a user alive) */
     enum sg_msgstate state;

@@ -425,6 +425,71 @@ static void test_users_lost(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
+/* The same with the user of another uid: its lost use is marked in its
+ * own ledger, which does not speak for root's queue; root's view must
+ * see the mark all the same (it took the record root's ledger gives, and
+ * proved the queue orphaned while the unrecorded user lived). */
+static void test_users_lost_other_uid(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    struct actor *c = actor_start(1);
+    int id = id_of(DO(c, "msgcreate 0x5eed0045"));
+    actor_exit(c);
+    struct msqid_ds ds;
+    assert_int_equal(msgctl(id, IPC_STAT, &ds), 0);
+    ds.msg_perm.mode = 0666;
+    assert_int_equal(msgctl(id, IPC_SET, &ds), 0);
+    /* Uid 65534's user table, filled with records of a live process. */
+    pid_t me = getpid();
+    uint64_t mstart = sg_proc_self_start();
+    pid_t f = fork();
+    if (f == 0) {
+        struct sg_ledger L;
+        char err[PATH_MAX + 256];
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0 ||
+            sg_ledger_open_own(&L, g_dir, sg_ipcns_ino(), NULL, err, sizeof err) != 0 ||
+            sg_ledger_lock(&L) != 0)
+            _exit(2);
+        uint32_t n = 0;
+        for (;; n++) {
+            struct sg_user u = { .kind = SG_KIND_SEM, .id = 1000000 + (int32_t)n, .pid = me,
+                                 .start = mstart, .pidns = sg_pidns_self() };
+            if (!sg_user_put(&L, &u))
+                break;
+        }
+        sg_ledger_unlock(&L);
+        _exit(n > SG_USER_CAP / 2 ? 0 : 3);
+    }
+    int st;
+    assert_int_equal(waitpid(f, &st, 0), f);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* Its live user, under the library: the use cannot be stored. */
+    char pre[PATH_MAX + 16], led[PATH_MAX + 32];
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", g_lib);
+    snprintf(led, sizeof led, "SHMGUARD_LEDGER=%s", g_dir);
+    char *env[] = { pre, led, NULL };
+    char *look[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                     (char *)SGT_HELPER("helper_check"), "msglook", "0x5eed0045", NULL };
+    int to, from;
+    pid_t u = sgt_spawn(look, env, &to, &from);
+    char line[64] = "";
+    assert_true(read(from, line, sizeof line - 1) > 0);
+    ASSERT_HAS(line, "msqid");
+    ASSERT_HAS(ls_line(id), " unknown ");
+    tool("gc", NULL, NULL, NULL);
+    assert_true(sgt_exited(&res, 0));
+    int kept = queue_exists(id);
+    close(to);
+    kill(u, SIGKILL);
+    waitpid(u, NULL, 0);
+    close(from);
+    if (!kept)
+        fail_msg("gc removed a queue whose user of another uid could not be recorded:\n%s", res.out);
+    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+}
+
 /* A pod: the queue's creator, recorded, lived and died in pid namespace
  * P1; a process of pid namespace P2 without the library sends and
  * receives on it and lives on.  From P1 the kernel names that sender and
@@ -580,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rawfork_child_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rawfork_child_drops_root, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users_lost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users_lost_other_uid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_sender_invisible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_queues, setup, teardown),
     };

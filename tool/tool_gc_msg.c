@@ -50,6 +50,8 @@ static void why_kept(const struct sg_msginfo *m, const char *comm, char *why, si
                          "cannot be told");
     else if (m->creator_alive < 0)
         snprintf(why, n, "unknown: cannot tell whether its creator pid %d is alive", rec->cr_pid);
+    else if (m->users_lost)
+        snprintf(why, n, "unknown: a use of it could not be recorded (a user table was full)");
     else
         snprintf(why, n, "unknown: cannot tell whether its last sender or receiver is alive "
                          "(not visible from this pid namespace, or no /proc)");

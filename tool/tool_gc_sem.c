@@ -65,6 +65,9 @@ static void judge(const struct sg_view *v, const struct sg_seminfo *s, const str
         else if (s->creator_alive < 0)
             snprintf(it->why, sizeof it->why,
                      "unknown: cannot tell whether its creator pid %d is alive", rec->cr_pid);
+        else if (s->users_lost)
+            snprintf(it->why, sizeof it->why,
+                     "unknown: a use of it could not be recorded (a user table was full)");
         else
             snprintf(it->why, sizeof it->why,
                      "unknown: cannot tell which process changed it last (GETPID not permitted)");
