@@ -317,7 +317,12 @@ void check_cleanup(struct check_run *r)
     }
     for (size_t i = 0; i < r->n_qleaks; i++) {
         struct check_msg *c = &r->qleak[i];
-        if (c->last_alive < 0)
+        struct sg_kmsg k;
+        if (sg_kmsg_stat(c->k.id, &k) != 0)
+            snprintf(c->note, sizeof c->note, "gone before --cleanup reached it");
+        else if (k.key != c->k.key || k.cuid != c->k.cuid)
+            snprintf(c->note, sizeof c->note, "not removed: its id names another queue now");
+        else if (c->last_alive < 0)
             snprintf(c->note, sizeof c->note,
                      "not removed by --cleanup: whether its last sender or receiver runs cannot "
                      "be told (no /proc)");
