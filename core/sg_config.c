@@ -64,24 +64,13 @@ SG_COLD static int env_scan(void)
     return any;
 }
 
-/* 1 if entry e is "SHMGUARD_MODE=" followed by v: spelled out a
- * character at a time, so that a process's start reads no string of the
- * library's read-only data (a page fault of its own). */
-static int is_mode_entry(const char *e)
-{
-    return e[0] == 'S' && e[1] == 'H' && e[2] == 'M' && e[3] == 'G' && e[4] == 'U' &&
-           e[5] == 'A' && e[6] == 'R' && e[7] == 'D' && e[8] == '_' && e[9] == 'M' &&
-           e[10] == 'O' && e[11] == 'D' && e[12] == 'E' && e[13] == '=';
-}
-
-int sg_config_off_at_start(void)
+int sg_config_mode_off(void)
 {
     extern char **environ;
     for (char **e = environ; e && *e; e++) {
-        if (!is_mode_entry(*e))
-            continue;
-        const char *v = *e + 14; /* the first, as getenv reads it */
-        return v[0] == 'o' && v[1] == 'f' && v[2] == 'f' && !v[3] && !getauxval(AT_SECURE);
+        const char *v = env_match(*e, env_names[0]);
+        if (v) /* the first, as getenv reads it */
+            return v[0] == 'o' && v[1] == 'f' && v[2] == 'f' && !v[3] && !getauxval(AT_SECURE);
     }
     return 0;
 }

@@ -34,12 +34,11 @@ void sg_config_parse(struct sg_config *c, const char *(*getter)(const char *));
 /* The process's configuration, parsed once on first use (thread-safe). */
 const struct sg_config *sg_config_get(void);
 
-/* 1 if the environment says SHMGUARD_MODE=off (not in a secure-execution
- * process), read without parsing anything else and without keeping
- * anything: for the library's load, where it spares a process in off mode
- * its whole first-call set-up.  A process whose first call comes later
- * reads the same variable the same way (sg_config_get). */
-int sg_config_off_at_start(void);
+/* 1 if the environment says SHMGUARD_MODE=off (and the process is not in
+ * secure execution): what sg_config_get() would read as SG_MODE_OFF,
+ * without parsing the rest or keeping anything.  For the library's first
+ * call, which in off mode then sets nothing up. */
+int sg_config_mode_off(void);
 
 const char *sg_mode_name(enum sg_mode m);
 

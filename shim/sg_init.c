@@ -66,22 +66,16 @@ SG_COLD static void setup(void)
     }
 }
 
-/* SHMGUARD_MODE=off in the environment the process starts with: nothing
- * is set up at all.  Every hook finds the library ready and its state
- * inactive (zero, cfg NULL: off), and hands its call to libc; no fork
- * handlers, nothing at exit.  In off mode a first call cost a pure
- * pass-through 6 us of set-up that only found the mode. */
-__attribute__((constructor)) static void off_at_load(void)
-{
-    if (sg_config_off_at_start())
-        __atomic_store_n(&sg_init_ready, 1, __ATOMIC_RELEASE);
-}
-
 SG_COLD void sg_init_slow(void)
 {
     int saved = errno;
     sg_in_hook = 1; /* the hooks call in only when it is clear */
-    pthread_once(&once, setup);
+    /* SHMGUARD_MODE=off: nothing is set up at all.  The state stays zero
+     * (inactive, cfg NULL: off), so every hook hands its call to libc; no
+     * fork handlers, nothing at exit.  A pure pass-through spent 6 us of
+     * its first call in the set-up only to find the mode. */
+    if (!sg_config_mode_off())
+        pthread_once(&once, setup);
     __atomic_store_n(&sg_init_ready, 1, __ATOMIC_RELEASE);
     sg_in_hook = 0;
     errno = saved;

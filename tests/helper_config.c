@@ -1,7 +1,7 @@
 /*
  * helper_config.c - print the configuration this process reads
  * (sg_config_get), whether it runs in secure mode (AT_SECURE), and what
- * the library's load-time check reads (sg_config_off_at_start), for
+ * the library's first call checks first (sg_config_mode_off), for
  * test_config.c.  "helper_config late MODE": set SHMGUARD_MODE to MODE
  * (empty: unset it), then make, attach, detach and remove a private
  * segment, as a program would that changes its environment before its
@@ -29,8 +29,8 @@ int main(int argc, char **argv)
         return !ok;
     }
     const struct sg_config *c = sg_config_get();
-    printf("offstart=%d secure=%lu mode=%s sink=%d debug=%d ledger=%s log=%s problems=%s\n",
-           sg_config_off_at_start(), getauxval(AT_SECURE), sg_mode_name(c->mode), (int)c->sink,
+    printf("off=%d secure=%lu mode=%s sink=%d debug=%d ledger=%s log=%s problems=%s\n",
+           sg_config_mode_off(), getauxval(AT_SECURE), sg_mode_name(c->mode), (int)c->sink,
            c->debug, c->ledger_dir, c->sink == SG_SINK_FILE ? c->log_path : "-", c->problems);
     return 0;
 }

@@ -61,12 +61,12 @@ static void test_first_entry_wins(void **state)
     char *env[] = { "SHMGUARD_MODEX=off", "SHMGUARD_MOD=off", "XSHMGUARD_MODE=off",
                     "SHMGUARD_MODE=off", "SHMGUARD_MODE=observe", NULL };
     run_env(SGT_HELPER("helper_config"), env, out, sizeof out);
-    ASSERT_HAS(out, "offstart=1 ");
+    ASSERT_HAS(out, "off=1 ");
     ASSERT_HAS(out, "mode=off ");
     /* The first one is not off: neither reads off. */
     char *env2[] = { "SHMGUARD_MODE=observe", "SHMGUARD_MODE=off", NULL };
     run_env(SGT_HELPER("helper_config"), env2, out, sizeof out);
-    ASSERT_HAS(out, "offstart=0 ");
+    ASSERT_HAS(out, "off=0 ");
     ASSERT_HAS(out, "mode=observe ");
 }
 
@@ -77,14 +77,14 @@ static void test_prefix_only(void **state)
     char *env[] = { "SHMGUARD_MODEX=off", "SHMGUARD_MOD=off", "XSHMGUARD_MODE=off",
                     "SHMGUARD_=off", "SHMGUARD_MODE", NULL };
     run_env(SGT_HELPER("helper_config"), env, out, sizeof out);
-    ASSERT_HAS(out, "offstart=0 ");
+    ASSERT_HAS(out, "off=0 ");
     ASSERT_HAS(out, "mode=defer sink=0 debug=0 ledger=" SG_LEDGER_DIR_DEFAULT " log=- problems=\n");
     char *env2[] = { "SHMGUARD_MODE=offx", NULL };
     run_env(SGT_HELPER("helper_config"), env2, out, sizeof out);
-    ASSERT_HAS(out, "offstart=0 ");
+    ASSERT_HAS(out, "off=0 ");
     char *env3[] = { "SHMGUARD_MODE=of", NULL };
     run_env(SGT_HELPER("helper_config"), env3, out, sizeof out);
-    ASSERT_HAS(out, "offstart=0 ");
+    ASSERT_HAS(out, "off=0 ");
 }
 
 static void test_malformed(void **state)
@@ -133,19 +133,17 @@ static void test_secure_reads_nothing(void **state)
         char *env[] = { "SHMGUARD_MODE=off", "SHMGUARD_LEDGER=/run/x", "SHMGUARD_DEBUG=3", NULL };
         run_env(path, env, out, sizeof out);
         unlink(path);
-        ASSERT_HAS(out, "offstart=0 secure=1 mode=defer sink=0 debug=0 ledger=" SG_LEDGER_DIR_DEFAULT
+        ASSERT_HAS(out, "off=0 secure=1 mode=defer sink=0 debug=0 ledger=" SG_LEDGER_DIR_DEFAULT
                         " log=- problems=\n");
         return;
     }
     skip(); /* every candidate is mounted nosuid */
 }
 
-/* Under the library: SHMGUARD_MODE=off in the environment a process
- * starts with is the mode for its whole life (the library reads it at
- * load, and sets nothing up), whatever the program sets before its first
- * call; any other mode is read at the first call, so a program may still
- * turn itself off then.  Whether a ledger file appears in the directory
- * tells which mode ran. */
+/* Under the library, the mode is read at the first intercepted call, in
+ * both directions: a program may turn itself off before it, or back on
+ * from an off it started with.  Whether a ledger file appears in the
+ * directory tells which mode ran. */
 static int ledger_made(const char *start_mode, const char *late_mode)
 {
     const char *d = sgt_ledger_dir();
@@ -166,15 +164,15 @@ static int ledger_made(const char *start_mode, const char *late_mode)
     return made;
 }
 
-static void test_off_at_start(void **state)
+static void test_mode_at_first_call(void **state)
 {
     (void)state;
-    assert_false(ledger_made("off", "defer")); /* off at start: off */
-    assert_false(ledger_made("off", ""));
-    assert_true(ledger_made("defer", "")); /* the control: a ledger */
-    assert_true(ledger_made(NULL, "defer"));
+    assert_false(ledger_made("off", "off"));
     assert_false(ledger_made(NULL, "off")); /* turned off before its first call */
     assert_false(ledger_made("defer", "off"));
+    assert_true(ledger_made("off", "defer")); /* back on before it */
+    assert_true(ledger_made("off", ""));
+    assert_true(ledger_made(NULL, "defer")); /* the control */
 }
 
 int main(void)
@@ -183,7 +181,7 @@ int main(void)
         cmocka_unit_test(test_values_taken),     cmocka_unit_test(test_first_entry_wins),
         cmocka_unit_test(test_prefix_only),      cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_none),             cmocka_unit_test(test_secure_reads_nothing),
-        cmocka_unit_test(test_off_at_start),
+        cmocka_unit_test(test_mode_at_first_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
