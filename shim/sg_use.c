@@ -56,12 +56,22 @@ int sg_use_get(uint32_t kind, key_t key, int nsems, int flg, int *created)
     int id;
     *created = 0;
     if (key != IPC_PRIVATE && (flg & IPC_CREAT) && !(flg & IPC_EXCL)) {
-        id = kind == SG_KIND_MSG ? real_msgget(key, flg | IPC_EXCL)
-                                 : real_semget(key, nsems, flg | IPC_EXCL);
-        if (id >= 0)
-            *created = 1;
-        else if (errno == EEXIST)
-            id = kind == SG_KIND_MSG ? real_msgget(key, flg) : real_semget(key, nsems, flg);
+        /* Whether the call creates: a lookup first (the kernel checks an
+         * existing key alike with or without IPC_CREAT), then, when there
+         * is none, the creation made exclusive, and a lookup again when
+         * another process made it meanwhile.  Lookups, by far the most
+         * frequent (a client's msgget(key, IPC_CREAT) at every start),
+         * make one call. */
+        int look = flg & ~IPC_CREAT;
+        id = kind == SG_KIND_MSG ? real_msgget(key, look) : real_semget(key, nsems, look);
+        if (id < 0 && errno == ENOENT) {
+            id = kind == SG_KIND_MSG ? real_msgget(key, flg | IPC_EXCL)
+                                     : real_semget(key, nsems, flg | IPC_EXCL);
+            if (id >= 0)
+                *created = 1;
+            else if (errno == EEXIST)
+                id = kind == SG_KIND_MSG ? real_msgget(key, flg) : real_semget(key, nsems, flg);
+        }
     } else {
         id = kind == SG_KIND_MSG ? real_msgget(key, flg) : real_semget(key, nsems, flg);
         *created = id >= 0 && (key == IPC_PRIVATE || (flg & IPC_CREAT));
@@ -361,14 +371,18 @@ void sg_use_by_id(uint32_t kind, int id)
 void sg_use_forget(uint32_t kind, int id)
 {
     int held = sg_local_take();
-    local_del(kind, id);
     struct sg_kobj k;
-    if (kobj_stat(kind, id, &k) != 0 && (errno == EINVAL || errno == EIDRM) && sg_state_take()) {
-        struct sg_seg *r = sg_seg_find(&sg_st.L, kind, id);
-        if (r)
-            sg_seg_del(&sg_st.L, r);
-        sg_user_del_obj(&sg_st.L, kind, id);
-        sg_state_give();
+    /* Only when the kernel confirms it gone: EINVAL also answers a bad
+     * semaphore number of a set that is there, which stays listed. */
+    if (kobj_stat(kind, id, &k) != 0 && (errno == EINVAL || errno == EIDRM)) {
+        local_del(kind, id);
+        if (sg_state_take()) {
+            struct sg_seg *r = sg_seg_find(&sg_st.L, kind, id);
+            if (r)
+                sg_seg_del(&sg_st.L, r);
+            sg_user_del_obj(&sg_st.L, kind, id);
+            sg_state_give();
+        }
     }
     sg_local_give(held);
 }

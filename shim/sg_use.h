@@ -101,9 +101,9 @@ void sg_use_got(uint32_t kind, key_t key, int nsems, int flg, int id, int create
  * preserves errno.  Called only after sg_use_has said no. */
 void sg_use_by_id(uint32_t kind, int id);
 
-/* After IPC_RMID, or an operation by id that found no such object: take
- * id off the list, and when the kernel confirms it is gone, drop its
- * ledger record and its users. */
+/* After IPC_RMID, or an operation by id that failed with EINVAL or
+ * EIDRM: when the kernel confirms the object is gone, take id off the
+ * list and drop its ledger record and its users. */
 void sg_use_forget(uint32_t kind, int id);
 
 /* Objects in this process's lists, both kinds (entries, free ones too). */
