@@ -26,7 +26,9 @@
  * ids are also kept in an index, an open-addressed set of SG_ID_INDEX
  * slots allocated then, so that the check stays a few loads for a
  * process that uses thousands (a reply queue per client): id + 1 in a
- * slot, 0 empty, SG_ID_GONE a removed id (probes go on past it). */
+ * slot, 0 empty, SG_ID_GONE a removed id (probes go on past it; when
+ * they are a quarter of the slots, the index is made again from the
+ * list, so that churn through ids never lengthens every probe). */
 #define SG_LOCAL_IDS 64
 #define SG_ID_CHUNKS 511
 #define SG_ID_INDEX 65536u      /* twice the kernel's 32,768 objects */
@@ -35,6 +37,7 @@ struct sg_idlist {
     uint32_t n;                 /* entries in use */
     int said_full;              /* the list could not grow (logged once) */
     uint32_t *index;            /* NULL until the list outgrows first[] */
+    uint32_t gone;              /* SG_ID_GONE slots in index */
     int32_t first[SG_LOCAL_IDS];
     int32_t *more[SG_ID_CHUNKS];
 };

@@ -125,6 +125,16 @@ static void index_put(uint32_t *ix, int id)
     __atomic_store_n(&ix[i], (uint32_t)id + 1, __ATOMIC_RELEASE);
 }
 
+/* Put every listed id in index ix (sg_local_lock held). */
+static void index_fill(const struct sg_idlist *l, uint32_t *ix)
+{
+    for (uint32_t i = 0; i < l->n; i++) {
+        int32_t id = *sg_idlist_slot((struct sg_idlist *)l, i);
+        if (id >= 0)
+            index_put(ix, id);
+    }
+}
+
 /* The list's index, made when the list outgrows its first SG_LOCAL_IDS
  * entries (sg_local_lock held); NULL without memory (the scan serves). */
 static void index_build(struct sg_idlist *l)
@@ -132,12 +142,21 @@ static void index_build(struct sg_idlist *l)
     uint32_t *ix = calloc(SG_ID_INDEX, sizeof *ix);
     if (!ix)
         return;
-    for (uint32_t i = 0; i < l->n; i++) {
-        int32_t id = *sg_idlist_slot(l, i);
-        if (id >= 0)
-            index_put(ix, id);
-    }
+    index_fill(l, ix);
+    l->gone = 0;
     __atomic_store_n(&l->index, ix, __ATOMIC_RELEASE);
+}
+
+/* The index made again in place, without its removed ids (sg_local_lock
+ * held).  A lock-free reader meanwhile may find an id missing, which
+ * sends it to the locked check (sg_use_by_id); never one that is not
+ * listed. */
+static void index_rebuild(struct sg_idlist *l)
+{
+    for (uint32_t i = 0; i < SG_ID_INDEX; i++)
+        __atomic_store_n(&l->index[i], 0, __ATOMIC_RELAXED);
+    index_fill(l, l->index);
+    l->gone = 0;
 }
 
 /* sg_local_lock held.  0, or -1 when the list cannot grow (past the
@@ -162,8 +181,11 @@ static void local_del(uint32_t kind, int id)
         if (*sg_idlist_slot(l, i) == id)
             __atomic_store_n(sg_idlist_slot(l, i), -1, __ATOMIC_RELEASE);
     uint32_t at = l->index ? sg_idindex_find(l->index, id) : SG_ID_INDEX;
-    if (at < SG_ID_INDEX)
+    if (at < SG_ID_INDEX) {
         __atomic_store_n(&l->index[at], SG_ID_GONE, __ATOMIC_RELEASE);
+        if (++l->gone > SG_ID_INDEX / 4)
+            index_rebuild(l);
+    }
 }
 
 /* ---- records ------------------------------------------------------------ */
