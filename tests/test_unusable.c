@@ -166,9 +166,13 @@ static void test_sized_not_allocated(void **state)
     if (geteuid() != 0)
         skip();
     const char *d = sgt_ledger_dir();
-    const char *pre = filled_tmpfs(d, "8m",
-                                   "f=\"$d\"/ipc-$(readlink /proc/self/ns/ipc | tr -dc 0-9).uid-0.ledger && "
-                                   "truncate -s 38693184 \"$f\" && chmod 644 \"$f\"");
+    char setup[512];
+    snprintf(setup, sizeof setup,
+             "f=\"$d\"/ipc-$(readlink /proc/self/ns/ipc | tr -dc 0-9).uid-0.ledger && "
+             "truncate -s %llu \"$f\" && chmod 644 \"$f\"",
+             (unsigned long long)sg_layout_file_size(SG_SEG_CAP_DEFAULT, SG_ATT_CAP_DEFAULT,
+                                                     SG_INTENT_CAP_DEFAULT, SG_PEND_CAP_DEFAULT));
+    const char *pre = filled_tmpfs(d, "8m", setup);
     expect_passthrough(d, pre, "No space left on device");
     sgt_rmdir(d);
 }

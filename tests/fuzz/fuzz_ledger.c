@@ -310,6 +310,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         die("shmat", strerror(errno));
     sem_id = semget(0x5347, 2, IPC_CREAT | 0600);
     msg_id = msgget(0x5347, IPC_CREAT | 0600);
+    if (sem_id < 0 || msg_id < 0)
+        die("semget/msgget", strerror(errno));
     for (int i = 0; i < NBASE; i++)
         make_base(i);
     char name[128];
