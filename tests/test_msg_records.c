@@ -329,18 +329,25 @@ static void test_unknown(void **state)
 }
 
 /* A child that no fork handler renewed (_Fork) carries its parent's
- * identity: its exit must not delete the parent's user record, or gc
- * would take the queue from under the live parent. */
-static void test_rawfork_child_exit(void **state)
+ * identity.  Its exit must not delete the parent's user record (gc would
+ * take the queue from under the live parent); nor its credential change
+ * (rawfork UID: the child drops to UID first) move the parent's records
+ * to the new uid's ledger, where the parent never finds them again. */
+static void rawfork_keeps_parent(const char *key, const char *rawfork)
 {
-    (void)state;
     struct actor *c = actor_start(1);
-    int id = id_of(DO(c, "msgcreate 0x5eed0042"));
+    int id = id_of(DO(c, "msgcreate %s", key));
     actor_exit(c);
     struct actor *p = actor_start(1);
-    DO(p, "msglookup 0x5eed0042");
-    const char *rep = DO(p, "rawfork");
-    ASSERT_HAS(rep, "reaped status=0");
+    DO(p, "msglookup %s", key);
+    ASSERT_HAS(DO(p, "%s", rawfork), "reaped status=0");
+    struct sg_ledger L;
+    char err[PATH_MAX + 256];
+    assert_int_equal(sg_ledger_open_own(&L, g_dir, sg_ipcns_ino(), NULL, err, sizeof err), 0);
+    int kept = sg_user_find(&L, SG_KIND_MSG, id, p->pid, sg_pidns_self()) != NULL;
+    sg_ledger_close(&L);
+    if (!kept)
+        fail_msg("after '%s', the parent's use is gone from root's ledger", rawfork);
     char want[64];
     snprintf(want, sizeof want, "%d", p->pid);
     ASSERT_HAS(ls_line(id), want);
@@ -352,39 +359,18 @@ static void test_rawfork_child_exit(void **state)
     assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
 }
 
-/* The same child dropping root before it exits: leaving the ledger at
- * its credential change, it must not take its parent's records with it
- * (it moved them to the new uid's ledger, where the parent never finds
- * them again, and cleared the parent's intents). */
+static void test_rawfork_child_exit(void **state)
+{
+    (void)state;
+    rawfork_keeps_parent("0x5eed0042", "rawfork");
+}
+
 static void test_rawfork_child_drops_root(void **state)
 {
     (void)state;
     if (geteuid() != 0)
         skip();
-    struct actor *c = actor_start(1);
-    int id = id_of(DO(c, "msgcreate 0x5eed0044"));
-    actor_exit(c);
-    struct actor *p = actor_start(1);
-    DO(p, "msglookup 0x5eed0044");
-    ASSERT_HAS(DO(p, "rawfork 65534"), "reaped status=0");
-    /* The parent's use is still in root's ledger (not moved to uid
-     * 65534's, where its own exit would never find it). */
-    struct sg_ledger L;
-    char err[PATH_MAX + 256];
-    assert_int_equal(sg_ledger_open_own(&L, g_dir, sg_ipcns_ino(), NULL, err, sizeof err), 0);
-    int kept = sg_user_find(&L, SG_KIND_MSG, id, p->pid, sg_pidns_self()) != NULL;
-    sg_ledger_close(&L);
-    if (!kept)
-        fail_msg("the child's credential change took its parent's use out of root's ledger");
-    char want[64];
-    snprintf(want, sizeof want, "%d", p->pid);
-    ASSERT_HAS(ls_line(id), want);
-    ASSERT_HAS(ls_line(id), " in-use ");
-    tool("gc", NULL, NULL, NULL);
-    assert_true(sgt_exited(&res, 0));
-    assert_true(queue_exists(id));
-    actor_exit(p);
-    assert_int_equal(msgctl(id, IPC_RMID, NULL), 0);
+    rawfork_keeps_parent("0x5eed0044", "rawfork 65534");
 }
 
 /* A use that the full user table could not store: the queue's record
