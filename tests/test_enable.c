@@ -97,36 +97,36 @@ static void test_enable_disable(void **state)
     assert_int_not_equal(stat(ddir, &st), 0);
 }
 
+/* Write file (under udir) with text, unless file is NULL; enable the
+ * unit; its drop-in must name user and command. */
+static void expect_gc_line(const char *file, const char *text, const char *unit, const char *want)
+{
+    char path[PATH_MAX + 64], got[8192];
+    if (file) {
+        snprintf(path, sizeof path, "%s/%s", udir, file);
+        write_file(path, text);
+    }
+    assert_int_equal(run("enable", unit, NULL, NULL, NULL), 0);
+    snprintf(path, sizeof path, "%s/%s.service.d/shmguard.conf", udir, unit);
+    slurp(path, got, sizeof got);
+    ASSERT_HAS(got, want);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
     char unit[PATH_MAX + 64], path[PATH_MAX + 64], text[8192];
     /* User= of the unit (in its [Service] section only). */
-    snprintf(unit, sizeof unit, "%s/worker.service", udir);
-    write_file(unit, "[Unit]\nUser=root\n[Service]\nExecStart=/bin/true\nUser=nobody\n");
-    assert_int_equal(run("enable", "worker", NULL, NULL, NULL), 0);
-    snprintf(path, sizeof path, "%s/worker.service.d/shmguard.conf", udir);
-    slurp(path, text, sizeof text);
-    ASSERT_HAS(text, " gc --user nobody --command worker\n");
+    expect_gc_line("worker.service", "[Unit]\nUser=root\n[Service]\nExecStart=/bin/true\nUser=nobody\n",
+                   "worker", " gc --user nobody --command worker\n");
     /* Blanks around '=', a drop-in that overrides it, a template's file
      * for an instance, and DynamicUser= refused. */
-    snprintf(unit, sizeof unit, "%s/spaced.service", udir);
-    write_file(unit, "[Service]\n  User = nobody \nExecStart=/bin/true\n");
-    assert_int_equal(run("enable", "spaced", NULL, NULL, NULL), 0);
-    snprintf(path, sizeof path, "%s/spaced.service.d/shmguard.conf", udir);
-    slurp(path, text, sizeof text);
-    ASSERT_HAS(text, " gc --user nobody --command spaced\n");
-    snprintf(unit, sizeof unit, "%s/spaced.service.d/10-local.conf", udir);
-    write_file(unit, "[Service]\nUser=root\n");
-    assert_int_equal(run("enable", "spaced", NULL, NULL, NULL), 0);
-    slurp(path, text, sizeof text);
-    ASSERT_HAS(text, " gc --user root --command spaced\n");
-    snprintf(unit, sizeof unit, "%s/tpl@.service", udir);
-    write_file(unit, "[Service]\nUser=nobody\n");
-    assert_int_equal(run("enable", "tpl@one", NULL, NULL, NULL), 0);
-    snprintf(path, sizeof path, "%s/tpl@one.service.d/shmguard.conf", udir);
-    slurp(path, text, sizeof text);
-    ASSERT_HAS(text, " gc --user nobody --command tpl\n");
+    expect_gc_line("spaced.service", "[Service]\n  User = nobody \nExecStart=/bin/true\n", "spaced",
+                   " gc --user nobody --command spaced\n");
+    expect_gc_line("spaced.service.d/10-local.conf", "[Service]\nUser=root\n", "spaced",
+                   " gc --user root --command spaced\n");
+    expect_gc_line("tpl@.service", "[Service]\nUser=nobody\n", "tpl@one",
+                   " gc --user nobody --command tpl\n");
     snprintf(unit, sizeof unit, "%s/dyn.service", udir);
     write_file(unit, "[Service]\nDynamicUser=yes\n");
     assert_int_equal(run("enable", "dyn", NULL, NULL, NULL), 1);
