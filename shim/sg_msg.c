@@ -1,11 +1,10 @@
 /*
  * sg_msg.c - msgget/msgsnd/msgrcv/msgctl (see sg_msg.h): the creator
- * and the users of each queue recorded through sg_use.h, a failed
- * msgget diagnosed through sg_diag.h.
+ * and the users of each queue recorded, and a failed msgget diagnosed,
+ * through sg_use.h.
  */
 #define _GNU_SOURCE
 #include "sg_msg.h"
-#include "sg_diag.h"
 #include "sg_real.h"
 #include "sg_state.h"
 #include "sg_use.h"
@@ -14,26 +13,7 @@
 
 SG_BODY int msgget_body(key_t key, int flg, const void *caller)
 {
-    if (!sg_st.active) {
-        int r = real_msgget(key, flg);
-        if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF) {
-            int e = errno;
-            sg_diag_msgget(key, flg, e, caller);
-            errno = e;
-        }
-        return r;
-    }
-    int e0 = errno, created;
-    int id = sg_use_get(SG_KIND_MSG, key, 0, flg, &created);
-    if (id < 0) {
-        int e = errno;
-        sg_diag_msgget(key, flg, e, caller);
-        errno = e;
-        return id;
-    }
-    sg_use_got(SG_KIND_MSG, key, 0, flg, id, created, caller);
-    errno = e0;
-    return id;
+    return sg_use_getcall(SG_KIND_MSG, key, 0, flg, caller);
 }
 
 int sg_msgget(key_t key, int flg, const void *caller)

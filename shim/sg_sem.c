@@ -5,7 +5,6 @@
  */
 #define _GNU_SOURCE
 #include "sg_sem.h"
-#include "sg_diag.h"
 #include "sg_state.h"
 #include "sg_use.h"
 
@@ -15,23 +14,7 @@
 
 SG_BODY int semget_body(key_t key, int nsems, int flg, const void *caller)
 {
-    if (!sg_st.active) {
-        int r = real_semget(key, nsems, flg);
-        if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF)
-            sg_diag_semget(key, nsems, flg, errno, caller);
-        return r;
-    }
-    int e0 = errno, created;
-    int id = sg_use_get(SG_KIND_SEM, key, nsems, flg, &created);
-    if (id < 0) {
-        int e = errno;
-        sg_diag_semget(key, nsems, flg, e, caller);
-        errno = e;
-        return id;
-    }
-    sg_use_got(SG_KIND_SEM, key, nsems, flg, id, created, caller);
-    errno = e0;
-    return id;
+    return sg_use_getcall(SG_KIND_SEM, key, nsems, flg, caller);
 }
 
 int sg_semget(key_t key, int nsems, int flg, const void *caller)

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "sg_use.h"
 #include "sg_callsite.h"
+#include "sg_diag.h"
 #include "sg_kmsg.h"
 #include "sg_ksem.h"
 #include "sg_locks.h"
@@ -51,7 +52,13 @@ static int kobj_is(uint32_t kind, const struct sg_kobj *k, const struct sg_seg *
            (kind != SG_KIND_SEM || rec->nsems == k->nsems);
 }
 
-int sg_use_get(uint32_t kind, key_t key, int nsems, int flg, int *created)
+/* The call through libc, telling whether it created the object: only
+ * the kernel knows, and it keeps no creator pid.  For a key with
+ * IPC_CREAT and without IPC_EXCL, a lookup first (the kernel checks an
+ * existing key alike with or without IPC_CREAT), then the creation made
+ * exclusive, which creates exactly when the plain call would.  libc's
+ * result with libc's errno. */
+static int get(uint32_t kind, key_t key, int nsems, int flg, int *created)
 {
     int id;
     *created = 0;
@@ -329,7 +336,12 @@ static void add_created(uint32_t kind, key_t key, int nsems, int flg, int id,
         sg_callsite_store(cs, r);
 }
 
-void sg_use_got(uint32_t kind, key_t key, int nsems, int flg, int id, int created,
+/* After a get that returned id: record the object as created by this
+ * process (created; caller: the call site) or as used (looked up), in
+ * the ledger and in this process's list.  Nothing for an object this
+ * process already lists and did not create now (no lock taken then).
+ * Preserves errno. */
+static void got(uint32_t kind, key_t key, int nsems, int flg, int id, int created,
                 const void *caller)
 {
     /* An object this process already uses is recorded: the lookup of a
@@ -479,4 +491,31 @@ void sg_use_arrive(const uint32_t *flags)
                 r->flags |= SG_SEG_USERS_LOST;
         }
     }
+}
+
+static void diag(uint32_t kind, key_t key, int nsems, int flg, int err, const void *caller)
+{
+    if (kind == SG_KIND_MSG)
+        sg_diag_msgget(key, flg, err, caller);
+    else
+        sg_diag_semget(key, nsems, flg, err, caller);
+}
+
+int sg_use_getcall(uint32_t kind, key_t key, int nsems, int flg, const void *caller)
+{
+    if (!sg_st.active) {
+        int r = kind == SG_KIND_MSG ? real_msgget(key, flg) : real_semget(key, nsems, flg);
+        if (r < 0 && sg_st.cfg && sg_st.cfg->mode != SG_MODE_OFF)
+            diag(kind, key, nsems, flg, errno, caller); /* preserves errno */
+        return r;
+    }
+    int e0 = errno, created;
+    int id = get(kind, key, nsems, flg, &created);
+    if (id < 0) {
+        diag(kind, key, nsems, flg, errno, caller);
+        return id;
+    }
+    got(kind, key, nsems, flg, id, created, caller);
+    errno = e0;
+    return id;
 }

@@ -78,22 +78,12 @@ static inline int sg_use_has(uint32_t kind, int id)
     return 0;
 }
 
-/* semget or msgget(key, flg) (nsems: semget's), through libc, telling
- * whether this call created the object: only the kernel knows, and it
- * keeps no creator pid.  For a key with IPC_CREAT and without IPC_EXCL,
- * an exclusive attempt comes first: it creates the object exactly when
- * the plain call would, and when the key exists it fails with EEXIST
- * before any other check and changes nothing.  Returns libc's result
- * with libc's errno. */
-int sg_use_get(uint32_t kind, key_t key, int nsems, int flg, int *created);
-
-/* After a get that returned id: record the object as created by this
- * process (created; caller: the call site) or as used (looked up), in
- * the ledger and in this process's list.  Nothing for an object this
- * process already lists and did not create now (no lock taken then).
- * Preserves errno. */
-void sg_use_got(uint32_t kind, key_t key, int nsems, int flg, int id, int created,
-                const void *caller);
+/* semget or msgget(key, flg) (nsems: semget's) for the hook of kind:
+ * through libc, recorded, and a failure diagnosed (sg_diag.h); caller is
+ * the call site.  Without a usable ledger, libc's call alone (and its
+ * diagnosis unless the mode is off).  Returns libc's result, with libc's
+ * errno on failure and the caller's on success. */
+int sg_use_getcall(uint32_t kind, key_t key, int nsems, int flg, const void *caller);
 
 /* The first use of object id by this process through an id (semop,
  * msgsnd, ...): record it, before the operation, which may block for
